@@ -1,0 +1,463 @@
+"""Seeded generator of realistic SaaS exports that follow docs/data-contract.md.
+
+Churn is drawn from a hidden hazard evaluated at each renewal date. The hazard depends on
+planted drivers (usage decline, shallow core-feature adoption, unresolved high-priority
+tickets, detractor NPS, failed payments) plus noise, so a good model can learn it but not
+perfectly. The drivers and their coefficients are written to ``planted_drivers.json`` so
+tests can check that models recover them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+CORE_FEATURES = ("dashboards", "reports", "automations", "integrations", "alerts", "exports")
+SECONDARY_FEATURES = ("settings_viewed", "help_opened", "profile_updated", "search")
+SEGMENTS = ("SMB", "mid-market", "enterprise")
+SEGMENT_SHARES = (0.6, 0.3, 0.1)
+INDUSTRIES = ("software", "retail", "finance", "healthcare", "education", "manufacturing")
+PLAN_PRICE_PER_SEAT = {"starter": 15.0, "growth": 30.0, "business": 55.0, "enterprise": 90.0}
+
+# Log-odds contributions of the planted drivers to churn at a renewal date.
+PLANTED_DRIVERS = {
+    "usage_decline": {
+        "coefficient": 1.6,
+        "features": ["usage_velocity_30d", "active_users_mom_change", "active_users_30d",
+                     "days_since_last_login", "active_users_per_seat"],
+    },
+    "shallow_core_adoption": {
+        "coefficient": 1.2,
+        "features": ["core_feature_breadth_30d", "core_events_per_active_user_30d"],
+    },
+    "unresolved_high_priority_tickets": {
+        "coefficient": 0.9,
+        "features": ["open_high_priority_tickets", "open_tickets"],
+    },
+    "detractor_nps": {"coefficient": 1.0, "features": ["nps_latest", "nps_trend"]},
+    "failed_payments": {"coefficient": 1.1, "features": ["failed_payments_90d",
+                                                         "late_payments_90d"]},
+    "approaching_renewal": {
+        "coefficient": None,
+        "features": ["days_to_renewal"],
+        "note": "churn can only happen at a renewal date",
+    },
+}
+BASE_LOG_ODDS = {"monthly": -4.6, "annual": -2.3}
+NEVER = 50_000  # day index standing for "never happens" (stays within datetime64[ns])
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """What to generate. ``end_date`` is the last day with data (inclusive)."""
+
+    accounts: int = 2000
+    months: int = 18
+    seed: int = 7
+    end_date: date = date(2026, 10, 31)
+    dirty_fraction: float = 0.0005
+
+
+def _month_starts(start: date, end: date) -> list[date]:
+    return [d.date() for d in pd.date_range(start, end, freq="MS")]
+
+
+def generate(config: DemoConfig) -> dict[str, pd.DataFrame]:
+    """Generate the six contract tables as DataFrames keyed by table name."""
+    rng = np.random.default_rng(config.seed)
+    end = pd.Timestamp(config.end_date)
+    window_start = (end - pd.DateOffset(months=config.months) + pd.Timedelta(days=1)).normalize()
+    n = config.accounts
+    n_days = (end - window_start).days + 1
+
+    account_ids = np.array([f"acc_{i:06d}" for i in range(n)])
+    segment_idx = rng.choice(3, size=n, p=SEGMENT_SHARES)
+    segment = np.array(SEGMENTS)[segment_idx]
+    # Accounts sign up from a year before the window until a month before its end.
+    signup_offset = rng.integers(-365, n_days - 30, size=n)
+    signup = window_start + pd.to_timedelta(signup_offset, unit="D")
+    seats = np.maximum(1, np.round(rng.lognormal(np.log([3, 12, 45])[segment_idx], 0.5))).astype(int)
+    plan = np.where(
+        segment_idx == 2, "enterprise",
+        np.where(segment_idx == 1, rng.choice(["growth", "business"], size=n, p=[0.6, 0.4]),
+                 rng.choice(["starter", "growth"], size=n, p=[0.7, 0.3])),
+    )
+    annual = rng.random(n) < np.array([0.2, 0.5, 0.85])[segment_idx]
+    billing_period = np.where(annual, "annual", "monthly")
+
+    # Hidden account traits.
+    engagement = rng.normal(0, 1, n)
+    adoption = np.clip(rng.beta(2.5, 2.0, n) + 0.1 * engagement, 0.05, 1.0)
+    ticket_rate = rng.gamma(1.5, 0.4, n) * np.array([0.6, 1.0, 1.8])[segment_idx]  # per month
+    payment_risk = np.clip(rng.beta(1, 25, n) * (1 + (segment_idx == 0)), 0, 0.5)
+    # A third of accounts suffer a usage decline starting at a random day.
+    decline_start = np.where(rng.random(n) < 0.35,
+                             rng.integers(-60, n_days, size=n), NEVER)
+
+    # --- month-by-month simulation of subscriptions, tickets, NPS, invoices and churn ---
+    day_of = lambda ts: (ts - window_start).days  # noqa: E731
+    churn_day = np.full(n, NEVER)
+    sub_rows: list[dict] = []
+    current_start = pd.Series(signup).to_numpy().copy()
+    current_seats = seats.copy()
+    current_plan = plan.copy()
+    sub_counter = 0
+    open_sub_id = np.array([f"sub_{i:07d}" for i in range(n)], dtype=object)
+    sub_counter = n
+
+    tickets: list[pd.DataFrame] = []
+    nps: list[pd.DataFrame] = []
+    invoices: list[pd.DataFrame] = []
+    failed_recent: list[np.ndarray] = []
+    latest_nps = np.full(n, np.nan)
+
+    first_month = (signup.min() + pd.offsets.MonthBegin(0)).normalize()
+    months = _month_starts(first_month.date(), end.date())
+    for m_start in months:
+        m_start = pd.Timestamp(m_start)
+        m_day = day_of(m_start)
+        alive = (signup <= m_start) & (churn_day > m_day)
+        if not alive.any():
+            continue
+        idx = np.flatnonzero(alive)
+        declining = decline_start[idx] <= m_day
+        health = engagement[idx] - 1.2 * declining + 1.5 * (adoption[idx] - 0.5)
+
+        # Support tickets: more when unhealthy; high-priority ones can stay open for weeks.
+        n_t = rng.poisson(ticket_rate[idx] * (1 + 0.6 * (health < -0.5)))
+        t_acc = np.repeat(idx, n_t)
+        if t_acc.size:
+            opened = m_start + pd.to_timedelta(rng.integers(0, 28 * 86400, t_acc.size), unit="s")
+            high = rng.random(t_acc.size) < 0.12 + 0.15 * (engagement[t_acc] < -0.5)
+            resolve_days = np.where(high, rng.exponential(18, t_acc.size),
+                                    rng.exponential(3, t_acc.size))
+            closed = opened + pd.to_timedelta(resolve_days * 86400, unit="s")
+            priority = np.where(high, rng.choice(["high", "urgent"], t_acc.size, p=[0.7, 0.3]),
+                                rng.choice(["low", "normal"], t_acc.size, p=[0.4, 0.6]))
+            csat = np.clip(np.round(3.8 + 0.5 * engagement[t_acc] - 1.0 * high
+                                    + rng.normal(0, 0.8, t_acc.size)), 1, 5)
+            tickets.append(pd.DataFrame({
+                "account_id": account_ids[t_acc], "opened_at": opened, "closed_at": closed,
+                "priority": priority, "csat": csat, "_open_days": resolve_days,
+            }))
+
+        # Quarterly NPS survey, answered by some users.
+        if m_start.month % 3 == 1:
+            responders = idx[rng.random(idx.size) < 0.35]
+            if responders.size:
+                h = (engagement[responders] - 1.5 * (decline_start[responders] <= m_day)
+                     + 1.2 * (adoption[responders] - 0.5))
+                score = np.clip(np.round(7.5 + 1.6 * h + rng.normal(0, 1.5, responders.size)),
+                                0, 10).astype(int)
+                latest_nps[responders] = score
+                nps.append(pd.DataFrame({
+                    "account_id": account_ids[responders],
+                    "user_id": [f"{a}_u{rng.integers(0, 3)}" for a in account_ids[responders]],
+                    "responded_at": m_start + pd.to_timedelta(
+                        rng.integers(86400, 20 * 86400, responders.size), unit="s"),
+                    "score": score,
+                }))
+
+        # Monthly invoices (annual accounts are invoiced in their anniversary month).
+        anniversary = (m_start.month == signup[idx].month)
+        billed = idx[(billing_period[idx] == "monthly") | anniversary]
+        if billed.size:
+            issued = m_start + pd.to_timedelta(rng.integers(0, 3 * 86400, billed.size), unit="s")
+            due = issued + pd.Timedelta(days=14)
+            fail_p = payment_risk[billed] * (1 + 2 * (decline_start[billed] <= m_day))
+            failed = rng.random(billed.size) < fail_p
+            late = ~failed & (rng.random(billed.size) < 2 * payment_risk[billed])
+            pay_delay = np.where(late, rng.uniform(15, 45, billed.size),
+                                 rng.uniform(0, 12, billed.size))
+            paid_at = (issued + pd.to_timedelta(pay_delay * 86400, unit="s")).to_series()
+            paid_at = paid_at.where(~failed).to_numpy()
+            periods = np.where(billing_period[billed] == "annual", 12, 1)
+            invoices.append(pd.DataFrame({
+                "account_id": account_ids[billed], "issued_at": issued, "due_at": due,
+                "paid_at": paid_at,
+                "amount": np.round(current_seats[billed] * periods
+                                   * np.vectorize(PLAN_PRICE_PER_SEAT.get)(current_plan[billed]), 2),
+                "status": np.where(failed, "failed", "paid"),
+            }))
+            failed_recent.append(np.column_stack([billed, np.full(billed.size, m_day), failed]))
+
+        # Renewal decisions: monthly accounts renew every month, annual ones on anniversary.
+        cs = pd.DatetimeIndex(current_start[idx])
+        months_since = (m_start.year - cs.year) * 12 + m_start.month - cs.month
+        renewing = (months_since > 0) & (
+            (billing_period[idx] == "monthly") | (months_since % 12 == 0))
+        r_idx = idx[renewing]
+        if r_idx.size:
+            r_day = m_day
+            decline = (decline_start[r_idx] <= r_day - 20).astype(float)
+            shallow = (adoption[r_idx] < 0.35).astype(float)
+            tk = pd.concat(tickets) if tickets else None
+            unresolved = np.zeros(r_idx.size)
+            if tk is not None:
+                tk_days = (tk["opened_at"] - window_start).dt.days.to_numpy()
+                open_at_r = ((tk["priority"].isin(["high", "urgent"]).to_numpy())
+                             & (tk_days <= r_day) & (tk_days + tk["_open_days"].to_numpy() > r_day))
+                counts = pd.Series(open_at_r).groupby(tk["account_id"].to_numpy()).sum()
+                unresolved = (counts.reindex(account_ids[r_idx]).fillna(0).to_numpy() > 0)
+            detractor = (latest_nps[r_idx] <= 6).astype(float)
+            fails = np.zeros(r_idx.size)
+            if failed_recent:
+                fr = np.vstack(failed_recent)
+                fr = fr[(fr[:, 1] > r_day - 95) & (fr[:, 2] == 1)]
+                fails = np.isin(r_idx, fr[:, 0]).astype(float)
+            logit = (np.array([BASE_LOG_ODDS[p] for p in billing_period[r_idx]])
+                     + PLANTED_DRIVERS["usage_decline"]["coefficient"] * decline
+                     + PLANTED_DRIVERS["shallow_core_adoption"]["coefficient"] * shallow
+                     + PLANTED_DRIVERS["unresolved_high_priority_tickets"]["coefficient"] * unresolved
+                     + PLANTED_DRIVERS["detractor_nps"]["coefficient"] * detractor
+                     + PLANTED_DRIVERS["failed_payments"]["coefficient"] * fails
+                     - 0.3 * engagement[r_idx] + rng.normal(0, 0.5, r_idx.size))
+            churns = rng.random(r_idx.size) < 1 / (1 + np.exp(-logit))
+            churned = r_idx[churns]
+            churn_day[churned] = r_day
+            for a in churned:
+                sub_rows.append(_sub_row(open_sub_id[a], account_ids[a], current_plan[a],
+                                         current_seats[a], billing_period[a], current_start[a],
+                                         m_start, "canceled",
+                                         rng.choice(["price", "missing features",
+                                                     "low usage", "switched competitor"])))
+            # Survivors may move seats: growth when healthy, contraction when not.
+            keep = r_idx[~churns]
+            move = rng.random(keep.size)
+            h_keep = engagement[keep] - 1.2 * (decline_start[keep] <= r_day)
+            upgrade = keep[(move < 0.06) & (h_keep > 0)]
+            downgrade = keep[(move > 0.96) & (h_keep < 0)]
+            for a, factor, status in [(a, 1.25, "upgraded") for a in upgrade] + [
+                    (a, 0.8, "downgraded") for a in downgrade]:
+                new_seats = max(1, int(round(current_seats[a] * factor)))
+                if new_seats == current_seats[a]:
+                    new_seats += 1 if factor > 1 else 0
+                if new_seats == current_seats[a]:
+                    continue
+                sub_rows.append(_sub_row(open_sub_id[a], account_ids[a], current_plan[a],
+                                         current_seats[a], billing_period[a], current_start[a],
+                                         m_start, status, ""))
+                open_sub_id[a] = f"sub_{sub_counter:07d}"
+                sub_counter += 1
+                current_seats[a] = new_seats
+                current_start[a] = m_start
+
+    for a in np.flatnonzero(churn_day == NEVER):
+        sub_rows.append(_sub_row(open_sub_id[a], account_ids[a], current_plan[a],
+                                 current_seats[a], billing_period[a], current_start[a],
+                                 None, "active", ""))
+    subscriptions = pd.DataFrame(sub_rows).sort_values(["account_id", "start_date"])
+    subscriptions = subscriptions.reset_index(drop=True)
+
+    events = _generate_events(rng, account_ids, signup, seats, engagement, adoption,
+                              decline_start, churn_day, window_start, n_days)
+
+    accounts = pd.DataFrame({
+        "account_id": account_ids, "segment": segment,
+        "industry": rng.choice(INDUSTRIES, size=n),
+        "signup_date": signup.strftime("%Y-%m-%d"),
+        "csm_owner": rng.choice(["ana", "bo", "chen", "dara", "eli"], size=n),
+    })
+    ticket_df = pd.concat(tickets, ignore_index=True)
+    ticket_df = ticket_df[ticket_df["opened_at"] <= end].copy()
+    still_open = ticket_df["closed_at"] > end
+    ticket_df["closed_at"] = ticket_df["closed_at"].astype(object).where(~still_open, None)
+    ticket_df.insert(0, "ticket_id", [f"tkt_{i:07d}" for i in range(len(ticket_df))])
+    ticket_df = ticket_df.drop(columns="_open_days")
+    ticket_df = _keep_before_churn(ticket_df, "opened_at", account_ids, churn_day, window_start)
+
+    nps_df = pd.concat(nps, ignore_index=True)
+    nps_df = nps_df[nps_df["responded_at"] <= end]
+    nps_df = _keep_before_churn(nps_df, "responded_at", account_ids, churn_day, window_start)
+
+    inv = pd.concat(invoices, ignore_index=True)
+    inv = inv[inv["issued_at"] <= end].copy()
+    inv["paid_at"] = pd.to_datetime(inv["paid_at"])
+    inv.loc[inv["paid_at"] > end, ["paid_at"]] = pd.NaT
+    inv.loc[inv["paid_at"].isna() & (inv["status"] == "paid"), "status"] = "open"
+    inv.insert(0, "invoice_id", [f"inv_{i:07d}" for i in range(len(inv))])
+
+    tables = {
+        "accounts": accounts,
+        "subscriptions": subscriptions,
+        "events": events,
+        "invoices": inv.reset_index(drop=True),
+        "support_tickets": ticket_df.reset_index(drop=True),
+        "nps_responses": nps_df.reset_index(drop=True),
+    }
+    for name, table in tables.items():
+        for col in table.columns:
+            if name == "events":
+                continue  # typed UTC timestamps in Parquet, as analytics exports deliver
+            if pd.api.types.is_datetime64_any_dtype(table[col]):
+                table[col] = table[col].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if config.dirty_fraction > 0:
+        _add_dirty_rows(tables, rng, config.dirty_fraction)
+    return tables
+
+
+def _sub_row(sub_id, account_id, plan, seats, period, start, end, status, reason) -> dict:
+    return {
+        "subscription_id": sub_id, "account_id": account_id, "plan": plan,
+        "mrr": round(seats * PLAN_PRICE_PER_SEAT[plan], 2), "currency": "USD",
+        "start_date": pd.Timestamp(start).strftime("%Y-%m-%d"),
+        "end_date": pd.Timestamp(end).strftime("%Y-%m-%d") if end is not None else None,
+        "billing_period": period, "seats": int(seats), "status": status,
+        "cancel_reason": reason or None,
+    }
+
+
+def _keep_before_churn(df, time_col, account_ids, churn_day, window_start) -> pd.DataFrame:
+    churn = pd.Series(churn_day, index=account_ids)
+    cutoff = window_start + pd.to_timedelta(
+        churn.reindex(df["account_id"]).to_numpy(), unit="D")
+    return df[df[time_col].to_numpy() < cutoff.to_numpy()]
+
+
+def _generate_events(rng, account_ids, signup, seats, engagement, adoption, decline_start,
+                     churn_day, window_start, n_days) -> pd.DataFrame:
+    """Daily events of individual users, vectorised over the user x day grid."""
+    n = account_ids.size
+    users_per_account = np.maximum(1, np.round(seats * rng.uniform(0.5, 1.0, n))).astype(int)
+    user_account = np.repeat(np.arange(n), users_per_account)
+    user_rank = np.concatenate([np.arange(k) for k in users_per_account])
+    user_ids = np.char.add(np.char.add(account_ids[user_account], "_u"), user_rank.astype(str))
+    user_propensity = np.clip(rng.beta(2, 3, user_account.size)
+                              * np.exp(0.35 * engagement[user_account]), 0.02, 0.95)
+    # Users join over the first weeks after signup (onboarding ramp).
+    user_join = ((signup[user_account] - window_start).days.to_numpy()
+                 + rng.exponential(10, user_account.size).astype(int))
+
+    days = np.arange(n_days)
+    weekday = (window_start.dayofweek + days) % 7
+    weekday_factor = np.where(weekday >= 5, 0.25, 1.0)
+    season = 1 - 0.15 * np.cos(2 * np.pi * (window_start.dayofyear + days - 15) / 365.25)
+    daily_factor = weekday_factor * season
+
+    chunks = []
+    user_chunk = 20000  # bounded memory: users x days grid per chunk
+    for lo in range(0, user_account.size, user_chunk):
+        sl = slice(lo, lo + user_chunk)
+        ua = user_account[sl]
+        since_join = days[None, :] - user_join[sl][:, None]
+        ramp = np.clip((since_join + 1) / 21, 0, 1)
+        since_decline = days[None, :] - decline_start[ua][:, None]
+        decline = np.exp(-np.clip(since_decline, 0, None) / 45.0)
+        alive = days[None, :] < churn_day[ua][:, None]
+        p = user_propensity[sl][:, None] * daily_factor[None, :] * ramp * decline
+        active = alive & (since_join >= 0) & (rng.random(p.shape) < p)
+        u_local, d = np.nonzero(active)
+        chunks.append((u_local + lo, d))
+    u = np.concatenate([c[0] for c in chunks])
+    d = np.concatenate([c[1] for c in chunks])
+
+    acc = user_account[u]
+    n_core = rng.poisson(0.5 + 2.0 * adoption[acc])
+    n_secondary = rng.poisson(0.3, u.size)
+    n_errors = rng.binomial(1, 0.04 + 0.04 * (engagement[acc] < -1))
+    n_core_features = np.maximum(1, np.round(adoption * len(CORE_FEATURES))).astype(int)
+
+    kind_counts = np.column_stack([np.ones(u.size, int), n_core, n_secondary, n_errors])
+    per_row = kind_counts.sum(axis=1)
+    row_u = np.repeat(u, per_row)
+    row_d = np.repeat(d, per_row)
+    row_acc = user_account[row_u]
+    kinds = np.repeat(np.tile(np.arange(4), u.size), kind_counts.ravel())
+    core_pick = (rng.random(row_u.size) * n_core_features[row_acc]).astype(int)
+    secondary_pick = rng.integers(0, len(SECONDARY_FEATURES), row_u.size)
+    names = np.where(kinds == 0, "login",
+                     np.where(kinds == 1, np.array(CORE_FEATURES)[core_pick],
+                              np.where(kinds == 2, np.array(SECONDARY_FEATURES)[secondary_pick],
+                                       "error")))
+    seconds = np.clip(rng.normal(14 * 3600, 3 * 3600, row_u.size), 0, 86399).astype(int)
+    # Logins come first in the user's day.
+    seconds = np.where(kinds == 0, np.maximum(seconds - 3600, 0), seconds)
+    order = np.lexsort((seconds, row_d))  # chronological, like an analytics export
+    row_u, row_d, row_acc, seconds = row_u[order], row_d[order], row_acc[order], seconds[order]
+    names = names[order]
+    event_time = window_start.tz_localize("UTC") + pd.to_timedelta(
+        row_d.astype(np.int64) * 86400 + seconds, unit="s")
+    event_ids = pc.binary_join_element_wise(
+        "evt_", pa.array(np.arange(row_u.size)).cast(pa.string()), "")
+    # Categoricals keep 10^7 string ids cheap in memory and dictionary-encoded in Parquet.
+    events = pd.DataFrame({
+        "event_id": pd.Series(event_ids, dtype=pd.ArrowDtype(pa.string())),
+        "account_id": pd.Categorical.from_codes(row_acc, account_ids),
+        "user_id": pd.Categorical.from_codes(row_u, user_ids),
+        "event_time": event_time,
+        "event_name": pd.Categorical(names),
+    })
+    return events
+
+
+def _add_dirty_rows(tables: dict[str, pd.DataFrame], rng, fraction: float) -> None:
+    """Append malformed rows of the kinds real exports contain, so quarantine has work."""
+    ev = tables["events"]
+    ev["account_id"] = ev["account_id"].cat.add_categories(["acc_unknown"])
+    k = max(4, int(len(ev) * fraction))
+    sample = ev.iloc[rng.integers(0, len(ev), k)].copy()
+    quarter = k // 4
+    duplicates = sample.iloc[:quarter]  # the same event exported twice
+    missing_time = sample.iloc[quarter: 2 * quarter].copy()
+    missing_time["event_time"] = pd.Series(pd.NaT, index=missing_time.index,
+                                           dtype=ev["event_time"].dtype)
+    future = sample.iloc[2 * quarter: 3 * quarter].copy()
+    future["event_time"] = future["event_time"] + pd.Timedelta(days=400)
+    unknown = sample.iloc[3 * quarter:].copy()
+    unknown["account_id"] = "acc_unknown"
+    for i, part in enumerate([missing_time, future, unknown]):
+        part["event_id"] = part["event_id"] + f"_dirty{i}"
+    dirty = pd.concat([ev, duplicates, missing_time, future, unknown], ignore_index=True)
+    tables["events"] = dirty.astype(ev.dtypes.to_dict())
+
+    subs = tables["subscriptions"]
+    bad = subs.iloc[rng.integers(0, len(subs), 3)].copy()
+    bad["subscription_id"] = bad["subscription_id"] + "_bad"
+    bad.iloc[0, bad.columns.get_loc("mrr")] = -10.0
+    bad.iloc[1, bad.columns.get_loc("end_date")] = "2000-01-01"
+    bad.iloc[2, bad.columns.get_loc("billing_period")] = "fortnightly"
+    tables["subscriptions"] = pd.concat([subs, bad], ignore_index=True)
+
+
+def write(tables: dict[str, pd.DataFrame], data_dir: Path) -> dict[str, Path]:
+    """Write tables as Parquet (events) and CSV (the rest), as exports usually arrive."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, df in tables.items():
+        if name == "events":
+            path = data_dir / f"{name}.parquet"
+            df.to_parquet(path, index=False)
+        else:
+            path = data_dir / f"{name}.csv"
+            df.to_csv(path, index=False)
+        paths[name] = path
+    return paths
+
+
+def write_planted_drivers(data_dir: Path, config: DemoConfig) -> Path:
+    """Record the hidden churn drivers so tests and people can check what models learn."""
+    path = data_dir / "planted_drivers.json"
+    payload = {"seed": config.seed, "base_log_odds_per_renewal": BASE_LOG_ODDS,
+               "drivers": PLANTED_DRIVERS}
+    path.write_text(json.dumps(payload, indent=2))
+    return path
+
+
+def generate_to_dir(data_dir: Path, config: DemoConfig) -> dict[str, int]:
+    """Generate, write and return row counts per table."""
+    tables = generate(config)
+    write(tables, data_dir)
+    write_planted_drivers(data_dir, config)
+    return {name: len(df) for name, df in tables.items()}
+
+
+def default_end_date() -> date:
+    """Yesterday (UTC), so the demo looks like a live export."""
+    return pd.Timestamp.now(tz="UTC").date() - timedelta(days=1)

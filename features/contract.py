@@ -1,0 +1,161 @@
+"""The input contract: which tables a user drops in the data directory and how they are read.
+
+See docs/data-contract.md for the user-facing description. Column names and category values
+of a user's export can be mapped onto the contract with a ``ContractMapping`` so nobody has to
+rewrite their export.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+import pyarrow.parquet as pq
+import yaml
+from pydantic import BaseModel, Field
+
+ColumnKind = Literal["id", "text", "timestamp", "date", "number", "integer"]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One contract table: its columns, which are mandatory, its key and allowed values."""
+
+    name: str
+    required: bool
+    key: tuple[str, ...]
+    columns: dict[str, ColumnKind]
+    mandatory: tuple[str, ...]
+    allowed_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    time_column: str | None = None
+
+
+CONTRACT: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in [
+        TableSpec(
+            name="accounts", required=False, key=("account_id",),
+            columns={"account_id": "id", "segment": "text", "industry": "text",
+                     "signup_date": "date", "csm_owner": "text"},
+            mandatory=("account_id",),
+            allowed_values={"segment": ("SMB", "mid-market", "enterprise")},
+        ),
+        TableSpec(
+            name="subscriptions", required=True, key=("subscription_id",),
+            columns={"subscription_id": "id", "account_id": "id", "plan": "text",
+                     "mrr": "number", "currency": "text", "start_date": "date",
+                     "end_date": "date", "billing_period": "text", "seats": "integer",
+                     "status": "text", "cancel_reason": "text"},
+            mandatory=("subscription_id", "account_id", "plan", "mrr", "start_date",
+                       "billing_period"),
+            allowed_values={"billing_period": ("monthly", "annual")},
+        ),
+        TableSpec(
+            name="events", required=True, key=("event_id",),
+            columns={"event_id": "id", "account_id": "id", "user_id": "id",
+                     "event_time": "timestamp", "event_name": "text", "properties": "text"},
+            mandatory=("event_id", "account_id", "user_id", "event_time", "event_name"),
+            time_column="event_time",
+        ),
+        TableSpec(
+            name="invoices", required=False, key=("invoice_id",),
+            columns={"invoice_id": "id", "account_id": "id", "issued_at": "timestamp",
+                     "due_at": "timestamp", "paid_at": "timestamp", "amount": "number",
+                     "status": "text"},
+            mandatory=("invoice_id", "account_id", "issued_at", "amount", "status"),
+            allowed_values={"status": ("paid", "failed", "refunded", "open")},
+        ),
+        TableSpec(
+            name="support_tickets", required=False, key=("ticket_id",),
+            columns={"ticket_id": "id", "account_id": "id", "opened_at": "timestamp",
+                     "closed_at": "timestamp", "priority": "text", "csat": "number",
+                     "sentiment": "text"},
+            mandatory=("ticket_id", "account_id", "opened_at", "priority"),
+            allowed_values={"priority": ("low", "normal", "high", "urgent")},
+        ),
+        TableSpec(
+            name="nps_responses", required=False, key=("account_id", "user_id", "responded_at"),
+            columns={"account_id": "id", "user_id": "id", "responded_at": "timestamp",
+                     "score": "integer"},
+            mandatory=("account_id", "responded_at", "score"),
+        ),
+    ]
+}
+REQUIRED_TABLES = tuple(name for name, spec in CONTRACT.items() if spec.required)
+OPTIONAL_TABLES = tuple(name for name, spec in CONTRACT.items() if not spec.required)
+SUPPORTED_SUFFIXES = (".csv", ".parquet")
+
+
+class ContractError(Exception):
+    """A whole table cannot be used: missing, unreadable, or lacking mandatory columns."""
+
+
+class EventTaxonomy(BaseModel):
+    """What a user's event names mean: which are logins, errors and core-feature use."""
+
+    login_events: list[str] = Field(default_factory=lambda: ["login"])
+    error_events: list[str] = Field(default_factory=lambda: ["error"])
+    core_events: list[str] = Field(default_factory=lambda: [
+        "dashboards", "reports", "automations", "integrations", "alerts", "exports"])
+
+
+class ContractMapping(BaseModel):
+    """How a user's export maps onto the contract (loaded from ``mapping.yaml``).
+
+    ``columns``: per table, export column name -> contract column name.
+    ``values``: per table and contract column, export value -> contract value
+    (e.g. ``billing_period: {semiannual: annual}``).
+    """
+
+    columns: dict[str, dict[str, str]] = Field(default_factory=dict)
+    values: dict[str, dict[str, dict[str, str]]] = Field(default_factory=dict)
+    reporting_currency: str = "USD"
+    event_taxonomy: EventTaxonomy = Field(default_factory=EventTaxonomy)
+
+    @classmethod
+    def from_file(cls, path: Path | None) -> ContractMapping:
+        """Load a mapping file; a missing file means "the export already follows the contract"."""
+        if path is None or not path.exists():
+            return cls()
+        return cls.model_validate(yaml.safe_load(path.read_text()) or {})
+
+
+def find_table_file(data_dir: Path, table: str) -> Path | None:
+    """The file holding ``table`` in ``data_dir`` (``<table>.csv`` or ``<table>.parquet``)."""
+    matches = [data_dir / f"{table}{suffix}" for suffix in SUPPORTED_SUFFIXES
+               if (data_dir / f"{table}{suffix}").exists()]
+    if len(matches) > 1:
+        raise ContractError(
+            f"{table}: both {matches[0].name} and {matches[1].name} exist in {data_dir}; "
+            "keep one so the input is unambiguous")
+    return matches[0] if matches else None
+
+
+def read_table(path: Path, table: str, mapping: ContractMapping) -> pd.DataFrame:
+    """Read one export file, apply the mapping and add ``source_row`` (1-based data row).
+
+    Values are kept as they arrive (CSV: strings); typing happens in validation so a bad
+    value quarantines its row instead of failing the read.
+    """
+    spec = CONTRACT[table]
+    try:
+        if path.suffix == ".csv":
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        else:
+            frame = pq.read_table(path).to_pandas()
+    except Exception as exc:  # any parser error means the file as a whole is unusable
+        raise ContractError(f"{path.name}: cannot be read ({exc})") from exc
+    frame = frame.rename(columns=mapping.columns.get(table, {}))
+    missing = [c for c in spec.mandatory if c not in frame.columns]
+    if missing:
+        raise ContractError(
+            f"{path.name}: missing mandatory column(s) {', '.join(missing)}; found "
+            f"{', '.join(map(str, frame.columns))}. Map your column names in mapping.yaml")
+    for column, value_map in mapping.values.get(table, {}).items():
+        if column in frame.columns and value_map:
+            frame[column] = frame[column].astype("object").replace(value_map)
+    frame = frame[[c for c in spec.columns if c in frame.columns]].copy()
+    frame.insert(0, "source_row", range(1, len(frame) + 1))
+    return frame

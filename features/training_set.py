@@ -1,0 +1,44 @@
+"""Point-in-time-correct training sets: churn labels joined to features through Feast."""
+
+from __future__ import annotations
+
+import pandas as pd
+from feast import FeatureStore
+
+from features.labels import active_periods, churn_labels
+from features.snapshot import EVENT_LOOKBACK_DAYS
+
+
+def monthly_as_of_dates(first_data_day: pd.Timestamp, last_data_day: pd.Timestamp, *,
+                        horizon_days: int) -> pd.DatetimeIndex:
+    """Month-end as-of dates whose features have full history and whose label has closed.
+
+    The first date leaves ``EVENT_LOOKBACK_DAYS`` of usage history; the last leaves a full
+    horizon before ``last_data_day`` so every label is observed.
+    """
+    first = pd.Timestamp(first_data_day).normalize() + pd.Timedelta(days=EVENT_LOOKBACK_DAYS)
+    last = pd.Timestamp(last_data_day).normalize() - pd.Timedelta(days=horizon_days)
+    return pd.date_range(first, last, freq="ME")
+
+
+def label_rows(subscriptions: pd.DataFrame, as_of_dates: pd.DatetimeIndex, *,
+               horizon_days: int, observed_until: pd.Timestamp) -> pd.DataFrame:
+    """Entity rows for Feast: labels plus ``event_timestamp`` = end of the as-of date."""
+    labels = churn_labels(active_periods(subscriptions), as_of_dates,
+                          horizon_days=horizon_days, observed_until=observed_until)
+    labels["event_timestamp"] = (labels["as_of_date"] + pd.Timedelta(days=1)).dt.tz_localize(
+        "UTC")
+    return labels
+
+
+def build_training_set(store: FeatureStore, labels: pd.DataFrame, *,
+                       feature_service: str) -> pd.DataFrame:
+    """Join features to labelled rows with Feast's point-in-time retrieval.
+
+    For each row Feast takes the latest snapshot with ``event_timestamp`` at or before the
+    row's ``event_timestamp`` (within the views' TTL), so no feature can come from after
+    the as-of date.
+    """
+    service = store.get_feature_service(feature_service)
+    joined = store.get_historical_features(entity_df=labels, features=service).to_df()
+    return joined.sort_values(["as_of_date", "account_id"], ignore_index=True)

@@ -1,0 +1,282 @@
+"""Row-level validation of contract tables: accepted rows flow on, bad rows are quarantined.
+
+Every rejected row keeps its original values (``raw``, JSON) and every reason it failed, so
+nothing is lost and a user can fix the export. Validation is deterministic: the same input
+gives the same accepted rows and the same quarantine, whatever the run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from features.contract import CONTRACT, TableSpec
+
+QUARANTINE_COLUMNS = ["table", "source_file", "source_row", "record_id", "reason", "raw"]
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """Typed accepted rows (contract columns only) and the quarantined rows with reasons."""
+
+    accepted: pd.DataFrame
+    quarantine: pd.DataFrame
+
+
+def to_utc(values: pd.Series) -> pd.Series:
+    """Parse ISO 8601 values to UTC timestamps; naive values are taken as UTC. Bad -> NaT."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.tz_localize("UTC")
+    return pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+
+
+def _strings(values: pd.Series) -> pd.Series:
+    """Trimmed strings with empty values as missing, vectorised through Arrow."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.rename_categories(lambda v: str(v).strip())
+    text = values.astype(pd.ArrowDtype(pa.string())).str.strip()
+    return text.where(text != "")
+
+
+def _parse(frame: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Typed columns, and for each column whether a value was present in the export."""
+    typed = pd.DataFrame(index=frame.index)
+    present = pd.DataFrame(index=frame.index)
+    for column, kind in spec.columns.items():
+        if column not in frame.columns:
+            typed[column] = pd.Series(pd.NA, index=frame.index, dtype=pd.ArrowDtype(pa.string()))
+            present[column] = False
+            continue
+        values = frame[column]
+        if kind in ("id", "text") or not (pd.api.types.is_numeric_dtype(values)
+                                          or pd.api.types.is_datetime64_any_dtype(values)):
+            values = _strings(values)
+        present[column] = values.notna()
+        if kind == "timestamp":
+            typed[column] = to_utc(values)
+        elif kind == "date":
+            typed[column] = to_utc(values).dt.tz_localize(None).dt.normalize()
+        elif kind in ("number", "integer"):
+            typed[column] = pd.to_numeric(values, errors="coerce").astype("float64")
+        else:
+            typed[column] = values
+    return typed, present
+
+
+class _Reasons:
+    """Collects, per row, every reason it is rejected (vectorised; messages built lazily)."""
+
+    def __init__(self, index: pd.Index) -> None:
+        self.text = pd.Series("", index=index, dtype="object")
+
+    def add(self, mask: pd.Series, message: Callable[[pd.Index], pd.Series | str]) -> None:
+        mask = mask.fillna(False).astype(bool)
+        if not mask.any():
+            return
+        rows = mask[mask].index
+        msg = message(rows)
+        prefix = self.text.loc[rows].where(self.text.loc[rows] == "", self.text.loc[rows] + "; ")
+        self.text.loc[rows] = prefix + msg
+
+    @property
+    def rejected(self) -> pd.Series:
+        return self.text != ""
+
+
+def _show(values: pd.Series) -> pd.Series:
+    return values.astype(str)
+
+
+def validate_table(
+    table: str,
+    frame: pd.DataFrame,
+    *,
+    source_file: str,
+    now: pd.Timestamp,
+    known_accounts: pd.Index | None = None,
+    reporting_currency: str = "USD",
+) -> ValidationResult:
+    """Validate rows of ``table`` (as returned by ``read_table``) against the contract.
+
+    ``now`` (UTC) bounds timestamps: anything later is "in the future". ``known_accounts``,
+    when given, rejects rows of accounts nobody has heard of.
+    """
+    spec = CONTRACT[table]
+    typed, present = _parse(frame, spec)
+    reasons = _Reasons(frame.index)
+    now = pd.Timestamp(now).tz_convert("UTC") if pd.Timestamp(now).tzinfo else pd.Timestamp(
+        now, tz="UTC")
+
+    for column in spec.mandatory:
+        reasons.add(~present[column], lambda rows, c=column: f"{c} is missing")
+    for column, kind in spec.columns.items():
+        if column not in frame.columns:
+            continue
+        if kind in ("timestamp", "date", "number", "integer"):
+            reasons.add(present[column] & typed[column].isna(),
+                        lambda rows, c=column, k=kind: f"{c} '" + _show(frame.loc[rows, c])
+                        + f"' is not a valid {k}")
+        if kind == "integer":
+            fractional = typed[column].notna() & (typed[column] % 1 != 0)
+            reasons.add(fractional, lambda rows, c=column: f"{c} '" + _show(frame.loc[rows, c])
+                        + "' is not a whole number")
+        if kind == "timestamp":
+            reasons.add(typed[column] > now,
+                        lambda rows, c=column: f"{c} " + _show(typed.loc[rows, c])
+                        + " is in the future")
+        if kind == "date":
+            reasons.add(typed[column] > now.tz_localize(None),
+                        lambda rows, c=column: f"{c} " + _show(typed.loc[rows, c].dt.date)
+                        + " is in the future")
+    for column, allowed in spec.allowed_values.items():
+        if column not in frame.columns:
+            continue
+        bad = typed[column].notna() & ~typed[column].isin(allowed)
+        reasons.add(bad, lambda rows, c=column, a=allowed: f"{c} '" + _show(typed.loc[rows, c])
+                    + f"' is not one of {', '.join(a)} (map it in mapping.yaml)")
+    if known_accounts is not None and table != "accounts":
+        unknown = typed["account_id"].notna() & ~typed["account_id"].isin(known_accounts)
+        reasons.add(unknown, lambda rows: "unknown account_id '"
+                    + _show(typed.loc[rows, "account_id"]) + "'")
+    _table_rules(table, typed, reasons, reporting_currency)
+    _duplicate_rule(spec, frame, typed, reasons)
+
+    rejected = reasons.rejected
+    accepted = typed.loc[~rejected, list(spec.columns)].reset_index(drop=True)
+    quarantine = quarantine_rows(table, source_file, frame.loc[rejected], reasons.text[rejected])
+    return ValidationResult(accepted=accepted, quarantine=quarantine)
+
+
+def _table_rules(table: str, typed: pd.DataFrame, reasons: _Reasons, currency: str) -> None:
+    def before(later: str, earlier: str) -> None:
+        reasons.add(typed[later] < typed[earlier],
+                    lambda rows: f"{later} " + _show(typed.loc[rows, later])
+                    + f" is before {earlier} " + _show(typed.loc[rows, earlier]))
+
+    def below(column: str, floor: float, text: str) -> None:
+        reasons.add(typed[column] < floor,
+                    lambda rows: f"{column} " + _show(typed.loc[rows, column]) + f" {text}")
+
+    if table == "subscriptions":
+        below("mrr", 0, "is negative")
+        below("seats", 1, "must be at least 1")
+        before("end_date", "start_date")
+        reasons.add(typed["currency"].notna() & (typed["currency"] != currency),
+                    lambda rows: "currency '" + _show(typed.loc[rows, "currency"])
+                    + f"' is not the reporting currency {currency} (set reporting_currency "
+                    "in mapping.yaml or convert the export)")
+    elif table == "invoices":
+        below("amount", 0, "is negative")
+        before("due_at", "issued_at")
+        before("paid_at", "issued_at")
+    elif table == "support_tickets":
+        before("closed_at", "opened_at")
+        reasons.add((typed["csat"] < 1) | (typed["csat"] > 5),
+                    lambda rows: "csat " + _show(typed.loc[rows, "csat"]) + " is outside 1-5")
+    elif table == "nps_responses":
+        reasons.add((typed["score"] < 0) | (typed["score"] > 10),
+                    lambda rows: "score " + _show(typed.loc[rows, "score"]) + " is outside 0-10")
+
+
+def _duplicate_rule(spec: TableSpec, frame: pd.DataFrame, typed: pd.DataFrame,
+                    reasons: _Reasons) -> None:
+    """Among otherwise valid rows, keep the first occurrence of each key."""
+    candidates = typed.loc[~reasons.rejected, list(spec.key)]
+    involved = candidates.duplicated(keep=False)
+    if not involved.any():
+        return
+    group = candidates.loc[involved[involved].index].astype(str).agg("/".join, axis=1)
+    rows = group.index
+    content = typed.loc[rows, list(spec.columns)].astype(str).agg("|".join, axis=1)
+    first_row = frame.loc[rows, "source_row"].groupby(group, sort=False).transform("first")
+    first_content = content.groupby(group, sort=False).transform("first")
+    later = group.duplicated(keep="first")
+    dup_index = later[later].index
+    kind = pd.Series(np.where(content == first_content, "exact copy", "conflicting values"),
+                     index=rows)
+    mask = pd.Series(False, index=frame.index)
+    mask.loc[dup_index] = True
+    reasons.add(mask, lambda r: f"duplicate {'/'.join(spec.key)} '" + group.loc[r]
+                + "' (" + kind.loc[r] + "; first kept at row "
+                + first_row.loc[r].astype(str) + ")")
+
+
+def empty_quarantine() -> pd.DataFrame:
+    """A quarantine table with no rows (for absent tables)."""
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in QUARANTINE_COLUMNS}).astype(
+        {"source_row": "int64"})
+
+
+def quarantine_rows(table: str, source_file: str, rows: pd.DataFrame,
+                    reasons: pd.Series | str) -> pd.DataFrame:
+    """Quarantine records: where each row came from, why it was rejected, and its raw values."""
+    spec = CONTRACT[table]
+    if rows.empty:
+        return empty_quarantine()
+    raw_values = rows.drop(columns="source_row").astype("object")
+    raw_values = raw_values.where(raw_values.notna(), None)
+    raw = [json.dumps(record, default=str) for record in raw_values.to_dict(orient="records")]
+    record_id = rows[list(spec.key)].astype(str).agg("/".join, axis=1)
+    return pd.DataFrame({
+        "table": table,
+        "source_file": source_file,
+        "source_row": rows["source_row"].astype("int64").to_numpy(),
+        "record_id": record_id.to_numpy(),
+        "reason": reasons.to_numpy() if isinstance(reasons, pd.Series) else reasons,
+        "raw": raw,
+    })
+
+
+def describe_quarantine(quarantine: pd.DataFrame, limit: int = 20) -> list[str]:
+    """Human-readable lines like 'subscriptions.csv row 17: ... — row quarantined'."""
+    head = quarantine.sort_values(["source_file", "source_row"]).head(limit)
+    return [f"{r.source_file} row {r.source_row}: {r.reason} — row quarantined"
+            for r in head.itertuples()]
+
+
+def event_times(frame: pd.DataFrame) -> pd.Series:
+    """Parsed UTC ``event_time`` of raw event rows (NaT where missing or unparseable)."""
+    return to_utc(frame["event_time"])
+
+
+def unplaceable_events(frame: pd.DataFrame, times: pd.Series, *, source_file: str,
+                       pipeline_start: pd.Timestamp, now: pd.Timestamp) -> pd.DataFrame:
+    """Quarantine for event rows that no daily partition can hold.
+
+    Those are rows whose time is missing or unparseable, in the future, or before the
+    pipeline's first partition. Every other row belongs to exactly one day partition.
+    """
+    missing = times.isna() & _strings(frame["event_time"].astype("object")).isna()
+    unparseable = times.isna() & ~missing
+    future = times > now
+    early = times < pipeline_start
+    reasons = pd.Series("", index=frame.index, dtype="object")
+    reasons[missing] = "event_time is missing"
+    reasons[unparseable] = ("event_time '" + frame.loc[unparseable, "event_time"].astype(str)
+                            + "' is not a valid timestamp")
+    reasons[future] = "event_time " + times[future].astype(str) + " is in the future"
+    reasons[early] = ("event_time " + times[early].astype(str)
+                      + f" is before the pipeline start {pipeline_start.date()} "
+                      "(set ACCOUNT_HEALTH_START_DATE to include it)")
+    bad = reasons != ""
+    return quarantine_rows("events", source_file, frame.loc[bad], reasons[bad])
+
+
+def known_accounts(accounts: pd.DataFrame | None, subscriptions: pd.DataFrame) -> pd.Index:
+    """Account ids other tables may reference: the accounts table when given, else billing."""
+    source = accounts if accounts is not None else subscriptions
+    return pd.Index(source["account_id"].dropna().astype(str).unique())
+
+
+def reason_kind(reasons: pd.Series) -> pd.Series:
+    """Reasons with their values blanked, so 'unknown account_id' rows group together."""
+    return (reasons.str.split("; ").explode()
+            .str.replace(r"'[^']*'", "'…'", regex=True)
+            .str.replace(r"\d[\d\-:.+ ]*", "…", regex=True))

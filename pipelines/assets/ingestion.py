@@ -1,0 +1,207 @@
+"""Raw layer: read the contract files, validate them, split accepted rows from quarantine."""
+
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetOut,
+    BackfillPolicy,
+    Failure,
+    MetadataValue,
+    Output,
+    asset,
+    multi_asset,
+)
+
+from features.contract import CONTRACT, ContractError, read_table
+from features.validation import (
+    ValidationResult,
+    describe_quarantine,
+    empty_quarantine,
+    event_times,
+    known_accounts,
+    unplaceable_events,
+    validate_table,
+)
+from pipelines.io_manager import partition_days
+from pipelines.partitions import daily_partitions
+from pipelines.resources import AccountHealthSettings
+
+GROUP = "raw"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _count_rows(path: Path) -> int:
+    if path.suffix == ".parquet":
+        return pq.ParquetFile(path).metadata.num_rows
+    with path.open("rb") as handle:
+        return max(sum(1 for _ in handle) - 1, 0)
+
+
+@asset(group_name=GROUP)
+def source_files(context: AssetExecutionContext, settings: AccountHealthSettings) -> pd.DataFrame:
+    """Inventory of the data directory: which contract tables are present, their size and hash.
+
+    Fails the run when a required table is missing or ambiguous.
+    """
+    rows = []
+    for table, spec in CONTRACT.items():
+        try:
+            path = settings.table_file(table)
+        except ContractError as exc:
+            raise Failure(str(exc)) from exc
+        if path is None and spec.required:
+            raise Failure(
+                f"required table '{table}' not found in {settings.data_dir}: expected "
+                f"{table}.csv or {table}.parquet (see docs/data-contract.md)")
+        rows.append({
+            "table": table, "required": spec.required, "present": path is not None,
+            "file": path.name if path else None,
+            "rows": _count_rows(path) if path else 0,
+            "bytes": path.stat().st_size if path else 0,
+            "sha256": _sha256(path) if path else None,
+        })
+    inventory = pd.DataFrame(rows)
+    context.add_output_metadata({
+        "data_dir": settings.data_dir,
+        "tables": MetadataValue.md(inventory.drop(columns="sha256").to_markdown(index=False)),
+    })
+    return inventory
+
+
+def _validate_file(settings: AccountHealthSettings, table: str,
+                   known: pd.Index | None) -> tuple[ValidationResult | None, str]:
+    """Validated table, or None with the reason when an optional table is absent/unreadable."""
+    path = settings.table_file(table)
+    if path is None:
+        return None, "absent"
+    mapping = settings.mapping()
+    try:
+        frame = read_table(path, table, mapping)
+    except ContractError as exc:
+        if CONTRACT[table].required:
+            raise Failure(str(exc)) from exc
+        return None, f"unreadable, left out: {exc}"
+    result = validate_table(table, frame, source_file=path.name, now=settings.current_time(),
+                            known_accounts=known, reporting_currency=mapping.reporting_currency)
+    return result, "present"
+
+
+def _outputs(table: str, result: ValidationResult | None, status: str):
+    quarantine = result.quarantine if result is not None else empty_quarantine()
+    meta = {"status": status, "accepted_rows": 0 if result is None else len(result.accepted),
+            "quarantined_rows": len(quarantine)}
+    if len(quarantine):
+        meta["examples"] = MetadataValue.md("\n".join(f"- {line}" for line in
+                                                      describe_quarantine(quarantine, 10)))
+    yield Output(None if result is None else result.accepted, output_name=table, metadata=meta)
+    yield Output(quarantine, output_name=f"{table}_quarantine",
+                 metadata={"rows": len(quarantine)})
+
+
+def _table_outs(table: str) -> dict[str, AssetOut]:
+    return {
+        table: AssetOut(description=f"Validated {table} (contract columns, typed, deduplicated)",
+                        is_required=True),
+        f"{table}_quarantine": AssetOut(description=f"Rejected {table} rows with reasons"),
+    }
+
+
+@multi_asset(outs=_table_outs("accounts"), group_name=GROUP, deps=[source_files])
+def accounts(settings: AccountHealthSettings):
+    """Accounts (optional): segment, industry, signup date, CSM owner."""
+    result, status = _validate_file(settings, "accounts", None)
+    yield from _outputs("accounts", result, status)
+
+
+@multi_asset(outs=_table_outs("subscriptions"), group_name=GROUP,
+             ins={"accounts": AssetIn()})
+def subscriptions(settings: AccountHealthSettings, accounts: pd.DataFrame | None):
+    """Subscriptions (required): plans, MRR, seats and their start and end dates."""
+    known = pd.Index(accounts["account_id"]) if accounts is not None else None
+    result, status = _validate_file(settings, "subscriptions", known)
+    yield from _outputs("subscriptions", result, status)
+
+
+def _optional_table_asset(table: str, description: str):
+    @multi_asset(name=f"{table}_ingestion", outs=_table_outs(table), group_name=GROUP,
+                 ins={"accounts": AssetIn(), "subscriptions": AssetIn()})
+    def _ingest(settings: AccountHealthSettings, accounts: pd.DataFrame | None,
+                subscriptions: pd.DataFrame):
+        result, status = _validate_file(settings, table, known_accounts(accounts, subscriptions))
+        yield from _outputs(table, result, status)
+
+    _ingest.__doc__ = description
+    return _ingest
+
+
+invoices = _optional_table_asset("invoices", "Invoices (optional): payments, late and failed.")
+support_tickets = _optional_table_asset("support_tickets", "Support tickets (optional).")
+nps_responses = _optional_table_asset("nps_responses", "NPS survey responses (optional).")
+
+
+@multi_asset(
+    outs={
+        "events": AssetOut(description="Validated product events of the day",
+                           metadata={"partition_column": "event_time"}),
+        "events_quarantine": AssetOut(description="Rejected events of the day with reasons",
+                                      metadata={"partition_column": "partition_date"}),
+    },
+    ins={"accounts": AssetIn(), "subscriptions": AssetIn()},
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    group_name=GROUP,
+)
+def events(context: AssetExecutionContext, settings: AccountHealthSettings,
+           accounts: pd.DataFrame | None, subscriptions: pd.DataFrame):
+    """Product events (required), one partition per UTC day of ``event_time``.
+
+    A run over a range of days reads the export once and writes every day in the range.
+    """
+    path = settings.table_file("events")
+    if path is None:
+        raise Failure(f"required table 'events' not found in {settings.data_dir}")
+    try:
+        frame = read_table(path, "events", settings.mapping())
+    except ContractError as exc:
+        raise Failure(str(exc)) from exc
+    window = context.partition_time_window
+    now = settings.current_time()
+    times = event_times(frame)
+    in_window = ((times >= pd.Timestamp(window.start)) & (times < pd.Timestamp(window.end))
+                 & (times <= now) & (times >= settings.start_timestamp()))
+    result = validate_table("events", frame[in_window], source_file=path.name, now=now,
+                            known_accounts=known_accounts(accounts, subscriptions))
+    quarantine = result.quarantine.copy()
+    rows = quarantine["source_row"].to_numpy() - 1
+    quarantine["partition_date"] = partition_days(pd.Series(times.to_numpy()[rows])).to_numpy()
+    context.log.info(f"events {window.start:%Y-%m-%d}..{window.end:%Y-%m-%d}: "
+                     f"{len(result.accepted)} accepted, {len(quarantine)} quarantined")
+    yield Output(result.accepted, output_name="events",
+                 metadata={"accepted_rows": len(result.accepted)})
+    yield Output(quarantine, output_name="events_quarantine",
+                 metadata={"quarantined_rows": len(quarantine)})
+
+
+@asset(group_name=GROUP, deps=[source_files])
+def events_unplaceable(settings: AccountHealthSettings) -> pd.DataFrame:
+    """Quarantine of event rows no day can hold: missing, unparseable or future times."""
+    path = settings.table_file("events")
+    if path is None:
+        raise Failure(f"required table 'events' not found in {settings.data_dir}")
+    frame = read_table(path, "events", settings.mapping())
+    return unplaceable_events(frame, event_times(frame), source_file=path.name,
+                              pipeline_start=settings.start_timestamp(),
+                              now=settings.current_time())

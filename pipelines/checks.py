@@ -1,0 +1,63 @@
+"""Data-quality checks shown beside the assets in the Dagster UI.
+
+Checks warn rather than fail the run: a run fails loudly only when a required table is
+missing or unreadable (the assets raise then). A warning is still visible in the UI.
+"""
+
+
+import pandas as pd
+import pyarrow.dataset as ds
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetIn, MetadataValue, asset_check
+
+from features.contract import REQUIRED_TABLES
+from pipelines.resources import AccountHealthSettings
+
+
+@asset_check(asset="source_files", blocking=True,
+             description="Required tables (events, subscriptions) are present and not empty")
+def required_tables_present(source_files: pd.DataFrame) -> AssetCheckResult:
+    required = source_files[source_files["table"].isin(REQUIRED_TABLES)]
+    empty = required.loc[required["rows"] == 0, "table"].tolist()
+    return AssetCheckResult(passed=not empty, metadata={"empty_required_tables": str(empty)})
+
+
+@asset_check(asset="quarantine_report",
+             description="Share of quarantined rows per table is within max_quarantine_rate")
+def quarantine_rate_within_limit(settings: AccountHealthSettings,
+                                 quarantine_report: pd.DataFrame) -> AssetCheckResult:
+    over = quarantine_report[quarantine_report["quarantine_rate"] > settings.max_quarantine_rate]
+    return AssetCheckResult(
+        passed=over.empty, severity=AssetCheckSeverity.WARN,
+        metadata={"limit": settings.max_quarantine_rate,
+                  "rates": MetadataValue.md(quarantine_report[
+                      ["table", "input_rows", "quarantined_rows", "quarantine_rate"]
+                  ].to_markdown(index=False, floatfmt=".4f"))})
+
+
+@asset_check(asset="feast_feature_store", additional_ins={"source_files": AssetIn()},
+             description="Events are fresh: the latest snapshot is within freshness_hours")
+def snapshot_freshness(settings: AccountHealthSettings,
+                       source_files: pd.DataFrame) -> AssetCheckResult:
+    days = sorted(p.stem for p in settings.snapshot_dir().glob("*.parquet"))
+    if not days:
+        return AssetCheckResult(passed=False, severity=AssetCheckSeverity.WARN,
+                                metadata={"latest_snapshot": "none"})
+    data_complete_until = pd.Timestamp(days[-1], tz="UTC") + pd.Timedelta(days=1)
+    age_hours = (settings.current_time() - data_complete_until).total_seconds() / 3600
+    return AssetCheckResult(
+        passed=age_hours <= settings.freshness_hours, severity=AssetCheckSeverity.WARN,
+        metadata={"latest_snapshot": days[-1], "age_hours": round(age_hours, 1),
+                  "limit_hours": settings.freshness_hours})
+
+
+@asset_check(asset="feast_feature_store",
+             description="Snapshot is complete: one row per account and day, no key gaps")
+def snapshot_unique_and_complete(settings: AccountHealthSettings) -> AssetCheckResult:
+    table = ds.dataset(str(settings.snapshot_dir()), format="parquet").to_table(
+        columns=["account_id", "as_of_date", "mrr", "plan"]).to_pandas()
+    duplicates = int(table.duplicated(["account_id", "as_of_date"]).sum())
+    missing_billing = int(table[["mrr", "plan"]].isna().any(axis=1).sum())
+    return AssetCheckResult(
+        passed=duplicates == 0 and missing_billing == 0,
+        metadata={"rows": len(table), "duplicate_keys": duplicates,
+                  "rows_missing_billing": missing_billing})

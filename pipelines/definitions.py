@@ -1,0 +1,37 @@
+"""The single Dagster ``Definitions`` of account-health (``dagster dev -m pipelines.definitions``)."""
+
+from __future__ import annotations
+
+from dagster import AssetSelection, Definitions, define_asset_job, load_assets_from_modules
+
+from pipelines import checks
+from pipelines.assets import features, ingestion, reports
+from pipelines.io_manager import PartitionedParquetIOManager
+from pipelines.resources import FeastFeatureStore, settings_from_env
+
+all_assets = load_assets_from_modules([ingestion, features, reports])
+all_checks = [checks.required_tables_present, checks.quarantine_rate_within_limit,
+              checks.snapshot_freshness, checks.snapshot_unique_and_complete]
+
+#: Ingest, validate, compute features and publish them to Feast (offline and online).
+feature_pipeline_job = define_asset_job(
+    "feature_pipeline", selection=AssetSelection.all(),
+    description="Ingest and validate exports, build daily snapshots, apply and serve Feast")
+
+
+def build_resources(settings=None) -> dict:
+    """Resources for the given settings (default: from ACCOUNT_HEALTH_* variables)."""
+    settings = settings or settings_from_env()
+    return {
+        "settings": settings,
+        "feast": FeastFeatureStore(output_dir=settings.output_dir),
+        "io_manager": PartitionedParquetIOManager(base_dir=f"{settings.output_dir}/assets"),
+    }
+
+
+defs = Definitions(
+    assets=all_assets,
+    asset_checks=all_checks,
+    jobs=[feature_pipeline_job],
+    resources=build_resources(),
+)

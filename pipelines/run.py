@@ -1,0 +1,118 @@
+"""Run the whole feature pipeline in-process, as `make run` does.
+
+Generates the demo data when no ``ACCOUNT_HEALTH_DATA_DIR`` is set, then materialises every
+asset over the days the data covers in one run (a single-run backfill), recording the run in
+the Dagster instance under ``$ACCOUNT_HEALTH_OUTPUT_DIR/dagster_home`` so ``dagster dev``
+shows it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from dagster import DagsterInstance, materialize
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from account_health.demo_data import DemoConfig, default_end_date, generate_to_dir
+from features.contract import read_table
+from features.validation import event_times
+from pipelines.resources import AccountHealthSettings, settings_from_env
+
+
+def ensure_demo_data(data_dir: Path, config: DemoConfig) -> bool:
+    """Generate demo data unless the same configuration is already there. True if generated."""
+    marker = data_dir / "demo_config.json"
+    wanted = {"accounts": config.accounts, "months": config.months, "seed": config.seed,
+              "end_date": config.end_date.isoformat()}
+    if marker.exists() and json.loads(marker.read_text()) == wanted:
+        return False
+    counts = generate_to_dir(data_dir, config)
+    marker.write_text(json.dumps(wanted))
+    print(f"demo data written to {data_dir}: {counts}")
+    return True
+
+
+def event_day_range(settings: AccountHealthSettings) -> tuple[str, str]:
+    """First and last UTC day of placeable events, clipped to the partitioned period."""
+    path = settings.table_file("events")
+    if path is None:
+        raise SystemExit(f"events.csv or events.parquet not found in {settings.data_dir}")
+    times = event_times(read_table(path, "events", settings.mapping()))
+    now = settings.current_time()
+    yesterday = (now - pd.Timedelta(days=1)).normalize()
+    times = times[(times >= settings.start_timestamp()) & (times <= now)]
+    if times.empty:
+        raise SystemExit("no events fall between ACCOUNT_HEALTH_START_DATE and now")
+    first = times.min().normalize()
+    last = min(times.max().normalize(), yesterday)
+    return first.strftime("%Y-%m-%d"), last.strftime("%Y-%m-%d")
+
+
+def run_pipeline(settings: AccountHealthSettings, instance: DagsterInstance | None = None,
+                 *, first_day: str | None = None, last_day: str | None = None):
+    """Materialise all assets and checks for days first_day..last_day (default: the data's)."""
+    from pipelines.definitions import all_assets, all_checks, build_resources
+
+    if first_day is None or last_day is None:
+        first_day, last_day = event_day_range(settings)
+    return materialize(
+        [*all_assets, *all_checks],
+        resources=build_resources(settings),
+        instance=instance,
+        tags={ASSET_PARTITION_RANGE_START_TAG: first_day, ASSET_PARTITION_RANGE_END_TAG: last_day},
+    )
+
+
+def main() -> None:
+    settings = settings_from_env()
+    if not os.environ.get("ACCOUNT_HEALTH_DATA_DIR"):
+        ensure_demo_data(Path(settings.data_dir), DemoConfig(
+            accounts=int(os.environ.get("ACCOUNT_HEALTH_DEMO_ACCOUNTS", 2000)),
+            months=int(os.environ.get("ACCOUNT_HEALTH_DEMO_MONTHS", 18)),
+            end_date=default_end_date()))
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(settings.output_dir) /
+                                                          "dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").touch()
+    first_day, last_day = event_day_range(settings)
+    print(f"materialising all assets for {first_day}..{last_day} from {settings.data_dir}")
+    result = run_pipeline(settings, DagsterInstance.get(), first_day=first_day,
+                          last_day=last_day)
+    print_summary(settings, result)
+    if not result.success:
+        raise SystemExit(1)
+
+
+def print_summary(settings: AccountHealthSettings, result) -> None:
+    """What the run left behind and where."""
+    out = Path(settings.output_dir)
+    print("\n== account-health feature pipeline ==")
+    print(f"run {result.run_id}: {'succeeded' if result.success else 'FAILED'}")
+    report = out / "reports" / "quarantine_report.md"
+    if report.exists():
+        print(f"\nquarantine report ({report}):\n{report.read_text()}")
+    snapshot = settings.snapshot_dir()
+    files = sorted(snapshot.glob("*.parquet"))
+    if files:
+        rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        print(f"snapshot features: {rows} rows over {len(files)} days in {snapshot}")
+    training = out / "assets" / "training_set.parquet"
+    if training.exists():
+        label = pq.read_table(training, columns=["churned_within_horizon"]).column(0)
+        print(f"training set: {len(label)} labelled rows, churn rate "
+              f"{pc.mean(label).as_py():.3f} in {training}")
+    print(f"Feast registry and online store: {out / 'feast'}")
+    print(f"Dagster UI: DAGSTER_HOME={os.environ.get('DAGSTER_HOME')} "
+          ".venv/bin/dagster dev -m pipelines.definitions")
+
+
+if __name__ == "__main__":
+    main()
