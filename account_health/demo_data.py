@@ -83,7 +83,8 @@ def generate(config: DemoConfig) -> dict[str, pd.DataFrame]:
     # Accounts sign up from a year before the window until a month before its end.
     signup_offset = rng.integers(-365, n_days - 30, size=n)
     signup = window_start + pd.to_timedelta(signup_offset, unit="D")
-    seats = np.maximum(1, np.round(rng.lognormal(np.log([3, 12, 45])[segment_idx], 0.5))).astype(int)
+    typical_seats = np.log([3, 12, 45])[segment_idx]
+    seats = np.maximum(1, np.round(rng.lognormal(typical_seats, 0.5))).astype(int)
     plan = np.where(
         segment_idx == 2, "enterprise",
         np.where(segment_idx == 1, rng.choice(["growth", "business"], size=n, p=[0.6, 0.4]),
@@ -179,75 +180,58 @@ def generate(config: DemoConfig) -> dict[str, pd.DataFrame]:
             paid_at = (issued + pd.to_timedelta(pay_delay * 86400, unit="s")).to_series()
             paid_at = paid_at.where(~failed).to_numpy()
             periods = np.where(billing_period[billed] == "annual", 12, 1)
+            price = np.vectorize(PLAN_PRICE_PER_SEAT.get)(current_plan[billed])
             invoices.append(pd.DataFrame({
                 "account_id": account_ids[billed], "issued_at": issued, "due_at": due,
                 "paid_at": paid_at,
-                "amount": np.round(current_seats[billed] * periods
-                                   * np.vectorize(PLAN_PRICE_PER_SEAT.get)(current_plan[billed]), 2),
+                "amount": np.round(current_seats[billed] * periods * price, 2),
                 "status": np.where(failed, "failed", "paid"),
             }))
             failed_recent.append(np.column_stack([billed, np.full(billed.size, m_day), failed]))
 
-        # Renewal decisions: monthly accounts renew every month, annual ones on anniversary.
+        # Renewal decisions on each term's anniversary (monthly: every month, annual: yearly).
         cs = pd.DatetimeIndex(current_start[idx])
         months_since = (m_start.year - cs.year) * 12 + m_start.month - cs.month
         renewing = (months_since > 0) & (
             (billing_period[idx] == "monthly") | (months_since % 12 == 0))
-        r_idx = idx[renewing]
+        renewal_date = _add_months(cs[renewing], months_since[renewing])
+        happened = renewal_date <= end
+        r_idx, renewal_date = idx[renewing][happened], renewal_date[happened]
         if r_idx.size:
-            r_day = m_day
-            decline = (decline_start[r_idx] <= r_day - 20).astype(float)
-            shallow = (adoption[r_idx] < 0.35).astype(float)
-            tk = pd.concat(tickets) if tickets else None
-            unresolved = np.zeros(r_idx.size)
-            if tk is not None:
-                tk_days = (tk["opened_at"] - window_start).dt.days.to_numpy()
-                open_at_r = ((tk["priority"].isin(["high", "urgent"]).to_numpy())
-                             & (tk_days <= r_day) & (tk_days + tk["_open_days"].to_numpy() > r_day))
-                counts = pd.Series(open_at_r).groupby(tk["account_id"].to_numpy()).sum()
-                unresolved = (counts.reindex(account_ids[r_idx]).fillna(0).to_numpy() > 0)
-            detractor = (latest_nps[r_idx] <= 6).astype(float)
-            fails = np.zeros(r_idx.size)
-            if failed_recent:
-                fr = np.vstack(failed_recent)
-                fr = fr[(fr[:, 1] > r_day - 95) & (fr[:, 2] == 1)]
-                fails = np.isin(r_idx, fr[:, 0]).astype(float)
-            logit = (np.array([BASE_LOG_ODDS[p] for p in billing_period[r_idx]])
-                     + PLANTED_DRIVERS["usage_decline"]["coefficient"] * decline
-                     + PLANTED_DRIVERS["shallow_core_adoption"]["coefficient"] * shallow
-                     + PLANTED_DRIVERS["unresolved_high_priority_tickets"]["coefficient"] * unresolved
-                     + PLANTED_DRIVERS["detractor_nps"]["coefficient"] * detractor
-                     + PLANTED_DRIVERS["failed_payments"]["coefficient"] * fails
-                     - 0.3 * engagement[r_idx] + rng.normal(0, 0.5, r_idx.size))
-            churns = rng.random(r_idx.size) < 1 / (1 + np.exp(-logit))
-            churned = r_idx[churns]
-            churn_day[churned] = r_day
-            for a in churned:
+            r_day = (renewal_date - window_start).days.to_numpy()
+            logit = _renewal_log_odds(r_idx, r_day, billing_period, decline_start, adoption,
+                                      latest_nps, engagement, tickets, failed_recent,
+                                      account_ids, window_start)
+            churns = rng.random(r_idx.size) < 1 / (1 + np.exp(-(logit + rng.normal(
+                0, 0.5, r_idx.size))))
+            churn_day[r_idx[churns]] = r_day[churns]
+            reasons = rng.choice(["price", "missing features", "low usage",
+                                  "switched competitor"], size=int(churns.sum()))
+            for a, when, reason in zip(r_idx[churns], renewal_date[churns], reasons,
+                                       strict=True):
                 sub_rows.append(_sub_row(open_sub_id[a], account_ids[a], current_plan[a],
                                          current_seats[a], billing_period[a], current_start[a],
-                                         m_start, "canceled",
-                                         rng.choice(["price", "missing features",
-                                                     "low usage", "switched competitor"])))
+                                         when, "canceled", reason))
             # Survivors may move seats: growth when healthy, contraction when not.
-            keep = r_idx[~churns]
+            keep, keep_date = r_idx[~churns], renewal_date[~churns]
             move = rng.random(keep.size)
-            h_keep = engagement[keep] - 1.2 * (decline_start[keep] <= r_day)
-            upgrade = keep[(move < 0.06) & (h_keep > 0)]
-            downgrade = keep[(move > 0.96) & (h_keep < 0)]
-            for a, factor, status in [(a, 1.25, "upgraded") for a in upgrade] + [
-                    (a, 0.8, "downgraded") for a in downgrade]:
-                new_seats = max(1, int(round(current_seats[a] * factor)))
-                if new_seats == current_seats[a]:
-                    new_seats += 1 if factor > 1 else 0
+            h_keep = engagement[keep] - 1.2 * (decline_start[keep] <= r_day[~churns])
+            for i in np.flatnonzero(((move < 0.06) & (h_keep > 0))
+                                    | ((move > 0.96) & (h_keep < 0))):
+                a, upgrade = keep[i], move[i] < 0.06
+                new_seats = max(1, int(round(current_seats[a] * (1.25 if upgrade else 0.8))))
+                if upgrade and new_seats == current_seats[a]:
+                    new_seats += 1
                 if new_seats == current_seats[a]:
                     continue
                 sub_rows.append(_sub_row(open_sub_id[a], account_ids[a], current_plan[a],
                                          current_seats[a], billing_period[a], current_start[a],
-                                         m_start, status, ""))
+                                         keep_date[i], "upgraded" if upgrade else "downgraded",
+                                         ""))
                 open_sub_id[a] = f"sub_{sub_counter:07d}"
                 sub_counter += 1
                 current_seats[a] = new_seats
-                current_start[a] = m_start
+                current_start[a] = keep_date[i]
 
     for a in np.flatnonzero(churn_day == NEVER):
         sub_rows.append(_sub_row(open_sub_id[a], account_ids[a], current_plan[a],
@@ -301,6 +285,48 @@ def generate(config: DemoConfig) -> dict[str, pd.DataFrame]:
     if config.dirty_fraction > 0:
         _add_dirty_rows(tables, rng, config.dirty_fraction)
     return tables
+
+
+def _add_months(dates: pd.DatetimeIndex, months: np.ndarray) -> pd.DatetimeIndex:
+    """The same day of month ``months`` later, clipped to the end of shorter months."""
+    month = dates.values.astype("datetime64[M]") + np.asarray(months).astype("timedelta64[M]")
+    days_in_month = ((month + 1).astype("datetime64[D]")
+                     - month.astype("datetime64[D]")).astype(int)
+    day = np.minimum(dates.day.to_numpy(), days_in_month) - 1
+    return pd.DatetimeIndex(month.astype("datetime64[D]") + day.astype("timedelta64[D]"))
+
+
+def _renewal_log_odds(r_idx, r_day, billing_period, decline_start, adoption, latest_nps,
+                      engagement, tickets, failed_recent, account_ids, window_start) -> np.ndarray:
+    """The hidden churn hazard at each renewal: the planted drivers, as known on that day."""
+    decline = (decline_start[r_idx] <= r_day - 20).astype(float)
+    shallow = (adoption[r_idx] < 0.35).astype(float)
+    unresolved = np.zeros(r_idx.size)
+    if tickets:
+        tk = pd.concat(tickets)
+        tk_days = (tk["opened_at"] - window_start).dt.days.to_numpy()
+        renewal_day = pd.Series(r_day, index=account_ids[r_idx])
+        at = renewal_day.reindex(tk["account_id"]).to_numpy()
+        open_high = (tk["priority"].isin(["high", "urgent"]).to_numpy() & (tk_days <= at)
+                     & (tk_days + tk["_open_days"].to_numpy() > at))
+        counts = pd.Series(open_high).groupby(tk["account_id"].to_numpy()).sum()
+        unresolved = (counts.reindex(account_ids[r_idx]).fillna(0).to_numpy() > 0).astype(float)
+    detractor = (latest_nps[r_idx] <= 6).astype(float)
+    fails = np.zeros(r_idx.size)
+    if failed_recent:
+        fr = np.vstack(failed_recent)
+        fr = fr[fr[:, 2] == 1]
+        last_fail = pd.Series(fr[:, 1]).groupby(fr[:, 0]).max()
+        recent = last_fail.reindex(r_idx).to_numpy()
+        fails = (recent > r_day - 95).astype(float)
+    drivers = PLANTED_DRIVERS
+    return (np.array([BASE_LOG_ODDS[p] for p in billing_period[r_idx]])
+            + drivers["usage_decline"]["coefficient"] * decline
+            + drivers["shallow_core_adoption"]["coefficient"] * shallow
+            + drivers["unresolved_high_priority_tickets"]["coefficient"] * unresolved
+            + drivers["detractor_nps"]["coefficient"] * detractor
+            + drivers["failed_payments"]["coefficient"] * fails
+            - 0.3 * engagement[r_idx])
 
 
 def _sub_row(sub_id, account_id, plan, seats, period, start, end, status, reason) -> dict:

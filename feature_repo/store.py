@@ -14,7 +14,8 @@ from feature_repo.definitions import repo_objects
 REPO_DIR = Path(__file__).resolve().parent
 
 
-def store_config(output_dir: Path, config_file: Path = REPO_DIR / "feature_store.yaml") -> RepoConfig:
+def store_config(output_dir: Path,
+                 config_file: Path = REPO_DIR / "feature_store.yaml") -> RepoConfig:
     """The repo's feature_store.yaml with ``${ACCOUNT_HEALTH_OUTPUT_DIR}`` filled in."""
     text = Template(config_file.read_text()).substitute(
         ACCOUNT_HEALTH_OUTPUT_DIR=str(Path(output_dir).resolve()))

@@ -41,4 +41,7 @@ def build_training_set(store: FeatureStore, labels: pd.DataFrame, *,
     """
     service = store.get_feature_service(feature_service)
     joined = store.get_historical_features(entity_df=labels, features=service).to_df()
+    # Feast hands entity-side timestamps back in UTC; as_of_date is a calendar date.
+    joined["as_of_date"] = pd.to_datetime(joined["as_of_date"], utc=True).dt.tz_localize(
+        None).astype("datetime64[ns]")
     return joined.sort_values(["as_of_date", "account_id"], ignore_index=True)

@@ -28,13 +28,27 @@ class ValidationResult:
     quarantine: pd.DataFrame
 
 
+_EXPLICIT_OFFSET = r"(?:Z|[+-]\d\d:?\d\d)$"
+
+
 def to_utc(values: pd.Series) -> pd.Series:
-    """Parse ISO 8601 values to UTC timestamps; naive values are taken as UTC. Bad -> NaT."""
+    """Parse ISO 8601 values to UTC timestamps; naive values are taken as UTC. Bad -> NaT.
+
+    Values with and without a UTC offset may be mixed in one export; each kind is parsed on
+    its own so a naive value is never read in another row's offset.
+    """
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC")
+        return values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
     if pd.api.types.is_datetime64_any_dtype(values):
-        return values.dt.tz_localize("UTC")
-    return pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+        return values.dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
+    text = values.astype(pd.ArrowDtype(pa.string())).str.strip()
+    has_offset = text.str.contains(_EXPLICIT_OFFSET, regex=True).fillna(False).astype(bool)
+    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    for mask in (has_offset, ~has_offset):
+        if mask.any():
+            parsed[mask] = pd.to_datetime(text[mask].astype(object), utc=True, errors="coerce",
+                                          format="ISO8601")
+    return parsed
 
 
 def _strings(values: pd.Series) -> pd.Series:
@@ -45,13 +59,18 @@ def _strings(values: pd.Series) -> pd.Series:
     return text.where(text != "")
 
 
+_EMPTY_DTYPES = {"id": pd.ArrowDtype(pa.string()), "text": pd.ArrowDtype(pa.string()),
+                 "timestamp": "datetime64[ns, UTC]", "date": "datetime64[ns]",
+                 "number": "float64", "integer": "float64"}
+
+
 def _parse(frame: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Typed columns, and for each column whether a value was present in the export."""
     typed = pd.DataFrame(index=frame.index)
     present = pd.DataFrame(index=frame.index)
     for column, kind in spec.columns.items():
         if column not in frame.columns:
-            typed[column] = pd.Series(pd.NA, index=frame.index, dtype=pd.ArrowDtype(pa.string()))
+            typed[column] = pd.Series(None, index=frame.index, dtype=_EMPTY_DTYPES[kind])
             present[column] = False
             continue
         values = frame[column]

@@ -1,4 +1,7 @@
-"""The single Dagster ``Definitions`` of account-health (``dagster dev -m pipelines.definitions``)."""
+"""The single Dagster ``Definitions`` of account-health.
+
+Serve it with ``dagster dev -m pipelines.definitions`` (see README).
+"""
 
 from __future__ import annotations
 

@@ -13,7 +13,12 @@ from dagster import (
 
 from feature_repo.definitions import CHURN_FEATURE_SERVICE
 from feature_repo.store import apply_definitions
-from features.snapshot import EVENT_LOOKBACK_DAYS, FEATURE_GROUPS, compute_snapshots, feature_groups_for
+from features.snapshot import (
+    EVENT_LOOKBACK_DAYS,
+    FEATURE_GROUPS,
+    compute_snapshots,
+    feature_groups_for,
+)
 from features.training_set import build_training_set, label_rows, monthly_as_of_dates
 from pipelines.partitions import daily_partitions
 from pipelines.resources import AccountHealthSettings, FeastFeatureStore

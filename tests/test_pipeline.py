@@ -1,0 +1,155 @@
+"""The Dagster pipeline in-process on tiny data: outputs, idempotence, optional tables."""
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.dataset as ds
+import pytest
+from dagster import DagsterInstance, Failure
+
+from feature_repo.definitions import CHURN_FEATURE_SERVICE
+from feature_repo.store import open_store
+from pipelines.definitions import defs
+from pipelines.run import run_pipeline
+from tests.conftest import make_settings
+
+FIRST_DAY, LAST_DAY = "2026-06-01", "2026-10-31"
+
+
+def read_dir(path: Path) -> pd.DataFrame:
+    return ds.dataset(str(path), format="parquet").to_table().to_pandas()
+
+
+@pytest.fixture(scope="module")
+def first_run(tiny_data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    settings = make_settings(tiny_data_dir, out)
+    result = run_pipeline(settings, DagsterInstance.ephemeral(), first_day=FIRST_DAY,
+                          last_day=LAST_DAY)
+    return settings, result
+
+
+def test_definitions_load():
+    assert defs.resolve_job_def("feature_pipeline") is not None
+
+
+def test_run_leaves_every_promised_output(first_run):
+    settings, result = first_run
+    assert result.success
+    out = Path(settings.output_dir)
+    for table in ["accounts", "subscriptions", "invoices", "support_tickets", "nps_responses"]:
+        assert (out / "assets" / f"{table}.parquet").exists()
+        assert (out / "assets" / f"{table}_quarantine.parquet").exists()
+    assert len(list((out / "assets" / "events").glob("*.parquet"))) == 153  # Jun 1..Oct 31
+    assert (out / "reports" / "quarantine_report.csv").exists()
+    assert (out / "feast" / "registry.db").exists()
+    assert (out / "feast" / "online_store.db").exists()
+
+
+def test_quarantine_report_counts_bad_rows_per_table(first_run):
+    settings, _ = first_run
+    report = pd.read_csv(Path(settings.output_dir) / "reports" / "quarantine_report.csv")
+    report = report.set_index("table")
+    quarantined = read_dir(Path(settings.output_dir) / "assets" / "events_quarantine")
+    unplaceable = pd.read_parquet(Path(settings.output_dir) / "assets" /
+                                  "events_unplaceable.parquet")
+    assert report.loc["events", "quarantined_rows"] == len(quarantined) + len(unplaceable)
+    assert "duplicate event_id" in report.loc["events", "reasons"]
+    assert "unknown account_id" in report.loc["events", "reasons"]
+    assert "event_time is missing" in report.loc["events", "reasons"]
+    assert report.loc["subscriptions", "quarantined_rows"] == 3
+
+
+def test_checks_ran_and_online_store_serves_latest_day(first_run):
+    settings, result = first_run
+    evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert evaluations["required_tables_present"]
+    assert evaluations["snapshot_unique_and_complete"]
+    assert evaluations["snapshot_freshness"]  # latest day Oct 31, now Nov 1 06:00
+    latest = pd.read_parquet(settings.snapshot_dir() / f"{LAST_DAY}.parquet")
+    store = open_store(Path(settings.output_dir))
+    online = store.get_online_features(
+        features=store.get_feature_service(CHURN_FEATURE_SERVICE),
+        entity_rows=[{"account_id": a} for a in latest["account_id"]]).to_df()
+    merged = online.merge(latest, on="account_id", suffixes=("_online", ""))
+    assert len(merged) == len(latest) > 0
+    assert (merged["mrr_online"] == merged["mrr"]).all()
+    assert (merged["active_users_30d_online"] == merged["active_users_30d"]).all()
+
+
+def test_training_set_rows_carry_features_from_their_own_as_of_date(first_run):
+    settings, _ = first_run
+    training = pd.read_parquet(Path(settings.output_dir) / "assets" / "training_set.parquet")
+    snapshot = read_dir(settings.snapshot_dir())
+    assert len(training) > 0 and training["label_complete"].all()
+    joined = training.merge(snapshot, on=["account_id", "as_of_date"], suffixes=("", "_snap"))
+    assert len(joined) == len(training)
+    for column in ["events_30d", "mrr", "days_to_renewal", "open_tickets"]:
+        assert (joined[column] == joined[f"{column}_snap"]).all(), column
+
+
+def test_rerun_is_idempotent(first_run):
+    settings, _ = first_run
+    out = Path(settings.output_dir)
+    before = {name: read_dir(out / "assets" / name)
+              for name in ["events", "account_snapshot", "events_quarantine"]}
+    result = run_pipeline(settings, DagsterInstance.ephemeral(), first_day=FIRST_DAY,
+                          last_day=LAST_DAY)
+    assert result.success
+    for name, frame in before.items():
+        again = read_dir(out / "assets" / name)
+        key = {"events": ["event_id"], "account_snapshot": ["account_id", "as_of_date"],
+               "events_quarantine": ["source_row"]}[name]
+        assert not again.duplicated(key).any()
+        pd.testing.assert_frame_equal(
+            frame.sort_values(key).reset_index(drop=True),
+            again.sort_values(key).reset_index(drop=True))
+
+
+def test_rematerialising_one_day_replaces_only_that_day(tiny_data_dir, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data_dir, data)
+    settings = make_settings(data, tmp_path / "out")
+    assert run_pipeline(settings, DagsterInstance.ephemeral(), first_day="2026-10-01",
+                        last_day="2026-10-31").success
+    day_file = Path(settings.output_dir) / "assets" / "events" / "2026-10-15.parquet"
+    other_file = Path(settings.output_dir) / "assets" / "events" / "2026-10-14.parquet"
+    other_before = pd.read_parquet(other_file)
+    events = pd.read_parquet(data / "events.parquet")
+    on_day = events["event_time"].dt.strftime("%Y-%m-%d") == "2026-10-15"
+    events[~on_day].to_parquet(data / "events.parquet")  # the source drops that day
+    assert run_pipeline(settings, DagsterInstance.ephemeral(), first_day="2026-10-15",
+                        last_day="2026-10-15").success
+    assert len(pd.read_parquet(day_file)) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(other_file), other_before)
+
+
+def test_runs_with_only_the_two_required_tables(tiny_data_dir, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ["events.parquet", "subscriptions.csv"]:
+        shutil.copy(tiny_data_dir / name, data / name)
+    settings = make_settings(data, tmp_path / "out")
+    result = run_pipeline(settings, DagsterInstance.ephemeral(), first_day="2026-09-01",
+                          last_day="2026-10-31")
+    assert result.success
+    snapshot = read_dir(settings.snapshot_dir())
+    assert "mrr" in snapshot and "active_users_30d" in snapshot
+    for absent in ["segment", "failed_payments_90d", "open_tickets", "nps_latest"]:
+        assert absent not in snapshot.columns
+    store = open_store(Path(settings.output_dir))
+    views = sorted(v.name for v in store.list_feature_views())
+    assert views == ["account_billing", "account_usage"]
+    training = pd.read_parquet(Path(settings.output_dir) / "assets" / "training_set.parquet")
+    assert "nps_latest" not in training.columns
+
+
+def test_missing_required_table_fails_loudly(tiny_data_dir, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(tiny_data_dir / "events.parquet", data / "events.parquet")
+    settings = make_settings(data, tmp_path / "out")
+    with pytest.raises(Failure, match="required table 'subscriptions' not found"):
+        run_pipeline(settings, DagsterInstance.ephemeral(), first_day="2026-10-01",
+                     last_day="2026-10-31")

@@ -1,0 +1,161 @@
+"""The input contract: good rows flow, each bad row is quarantined with its reason."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from features.contract import ContractError, ContractMapping, read_table
+from features.validation import describe_quarantine, unplaceable_events, validate_table
+
+NOW = pd.Timestamp("2026-11-01", tz="UTC")
+
+SUBSCRIPTIONS_CSV = """\
+subscription_id,account_id,plan,mrr,currency,start_date,end_date,billing_period,seats,\
+status,cancel_reason
+s1,a1,growth,100,USD,2025-01-01,,monthly,4,active,
+s2,a2,starter,-5,USD,2025-01-01,,monthly,1,active,
+s3,a3,growth,50,USD,2025-02-01,2025-01-03,annual,2,canceled,price
+s4,a4,growth,50,USD,2025-02-01,,fortnightly,2,active,
+s5,a5,growth,abc,USD,2025-02-01,,monthly,2,active,
+s1,a1,growth,100,USD,2025-01-01,,monthly,4,active,
+s6,a6,growth,70,EUR,2025-02-01,,annual,2,active,
+s7,a7,growth,70,USD,not-a-date,,annual,2,active,
+s8,,growth,70,USD,2025-03-01,,annual,2,active,
+s9,a9,growth,70,USD,2027-03-01,,annual,2,active,
+s10,a10,enterprise,900,USD,2025-03-01,2026-03-01,annual,30,canceled,price
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def validate_subscriptions(tmp_path: Path, known=None):
+    path = write(tmp_path, "subscriptions.csv", SUBSCRIPTIONS_CSV)
+    frame = read_table(path, "subscriptions", ContractMapping())
+    return validate_table("subscriptions", frame, source_file=path.name, now=NOW,
+                          known_accounts=known)
+
+
+def test_each_bad_subscription_row_is_quarantined_with_its_reason(tmp_path):
+    result = validate_subscriptions(tmp_path)
+    reasons = dict(zip(result.quarantine["source_row"], result.quarantine["reason"], strict=True))
+    assert reasons == {
+        2: "mrr -5.0 is negative",
+        3: "end_date 2025-01-03 is before start_date 2025-02-01",
+        4: "billing_period 'fortnightly' is not one of monthly, annual (map it in mapping.yaml)",
+        5: "mrr 'abc' is not a valid number",
+        6: "duplicate subscription_id 's1' (exact copy; first kept at row 1)",
+        7: "currency 'EUR' is not the reporting currency USD (set reporting_currency in "
+           "mapping.yaml or convert the export)",
+        8: "start_date 'not-a-date' is not a valid date",
+        9: "account_id is missing",
+        10: "start_date 2027-03-01 is in the future",
+    }
+    assert sorted(result.accepted["subscription_id"]) == ["s1", "s10"]
+    # nothing is lost: every input row is either accepted or quarantined
+    assert len(result.accepted) + len(result.quarantine) == 11
+
+
+def test_quarantine_keeps_raw_values_and_readable_messages(tmp_path):
+    result = validate_subscriptions(tmp_path)
+    row = result.quarantine.set_index("source_row").loc[2]
+    assert '"mrr": "-5"' in row["raw"] and row["record_id"] == "s2"
+    assert describe_quarantine(result.quarantine)[0] == (
+        "subscriptions.csv row 2: mrr -5.0 is negative — row quarantined")
+
+
+def test_accepted_rows_are_typed(tmp_path):
+    accepted = validate_subscriptions(tmp_path).accepted.set_index("subscription_id")
+    assert accepted.loc["s10", "mrr"] == 900.0
+    assert accepted.loc["s10", "end_date"] == pd.Timestamp("2026-03-01")
+    assert pd.isna(accepted.loc["s1", "end_date"])
+    assert accepted.loc["s1", "seats"] == 4
+
+
+def test_unknown_accounts_are_quarantined(tmp_path):
+    result = validate_subscriptions(tmp_path, known=pd.Index(["a1"]))
+    reasons = result.quarantine.set_index("source_row")["reason"]
+    assert reasons.loc[11] == "unknown account_id 'a10'"
+    assert list(result.accepted["subscription_id"]) == ["s1"]
+
+
+def test_conflicting_duplicate_is_reported_as_such(tmp_path):
+    text = ("event_id,account_id,user_id,event_time,event_name\n"
+            "e1,a1,u1,2026-10-01T10:00:00Z,login\n"
+            "e1,a1,u1,2026-10-01T11:00:00Z,login\n")
+    path = write(tmp_path, "events.csv", text)
+    result = validate_table("events", read_table(path, "events", ContractMapping()),
+                            source_file="events.csv", now=NOW)
+    assert list(result.quarantine["reason"]) == [
+        "duplicate event_id 'e1' (conflicting values; first kept at row 1)"]
+    assert result.accepted["event_time"].iloc[0] == pd.Timestamp("2026-10-01 10:00", tz="UTC")
+
+
+def test_timestamps_are_normalised_to_utc(tmp_path):
+    text = ("event_id,account_id,user_id,event_time,event_name\n"
+            "e1,a1,u1,2026-10-01T10:00:00+02:00,login\n"
+            "e2,a1,u1,2026-10-01 10:00:00,login\n")
+    path = write(tmp_path, "events.csv", text)
+    accepted = validate_table("events", read_table(path, "events", ContractMapping()),
+                              source_file="events.csv", now=NOW).accepted
+    assert list(accepted["event_time"]) == [pd.Timestamp("2026-10-01 08:00", tz="UTC"),
+                                            pd.Timestamp("2026-10-01 10:00", tz="UTC")]
+
+
+def test_unplaceable_events_get_reasons(tmp_path):
+    text = ("event_id,account_id,user_id,event_time,event_name\n"
+            "e1,a1,u1,,login\n"
+            "e2,a1,u1,yesterday,login\n"
+            "e3,a1,u1,2030-01-01T00:00:00Z,login\n"
+            "e4,a1,u1,2020-01-01T00:00:00Z,login\n"
+            "e5,a1,u1,2026-10-01T00:00:00Z,login\n")
+    path = write(tmp_path, "events.csv", text)
+    frame = read_table(path, "events", ContractMapping())
+    times = pd.to_datetime(frame["event_time"], utc=True, errors="coerce", format="ISO8601")
+    quarantine = unplaceable_events(frame, times, source_file="events.csv",
+                                    pipeline_start=pd.Timestamp("2025-01-01", tz="UTC"), now=NOW)
+    assert list(quarantine["record_id"]) == ["e1", "e2", "e3", "e4"]
+    assert quarantine["reason"].tolist()[:3] == [
+        "event_time is missing", "event_time 'yesterday' is not a valid timestamp",
+        "event_time 2030-01-01 00:00:00+00:00 is in the future"]
+    assert quarantine["reason"].iloc[3].startswith("event_time 2020-01-01 00:00:00+00:00 is "
+                                                   "before the pipeline start 2025-01-01")
+
+
+def test_column_and_value_mapping_adapts_a_foreign_export(tmp_path):
+    text = ("id,customer,tier,monthly_revenue,start,billing\n"
+            "s1,a1,pro,10,2025-01-01,semiannual\n")
+    path = write(tmp_path, "subscriptions.csv", text)
+    mapping = ContractMapping.model_validate({
+        "columns": {"subscriptions": {"id": "subscription_id", "customer": "account_id",
+                                      "tier": "plan", "monthly_revenue": "mrr",
+                                      "start": "start_date", "billing": "billing_period"}},
+        "values": {"subscriptions": {"billing_period": {"semiannual": "annual"}}},
+    })
+    result = validate_table("subscriptions", read_table(path, "subscriptions", mapping),
+                            source_file=path.name, now=NOW)
+    assert result.quarantine.empty
+    assert result.accepted.loc[0, "billing_period"] == "annual"
+    assert result.accepted.loc[0, "mrr"] == 10.0
+
+
+def test_missing_mandatory_column_fails_the_whole_table(tmp_path):
+    path = write(tmp_path, "subscriptions.csv", "subscription_id,account_id\ns1,a1\n")
+    with pytest.raises(ContractError, match="missing mandatory column.*plan.*mapping.yaml"):
+        read_table(path, "subscriptions", ContractMapping())
+
+
+def test_parquet_and_csv_are_read_the_same(tmp_path):
+    csv_path = write(tmp_path, "subscriptions.csv", SUBSCRIPTIONS_CSV)
+    frame = read_table(csv_path, "subscriptions", ContractMapping())
+    parquet_path = tmp_path / "subscriptions.parquet"
+    frame.drop(columns="source_row").to_parquet(parquet_path)
+    from_parquet = read_table(parquet_path, "subscriptions", ContractMapping())
+    a = validate_table("subscriptions", frame, source_file="x", now=NOW)
+    b = validate_table("subscriptions", from_parquet, source_file="x", now=NOW)
+    pd.testing.assert_frame_equal(a.accepted, b.accepted, check_dtype=False)
+    assert list(a.quarantine["reason"]) == list(b.quarantine["reason"])
