@@ -272,7 +272,11 @@ def unplaceable_events(frame: pd.DataFrame, times: pd.Series, *, source_file: st
     Those are rows whose time is missing or unparseable, in the future, or before the
     pipeline's first partition. Every other row belongs to exactly one day partition.
     """
-    missing = times.isna() & _strings(frame["event_time"].astype("object")).isna()
+    raw = frame["event_time"]
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        missing = raw.isna()
+    else:
+        missing = times.isna() & _strings(raw.astype("object")).isna()
     unparseable = times.isna() & ~missing
     future = times > now
     early = times < pipeline_start

@@ -29,7 +29,10 @@ def _write_atomic(frame: pd.DataFrame, path: Path, schema: pa.Schema | None = No
 def partition_days(values: pd.Series) -> pd.Series:
     """The UTC calendar day (YYYY-MM-DD) of timestamps or dates, used as partition key."""
     times = pd.Series(pd.to_datetime(values, utc=True))
-    return times.dt.strftime("%Y-%m-%d").set_axis(getattr(values, "index", times.index))
+    days = times.dt.floor("D")
+    # Format each distinct day once, not every row.
+    labels = {day: day.strftime("%Y-%m-%d") for day in days.dropna().unique()}
+    return days.map(labels).set_axis(getattr(values, "index", times.index))
 
 
 class PartitionedParquetIOManager(ConfigurableIOManager):
@@ -57,12 +60,16 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
         days = partition_days(obj[column]) if len(obj) else pd.Series([], dtype=str)
         schema = pa.Schema.from_pandas(obj, preserve_index=False)
         keys = set(context.asset_partition_keys)
-        outside = sorted(set(days.unique()) - keys)
-        if outside:
-            raise ValueError(f"{context.asset_key}: rows for days {outside[:3]} are outside "
-                             "the partitions being written")
+        outside = sorted(set(days.dropna().unique()) - keys)
+        if outside or days.isna().any():
+            raise ValueError(f"{context.asset_key}: rows for days {outside[:3]} (or without a "
+                             "day) are outside the partitions being written")
+        rows_by_day = obj.groupby(days.to_numpy(), sort=False).indices
+        empty = obj.iloc[:0]
         for partition in sorted(keys):
-            _write_atomic(obj[days == partition], self.asset_path(key, partition), schema)
+            rows = rows_by_day.get(partition)
+            part = empty if rows is None else obj.iloc[rows]
+            _write_atomic(part, self.asset_path(key, partition), schema)
         context.add_output_metadata({"rows": len(obj), "partitions": len(keys)})
 
     def load_input(self, context: InputContext) -> pd.DataFrame | None:
