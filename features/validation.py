@@ -223,7 +223,7 @@ def _duplicate_rule(spec: TableSpec, frame: pd.DataFrame, typed: pd.DataFrame,
     mask = pd.Series(False, index=frame.index)
     mask.loc[dup_index] = True
     reasons.add(mask, lambda r: f"duplicate {'/'.join(spec.key)} '" + group.loc[r]
-                + "' (" + kind.loc[r] + "; first kept at row "
+                + "' (" + kind.loc[r] + ", first kept at row "
                 + first_row.loc[r].astype(str) + ")")
 
 
@@ -253,11 +253,19 @@ def quarantine_rows(table: str, source_file: str, rows: pd.DataFrame,
     })
 
 
-def describe_quarantine(quarantine: pd.DataFrame, limit: int = 20) -> list[str]:
-    """Human-readable lines like 'subscriptions.csv row 17: ... — row quarantined'."""
-    head = quarantine.sort_values(["source_file", "source_row"]).head(limit)
+def describe_quarantine(quarantine: pd.DataFrame, limit: int = 20,
+                        per_kind: int = 2) -> list[str]:
+    """Readable lines like 'subscriptions.csv row 17: ... — row quarantined'.
+
+    Shows up to ``per_kind`` rows of every kind of reason, so one frequent problem does not
+    hide the others.
+    """
+    ordered = quarantine.sort_values(["source_file", "source_row"])
+    first_kind = ordered["reason"].str.split("; ").str[0]
+    kinds = reason_kind(first_kind)
+    sample = ordered[kinds.groupby(kinds).cumcount() < per_kind].head(limit)
     return [f"{r.source_file} row {r.source_row}: {r.reason} — row quarantined"
-            for r in head.itertuples()]
+            for r in sample.itertuples()]
 
 
 def event_times(frame: pd.DataFrame) -> pd.Series:
@@ -299,7 +307,10 @@ def known_accounts(accounts: pd.DataFrame | None, subscriptions: pd.DataFrame) -
 
 
 def reason_kind(reasons: pd.Series) -> pd.Series:
-    """Reasons with their values blanked, so 'unknown account_id' rows group together."""
+    """Each single reason with its values blanked, so 'unknown account_id' rows group together.
+
+    A row with several reasons yields several entries (same index).
+    """
     return (reasons.str.split("; ").explode()
             .str.replace(r"'[^']*'", "'…'", regex=True)
-            .str.replace(r"\d[\d\-:.+ ]*", "…", regex=True))
+            .str.replace(r"-?\d+(?:[\-:.+ T]+\d+)*", "…", regex=True))

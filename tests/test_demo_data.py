@@ -68,3 +68,12 @@ def test_demo_scales_with_accounts_and_months():
     assert small["accounts"].shape[0] == 20
     times = small["events"]["event_time"].dropna()
     assert times.min() >= pd.Timestamp("2026-08-01", tz="UTC")
+
+
+def test_cli_writes_the_requested_demo(tmp_path, capsys):
+    from account_health.cli import main
+
+    main(["demo", "--accounts", "15", "--months", "2", "--end-date", "2026-10-31",
+          "--out", str(tmp_path)])
+    assert pd.read_csv(tmp_path / "accounts.csv").shape[0] == 15
+    assert "events" in capsys.readouterr().out

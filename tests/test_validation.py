@@ -48,7 +48,7 @@ def test_each_bad_subscription_row_is_quarantined_with_its_reason(tmp_path):
         3: "end_date 2025-01-03 is before start_date 2025-02-01",
         4: "billing_period 'fortnightly' is not one of monthly, annual (map it in mapping.yaml)",
         5: "mrr 'abc' is not a valid number",
-        6: "duplicate subscription_id 's1' (exact copy; first kept at row 1)",
+        6: "duplicate subscription_id 's1' (exact copy, first kept at row 1)",
         7: "currency 'EUR' is not the reporting currency USD (set reporting_currency in "
            "mapping.yaml or convert the export)",
         8: "start_date 'not-a-date' is not a valid date",
@@ -91,7 +91,7 @@ def test_conflicting_duplicate_is_reported_as_such(tmp_path):
     result = validate_table("events", read_table(path, "events", ContractMapping()),
                             source_file="events.csv", now=NOW)
     assert list(result.quarantine["reason"]) == [
-        "duplicate event_id 'e1' (conflicting values; first kept at row 1)"]
+        "duplicate event_id 'e1' (conflicting values, first kept at row 1)"]
     assert result.accepted["event_time"].iloc[0] == pd.Timestamp("2026-10-01 10:00", tz="UTC")
 
 
@@ -159,3 +159,15 @@ def test_parquet_and_csv_are_read_the_same(tmp_path):
     b = validate_table("subscriptions", from_parquet, source_file="x", now=NOW)
     pd.testing.assert_frame_equal(a.accepted, b.accepted, check_dtype=False)
     assert list(a.quarantine["reason"]) == list(b.quarantine["reason"])
+
+
+def test_reason_kinds_group_rows_and_examples_cover_every_kind(tmp_path):
+    from features.validation import reason_kind
+
+    result = validate_subscriptions(tmp_path)
+    kinds = reason_kind(result.quarantine["reason"])
+    assert kinds.loc[kinds.str.startswith("mrr")].tolist() == ["mrr … is negative",
+                                                               "mrr '…' is not a valid number"]
+    assert "end_date … is before start_date …" in kinds.tolist()
+    lines = describe_quarantine(result.quarantine, per_kind=1)
+    assert len(lines) == len(set(kinds))  # one example of each kind
