@@ -36,22 +36,31 @@ def active_periods(subscriptions: pd.DataFrame, *, renewal_grace_days: int = 0) 
     return periods.reset_index(drop=True)
 
 
+def expand_intervals(starts: pd.Series, ends: pd.Series,
+                     dates: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (interval row, date) for every sorted ``date`` with start <= date < end.
+
+    ``ends`` may be NaT for open intervals. Vectorised: no loop over intervals or dates.
+    """
+    end = ends.fillna(OPEN_END)
+    first = np.searchsorted(dates.values, starts.values, side="left")
+    last = np.searchsorted(dates.values, end.values, side="left")
+    counts = np.clip(last - first, 0, None)
+    rows = np.repeat(np.arange(len(starts)), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return rows, dates.values[first[rows] + offsets]
+
+
 def active_on(periods: pd.DataFrame, as_of_dates: pd.DatetimeIndex) -> pd.DataFrame:
     """``account_id, as_of_date, churn_date`` for every account active at the end of each day.
 
     ``churn_date`` is the end of the account's current period (NaT if it has not ended).
     """
     dates = pd.DatetimeIndex(as_of_dates).normalize().unique().sort_values()
-    end = periods["period_end"].fillna(OPEN_END)
-    first = np.searchsorted(dates.values, periods["period_start"].values, side="left")
-    # active at the end of day D when start <= D and D < end
-    last = np.searchsorted(dates.values, end.values, side="left")
-    counts = np.clip(last - first, 0, None)
-    rows = np.repeat(np.arange(len(periods)), counts)
-    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    rows, on_dates = expand_intervals(periods["period_start"], periods["period_end"], dates)
     return pd.DataFrame({
         "account_id": periods["account_id"].to_numpy()[rows],
-        "as_of_date": dates.values[first[rows] + offsets],
+        "as_of_date": on_dates,
         "churn_date": periods["period_end"].to_numpy()[rows],
     }).sort_values(["as_of_date", "account_id"], ignore_index=True)
 

@@ -6,9 +6,10 @@ from dataclasses import replace
 import pandas as pd
 
 from account_health.demo_data import DemoConfig, generate, generate_to_dir
+from features.billing import days_to_renewal
 from features.contract import CONTRACT
 from features.labels import active_periods
-from features.snapshot import FEATURE_GROUPS, days_to_renewal
+from features.snapshot import FEATURE_GROUPS
 from features.validation import validate_table
 from tests.conftest import NOW, TINY
 

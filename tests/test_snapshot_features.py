@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.snapshot import FEATURE_GROUPS, compute_snapshots, days_to_renewal
+from features.billing import days_to_renewal
+from features.snapshot import FEATURE_GROUPS, compute_snapshots
 from tests import fixtures as fx
 
 

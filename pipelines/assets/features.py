@@ -95,11 +95,9 @@ def online_features(context: AssetExecutionContext, settings: AccountHealthSetti
     return online
 
 
-@asset(group_name="training", deps=[feast_feature_store],
-       ins={"subscriptions": AssetIn(), "source_files": AssetIn()})
+@asset(group_name="training", deps=[feast_feature_store], ins={"subscriptions": AssetIn()})
 def training_set(context: AssetExecutionContext, settings: AccountHealthSettings,
-                 feast: FeastFeatureStore, subscriptions: pd.DataFrame,
-                 source_files: pd.DataFrame) -> pd.DataFrame:
+                 feast: FeastFeatureStore, subscriptions: pd.DataFrame) -> pd.DataFrame:
     """Labelled monthly snapshots (churn within the horizon) with point-in-time features."""
     days = sorted(p.stem for p in settings.snapshot_dir().glob("*.parquet"))
     if not days:

@@ -113,8 +113,7 @@ def _outputs(table: str, result: ValidationResult | None, status: str):
 
 def _table_outs(table: str) -> dict[str, AssetOut]:
     return {
-        table: AssetOut(description=f"Validated {table} (contract columns, typed, deduplicated)",
-                        is_required=True),
+        table: AssetOut(description=f"Validated {table} (contract columns, typed, deduplicated)"),
         f"{table}_quarantine": AssetOut(description=f"Rejected {table} rows with reasons"),
     }
 
@@ -137,13 +136,13 @@ def subscriptions(settings: AccountHealthSettings, accounts: pd.DataFrame | None
 
 def _optional_table_asset(table: str, description: str):
     @multi_asset(name=f"{table}_ingestion", outs=_table_outs(table), group_name=GROUP,
-                 ins={"accounts": AssetIn(), "subscriptions": AssetIn()})
+                 ins={"accounts": AssetIn(), "subscriptions": AssetIn()},
+                 description=description)
     def _ingest(settings: AccountHealthSettings, accounts: pd.DataFrame | None,
                 subscriptions: pd.DataFrame):
         result, status = _validate_file(settings, table, known_accounts(accounts, subscriptions))
         yield from _outputs(table, result, status)
 
-    _ingest.__doc__ = description
     return _ingest
 
 

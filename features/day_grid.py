@@ -1,0 +1,66 @@
+"""The (account x day) grid that every snapshot feature is computed on.
+
+Windows are trailing calendar days ending with the as-of day, summed with cumulative sums
+so a window of any length costs the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class DayGrid:
+    """Accounts x days index used by all matrix computations."""
+
+    accounts: pd.Index
+    first_day: pd.Timestamp
+    n_days: int
+
+    def day_index(self, timestamps: pd.Series) -> np.ndarray:
+        days = pd.to_datetime(timestamps)
+        if getattr(days.dt, "tz", None) is not None:
+            days = days.dt.tz_convert("UTC").dt.tz_localize(None)
+        return ((days.dt.normalize() - self.first_day).dt.days).to_numpy()
+
+    def count_matrix(self, account_codes: np.ndarray, day_idx: np.ndarray,
+                     weights: np.ndarray | None = None) -> np.ndarray:
+        """Sum of ``weights`` (default 1) per (account, day); rows outside the grid ignored."""
+        keep = (account_codes >= 0) & (day_idx >= 0) & (day_idx < self.n_days)
+        flat = account_codes[keep] * self.n_days + day_idx[keep]
+        w = None if weights is None else weights[keep]
+        counts = np.bincount(flat, weights=w, minlength=len(self.accounts) * self.n_days)
+        return counts.reshape(len(self.accounts), self.n_days)
+
+
+def window_sum(matrix: np.ndarray, window: int, lag: int = 0) -> np.ndarray:
+    """Sum over days (d-lag-window, d-lag] for every day d (columns), zero outside the grid."""
+    cum = np.concatenate([np.zeros((matrix.shape[0], 1)), np.cumsum(matrix, axis=1)], axis=1)
+    idx = np.arange(matrix.shape[1])
+    hi = np.clip(idx + 1 - lag, 0, matrix.shape[1])
+    lo = np.clip(idx + 1 - lag - window, 0, matrix.shape[1])
+    return cum[:, hi] - cum[:, lo]
+
+
+def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1),
+                        np.nan)
+
+
+def change(current: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    """Relative change (current - previous) / previous; undefined when previous is 0."""
+    return ratio(current - previous, previous)
+
+
+def open_counts(grid: DayGrid, acc: np.ndarray, open_day: np.ndarray,
+                 close_day: np.ndarray) -> np.ndarray:
+    """(account x day) count of items opened on or before d and not closed by the end of d."""
+    keep = acc >= 0
+    delta = np.zeros((len(grid.accounts), grid.n_days + 1))
+    np.add.at(delta, (acc[keep], np.clip(open_day[keep], 0, grid.n_days)), 1)
+    np.add.at(delta, (acc[keep], np.clip(close_day[keep], 0, grid.n_days)), -1)
+    return np.cumsum(delta, axis=1)[:, : grid.n_days]

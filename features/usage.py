@@ -1,0 +1,112 @@
+"""Product-usage features from events: activity, breadth and depth, recency, trends."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.contract import EventTaxonomy
+from features.day_grid import DayGrid, change, ratio, window_sum
+
+DAYS_SINCE_LOGIN_CAP = 90
+
+
+def usage_features(grid: DayGrid, events: pd.DataFrame, taxonomy: EventTaxonomy,
+                    row_acc: np.ndarray, row_day: np.ndarray, account_start: pd.Series,
+                    grid_rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    acc = grid.accounts.get_indexer(events["account_id"].astype(str))
+    day = grid.day_index(events["event_time"])
+    keep = (acc >= 0) & (day >= 0) & (day < grid.n_days)
+    acc, day = acc[keep], day[keep]
+    names = events["event_name"].astype(str).to_numpy()[keep]
+    user_of_event = pd.factorize(events["user_id"])[0][keep]
+
+    def at_rows(matrix: np.ndarray) -> np.ndarray:
+        return matrix[row_acc, row_day]
+
+    events_daily = grid.count_matrix(acc, day)
+    is_core = np.isin(names, taxonomy.core_events)
+    is_error = np.isin(names, taxonomy.error_events)
+    is_login = np.isin(names, taxonomy.login_events)
+    core_daily = grid.count_matrix(acc[is_core], day[is_core])
+    error_daily = grid.count_matrix(acc[is_error], day[is_error])
+
+    # Distinct active users per trailing window: a user counts once if active on any day.
+    account_user = acc.astype(np.int64) * (user_of_event.max(initial=0) + 1) + user_of_event
+    user_day = pd.DataFrame({"acc": acc, "user": account_user, "day": day}).drop_duplicates()
+    user_codes = pd.factorize(user_day["user"])[0]
+    user_account = np.zeros(user_codes.max() + 1 if len(user_codes) else 0, dtype=np.int64)
+    user_account[user_codes] = user_day["acc"].to_numpy()
+    dau = grid.count_matrix(user_day["acc"].to_numpy(), user_day["day"].to_numpy())
+    distinct = {}
+    for name, window, lag in [("7d", 7, 0), ("prev_7d", 7, 7), ("30d", 30, 0),
+                              ("prev_30d", 30, 30)]:
+        distinct[name] = distinct_users(grid, user_codes, user_account,
+                                         user_day["day"].to_numpy(), window, lag)[row_acc, row_day]
+
+    # Breadth: share of configured core features used at least once in the last 30 days.
+    breadth = np.zeros(len(row_acc))
+    for feature in taxonomy.core_events:
+        mask = names == feature
+        used = window_sum(grid.count_matrix(acc[mask], day[mask]), 30)[row_acc, row_day] > 0
+        breadth += used
+    breadth = breadth / max(len(taxonomy.core_events), 1)
+
+    # Days since last login (or since the account started), capped at the lookback.
+    login_daily = grid.count_matrix(acc[is_login], day[is_login]) > 0
+    day_numbers = np.arange(grid.n_days)
+    last_login = np.maximum.accumulate(np.where(login_daily, day_numbers, -10**6), axis=1)
+    since_login = row_day - last_login[row_acc, row_day]
+    start = account_start.reindex(grid_rows["account_id"]).to_numpy()
+    since_start = ((grid_rows["as_of_date"].to_numpy() - start) / np.timedelta64(1, "D"))
+    since_login = np.minimum(np.minimum(since_login, np.maximum(since_start, 0)),
+                             DAYS_SINCE_LOGIN_CAP)
+
+    events_7d = at_rows(window_sum(events_daily, 7))
+    events_prev_7d = at_rows(window_sum(events_daily, 7, lag=7))
+    events_30d = at_rows(window_sum(events_daily, 30))
+    events_prev_30d = at_rows(window_sum(events_daily, 30, lag=30))
+    core_30d = at_rows(window_sum(core_daily, 30))
+    errors_30d = at_rows(window_sum(error_daily, 30))
+    dau_mean_30d = at_rows(window_sum(dau, 30)) / 30.0
+    users_30d = distinct["30d"]
+    return {
+        "active_users_7d": distinct["7d"],
+        "active_users_30d": users_30d,
+        "dau_mau_ratio": ratio(dau_mean_30d, users_30d),
+        "events_7d": events_7d,
+        "events_30d": events_30d,
+        "events_per_active_user_30d": ratio(events_30d, users_30d),
+        "core_feature_breadth_30d": breadth,
+        "core_events_per_active_user_30d": ratio(core_30d, users_30d),
+        "days_since_last_login": since_login,
+        "usage_velocity_30d": change(events_30d, events_prev_30d),
+        "events_wow_change": change(events_7d, events_prev_7d),
+        "active_users_wow_change": change(distinct["7d"], distinct["prev_7d"]),
+        "active_users_mom_change": change(users_30d, distinct["prev_30d"]),
+        "error_rate_30d": ratio(errors_30d, events_30d),
+    }
+
+
+def distinct_users(grid: DayGrid, user_codes: np.ndarray, user_account: np.ndarray,
+                    user_days: np.ndarray, window: int, lag: int) -> np.ndarray:
+    """(account x day) count of distinct users active in (d-lag-window, d-lag].
+
+    Each active user-day covers the as-of days [day+lag, day+lag+window-1]; overlapping
+    covers of the same user are merged so the user counts once, then a +1/-1 sweep over
+    days gives the count. Linear in user-days.
+    """
+    order = np.lexsort((user_days, user_codes))
+    users, starts = user_codes[order], user_days[order] + lag
+    ends = starts + window  # exclusive
+    same_user = np.r_[False, users[1:] == users[:-1]]
+    # A cover merges into the previous one when it starts before the previous end.
+    prev_end = np.r_[0, ends[:-1]]
+    begins_run = ~same_user | (starts > prev_end)
+    run_start = starts[begins_run]
+    run_end = np.maximum.reduceat(ends, np.flatnonzero(begins_run)) if len(ends) else ends
+    run_account = user_account[users[begins_run]]
+    delta = np.zeros((len(grid.accounts), grid.n_days + 1))
+    np.add.at(delta, (run_account, np.clip(run_start, 0, grid.n_days)), 1)
+    np.add.at(delta, (run_account, np.clip(run_end, 0, grid.n_days)), -1)
+    return np.cumsum(delta, axis=1)[:, : grid.n_days]
