@@ -153,3 +153,41 @@ def test_missing_required_table_fails_loudly(tiny_data_dir, tmp_path):
     with pytest.raises(Failure, match="required table 'subscriptions' not found"):
         run_pipeline(settings, DagsterInstance.ephemeral(), first_day="2026-10-01",
                      last_day="2026-10-31")
+
+
+def test_a_foreign_csv_export_runs_through_mapping_yaml(tiny_data_dir, tmp_path, monkeypatch):
+    """A user's export with other column names, picked up from ACCOUNT_HEALTH_* variables."""
+    from pipelines.resources import settings_from_env
+
+    data = tmp_path / "export"
+    data.mkdir()
+    events = pd.read_parquet(tiny_data_dir / "events.parquet").dropna(subset=["event_time"])
+    events = events[events["event_time"] >= pd.Timestamp("2026-10-01", tz="UTC")]
+    events["event_time"] = events["event_time"].dt.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    events.rename(columns={"event_time": "timestamp", "user_id": "distinct_id",
+                           "event_name": "event"}).to_csv(data / "events.csv", index=False)
+    subs = pd.read_csv(tiny_data_dir / "subscriptions.csv")
+    subs["billing_period"] = subs["billing_period"].replace({"annual": "yearly"})
+    subs.rename(columns={"mrr": "monthly_revenue"}).to_csv(data / "subscriptions.csv",
+                                                           index=False)
+    (data / "mapping.yaml").write_text(
+        "columns:\n"
+        "  events: {timestamp: event_time, distinct_id: user_id, event: event_name}\n"
+        "  subscriptions: {monthly_revenue: mrr}\n"
+        "values:\n"
+        "  subscriptions: {billing_period: {yearly: annual}}\n")
+    monkeypatch.setenv("ACCOUNT_HEALTH_DATA_DIR", str(data))
+    monkeypatch.setenv("ACCOUNT_HEALTH_OUTPUT_DIR", str(tmp_path / "out"))
+    monkeypatch.setenv("ACCOUNT_HEALTH_NOW", "2026-11-01T06:00:00")
+    settings = settings_from_env()
+    assert settings.data_dir == str(data.resolve())
+    result = run_pipeline(settings, DagsterInstance.ephemeral(), first_day="2026-10-01",
+                          last_day="2026-10-31")
+    assert result.success
+    accepted = read_dir(tmp_path / "out" / "assets" / "events")
+    assert len(accepted) > 0.99 * len(events)
+    quarantine = pd.read_parquet(tmp_path / "out" / "assets" / "subscriptions_quarantine.parquet")
+    assert not quarantine["reason"].str.contains("yearly").any()  # mapped to annual
+    assert len(quarantine) == 3  # only the three rows the demo plants
+    snapshot = read_dir(tmp_path / "out" / "assets" / "account_snapshot")
+    assert snapshot["active_users_30d"].sum() > 0

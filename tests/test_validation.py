@@ -33,11 +33,18 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
+EVENTS_HEADER = "event_id,account_id,user_id,event_time,event_name\n"
+
+
+def validate_csv(tmp_path: Path, table: str, text: str, known=None,
+                 mapping: ContractMapping | None = None):
+    path = write(tmp_path, f"{table}.csv", text)
+    frame = read_table(path, table, mapping or ContractMapping())
+    return validate_table(table, frame, source_file=path.name, now=NOW, known_accounts=known)
+
+
 def validate_subscriptions(tmp_path: Path, known=None):
-    path = write(tmp_path, "subscriptions.csv", SUBSCRIPTIONS_CSV)
-    frame = read_table(path, "subscriptions", ContractMapping())
-    return validate_table("subscriptions", frame, source_file=path.name, now=NOW,
-                          known_accounts=known)
+    return validate_csv(tmp_path, "subscriptions", SUBSCRIPTIONS_CSV, known)
 
 
 def test_each_bad_subscription_row_is_quarantined_with_its_reason(tmp_path):
@@ -84,31 +91,25 @@ def test_unknown_accounts_are_quarantined(tmp_path):
 
 
 def test_conflicting_duplicate_is_reported_as_such(tmp_path):
-    text = ("event_id,account_id,user_id,event_time,event_name\n"
-            "e1,a1,u1,2026-10-01T10:00:00Z,login\n"
-            "e1,a1,u1,2026-10-01T11:00:00Z,login\n")
-    path = write(tmp_path, "events.csv", text)
-    result = validate_table("events", read_table(path, "events", ContractMapping()),
-                            source_file="events.csv", now=NOW)
+    result = validate_csv(tmp_path, "events", EVENTS_HEADER
+                          + "e1,a1,u1,2026-10-01T10:00:00Z,login\n"
+                          + "e1,a1,u1,2026-10-01T11:00:00Z,login\n")
     assert list(result.quarantine["reason"]) == [
         "duplicate event_id 'e1' (conflicting values, first kept at row 1)"]
     assert result.accepted["event_time"].iloc[0] == pd.Timestamp("2026-10-01 10:00", tz="UTC")
 
 
 def test_timestamps_are_normalised_to_utc(tmp_path):
-    text = ("event_id,account_id,user_id,event_time,event_name\n"
-            "e1,a1,u1,2026-10-01T10:00:00+02:00,login\n"
-            "e2,a1,u1,2026-10-01 10:00:00,login\n")
-    path = write(tmp_path, "events.csv", text)
-    accepted = validate_table("events", read_table(path, "events", ContractMapping()),
-                              source_file="events.csv", now=NOW).accepted
+    accepted = validate_csv(tmp_path, "events", EVENTS_HEADER
+                            + "e1,a1,u1,2026-10-01T10:00:00+02:00,login\n"
+                            + "e2,a1,u1,2026-10-01 10:00:00,login\n").accepted
     assert list(accepted["event_time"]) == [pd.Timestamp("2026-10-01 08:00", tz="UTC"),
                                             pd.Timestamp("2026-10-01 10:00", tz="UTC")]
 
 
 def test_unplaceable_events_get_reasons(tmp_path):
-    text = ("event_id,account_id,user_id,event_time,event_name\n"
-            "e1,a1,u1,,login\n"
+    text = (EVENTS_HEADER
+            + "e1,a1,u1,,login\n"
             "e2,a1,u1,yesterday,login\n"
             "e3,a1,u1,2030-01-01T00:00:00Z,login\n"
             "e4,a1,u1,2020-01-01T00:00:00Z,login\n"
