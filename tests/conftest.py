@@ -23,3 +23,31 @@ def make_settings(data_dir: Path, output_dir: Path) -> AccountHealthSettings:
     # A 30-day horizon leaves closed labels inside the five months of tiny data.
     return AccountHealthSettings(data_dir=str(data_dir), output_dir=str(output_dir), now=NOW,
                                  horizon_days=30)
+
+
+def labelled_snapshots(config: DemoConfig, horizon_days: int = 90):
+    """Demo data -> validated tables -> monthly labelled snapshots (no Feast, same join).
+
+    Feast's point-in-time join of a row at as-of D returns the snapshot of D (proven in
+    test_pipeline), so a merge on (account_id, as_of_date) gives the same training rows.
+    """
+    import pandas as pd
+
+    from account_health.demo_data import generate
+    from features.snapshot import compute_snapshots
+    from features.training_set import label_rows, monthly_as_of_dates
+    from features.validation import validate_table
+
+    now = pd.Timestamp(config.end_date, tz="UTC") + pd.Timedelta(days=1)
+    tables = {}
+    for table, frame in generate(config).items():
+        frame = frame.copy()
+        frame.insert(0, "source_row", range(1, len(frame) + 1))
+        tables[table] = validate_table(table, frame, source_file=table, now=now).accepted
+    first = tables["events"]["event_time"].min().tz_localize(None).normalize()
+    last = pd.Timestamp(config.end_date)
+    dates = monthly_as_of_dates(first, last, horizon_days=horizon_days)
+    labels = label_rows(tables["subscriptions"], dates, horizon_days=horizon_days,
+                        observed_until=last)
+    snapshot = compute_snapshots(dates, **tables).drop(columns="event_timestamp")
+    return labels.merge(snapshot, on=["account_id", "as_of_date"])

@@ -1,0 +1,38 @@
+"""Which training-set columns are model inputs, and how they are typed for the models."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from features.snapshot import FEATURE_GROUPS
+
+LABEL = "churned_within_horizon"
+CATEGORICAL = tuple(c for group in FEATURE_GROUPS.values() for c, kind in group.items()
+                    if kind == "str")
+
+
+def feature_columns(frame: pd.DataFrame) -> list[str]:
+    """Snapshot features present in ``frame``, in catalogue order."""
+    return [c for group in FEATURE_GROUPS.values() for c in group if c in frame.columns]
+
+
+def model_matrix(frame: pd.DataFrame, columns: list[str],
+                 categories: dict[str, list[str]]) -> pd.DataFrame:
+    """Features typed for XGBoost: numbers as float, strings as categories fixed at training.
+
+    A category unseen at training becomes missing instead of a new code.
+    """
+    matrix = pd.DataFrame(index=frame.index)
+    for column in columns:
+        if column in categories:
+            matrix[column] = pd.Categorical(frame[column].astype("object"),
+                                            categories=categories[column])
+        else:
+            matrix[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    return matrix
+
+
+def learn_categories(frame: pd.DataFrame, columns: list[str]) -> dict[str, list[str]]:
+    """Sorted category values of the categorical feature columns seen in training."""
+    return {c: sorted(frame[c].dropna().astype(str).unique()) for c in columns
+            if c in CATEGORICAL}
