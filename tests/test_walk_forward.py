@@ -21,7 +21,8 @@ def test_no_training_label_window_overlaps_the_test_period(horizon, gap):
             label_window_end = day + pd.Timedelta(days=horizon)
             assert label_window_end + pd.Timedelta(days=gap) <= fold.origin
         # and every date that qualifies is used (folds are not needlessly small)
-        unused = MONTH_ENDS[(MONTH_ENDS < fold.origin) & ~MONTH_ENDS.isin(fold.train_dates)]
+        dates = MONTH_ENDS
+        unused = dates[(dates < fold.origin) & ~dates.isin(fold.train_dates)]
         assert all(d + pd.Timedelta(days=horizon + gap) > fold.origin for d in unused)
 
 
