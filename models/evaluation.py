@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from models.baselines import BaseRateBaseline, HealthScoreBaseline
@@ -27,6 +26,9 @@ class WalkForwardResult:
     pooled_metrics: pd.DataFrame
     segment_metrics: pd.DataFrame
     shap_importance: pd.Series
+    #: Signed SHAP values and the feature values they explain, aligned with ``predictions``.
+    shap_values: pd.DataFrame
+    shap_data: pd.DataFrame
     proportional_hazards: pd.DataFrame
 
 
@@ -34,7 +36,7 @@ def evaluate_walk_forward(training: pd.DataFrame, folds: list[Fold], *,
                           classifier_config: ClassifierConfig | None = None,
                           survival_config: SurvivalConfig | None = None) -> WalkForwardResult:
     """Fit every model on each fold's training dates and score the fold's origin date."""
-    parts, shap_parts = [], []
+    parts, shap_parts, data_parts = [], [], []
     proportional_hazards = pd.DataFrame()
     for fold in folds:
         train = training[fold.train_mask(training["as_of_date"])]
@@ -47,7 +49,8 @@ def evaluate_walk_forward(training: pd.DataFrame, folds: list[Fold], *,
             model.fit(train, train[LABEL])
             scored[f"p_{model.name}"] = model.predict_proba(test)
             if isinstance(model, ChurnClassifier):
-                shap_parts.append(model.shap_values(test).drop(columns="bias").abs())
+                shap_parts.append(model.shap_values(test).drop(columns="bias"))
+                data_parts.append(model.matrix(test))
         # The survival model may also learn from rows whose churn came after the origin,
         # as long as that churn is hidden (censored) as it was on the origin date.
         history = censor_at(training[training["as_of_date"] < fold.origin], fold.origin)
@@ -58,6 +61,7 @@ def evaluate_walk_forward(training: pd.DataFrame, folds: list[Fold], *,
         proportional_hazards = cox.proportional_hazards_check()
         parts.append(scored)
     predictions = pd.concat(parts, ignore_index=True)
+    shap_values = pd.concat(shap_parts, ignore_index=True)
     origins = {f.number: f.origin for f in folds}
     fold_metrics = pd.concat(
         [_metrics_by(predictions, "fold").assign(origin=lambda m: m["fold"].map(origins))],
@@ -69,7 +73,9 @@ def evaluate_walk_forward(training: pd.DataFrame, folds: list[Fold], *,
         segment_metrics=pd.concat([_metrics_by(predictions, c).rename(columns={c: "value"})
                                    .assign(segment_by=c) for c in SEGMENT_COLUMNS
                                    if c in predictions], ignore_index=True),
-        shap_importance=pd.concat(shap_parts).mean().sort_values(ascending=False),
+        shap_importance=shap_values.abs().mean().sort_values(ascending=False),
+        shap_values=shap_values,
+        shap_data=pd.concat(data_parts, ignore_index=True),
         proportional_hazards=proportional_hazards,
     )
 
@@ -112,6 +118,3 @@ def pooled_summary(pooled: pd.DataFrame) -> pd.DataFrame:
                "lift_at_10pct", "concordance", "auc_30d", "auc_60d", "auc_90d", "brier_90d"]
     return pooled.set_index("model")[[c for c in columns if c in pooled]].round(4)
 
-
-__all__ = ["WalkForwardResult", "evaluate_walk_forward", "beats_baselines", "pooled_summary",
-           "np"]

@@ -36,3 +36,16 @@ def learn_categories(frame: pd.DataFrame, columns: list[str]) -> dict[str, list[
     """Sorted category values of the categorical feature columns seen in training."""
     return {c: sorted(frame[c].dropna().astype(str).unique()) for c in columns
             if c in CATEGORICAL}
+
+
+def model_input(frame: pd.DataFrame) -> pd.DataFrame:
+    """The feature columns as the registered model's signature declares them: numbers as
+    float64 (nullable), categories as strings. Use it before calling the pyfunc model."""
+    columns = feature_columns(frame)
+    typed = frame[columns].copy()
+    for column in columns:
+        if column in CATEGORICAL:
+            typed[column] = typed[column].astype("object")
+        else:
+            typed[column] = pd.to_numeric(typed[column], errors="coerce").astype("float64")
+    return typed

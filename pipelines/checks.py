@@ -62,3 +62,23 @@ def snapshot_unique_and_complete(settings: AccountHealthSettings) -> AssetCheckR
         passed=duplicates == 0 and missing_billing == 0,
         metadata={"rows": len(table), "duplicate_keys": duplicates,
                   "rows_missing_billing": missing_billing})
+
+
+@asset_check(asset="churn_model_validation",
+             description="XGBoost beats the base rate and the hand-weighted health score on "
+                         "walk-forward ROC AUC and lift at the top 10 %")
+def model_beats_baselines(churn_model_validation: pd.DataFrame) -> AssetCheckResult:
+    from models.evaluation import beats_baselines
+
+    results = beats_baselines(churn_model_validation)
+    return AssetCheckResult(passed=all(results.values()), severity=AssetCheckSeverity.ERROR,
+                            metadata={k: str(v) for k, v in results.items()})
+
+
+@asset_check(asset="churn_model_validation",
+             description="Walk-forward ROC AUC of XGBoost is at least auc_floor")
+def model_auc_above_floor(settings: AccountHealthSettings,
+                          churn_model_validation: pd.DataFrame) -> AssetCheckResult:
+    auc = float(churn_model_validation.set_index("model").loc["xgboost", "roc_auc"])
+    return AssetCheckResult(passed=auc >= settings.auc_floor, severity=AssetCheckSeverity.ERROR,
+                            metadata={"roc_auc": auc, "floor": settings.auc_floor})

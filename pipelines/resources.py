@@ -31,6 +31,10 @@ class AccountHealthSettings(ConfigurableResource):
     max_quarantine_rate: float = 0.05
     freshness_hours: int = 48
     horizon_days: int = 90
+    #: Walk-forward folds (monthly origins) and the bar a model must clear to be promoted.
+    n_folds: int = 6
+    auc_floor: float = 0.65
+    promotion_margin: float = 0.005
     #: Fixes "now" (UTC, ISO 8601) for reproducible re-runs and tests; empty means the clock.
     now: str = ""
 
@@ -63,6 +67,28 @@ class AccountHealthSettings(ConfigurableResource):
         path = self.output_path / "reports"
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+class MlflowTracking(ConfigurableResource):
+    """MLflow tracking server and registry; default: SQLite under ``output_dir/mlflow``."""
+
+    tracking_uri: str
+    artifact_location: str
+
+    def activate(self) -> str:
+        """Point the MLflow client here; returns the experiment id."""
+        from models.tracking import use_tracking
+
+        if self.tracking_uri.startswith("sqlite:///"):
+            Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True,
+                                                                           exist_ok=True)
+        return use_tracking(self.tracking_uri, self.artifact_location)
+
+    @classmethod
+    def local(cls, output_dir: str) -> MlflowTracking:
+        root = Path(output_dir).resolve() / "mlflow"
+        return cls(tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
+                   artifact_location=(root / "artifacts").as_uri())
 
 
 class FeastFeatureStore(ConfigurableResource):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from dagster import DagsterInstance, materialize
+from dagster import AssetSelection, DagsterInstance, materialize
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -56,10 +56,18 @@ def event_day_range(settings: AccountHealthSettings) -> tuple[str, str]:
     return first.strftime("%Y-%m-%d"), last.strftime("%Y-%m-%d")
 
 
+#: Everything up to the training set: ingestion, features, Feast.
+FEATURE_PIPELINE = AssetSelection.groups("raw", "features", "training")
+
+
 def run_pipeline(settings: AccountHealthSettings, instance: DagsterInstance | None = None,
                  *, first_day: str | None = None, last_day: str | None = None,
-                 log_level: str = "WARNING", raise_on_error: bool = True):
-    """Materialise all assets and checks for days first_day..last_day (default: the data's)."""
+                 log_level: str = "WARNING", raise_on_error: bool = True,
+                 selection: AssetSelection | None = None):
+    """Materialise assets and checks for days first_day..last_day (default: the data's).
+
+    ``selection`` limits the run (default: every asset, models included).
+    """
     from pipelines.definitions import all_assets, all_checks, build_resources
 
     if first_day is None or last_day is None:
@@ -72,6 +80,7 @@ def run_pipeline(settings: AccountHealthSettings, instance: DagsterInstance | No
         # One debug line per partition and step drowns the summary; the UI keeps them all.
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         raise_on_error=raise_on_error,
+        selection=selection,
     )
 
 

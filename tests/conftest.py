@@ -19,10 +19,10 @@ def tiny_data_dir(tmp_path_factory) -> Path:
     return data_dir
 
 
-def make_settings(data_dir: Path, output_dir: Path) -> AccountHealthSettings:
+def make_settings(data_dir: Path, output_dir: Path, **overrides) -> AccountHealthSettings:
     # A 30-day horizon leaves closed labels inside the five months of tiny data.
-    return AccountHealthSettings(data_dir=str(data_dir), output_dir=str(output_dir), now=NOW,
-                                 horizon_days=30)
+    options = {"now": NOW, "horizon_days": 30, **overrides}
+    return AccountHealthSettings(data_dir=str(data_dir), output_dir=str(output_dir), **options)
 
 
 def labelled_snapshots(config: DemoConfig, horizon_days: int = 90):

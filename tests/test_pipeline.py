@@ -11,7 +11,7 @@ from dagster import DagsterInstance, Failure
 from feature_repo.definitions import CHURN_FEATURE_SERVICE
 from feature_repo.store import open_store
 from pipelines.definitions import defs
-from pipelines.run import run_pipeline
+from pipelines.run import FEATURE_PIPELINE, run_pipeline
 from tests.conftest import make_settings
 
 FIRST_DAY, LAST_DAY = "2026-06-01", "2026-10-31"
@@ -26,7 +26,7 @@ def first_run(tiny_data_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
     settings = make_settings(tiny_data_dir, out)
     result = run_pipeline(settings, DagsterInstance.ephemeral(), first_day=FIRST_DAY,
-                          last_day=LAST_DAY)
+                          last_day=LAST_DAY, selection=FEATURE_PIPELINE)
     return settings, result
 
 
@@ -95,7 +95,7 @@ def test_rerun_is_idempotent(first_run):
     before = {name: read_dir(out / "assets" / name)
               for name in ["events", "account_snapshot", "events_quarantine"]}
     result = run_pipeline(settings, DagsterInstance.ephemeral(), first_day=FIRST_DAY,
-                          last_day=LAST_DAY)
+                          last_day=LAST_DAY, selection=FEATURE_PIPELINE)
     assert result.success
     for name, frame in before.items():
         again = read_dir(out / "assets" / name)
@@ -112,7 +112,7 @@ def test_rematerialising_one_day_replaces_only_that_day(tiny_data_dir, tmp_path)
     shutil.copytree(tiny_data_dir, data)
     settings = make_settings(data, tmp_path / "out")
     assert run_pipeline(settings, DagsterInstance.ephemeral(), first_day="2026-10-01",
-                        last_day="2026-10-31").success
+                        last_day="2026-10-31", selection=FEATURE_PIPELINE).success
     day_file = Path(settings.output_dir) / "assets" / "events" / "2026-10-15.parquet"
     other_file = Path(settings.output_dir) / "assets" / "events" / "2026-10-14.parquet"
     other_before = pd.read_parquet(other_file)
@@ -120,7 +120,7 @@ def test_rematerialising_one_day_replaces_only_that_day(tiny_data_dir, tmp_path)
     on_day = events["event_time"].dt.strftime("%Y-%m-%d") == "2026-10-15"
     events[~on_day].to_parquet(data / "events.parquet")  # the source drops that day
     assert run_pipeline(settings, DagsterInstance.ephemeral(), first_day="2026-10-15",
-                        last_day="2026-10-15").success
+                        last_day="2026-10-15", selection=FEATURE_PIPELINE).success
     assert len(pd.read_parquet(day_file)) == 0
     pd.testing.assert_frame_equal(pd.read_parquet(other_file), other_before)
 
@@ -132,7 +132,7 @@ def test_runs_with_only_the_two_required_tables(tiny_data_dir, tmp_path):
         shutil.copy(tiny_data_dir / name, data / name)
     settings = make_settings(data, tmp_path / "out")
     result = run_pipeline(settings, DagsterInstance.ephemeral(), first_day="2026-09-01",
-                          last_day="2026-10-31")
+                          last_day="2026-10-31", selection=FEATURE_PIPELINE)
     assert result.success
     snapshot = read_dir(settings.snapshot_dir())
     assert "mrr" in snapshot and "active_users_30d" in snapshot
@@ -152,7 +152,7 @@ def test_missing_required_table_fails_loudly(tiny_data_dir, tmp_path):
     settings = make_settings(data, tmp_path / "out")
     with pytest.raises(Failure, match="required table 'subscriptions' not found"):
         run_pipeline(settings, DagsterInstance.ephemeral(), first_day="2026-10-01",
-                     last_day="2026-10-31")
+                     last_day="2026-10-31", selection=FEATURE_PIPELINE)
 
 
 def test_a_foreign_csv_export_runs_through_mapping_yaml(tiny_data_dir, tmp_path, monkeypatch):
@@ -182,7 +182,7 @@ def test_a_foreign_csv_export_runs_through_mapping_yaml(tiny_data_dir, tmp_path,
     settings = settings_from_env()
     assert settings.data_dir == str(data.resolve())
     result = run_pipeline(settings, DagsterInstance.ephemeral(), first_day="2026-10-01",
-                          last_day="2026-10-31")
+                          last_day="2026-10-31", selection=FEATURE_PIPELINE)
     assert result.success
     accepted = read_dir(tmp_path / "out" / "assets" / "events")
     assert len(accepted) > 0.99 * len(events)

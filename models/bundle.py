@@ -1,0 +1,48 @@
+"""The deployable churn model: calibrated classifier and Cox model as one MLflow pyfunc.
+
+Both are trained on the same data and promoted together, so scoring always pairs a risk
+with a time-to-churn estimate from the same registry version.
+"""
+
+from __future__ import annotations
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+from models.classifier import ChurnClassifier
+from models.survival import ChurnSurvivalModel
+
+OUTPUT_COLUMNS = ["churn_probability", "p_churn_30d", "p_churn_60d", "p_churn_90d",
+                  "median_days_to_churn"]
+
+
+class ChurnModelBundle(mlflow.pyfunc.PythonModel):
+    """``predict`` takes snapshot feature rows and returns ``OUTPUT_COLUMNS``."""
+
+    def __init__(self, classifier: ChurnClassifier, survival: ChurnSurvivalModel,
+                 horizon_days: int) -> None:
+        self.classifier = classifier
+        self.survival = survival
+        self.horizon_days = horizon_days
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        probability = self.survival.churn_probability(model_input)
+        median = self.survival.median_days_to_churn(model_input)
+        return pd.DataFrame({
+            "churn_probability": self.classifier.predict_proba(model_input),
+            "p_churn_30d": probability[30], "p_churn_60d": probability[60],
+            "p_churn_90d": probability[90],
+            "median_days_to_churn": np.where(np.isfinite(median), median, np.nan),
+        }, index=model_input.index)
+
+
+def train_bundle(training: pd.DataFrame, *, horizon_days: int, classifier_config=None,
+                 survival_config=None) -> ChurnModelBundle:
+    """Fit the deployable models on every training row (labels must have closed)."""
+    from models.features import LABEL
+
+    complete = training[training["label_complete"]]
+    classifier = ChurnClassifier(classifier_config).fit(complete, complete[LABEL])
+    survival = ChurnSurvivalModel(survival_config).fit(training)
+    return ChurnModelBundle(classifier, survival, horizon_days)

@@ -1,0 +1,132 @@
+"""MLflow tracking and registry for churn-model training runs.
+
+One parent run per training with a child run per walk-forward fold; the deployable bundle is
+logged in the parent run and registered; aliases ``champion`` and ``challenger`` mark what
+scoring uses and what lost (with the reason as a version tag).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import warnings
+from importlib import metadata
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.models import infer_signature
+
+from models import report_plots
+from models.bundle import ChurnModelBundle
+from models.evaluation import WalkForwardResult
+from models.features import model_input
+from models.promotion import PromotionDecision
+from models.validation import Fold
+
+EXPERIMENT = "account-health-churn"
+REGISTERED_MODEL = "account-health-churn"
+CHAMPION, CHALLENGER = "champion", "challenger"
+PACKAGE_DIRS = [str(Path(__file__).resolve().parent.parent / p) for p in ("models", "features")]
+#: What the bundle needs at load time, pinned to the versions it was trained with (saves
+#: MLflow inferring them by running the model in a subprocess).
+RUNTIME_PACKAGES = ("mlflow", "xgboost", "lifelines", "scikit-learn", "pandas", "numpy",
+                    "pyarrow", "pydantic", "pyyaml")
+
+
+def pinned_requirements() -> list[str]:
+    return [f"{name}=={metadata.version(name)}" for name in RUNTIME_PACKAGES]
+
+
+def use_tracking(tracking_uri: str, artifact_location: str,
+                 experiment: str = EXPERIMENT) -> str:
+    """Point MLflow at the store and make sure the experiment exists; returns its id."""
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    existing = mlflow.get_experiment_by_name(experiment)
+    experiment_id = (existing.experiment_id if existing else
+                     mlflow.create_experiment(experiment, artifact_location=artifact_location))
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def data_hash(frame: pd.DataFrame) -> str:
+    """Content hash of a training set: same data, same hash."""
+    hashed = pd.util.hash_pandas_object(frame.sort_index(axis=1), index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
+
+
+def _model_metrics(table: pd.DataFrame) -> dict[str, float]:
+    return {f"{row['model']}.{metric}": float(value)
+            for row in table.to_dict("records") for metric, value in row.items()
+            if metric not in {"model", "fold", "origin", "scope", "value", "segment_by"}
+            and pd.notna(value)}
+
+
+def log_walk_forward(result: WalkForwardResult, folds: list[Fold], params: dict,
+                     run_name: str) -> str:
+    """Parent run with params, pooled metrics and report artifacts; one child per fold."""
+    with mlflow.start_run(run_name=run_name) as parent:
+        mlflow.log_params(params)
+        mlflow.log_metrics(_model_metrics(result.pooled_metrics))
+        for fold in folds:
+            fold_table = result.fold_metrics[result.fold_metrics["fold"] == fold.number]
+            with mlflow.start_run(run_name=f"fold {fold.number} · origin {fold.origin.date()}",
+                                  nested=True):
+                mlflow.log_params({"fold": fold.number, "origin": fold.origin.date().isoformat(),
+                                   "train_dates": len(fold.train_dates),
+                                   "first_train_date": fold.train_dates[0].date().isoformat(),
+                                   "last_train_date": fold.train_dates[-1].date().isoformat()})
+                mlflow.log_metrics(_model_metrics(fold_table))
+        with tempfile.TemporaryDirectory() as tmp:
+            directory = Path(tmp)
+            report_plots.save_all(result, directory / "plots")
+            result.fold_metrics.to_csv(directory / "fold_metrics.csv", index=False)
+            result.pooled_metrics.to_csv(directory / "pooled_metrics.csv", index=False)
+            result.segment_metrics.to_csv(directory / "segment_metrics.csv", index=False)
+            result.proportional_hazards.to_csv(directory / "proportional_hazards_test.csv")
+            result.shap_importance.rename("mean_abs_shap").to_csv(
+                directory / "shap_importance.csv")
+            mlflow.log_artifacts(str(directory))
+        return parent.info.run_id
+
+
+def log_bundle(run_id: str, bundle: ChurnModelBundle, example: pd.DataFrame) -> tuple[str, str]:
+    """Log the bundle in ``run_id`` with signature and input example, and register it.
+
+    Returns (model URI, registered version).
+    """
+    example = model_input(example.head(20))
+    signature = infer_signature(example, bundle.predict(None, example))
+    with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        info = mlflow.pyfunc.log_model(
+            name="churn_model", python_model=bundle, signature=signature,
+            input_example=example.head(5), code_paths=PACKAGE_DIRS,
+            pip_requirements=pinned_requirements(),
+            registered_model_name=REGISTERED_MODEL)
+    return info.model_uri, str(info.registered_model_version)
+
+
+def champion_metrics(registered_model: str = REGISTERED_MODEL) -> dict[str, float] | None:
+    """Walk-forward XGBoost metrics of the current champion's training run, if any."""
+    client = MlflowClient()
+    try:
+        version = client.get_model_version_by_alias(registered_model, CHAMPION)
+    except mlflow.exceptions.MlflowException:
+        return None
+    metrics = client.get_run(version.run_id).data.metrics
+    return {"roc_auc": metrics["xgboost.roc_auc"],
+            "lift_at_10pct": metrics["xgboost.lift_at_10pct"], "version": int(version.version)}
+
+
+def apply_decision(version: str, decision: PromotionDecision,
+                   registered_model: str = REGISTERED_MODEL) -> str:
+    """Set ``champion`` or ``challenger`` on the version and record the reason."""
+    client = MlflowClient()
+    alias = CHAMPION if decision.promote else CHALLENGER
+    client.set_registered_model_alias(registered_model, alias, version)
+    client.set_model_version_tag(registered_model, version, "promotion_reason", decision.reason)
+    client.set_model_version_tag(registered_model, version, "promoted", str(decision.promote))
+    return alias
