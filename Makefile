@@ -4,7 +4,7 @@ VENV := .venv
 UV := .tools/bin/uv
 STAMP := $(VENV)/.synced
 
-.PHONY: run test lint bench dagster-ui clean
+.PHONY: run test lint bench dagster-ui mlflow-ui clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -27,9 +27,13 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/pipeline_throughput.py
+	$(VENV)/bin/python benchmarks/training_time.py
 
 dagster-ui: $(STAMP)
 	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/output/dagster_home} $(VENV)/bin/dagster dev -m pipelines.definitions
+
+mlflow-ui: $(STAMP)
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/output/mlflow/mlflow.db --port 5000
 
 clean:
 	rm -rf output

@@ -6,7 +6,7 @@ import pandas as pd
 from feast import FeatureStore
 
 from features.labels import active_periods, churn_labels
-from features.snapshot import EVENT_LOOKBACK_DAYS
+from features.snapshot import EVENT_LOOKBACK_DAYS, compute_snapshots
 
 
 def monthly_as_of_dates(first_data_day: pd.Timestamp, last_data_day: pd.Timestamp, *,
@@ -45,3 +45,19 @@ def build_training_set(store: FeatureStore, labels: pd.DataFrame, *,
     joined["as_of_date"] = pd.to_datetime(joined["as_of_date"], utc=True).dt.tz_localize(
         None).astype("datetime64[ns]")
     return joined.sort_values(["as_of_date", "account_id"], ignore_index=True)
+
+
+def training_set_from_tables(tables: dict[str, pd.DataFrame], *, last_data_day: pd.Timestamp,
+                             horizon_days: int) -> pd.DataFrame:
+    """Monthly labelled snapshots computed straight from validated tables, without Feast.
+
+    For experiments and benchmarks: a row at as-of D gets the snapshot of D, which is what
+    Feast's point-in-time join returns for it (tests/test_pipeline.py proves that).
+    """
+    first = tables["events"]["event_time"].min().tz_localize(None).normalize()
+    dates = monthly_as_of_dates(first, last_data_day, horizon_days=horizon_days)
+    labels = label_rows(tables["subscriptions"], dates, horizon_days=horizon_days,
+                        observed_until=last_data_day)
+    snapshot = compute_snapshots(dates, **tables).drop(columns="event_timestamp")
+    return labels.drop(columns="event_timestamp").merge(snapshot,
+                                                        on=["account_id", "as_of_date"])

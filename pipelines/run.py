@@ -123,6 +123,18 @@ def print_summary(settings: AccountHealthSettings, result) -> None:
         print(f"training set: {len(label)} labelled rows, churn rate "
               f"{pc.mean(label).as_py():.3f} in {training}")
     print(f"Feast registry and online store: {out / 'feast'}")
+    validation = out / "assets" / "churn_model_validation.parquet"
+    promotion = out / "assets" / "churn_model_promotion.parquet"
+    if validation.exists() and promotion.exists():
+        from models.evaluation import pooled_summary
+
+        columns = ["roc_auc", "pr_auc", "brier", "ece", "lift_at_10pct", "concordance"]
+        print("\nwalk-forward validation (pooled over folds):")
+        print(pooled_summary(pd.read_parquet(validation))[columns].to_markdown(floatfmt=".3f"))
+        decision = pd.read_parquet(promotion).iloc[0]
+        print(f"registered account-health-churn v{decision['version']} as {decision['alias']}: "
+              f"{decision['reason']}")
+        print(f"MLflow UI: make mlflow-ui  (backend {out / 'mlflow' / 'mlflow.db'})")
     print(f"Dagster UI: DAGSTER_HOME={os.environ.get('DAGSTER_HOME')} "
           ".venv/bin/dagster dev -m pipelines.definitions")
 

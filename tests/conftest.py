@@ -26,16 +26,11 @@ def make_settings(data_dir: Path, output_dir: Path, **overrides) -> AccountHealt
 
 
 def labelled_snapshots(config: DemoConfig, horizon_days: int = 90):
-    """Demo data -> validated tables -> monthly labelled snapshots (no Feast, same join).
-
-    Feast's point-in-time join of a row at as-of D returns the snapshot of D (proven in
-    test_pipeline), so a merge on (account_id, as_of_date) gives the same training rows.
-    """
+    """Demo data -> validated tables -> monthly labelled snapshots (no Feast, same rows)."""
     import pandas as pd
 
     from account_health.demo_data import generate
-    from features.snapshot import compute_snapshots
-    from features.training_set import label_rows, monthly_as_of_dates
+    from features.training_set import training_set_from_tables
     from features.validation import validate_table
 
     now = pd.Timestamp(config.end_date, tz="UTC") + pd.Timedelta(days=1)
@@ -44,10 +39,5 @@ def labelled_snapshots(config: DemoConfig, horizon_days: int = 90):
         frame = frame.copy()
         frame.insert(0, "source_row", range(1, len(frame) + 1))
         tables[table] = validate_table(table, frame, source_file=table, now=now).accepted
-    first = tables["events"]["event_time"].min().tz_localize(None).normalize()
-    last = pd.Timestamp(config.end_date)
-    dates = monthly_as_of_dates(first, last, horizon_days=horizon_days)
-    labels = label_rows(tables["subscriptions"], dates, horizon_days=horizon_days,
-                        observed_until=last)
-    snapshot = compute_snapshots(dates, **tables).drop(columns="event_timestamp")
-    return labels.merge(snapshot, on=["account_id", "as_of_date"])
+    return training_set_from_tables(tables, last_data_day=pd.Timestamp(config.end_date),
+                                    horizon_days=horizon_days)
