@@ -37,7 +37,6 @@ def evaluate_walk_forward(training: pd.DataFrame, folds: list[Fold], *,
                           survival_config: SurvivalConfig | None = None) -> WalkForwardResult:
     """Fit every model on each fold's training dates and score the fold's origin date."""
     parts, shap_parts, data_parts = [], [], []
-    proportional_hazards = pd.DataFrame()
     for fold in folds:
         train = training[fold.train_mask(training["as_of_date"])]
         test = training[fold.test_mask(training["as_of_date"])]
@@ -58,8 +57,8 @@ def evaluate_walk_forward(training: pd.DataFrame, folds: list[Fold], *,
         scored["cox_risk"] = cox.risk(test)
         for horizon, prob in cox.churn_probability(test).items():
             scored[f"cox_p_{horizon}d"] = prob
-        proportional_hazards = cox.proportional_hazards_check()
         parts.append(scored)
+    proportional_hazards = cox.proportional_hazards_check()  # the latest fold's model
     predictions = pd.concat(parts, ignore_index=True)
     shap_values = pd.concat(shap_parts, ignore_index=True)
     origins = {f.number: f.origin for f in folds}

@@ -43,7 +43,8 @@ def test_training_run_has_parent_fold_runs_metrics_and_artifacts(trained):
     assert len(parents) == 2 and len(children) == 2
     metrics = parents[0].data.metrics
     for name in ["xgboost.roc_auc", "health_score.roc_auc", "base_rate.lift_at_10pct",
-                 "xgboost.ece", "cox.concordance", "cox.auc_30d"]:
+                 "xgboost.ece", "cox.concordance", "cox.auc_30d",
+                 "cox.ph_assumption_violations"]:
         assert name in metrics
     params = parents[0].data.params
     assert params["horizon_days"] == "60" and len(params["data_hash"]) == 16
