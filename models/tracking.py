@@ -22,6 +22,7 @@ from models import report_plots
 from models.bundle import ChurnModelBundle
 from models.evaluation import WalkForwardResult
 from models.features import model_input
+from models.health_bands import churn_by_band
 from models.promotion import PromotionDecision
 from models.validation import Fold
 
@@ -91,6 +92,9 @@ def log_walk_forward(result: WalkForwardResult, folds: list[Fold], params: dict,
             result.proportional_hazards.to_csv(directory / "proportional_hazards_test.csv")
             result.shap_importance.rename("mean_abs_shap").to_csv(
                 directory / "shap_importance.csv")
+            churn_by_band(result.predictions["p_xgboost"],
+                          result.predictions["churned_within_horizon"]).to_csv(
+                directory / "churn_by_health_band.csv", index=False)
             mlflow.log_artifacts(str(directory))
         return parent.info.run_id
 
