@@ -1,0 +1,106 @@
+"""Reasons a CSM can read: the features that moved an account's churn score the most.
+
+Reasons come from exact TreeSHAP contributions to the classifier's margin (log-odds), so for
+every account ``base_value + sum(all contributions) == margin``; the top reasons plus
+``other_effect`` (everything not shown) add up to the same margin.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+
+def _signed_percent(v: float) -> str:
+    return f"{'rose' if v > 0 else 'fell'} {abs(v):.0%}"
+
+
+def _count(v: float, noun: str) -> str:
+    return f"{v:.0f} {noun}{'' if round(v) == 1 else 's'}"
+
+
+#: feature -> sentence for its value (the value is never missing when called)
+SENTENCES: dict[str, Callable[[object], str]] = {
+    "active_users_7d": lambda v: f"{_count(v, 'active user')} in the last 7 days",
+    "active_users_30d": lambda v: f"{_count(v, 'active user')} in the last 30 days",
+    "dau_mau_ratio": lambda v: f"Daily/monthly active users at {v:.0%}",
+    "active_users_per_seat": lambda v: f"{v:.0%} of paid seats active in the last 30 days",
+    "events_7d": lambda v: f"{_count(v, 'product event')} in the last 7 days",
+    "events_30d": lambda v: f"{_count(v, 'product event')} in the last 30 days",
+    "events_per_active_user_30d": lambda v: f"{v:.1f} events per active user in 30 days",
+    "core_feature_breadth_30d": lambda v: f"Uses {v:.0%} of the core features",
+    "core_events_per_active_user_30d":
+        lambda v: f"{v:.1f} core-feature actions per active user in 30 days",
+    "days_since_last_login": lambda v: f"Last login {v:.0f} days ago",
+    "usage_velocity_30d": lambda v: f"Usage {_signed_percent(v)} over the last 30 days",
+    "events_wow_change": lambda v: f"Usage {_signed_percent(v)} week over week",
+    "active_users_wow_change": lambda v: f"Active users {_signed_percent(v)} week over week",
+    "active_users_mom_change": lambda v: f"Active users {_signed_percent(v)} over the last 30 "
+                                         "days",
+    "error_rate_30d": lambda v: f"{v:.1%} of product events were errors in 30 days",
+    "plan": lambda v: f"On the {v} plan",
+    "billing_period": lambda v: f"Billed {v}",
+    "seats": lambda v: f"{_count(v, 'paid seat')}",
+    "mrr": lambda v: f"MRR ${v:,.0f}",
+    "mrr_change_90d": lambda v: f"MRR {'grew' if v > 0 else 'shrank'} by ${abs(v):,.0f} "
+                                "over 90 days" if v else "MRR unchanged over 90 days",
+    "mrr_change_90d_pct": lambda v: f"MRR {_signed_percent(v)} over 90 days",
+    "days_to_renewal": lambda v: f"Renewal in {v:.0f} days",
+    "tenure_days": lambda v: f"Customer for {v:.0f} days",
+    "segment": lambda v: f"{v} account",
+    "industry": lambda v: f"Industry: {v}",
+    "failed_payments_90d": lambda v: f"{_count(v, 'failed payment')} in the last 90 days",
+    "late_payments_90d": lambda v: f"{_count(v, 'late payment')} in the last 90 days",
+    "open_tickets": lambda v: f"{_count(v, 'open support ticket')}",
+    "open_high_priority_tickets": lambda v: f"{_count(v, 'open high-priority ticket')}",
+    "tickets_30d": lambda v: f"{_count(v, 'support ticket')} opened in 30 days",
+    "avg_csat_90d": lambda v: f"Average CSAT {v:.1f}/5 over 90 days",
+    "nps_latest": lambda v: f"Recent NPS score {v:.1f}/10",
+    "nps_trend": lambda v: f"NPS {'up' if v > 0 else 'down'} {abs(v):.1f} points",
+}
+
+
+def describe(feature: str, value: object) -> str:
+    """The sentence for one feature value ('<feature> unknown' when missing)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return f"{feature.replace('_', ' ')} unknown"
+    writer = SENTENCES.get(feature)
+    return writer(value) if writer else f"{feature.replace('_', ' ')} = {value}"
+
+
+def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, *,
+                k: int = 3) -> pd.DataFrame:
+    """The ``k`` largest contributions per account, largest |effect| first.
+
+    ``contributions``: SHAP values per feature plus a ``bias`` column (the base value), one
+    row per account; ``values``: the same accounts' feature values. Returns one row per
+    account and rank with ``feature, value, effect`` (log-odds), ``direction`` and
+    ``sentence``, and per account ``other_effect`` and ``base_value`` so that
+    base_value + sum(effect) + other_effect equals the model margin.
+    """
+    features = [c for c in contributions.columns if c != "bias"]
+    effects = contributions[features].to_numpy(dtype=float)
+    k = min(k, len(features))
+    order = np.argsort(-np.abs(effects), axis=1, kind="stable")[:, :k]
+    rows = np.repeat(np.arange(len(effects)), k)
+    columns = order.ravel()
+    chosen = effects[rows, columns]
+    shown = np.zeros(len(effects))
+    np.add.at(shown, rows, chosen)
+    feature_names = np.array(features)[columns]
+    value_matrix = values[features].to_numpy(dtype=object)
+    chosen_values = value_matrix[rows, columns]
+    return pd.DataFrame({
+        "account_index": contributions.index.to_numpy()[rows],
+        "rank": np.tile(np.arange(1, k + 1), len(effects)),
+        "feature": feature_names,
+        "value": chosen_values,
+        "effect": chosen,
+        "direction": np.where(chosen > 0, "raises risk", "lowers risk"),
+        "sentence": [describe(f, v) for f, v in zip(feature_names, chosen_values, strict=True)],
+        "other_effect": (effects.sum(axis=1) - shown)[rows],
+        "base_value": contributions["bias"].to_numpy()[rows],
+    })

@@ -1,0 +1,57 @@
+"""Reasons: plain sentences, largest effects first, adding up to the model margin."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.classifier import ChurnClassifier
+from models.reasons import describe, top_reasons
+
+
+def test_sentences_read_like_a_csm_would_write_them():
+    assert describe("active_users_mom_change", -0.42) == (
+        "Active users fell 42% over the last 30 days")
+    assert describe("failed_payments_90d", 1) == "1 failed payment in the last 90 days"
+    assert describe("open_high_priority_tickets", 2) == "2 open high-priority tickets"
+    assert describe("days_to_renewal", 12.0) == "Renewal in 12 days"
+    assert describe("nps_latest", float("nan")) == "nps latest unknown"
+
+
+def test_top_reasons_by_hand():
+    contributions = pd.DataFrame({"days_to_renewal": [0.9, -0.1], "nps_latest": [-0.5, 0.05],
+                                  "failed_payments_90d": [0.2, 0.0], "bias": [-2.0, -2.0]})
+    values = pd.DataFrame({"days_to_renewal": [5, 200], "nps_latest": [9.0, 7.0],
+                           "failed_payments_90d": [1, 0]})
+    reasons = top_reasons(contributions, values, k=2)
+    first = reasons[reasons["account_index"] == 0]
+    assert first["feature"].tolist() == ["days_to_renewal", "nps_latest"]
+    assert first["direction"].tolist() == ["raises risk", "lowers risk"]
+    assert first["sentence"].iloc[0] == "Renewal in 5 days"
+    assert first["other_effect"].iloc[0] == pytest.approx(0.2)
+
+
+def test_reasons_add_up_to_the_model_margin():
+    rng = np.random.default_rng(0)
+    frame = pd.concat([pd.DataFrame({
+        "as_of_date": pd.Timestamp("2026-01-31") + pd.DateOffset(months=m),
+        "account_id": [f"a{i}" for i in range(300)],
+        "active_users_30d": rng.poisson(5, 300), "days_to_renewal": rng.integers(1, 365, 300),
+        "failed_payments_90d": rng.poisson(0.3, 300), "plan": rng.choice(["a", "b"], 300),
+    }) for m in range(4)], ignore_index=True)
+    y = (rng.random(len(frame)) < 0.1 + 0.2 * (frame["failed_payments_90d"] > 0)).astype(int)
+    model = ChurnClassifier().fit(frame, y)
+    contributions = model.shap_values(frame)
+    reasons = top_reasons(contributions, frame, k=3)
+    per_account = reasons.groupby("account_index").agg(
+        shown=("effect", "sum"), other=("other_effect", "first"), base=("base_value", "first"))
+    margin = model.model_.predict(model.matrix(frame), output_margin=True,
+                                  iteration_range=(0, model.best_iteration_ + 1))
+    np.testing.assert_allclose(per_account["shown"] + per_account["other"] + per_account["base"],
+                               margin, rtol=1e-4, atol=1e-4)
+
+
+def test_every_feature_has_a_sentence():
+    from features.snapshot import FEATURE_GROUPS
+    from models.reasons import SENTENCES
+
+    assert {f for group in FEATURE_GROUPS.values() for f in group} == set(SENTENCES)
