@@ -1,0 +1,93 @@
+"""The playbook: which action, owner and SLA an account gets, from configurable rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, Field
+
+DEFAULT_PLAYBOOK = Path(__file__).with_name("playbook.yaml")
+
+
+class Bounds(BaseModel):
+    min: float | None = None
+    max: float | None = None
+
+
+class Condition(BaseModel):
+    bands: list[str] | None = None
+    arr_tiers: list[str] | None = None
+    reasons: list[str] | None = None
+    max_days_to_renewal: float | None = None
+    features: dict[str, Bounds] = Field(default_factory=dict)
+
+
+class Rule(BaseModel):
+    name: str
+    when: Condition = Field(default_factory=Condition)
+    action: str
+    owner: str
+    sla_hours: int
+
+
+class Playbook(BaseModel):
+    """Ordered rules (first match wins) and the ARR tiers they refer to."""
+
+    arr_tiers: dict[str, float]
+    rules: list[Rule]
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Playbook:
+        return cls.model_validate(yaml.safe_load((path or DEFAULT_PLAYBOOK).read_text()))
+
+    def arr_tier(self, arr) -> np.ndarray:
+        """Tier name per ARR value (the highest tier whose floor the ARR reaches)."""
+        tiers = sorted(self.arr_tiers.items(), key=lambda t: t[1])
+        floors = np.array([floor for _, floor in tiers])
+        index = np.clip(np.searchsorted(floors, np.asarray(arr, float), side="right") - 1, 0,
+                        len(tiers) - 1)
+        return np.array([name for name, _ in tiers])[index]
+
+
+def recommend_actions(accounts: pd.DataFrame, playbook: Playbook | None = None) -> pd.DataFrame:
+    """``rule, action, owner, sla_hours`` per account.
+
+    ``accounts`` needs ``band``, ``arr``, ``days_to_renewal``, ``risk_reasons`` (a list of the
+    features that raise the account's risk) and any feature a rule bounds.
+    """
+    playbook = playbook or Playbook.load()
+    n = len(accounts)
+    tier = playbook.arr_tier(accounts["arr"])
+    reasons = accounts["risk_reasons"].apply(lambda r: set(r) if r is not None else set())
+    chosen = np.full(n, -1)
+    for index, rule in enumerate(playbook.rules):
+        when = rule.when
+        match = np.ones(n, dtype=bool)
+        if when.bands is not None:
+            match &= accounts["band"].isin(when.bands).to_numpy()
+        if when.arr_tiers is not None:
+            match &= np.isin(tier, when.arr_tiers)
+        if when.reasons is not None:
+            wanted = set(when.reasons)
+            match &= reasons.apply(lambda r, w=wanted: bool(r & w)).to_numpy()
+        if when.max_days_to_renewal is not None:
+            match &= (accounts["days_to_renewal"] <= when.max_days_to_renewal).to_numpy()
+        for feature, bounds in when.features.items():
+            values = pd.to_numeric(accounts[feature], errors="coerce")
+            if bounds.min is not None:
+                match &= (values >= bounds.min).to_numpy()
+            if bounds.max is not None:
+                match &= (values <= bounds.max).to_numpy()
+        chosen = np.where((chosen < 0) & match, index, chosen)
+    if (chosen < 0).any():
+        raise ValueError("playbook has no rule for some accounts; end it with a rule whose "
+                         "`when` is empty")
+    rules = playbook.rules
+    return pd.DataFrame({
+        "rule": [rules[i].name for i in chosen], "action": [rules[i].action for i in chosen],
+        "owner": [rules[i].owner for i in chosen],
+        "sla_hours": [rules[i].sla_hours for i in chosen],
+    }, index=accounts.index)

@@ -1,0 +1,60 @@
+"""The playbook maps band, ARR tier, reasons and renewal timing to actions as configured."""
+
+import pandas as pd
+import pytest
+
+from models.playbook import Playbook, recommend_actions
+
+
+def accounts(**columns):
+    base = {"band": "healthy", "arr": 5_000.0, "days_to_renewal": 200,
+            "risk_reasons": [[]], "active_users_per_seat": 0.5}
+    base.update(columns)
+    return pd.DataFrame(base)
+
+
+@pytest.mark.parametrize(("columns", "rule"), [
+    ({"band": "critical", "arr": 80_000.0}, "executive_sponsor_call"),
+    ({"band": "critical", "arr": 8_000.0, "days_to_renewal": 30}, "renewal_rescue"),
+    ({"band": "neutral", "risk_reasons": [["failed_payments_90d"]]}, "billing_outreach"),
+    ({"band": "at-risk", "risk_reasons": [["usage_velocity_30d"]]}, "re_onboarding"),
+    ({"band": "healthy", "risk_reasons": [["usage_velocity_30d"]]}, "keep_cadence"),
+    ({"band": "at-risk", "risk_reasons": [["open_high_priority_tickets"]]},
+     "support_escalation"),
+    ({"band": "healthy", "active_users_per_seat": 0.95}, "expansion_conversation"),
+    ({"band": "critical", "arr": 1_000.0}, "health_check"),
+])
+def test_default_playbook_rules(columns, rule):
+    result = recommend_actions(accounts(**columns))
+    assert result["rule"].iloc[0] == rule
+
+
+def test_first_matching_rule_wins_and_carries_owner_and_sla():
+    result = recommend_actions(accounts(band="critical", arr=80_000.0,
+                                        risk_reasons=[["failed_payments_90d"]]))
+    assert result.iloc[0].to_dict() == {
+        "rule": "executive_sponsor_call",
+        "action": "Executive sponsor call to agree a recovery plan",
+        "owner": "CSM lead + executive sponsor", "sla_hours": 24}
+
+
+def test_custom_playbook_from_yaml(tmp_path):
+    path = tmp_path / "playbook.yaml"
+    path.write_text("arr_tiers: {big: 1000, small: 0}\n"
+                    "rules:\n"
+                    "  - {name: big_red, when: {bands: [critical], arr_tiers: [big]},"
+                    " action: call, owner: vp, sla_hours: 4}\n"
+                    "  - {name: rest, action: wait, owner: csm, sla_hours: 100}\n")
+    playbook = Playbook.load(path)
+    result = recommend_actions(accounts(band=["critical", "critical"], arr=[2000.0, 10.0],
+                                        risk_reasons=[[], []]), playbook)
+    assert result["rule"].tolist() == ["big_red", "rest"]
+
+
+def test_a_playbook_without_a_catch_all_is_an_error(tmp_path):
+    path = tmp_path / "playbook.yaml"
+    path.write_text("arr_tiers: {all: 0}\nrules:\n"
+                    "  - {name: only, when: {bands: [critical]}, action: a, owner: o,"
+                    " sla_hours: 1}\n")
+    with pytest.raises(ValueError, match="no rule for some accounts"):
+        recommend_actions(accounts(), Playbook.load(path))
