@@ -61,7 +61,8 @@ def recommend_actions(accounts: pd.DataFrame, playbook: Playbook | None = None) 
     playbook = playbook or Playbook.load()
     n = len(accounts)
     tier = playbook.arr_tier(accounts["arr"])
-    reasons = accounts["risk_reasons"].apply(lambda r: set(r) if r is not None else set())
+    reasons = accounts["risk_reasons"].apply(
+        lambda r: set(r) if isinstance(r, list | tuple | set | np.ndarray) else set())
     chosen = np.full(n, -1)
     for index, rule in enumerate(playbook.rules):
         when = rule.when

@@ -1,0 +1,86 @@
+"""Daily scoring: one row per active account with risk, health, time to churn, reasons and
+the recommended action."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from models.bundle import ChurnModelBundle
+from models.features import model_input
+from models.health_bands import HealthConfig, assign_bands, health_score
+from models.playbook import Playbook, recommend_actions
+from models.reasons import top_reasons
+
+N_REASONS = 3
+
+
+def score_accounts(features: pd.DataFrame, bundle: ChurnModelBundle, *,
+                   model_version: str, health: HealthConfig | None = None,
+                   playbook: Playbook | None = None, n_reasons: int = N_REASONS) -> pd.DataFrame:
+    """Score feature rows (``account_id``, ``as_of_date``, ``event_timestamp`` + features).
+
+    Rows come back riskiest first with ``risk_rank`` 1 for the riskiest account.
+    """
+    frame = features.reset_index(drop=True)
+    inputs = model_input(frame)
+    predictions = bundle.predict(None, inputs)
+    risk = predictions["churn_probability"].to_numpy()
+    segments = frame.get("segment")
+    health_config = health or HealthConfig()
+    scores = health_score(risk, health_config)
+    bands = assign_bands(scores, segments, health_config)
+
+    contributions = bundle.classifier.shap_values(frame)
+    reasons = top_reasons(contributions, frame, k=n_reasons)
+    by_account = reasons.groupby("account_index", sort=True)
+    sentences = by_account["sentence"].apply(list).reindex(frame.index)
+    raising = reasons[reasons["effect"] > 0].groupby("account_index")["feature"].apply(list)
+    detail = by_account.apply(lambda g: json.dumps(
+        [{"feature": f, "value": _plain(v), "direction": d, "effect": round(float(e), 4),
+          "sentence": s} for f, v, d, e, s in zip(g["feature"], g["value"], g["direction"],
+                                                  g["effect"], g["sentence"], strict=True)]),
+        include_groups=False).reindex(frame.index)
+
+    mrr = frame["mrr"].astype(float).to_numpy()
+    scored = pd.DataFrame({
+        "account_id": frame["account_id"].to_numpy(),
+        "as_of": pd.to_datetime(frame["as_of_date"]).dt.date.to_numpy(),
+        "churn_probability": risk,
+        "health_score": np.round(scores, 1),
+        "band": bands["band"].to_numpy(),
+        "color": bands["color"].to_numpy(),
+        "p_churn_30d": predictions["p_churn_30d"].to_numpy(),
+        "p_churn_60d": predictions["p_churn_60d"].to_numpy(),
+        "p_churn_90d": predictions["p_churn_90d"].to_numpy(),
+        "median_days_to_churn": predictions["median_days_to_churn"].to_numpy(),
+        "mrr": mrr,
+        "arr": 12 * mrr,
+        "arr_at_risk": 12 * mrr * risk,
+        "days_to_renewal": frame["days_to_renewal"].to_numpy(),
+        **{f"reason_{i + 1}": sentences.map(lambda s, i=i: s[i] if len(s) > i else None)
+           for i in range(n_reasons)},
+        "reasons": detail.to_numpy(),
+        "model_version": model_version,
+        "feature_snapshot_timestamp": frame["event_timestamp"].to_numpy(),
+    })
+    actions = recommend_actions(
+        scored.assign(risk_reasons=raising.reindex(frame.index).to_numpy(),
+                      active_users_per_seat=frame.get("active_users_per_seat")), playbook)
+    scored["recommended_action"] = actions["action"].to_numpy()
+    scored["action_owner"] = actions["owner"].to_numpy()
+    scored["action_sla_hours"] = actions["sla_hours"].to_numpy()
+    scored = scored.sort_values(["churn_probability", "arr_at_risk"], ascending=False,
+                                kind="stable", ignore_index=True)
+    scored.insert(3, "risk_rank", np.arange(1, len(scored) + 1))
+    return scored
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value
