@@ -14,11 +14,11 @@ from dagster import (
 )
 
 from pipelines import checks
-from pipelines.assets import features, ingestion, models, reports
+from pipelines.assets import features, ingestion, models, reports, scoring
 from pipelines.io_manager import PartitionedParquetIOManager
 from pipelines.resources import FeastFeatureStore, MlflowTracking, settings_from_env
 
-all_assets = load_assets_from_modules([ingestion, features, reports, models])
+all_assets = load_assets_from_modules([ingestion, features, reports, models, scoring])
 all_checks = [checks.required_tables_present, checks.quarantine_rate_within_limit,
               checks.snapshot_freshness, checks.snapshot_unique_and_complete,
               checks.model_beats_baselines, checks.model_auc_above_floor]

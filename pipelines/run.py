@@ -58,6 +58,9 @@ def event_day_range(settings: AccountHealthSettings) -> tuple[str, str]:
 
 #: Everything up to the training set: ingestion, features, Feast.
 FEATURE_PIPELINE = AssetSelection.groups("raw", "features", "training")
+#: Everything but daily scoring (which make run does for the latest day only).
+TRAINING_PIPELINE = AssetSelection.all() - AssetSelection.groups("scoring")
+SCORING = AssetSelection.groups("scoring")
 
 
 def run_pipeline(settings: AccountHealthSettings, instance: DagsterInstance | None = None,
@@ -66,7 +69,8 @@ def run_pipeline(settings: AccountHealthSettings, instance: DagsterInstance | No
                  selection: AssetSelection | None = None):
     """Materialise assets and checks for days first_day..last_day (default: the data's).
 
-    ``selection`` limits the run (default: every asset, models included).
+    ``selection`` limits the run (default: every asset, including daily scoring of every
+    day in the range).
     """
     from pipelines.definitions import all_assets, all_checks, build_resources
 
@@ -97,11 +101,35 @@ def main() -> None:
     (home / "dagster.yaml").touch()
     first_day, last_day = event_day_range(settings)
     print(f"materialising all assets for {first_day}..{last_day} from {settings.data_dir}")
-    result = run_pipeline(settings, DagsterInstance.get(), first_day=first_day,
-                          last_day=last_day, log_level="INFO", raise_on_error=False)
+    instance = DagsterInstance.get()
+    result = run_pipeline(settings, instance, first_day=first_day, last_day=last_day,
+                          log_level="INFO", raise_on_error=False, selection=TRAINING_PIPELINE)
+    if result.success:
+        print(f"scoring every active account on {last_day}")
+        scoring = run_pipeline(settings, instance, first_day=last_day, last_day=last_day,
+                               log_level="INFO", raise_on_error=False, selection=SCORING)
     print_summary(settings, result)
-    if not result.success:
+    if not result.success or not scoring.success:
         raise SystemExit(1)
+    print_top_at_risk(settings, last_day)
+
+
+def print_top_at_risk(settings: AccountHealthSettings, day: str, top: int = 10) -> None:
+    """Where the day's scores are, and the accounts to call first."""
+    parquet = Path(settings.output_dir) / "assets" / "account_scores" / f"{day}.parquet"
+    csv = Path(settings.output_dir) / "scores" / f"{day}.csv"
+    scores = pd.read_parquet(parquet)
+    print(f"\n== scores for {day}: {len(scores)} accounts ==\n{parquet}\n{csv}")
+    counts = scores["band"].value_counts()
+    print("bands: " + ", ".join(f"{b} {counts.get(b, 0)}" for b in
+                                ["thriving", "healthy", "neutral", "at-risk", "critical"]))
+    head = scores.nsmallest(top, "risk_rank")
+    table = pd.DataFrame({
+        "account": head["account_id"], "band": head["band"],
+        "risk": head["churn_probability"].map("{:.0%}".format),
+        "ARR at risk": head["arr_at_risk"].map("${:,.0f}".format),
+        "top reason": head["reason_1"], "action": head["recommended_action"]})
+    print(f"\ntop {top} at-risk accounts:\n{table.to_markdown(index=False)}")
 
 
 def print_summary(settings: AccountHealthSettings, result) -> None:

@@ -191,3 +191,12 @@ def test_a_foreign_csv_export_runs_through_mapping_yaml(tiny_data_dir, tmp_path,
     assert len(quarantine) == 3  # only the three rows the demo plants
     snapshot = read_dir(tmp_path / "out" / "assets" / "account_snapshot")
     assert snapshot["active_users_30d"].sum() > 0
+
+
+def test_scoring_without_a_champion_fails_clearly(first_run):
+    from pipelines.run import SCORING
+
+    settings, _ = first_run
+    with pytest.raises(Failure, match="No champion model.*train_churn_models"):
+        run_pipeline(settings, DagsterInstance.ephemeral(), first_day=LAST_DAY,
+                     last_day=LAST_DAY, selection=SCORING)

@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 from account_health.demo_data import DemoConfig, generate_to_dir
 from models.features import model_input
 from models.tracking import EXPERIMENT, REGISTERED_MODEL
-from pipelines.run import run_pipeline
+from pipelines.run import TRAINING_PIPELINE, run_pipeline
 from tests.conftest import TINY, make_settings
 
 # Smaller demos leave too few training rows for a model to clear the 0.65 AUC floor.
@@ -25,9 +25,9 @@ def trained(tmp_path_factory):
     settings = make_settings(data, tmp_path_factory.mktemp("model_out"), n_folds=2,
                              horizon_days=60)
     first = run_pipeline(settings, DagsterInstance.ephemeral(), first_day="2025-11-01",
-                         last_day="2026-10-31")
+                         last_day="2026-10-31", selection=TRAINING_PIPELINE)
     second = run_pipeline(settings, DagsterInstance.ephemeral(), first_day="2026-10-31",
-                          last_day="2026-10-31")
+                          last_day="2026-10-31", selection=TRAINING_PIPELINE)
     mlflow.set_tracking_uri(f"sqlite:///{Path(settings.output_dir) / 'mlflow' / 'mlflow.db'}")
     return settings, first, second
 
@@ -85,3 +85,24 @@ def test_registered_champion_scores_feature_rows(trained):
     assert list(scores.columns) == ["churn_probability", "p_churn_30d", "p_churn_60d",
                                     "p_churn_90d", "median_days_to_churn"]
     assert scores["churn_probability"].between(0, 1).all()
+
+
+def test_scoring_a_day_publishes_every_active_account_idempotently(trained):
+    from pipelines.run import SCORING
+
+    settings, _, _ = trained
+    out = Path(settings.output_dir)
+    day = "2026-10-31"
+
+    def score() -> pd.DataFrame:
+        assert run_pipeline(settings, DagsterInstance.ephemeral(), first_day=day, last_day=day,
+                            selection=SCORING).success
+        return pd.read_parquet(out / "assets" / "account_scores" / f"{day}.parquet")
+
+    first = score()
+    snapshot = pd.read_parquet(out / "assets" / "account_snapshot" / f"{day}.parquet")
+    assert sorted(first["account_id"]) == sorted(snapshot["account_id"])
+    assert (first["model_version"] == "1").all()  # the champion, not the newer challenger
+    assert len(pd.read_csv(out / "scores" / f"{day}.csv")) == len(first)
+    again = score()
+    pd.testing.assert_frame_equal(first, again)

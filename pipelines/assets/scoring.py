@@ -1,0 +1,78 @@
+"""Scoring layer: every active account scored by the champion model, one partition a day."""
+
+import mlflow
+import pandas as pd
+from dagster import (
+    AssetExecutionContext,
+    BackfillPolicy,
+    Failure,
+    MetadataValue,
+    asset,
+)
+from mlflow import MlflowClient
+
+from feature_repo.definitions import CHURN_FEATURE_SERVICE
+from models.scoring import score_accounts
+from models.tracking import CHAMPION, REGISTERED_MODEL
+from pipelines.assets.features import account_snapshot
+from pipelines.assets.models import churn_model_promotion
+from pipelines.partitions import daily_partitions
+from pipelines.resources import AccountHealthSettings, FeastFeatureStore, MlflowTracking
+
+
+def load_champion():
+    """(bundle, version) of the registry's champion, or a Failure saying what to run."""
+    try:
+        version = MlflowClient().get_model_version_by_alias(REGISTERED_MODEL, CHAMPION)
+    except mlflow.exceptions.MlflowException as exc:
+        raise Failure(f"No champion model: the MLflow registry has no "
+                      f"{REGISTERED_MODEL}@{CHAMPION}. Train one first (job "
+                      "train_churn_models, or make run).") from exc
+    model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL}@{CHAMPION}")
+    return model.unwrap_python_model(), str(version.version)
+
+
+@asset(
+    group_name="scoring",
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    deps=[account_snapshot, churn_model_promotion],
+    metadata={"partition_column": "as_of"},
+)
+def account_scores(context: AssetExecutionContext, settings: AccountHealthSettings,
+                   feast: FeastFeatureStore, mlflow_tracking: MlflowTracking) -> pd.DataFrame:
+    """Risk, health band, time to churn, reasons and action for every active account.
+
+    Features come from Feast's batch retrieval with the same feature service as training;
+    each day is also exported as CSV under ``output/scores/``.
+    """
+    mlflow_tracking.activate()
+    bundle, version = load_champion()
+    store = feast.open()
+    service = store.get_feature_service(CHURN_FEATURE_SERVICE)
+    window = context.partition_time_window
+    days = pd.date_range(pd.Timestamp(window.start).tz_localize(None),
+                         pd.Timestamp(window.end).tz_localize(None), inclusive="left")
+    exports = settings.output_path / "scores"
+    exports.mkdir(parents=True, exist_ok=True)
+    tables = []
+    for day in days:
+        snapshot_file = settings.snapshot_dir() / f"{day:%Y-%m-%d}.parquet"
+        if not snapshot_file.exists():
+            raise Failure(f"no account_snapshot for {day:%Y-%m-%d}; materialise it first")
+        entities = pd.read_parquet(snapshot_file, columns=["account_id"])
+        entities["event_timestamp"] = (day + pd.Timedelta(days=1)).tz_localize("UTC")
+        features = store.get_historical_features(entity_df=entities, features=service).to_df()
+        features["as_of_date"] = day
+        scores = score_accounts(features, bundle, model_version=version)
+        scores.to_csv(exports / f"{day:%Y-%m-%d}.csv", index=False)
+        tables.append(scores)
+    result = pd.concat(tables, ignore_index=True)
+    latest = tables[-1]
+    context.add_output_metadata({
+        "model_version": version, "accounts_scored": len(result),
+        "bands_on_last_day": MetadataValue.md(
+            latest["band"].value_counts().to_frame().to_markdown()),
+        "arr_at_risk_on_last_day": float(latest["arr_at_risk"].sum()),
+    })
+    return result
