@@ -86,3 +86,24 @@ def _plain(value):
     if isinstance(value, float) and np.isnan(value):
         return None
     return value
+
+
+def crm_records(scores: pd.DataFrame) -> list[dict]:
+    """Scores as the JSON records CRM and CS tools consume (docs/scores.md):
+    ``customer_id, health_score, signals[{name, value, weight}], band, timestamp``.
+
+    ``signals`` are the account's reasons; ``weight`` is the SHAP effect on the log-odds of
+    churn (positive raises risk).
+    """
+    records = []
+    for row in scores.itertuples(index=False):
+        reasons = json.loads(row.reasons) if isinstance(row.reasons, str) else []
+        records.append({
+            "customer_id": row.account_id,
+            "health_score": float(row.health_score),
+            "signals": [{"name": r["feature"], "value": r["value"], "weight": r["effect"]}
+                        for r in reasons],
+            "band": row.band,
+            "timestamp": pd.Timestamp(row.feature_snapshot_timestamp).isoformat(),
+        })
+    return records

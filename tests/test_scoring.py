@@ -50,3 +50,19 @@ def test_every_account_has_reasons_an_action_and_provenance(scored):
     assert len(reasons) == 3 and {"feature", "value", "direction", "effect",
                                   "sentence"} <= set(reasons[0])
     assert reasons[0]["sentence"] == table["reason_1"].iloc[0]
+
+
+def test_crm_records_follow_the_output_contract(scored):
+    from models.scoring import crm_records
+
+    _, table = scored
+    records = crm_records(table.head(3))
+    assert json.loads(json.dumps(records)) == records  # plain JSON
+    first = records[0]
+    assert set(first) == {"customer_id", "health_score", "signals", "band", "timestamp"}
+    assert first["customer_id"] == table["account_id"].iloc[0]
+    assert first["health_score"] == table["health_score"].iloc[0]
+    assert [s["name"] for s in first["signals"]] == [
+        r["feature"] for r in json.loads(table["reasons"].iloc[0])]
+    assert set(first["signals"][0]) == {"name", "value", "weight"}
+    assert first["timestamp"].startswith(str(table["as_of"].iloc[0] + pd.Timedelta(days=1)))

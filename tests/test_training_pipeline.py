@@ -1,5 +1,6 @@
 """The full pipeline with models: MLflow runs, artifacts, registry and promotion."""
 
+import json
 from pathlib import Path
 
 import mlflow
@@ -104,5 +105,6 @@ def test_scoring_a_day_publishes_every_active_account_idempotently(trained):
     assert sorted(first["account_id"]) == sorted(snapshot["account_id"])
     assert (first["model_version"] == "1").all()  # the champion, not the newer challenger
     assert len(pd.read_csv(out / "scores" / f"{day}.csv")) == len(first)
+    assert len(json.loads((out / "scores" / f"{day}.json").read_text())) == len(first)
     again = score()
     pd.testing.assert_frame_equal(first, again)

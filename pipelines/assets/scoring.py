@@ -1,5 +1,7 @@
 """Scoring layer: every active account scored by the champion model, one partition a day."""
 
+import json
+
 import mlflow
 import pandas as pd
 from dagster import (
@@ -12,7 +14,7 @@ from dagster import (
 from mlflow import MlflowClient
 
 from feature_repo.definitions import CHURN_FEATURE_SERVICE
-from models.scoring import score_accounts
+from models.scoring import crm_records, score_accounts
 from models.tracking import CHAMPION, REGISTERED_MODEL
 from pipelines.assets.features import account_snapshot
 from pipelines.assets.models import churn_model_promotion
@@ -44,7 +46,7 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
     """Risk, health band, time to churn, reasons and action for every active account.
 
     Features come from Feast's batch retrieval with the same feature service as training;
-    each day is also exported as CSV under ``output/scores/``.
+    each day is also exported as CSV and as CRM JSON records under ``output/scores/``.
     """
     mlflow_tracking.activate()
     bundle, version = load_champion()
@@ -66,6 +68,7 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
         features["as_of_date"] = day
         scores = score_accounts(features, bundle, model_version=version)
         scores.to_csv(exports / f"{day:%Y-%m-%d}.csv", index=False)
+        (exports / f"{day:%Y-%m-%d}.json").write_text(json.dumps(crm_records(scores)))
         tables.append(scores)
     result = pd.concat(tables, ignore_index=True)
     latest = tables[-1]
