@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from models.classifier import ChurnClassifier
+from models.features import LABEL
 from models.survival import ChurnSurvivalModel
 
 OUTPUT_COLUMNS = ["churn_probability", "p_churn_30d", "p_churn_60d", "p_churn_90d",
@@ -40,8 +41,6 @@ class ChurnModelBundle(mlflow.pyfunc.PythonModel):
 def train_bundle(training: pd.DataFrame, *, horizon_days: int, classifier_config=None,
                  survival_config=None) -> ChurnModelBundle:
     """Fit the deployable models on every training row (labels must have closed)."""
-    from models.features import LABEL
-
     complete = training[training["label_complete"]]
     classifier = ChurnClassifier(classifier_config).fit(complete, complete[LABEL])
     survival = ChurnSurvivalModel(survival_config).fit(training)

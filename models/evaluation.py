@@ -62,9 +62,8 @@ def evaluate_walk_forward(training: pd.DataFrame, folds: list[Fold], *,
     predictions = pd.concat(parts, ignore_index=True)
     shap_values = pd.concat(shap_parts, ignore_index=True)
     origins = {f.number: f.origin for f in folds}
-    fold_metrics = pd.concat(
-        [_metrics_by(predictions, "fold").assign(origin=lambda m: m["fold"].map(origins))],
-        ignore_index=True)
+    fold_metrics = _metrics_by(predictions, "fold").assign(
+        origin=lambda m: m["fold"].map(origins))
     return WalkForwardResult(
         predictions=predictions,
         fold_metrics=fold_metrics,
