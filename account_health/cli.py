@@ -1,8 +1,9 @@
-"""`account-health` command line: generate demo data, run the pipeline."""
+"""`account-health` command line: generate demo data, run the pipeline, look up an account."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from datetime import date
 from pathlib import Path
@@ -27,6 +28,33 @@ def _run(_: argparse.Namespace) -> None:
     run_main()
 
 
+def _account(args: argparse.Namespace) -> None:
+    from dagster import Failure
+
+    from pipelines.definitions import build_resources
+    from pipelines.online_scoring import score_online
+
+    resources = build_resources()
+    try:
+        scores = score_online(resources["settings"], resources["feast"],
+                              resources["mlflow_tracking"], args.account_ids)
+    except (Failure, KeyError) as exc:
+        raise SystemExit(str(exc.description if isinstance(exc, Failure)
+                             else exc.args[0])) from None
+    if args.json:
+        print(scores.to_json(orient="records", date_format="iso", indent=2))
+        return
+    for row in scores.itertuples(index=False):
+        print(f"{row.account_id} on {row.as_of}: health {row.health_score:.0f} ({row.band}), "
+              f"churn risk {row.churn_probability:.0%} within the horizon, "
+              f"median {row.median_days_to_churn:.0f} days to churn, "
+              f"${row.arr_at_risk:,.0f} ARR at risk")
+        for reason in json.loads(row.reasons) if isinstance(row.reasons, str) else []:
+            print(f"  - {reason['sentence']}")
+        print(f"  -> {row.recommended_action} ({row.action_owner}, "
+              f"within {row.action_sla_hours} h)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="account-health", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -44,6 +72,12 @@ def main(argv: list[str] | None = None) -> None:
 
     run = commands.add_parser("run", help="run the pipeline as `make run` does")
     run.set_defaults(handler=_run)
+
+    account = commands.add_parser(
+        "account", help="score accounts now from the online store (latest materialised day)")
+    account.add_argument("account_ids", nargs="+", metavar="ACCOUNT_ID")
+    account.add_argument("--json", action="store_true", help="print the score rows as JSON")
+    account.set_defaults(handler=_account)
 
     args = parser.parse_args(argv)
     args.handler(args)

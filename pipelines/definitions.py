@@ -3,22 +3,23 @@
 Serve it with ``dagster dev -m pipelines.definitions`` (see README).
 """
 
-from __future__ import annotations
+import os
 
-from dagster import (
-    AssetSelection,
-    Definitions,
-    ScheduleDefinition,
-    define_asset_job,
-    load_assets_from_modules,
-)
+from dagster import AssetSelection, Definitions, define_asset_job, load_assets_from_modules
 
 from pipelines import checks
-from pipelines.assets import features, ingestion, models, reports, scoring
+from pipelines.assets import alerts, features, ingestion, models, reports, scoring
 from pipelines.io_manager import PartitionedParquetIOManager
-from pipelines.resources import FeastFeatureStore, MlflowTracking, settings_from_env
+from pipelines.resources import (
+    AlertWebhook,
+    FeastFeatureStore,
+    MlflowTracking,
+    settings_from_env,
+)
+from pipelines.schedules import daily_scoring_schedule_from_env, weekly_training_schedule
+from pipelines.selections import DAILY_SCORING, RETRAINING
 
-all_assets = load_assets_from_modules([ingestion, features, reports, models, scoring])
+all_assets = load_assets_from_modules([ingestion, features, reports, models, scoring, alerts])
 all_checks = [checks.required_tables_present, checks.quarantine_rate_within_limit,
               checks.snapshot_freshness, checks.snapshot_unique_and_complete,
               checks.model_beats_baselines, checks.model_auc_above_floor]
@@ -32,11 +33,14 @@ feature_pipeline_job = define_asset_job(
 #: Rebuild the training set, validate walk-forward, retrain, register and promote.
 train_churn_models_job = define_asset_job(
     "train_churn_models",
-    selection=AssetSelection.assets("training_set").downstream(),
+    selection=RETRAINING,
     description="Walk-forward validation, training, MLflow registration and promotion")
-weekly_training_schedule = ScheduleDefinition(
-    job=train_churn_models_job, cron_schedule="0 3 * * 1", execution_timezone="UTC",
-    description="Retrain every Monday 03:00 UTC on the latest features")
+
+#: One day: ingest and validate, snapshot, Feast (offline and online), scores, alerts.
+daily_scoring_job = define_asset_job(
+    "daily_scoring",
+    selection=DAILY_SCORING,
+    description="The morning run: a day's features, scores with reasons and actions, alerts")
 
 
 def build_resources(settings=None) -> dict:
@@ -47,13 +51,16 @@ def build_resources(settings=None) -> dict:
         "feast": FeastFeatureStore(output_dir=settings.output_dir),
         "mlflow_tracking": MlflowTracking.local(settings.output_dir),
         "io_manager": PartitionedParquetIOManager(base_dir=f"{settings.output_dir}/assets"),
+        "alert_webhook": AlertWebhook(
+            url=os.environ.get("ACCOUNT_HEALTH_ALERT_WEBHOOK_URL", "")),
     }
 
 
 defs = Definitions(
     assets=all_assets,
     asset_checks=all_checks,
-    jobs=[feature_pipeline_job, train_churn_models_job],
-    schedules=[weekly_training_schedule],
+    jobs=[feature_pipeline_job, train_churn_models_job, daily_scoring_job],
+    schedules=[daily_scoring_schedule_from_env(daily_scoring_job),
+               weekly_training_schedule(train_churn_models_job)],
     resources=build_resources(),
 )

@@ -6,15 +6,19 @@ point elsewhere; see README "Configuration".
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.request
 from pathlib import Path
 
 import pandas as pd
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, Failure
 from feast import FeatureStore
 
 from feature_repo.store import open_store
 from features.contract import ContractMapping, find_table_file
+from models.bundle import ChurnModelBundle
+from models.scoring_config import ScoringConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT_DIR = REPO_ROOT / "output"
@@ -37,6 +41,8 @@ class AccountHealthSettings(ConfigurableResource):
     promotion_margin: float = 0.005
     #: Fixes "now" (UTC, ISO 8601) for reproducible re-runs and tests; empty means the clock.
     now: str = ""
+    #: Health bands, reasons, playbook and alert thresholds (YAML); empty: the defaults.
+    scoring_config_file: str = ""
 
     @property
     def data_path(self) -> Path:
@@ -55,6 +61,10 @@ class AccountHealthSettings(ConfigurableResource):
     def mapping(self) -> ContractMapping:
         path = Path(self.mapping_file) if self.mapping_file else self.data_path / "mapping.yaml"
         return ContractMapping.from_file(path)
+
+    def scoring_config(self) -> ScoringConfig:
+        return ScoringConfig.load(Path(self.scoring_config_file)
+                                  if self.scoring_config_file else None)
 
     def table_file(self, table: str) -> Path | None:
         return find_table_file(self.data_path, table)
@@ -84,6 +94,23 @@ class MlflowTracking(ConfigurableResource):
                                                                            exist_ok=True)
         return use_tracking(self.tracking_uri, self.artifact_location)
 
+    def load_champion(self) -> tuple[ChurnModelBundle, str]:
+        """(bundle, version) of the registry's champion, or a Failure saying what to run."""
+        import mlflow
+        from mlflow import MlflowClient
+
+        from models.tracking import CHAMPION, REGISTERED_MODEL
+
+        self.activate()
+        try:
+            version = MlflowClient().get_model_version_by_alias(REGISTERED_MODEL, CHAMPION)
+        except mlflow.exceptions.MlflowException as exc:
+            raise Failure(f"No champion model: the MLflow registry at {self.tracking_uri} has "
+                          f"no {REGISTERED_MODEL}@{CHAMPION}. Train one first (job "
+                          "train_churn_models, or make run).") from exc
+        model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL}@{CHAMPION}")
+        return model.unwrap_python_model(), str(version.version)
+
     @classmethod
     def local(cls, output_dir: str) -> MlflowTracking:
         root = Path(output_dir).resolve() / "mlflow"
@@ -100,6 +127,24 @@ class FeastFeatureStore(ConfigurableResource):
         return open_store(Path(self.output_dir))
 
 
+class AlertWebhook(ConfigurableResource):
+    """Where new alerts are posted (Slack-compatible JSON); an empty url posts nothing."""
+
+    url: str = ""
+    timeout_seconds: float = 10.0
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.url)
+
+    def post(self, payload: dict) -> None:
+        """POST the payload as JSON; raises ``OSError`` (urllib's errors) on an HTTP error
+        status or a network error."""
+        request = urllib.request.Request(self.url, data=json.dumps(payload).encode(),
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=self.timeout_seconds).close()
+
+
 def settings_from_env() -> AccountHealthSettings:
     """Settings from ACCOUNT_HEALTH_* variables, defaulting to demo data under ./output."""
     output_dir = Path(os.environ.get("ACCOUNT_HEALTH_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR)
@@ -110,4 +155,5 @@ def settings_from_env() -> AccountHealthSettings:
         mapping_file=os.environ.get("ACCOUNT_HEALTH_MAPPING_FILE", ""),
         pipeline_start_date=os.environ.get("ACCOUNT_HEALTH_START_DATE", DEFAULT_START_DATE),
         now=os.environ.get("ACCOUNT_HEALTH_NOW", ""),
+        scoring_config_file=os.environ.get("ACCOUNT_HEALTH_SCORING_CONFIG", ""),
     )

@@ -25,6 +25,7 @@ from account_health.demo_data import DemoConfig, default_end_date, generate_to_d
 from features.contract import read_table
 from features.validation import event_times
 from pipelines.resources import AccountHealthSettings, settings_from_env
+from pipelines.selections import SCORING, TRAINING_PIPELINE
 
 
 def ensure_demo_data(data_dir: Path, config: DemoConfig) -> bool:
@@ -54,13 +55,6 @@ def event_day_range(settings: AccountHealthSettings) -> tuple[str, str]:
     first = times.min().normalize()
     last = min(times.max().normalize(), yesterday)
     return first.strftime("%Y-%m-%d"), last.strftime("%Y-%m-%d")
-
-
-#: Everything up to the training set: ingestion, features, Feast.
-FEATURE_PIPELINE = AssetSelection.groups("raw", "features", "training")
-#: Everything but daily scoring (which make run does for the latest day only).
-TRAINING_PIPELINE = AssetSelection.all() - AssetSelection.groups("scoring")
-SCORING = AssetSelection.groups("scoring")
 
 
 def run_pipeline(settings: AccountHealthSettings, instance: DagsterInstance | None = None,

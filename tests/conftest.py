@@ -41,3 +41,35 @@ def labelled_snapshots(config: DemoConfig, horizon_days: int = 90):
         tables[table] = validate_table(table, frame, source_file=table, now=now).accepted
     return training_set_from_tables(tables, last_data_day=pd.Timestamp(config.end_date),
                                     horizon_days=horizon_days)
+
+
+# Smaller demos leave too few training rows for a model to clear the 0.65 AUC floor.
+DEMO = DemoConfig(accounts=500, months=12, seed=5, end_date=TINY.end_date)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """Demo data with a champion (v1) and a challenger (v2) trained on it; shared by the
+    training and daily-run tests, since training is the slow part."""
+    from dagster import DagsterInstance
+
+    from pipelines.run import run_pipeline
+    from pipelines.selections import TRAINING_PIPELINE
+
+    data = tmp_path_factory.mktemp("model_data")
+    generate_to_dir(data, DEMO)
+    settings = make_settings(data, tmp_path_factory.mktemp("model_out"), n_folds=2,
+                             horizon_days=60)
+    first = run_pipeline(settings, DagsterInstance.ephemeral(), first_day="2025-11-01",
+                         last_day="2026-10-31", selection=TRAINING_PIPELINE)
+    second = run_pipeline(settings, DagsterInstance.ephemeral(), first_day="2026-10-31",
+                          last_day="2026-10-31", selection=TRAINING_PIPELINE)
+    return settings, first, second
+
+
+def use_registry_of(settings: AccountHealthSettings) -> None:
+    """Point the global MLflow client at the tracking store and registry these settings'
+    pipeline wrote (other tests point it elsewhere)."""
+    from pipelines.resources import MlflowTracking
+
+    MlflowTracking.local(settings.output_dir).activate()

@@ -11,7 +11,8 @@ from dagster import DagsterInstance, Failure
 from feature_repo.definitions import CHURN_FEATURE_SERVICE
 from feature_repo.store import open_store
 from pipelines.definitions import defs
-from pipelines.run import FEATURE_PIPELINE, run_pipeline
+from pipelines.run import run_pipeline
+from pipelines.selections import FEATURE_PIPELINE
 from tests.conftest import make_settings
 
 FIRST_DAY, LAST_DAY = "2026-06-01", "2026-10-31"
@@ -119,10 +120,15 @@ def test_rematerialising_one_day_replaces_only_that_day(tiny_data_dir, tmp_path)
     events = pd.read_parquet(data / "events.parquet")
     on_day = events["event_time"].dt.strftime("%Y-%m-%d") == "2026-10-15"
     events[~on_day].to_parquet(data / "events.parquet")  # the source drops that day
-    assert run_pipeline(settings, DagsterInstance.ephemeral(), first_day="2026-10-15",
-                        last_day="2026-10-15", selection=FEATURE_PIPELINE).success
+    snapshot_file = Path(settings.output_dir) / "assets" / "account_snapshot" / "2026-10-15.parquet"
+    snapshot_before = pd.read_parquet(snapshot_file)
+    rerun = run_pipeline(settings, DagsterInstance.ephemeral(), first_day="2026-10-15",
+                         last_day="2026-10-15", selection=FEATURE_PIPELINE, raise_on_error=False)
     assert len(pd.read_parquet(day_file)) == 0
     pd.testing.assert_frame_equal(pd.read_parquet(other_file), other_before)
+    # a day left without events is flagged and its features are not rebuilt from nothing
+    assert not rerun.success
+    pd.testing.assert_frame_equal(pd.read_parquet(snapshot_file), snapshot_before)
 
 
 def test_runs_with_only_the_two_required_tables(tiny_data_dir, tmp_path):
@@ -194,9 +200,30 @@ def test_a_foreign_csv_export_runs_through_mapping_yaml(tiny_data_dir, tmp_path,
 
 
 def test_scoring_without_a_champion_fails_clearly(first_run):
-    from pipelines.run import SCORING
+    from pipelines.selections import SCORING
 
     settings, _ = first_run
     with pytest.raises(Failure, match="No champion model.*train_churn_models"):
         run_pipeline(settings, DagsterInstance.ephemeral(), first_day=LAST_DAY,
                      last_day=LAST_DAY, selection=SCORING)
+
+
+def test_a_day_whose_events_have_not_arrived_stops_before_features(tiny_data_dir, tmp_path):
+    # The demo export ends on 2026-10-31; by 2026-11-02 the 1st should have arrived.
+    settings = make_settings(tiny_data_dir, tmp_path, now="2026-11-02T06:00:00")
+    result = run_pipeline(settings, DagsterInstance.ephemeral(), first_day="2026-11-01",
+                          last_day="2026-11-01", selection=FEATURE_PIPELINE,
+                          raise_on_error=False)
+    checks = {e.asset_check_key.name: e for e in result.get_asset_check_evaluations()}
+    assert not checks["events_arrived"].passed
+    assert checks["events_arrived"].description == "no events for 2026-11-01 in the export yet"
+    materialised = {e.asset_key.to_user_string()
+                    for e in result.get_asset_materialization_events()}
+    assert "events" in materialised and "account_snapshot" not in materialised
+    assert not (tmp_path / "assets" / "account_snapshot" / "2026-11-01.parquet").exists()
+
+
+def test_events_arrived_passes_when_the_last_day_has_events(first_run):
+    _, result = first_run
+    checks = {e.asset_check_key.name: e for e in result.get_asset_check_evaluations()}
+    assert checks["events_arrived"].passed

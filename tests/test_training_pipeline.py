@@ -9,28 +9,15 @@ import pytest
 from dagster import DagsterInstance
 from mlflow import MlflowClient
 
-from account_health.demo_data import DemoConfig, generate_to_dir
 from models.features import model_input
 from models.tracking import EXPERIMENT, REGISTERED_MODEL
-from pipelines.run import TRAINING_PIPELINE, run_pipeline
-from tests.conftest import TINY, make_settings
-
-# Smaller demos leave too few training rows for a model to clear the 0.65 AUC floor.
-DEMO = DemoConfig(accounts=500, months=12, seed=5, end_date=TINY.end_date)
+from pipelines.run import run_pipeline
+from tests.conftest import use_registry_of
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    data = tmp_path_factory.mktemp("model_data")
-    generate_to_dir(data, DEMO)
-    settings = make_settings(data, tmp_path_factory.mktemp("model_out"), n_folds=2,
-                             horizon_days=60)
-    first = run_pipeline(settings, DagsterInstance.ephemeral(), first_day="2025-11-01",
-                         last_day="2026-10-31", selection=TRAINING_PIPELINE)
-    second = run_pipeline(settings, DagsterInstance.ephemeral(), first_day="2026-10-31",
-                          last_day="2026-10-31", selection=TRAINING_PIPELINE)
-    mlflow.set_tracking_uri(f"sqlite:///{Path(settings.output_dir) / 'mlflow' / 'mlflow.db'}")
-    return settings, first, second
+@pytest.fixture(autouse=True)
+def _registry(trained):
+    use_registry_of(trained[0])
 
 
 def test_training_run_has_parent_fold_runs_metrics_and_artifacts(trained):
@@ -89,7 +76,7 @@ def test_registered_champion_scores_feature_rows(trained):
 
 
 def test_scoring_a_day_publishes_every_active_account_idempotently(trained):
-    from pipelines.run import SCORING
+    from pipelines.selections import SCORING
 
     settings, _, _ = trained
     out = Path(settings.output_dir)

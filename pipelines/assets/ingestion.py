@@ -7,6 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
     AssetOut,
@@ -162,6 +165,12 @@ nps_responses = _optional_table_asset("nps_responses", "NPS survey responses (op
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     group_name=GROUP,
+    check_specs=[AssetCheckSpec(
+        "events_arrived", asset="events", blocking=True,
+        description="The export holds events for the run's last day. Fails (and stops the "
+                    "day's features, scores and alerts) when that day's data has not "
+                    "arrived, so a late export cannot look like every account going quiet; "
+                    "re-run the day once it lands. Earlier empty days are listed.")],
 )
 def events(context: AssetExecutionContext, settings: AccountHealthSettings,
            accounts: pd.DataFrame | None, subscriptions: pd.DataFrame):
@@ -192,6 +201,21 @@ def events(context: AssetExecutionContext, settings: AccountHealthSettings,
                  metadata={"accepted_rows": len(result.accepted)})
     yield Output(quarantine, output_name="events_quarantine",
                  metadata={"quarantined_rows": len(quarantine)})
+    yield _events_arrived(window, times[in_window], export_ends=times[times <= now].max())
+
+
+def _events_arrived(window, times: pd.Series, export_ends: pd.Timestamp) -> AssetCheckResult:
+    days = pd.date_range(pd.Timestamp(window.start), pd.Timestamp(window.end), freq="D",
+                         inclusive="left")
+    arrived = set(times.dt.floor("D").dropna().unique())
+    empty = [f"{day:%Y-%m-%d}" for day in days if day not in arrived]
+    last = f"{days[-1]:%Y-%m-%d}"
+    return AssetCheckResult(
+        check_name="events_arrived", asset_key="events", passed=last not in empty,
+        severity=AssetCheckSeverity.ERROR,
+        description=(f"no events for {last} in the export yet" if last in empty else None),
+        metadata={"last_day": last, "days_without_events": ", ".join(empty[:30]) or "none",
+                  "latest_event_in_export": str(export_ends)})
 
 
 @asset(group_name=GROUP, deps=[source_files])

@@ -2,7 +2,6 @@
 
 import json
 
-import mlflow
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
@@ -11,27 +10,13 @@ from dagster import (
     MetadataValue,
     asset,
 )
-from mlflow import MlflowClient
 
 from feature_repo.definitions import CHURN_FEATURE_SERVICE
 from models.scoring import crm_records, score_accounts
-from models.tracking import CHAMPION, REGISTERED_MODEL
 from pipelines.assets.features import account_snapshot
 from pipelines.assets.models import churn_model_promotion
 from pipelines.partitions import daily_partitions
 from pipelines.resources import AccountHealthSettings, FeastFeatureStore, MlflowTracking
-
-
-def load_champion():
-    """(bundle, version) of the registry's champion, or a Failure saying what to run."""
-    try:
-        version = MlflowClient().get_model_version_by_alias(REGISTERED_MODEL, CHAMPION)
-    except mlflow.exceptions.MlflowException as exc:
-        raise Failure(f"No champion model: the MLflow registry has no "
-                      f"{REGISTERED_MODEL}@{CHAMPION}. Train one first (job "
-                      "train_churn_models, or make run).") from exc
-    model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL}@{CHAMPION}")
-    return model.unwrap_python_model(), str(version.version)
 
 
 @asset(
@@ -48,13 +33,14 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
     Features come from Feast's batch retrieval with the same feature service as training;
     each day is also exported as CSV and as CRM JSON records under ``output/scores/``.
     """
-    mlflow_tracking.activate()
-    bundle, version = load_champion()
+    bundle, version = mlflow_tracking.load_champion()
     store = feast.open()
     service = store.get_feature_service(CHURN_FEATURE_SERVICE)
     window = context.partition_time_window
     days = pd.date_range(pd.Timestamp(window.start).tz_localize(None),
                          pd.Timestamp(window.end).tz_localize(None), inclusive="left")
+    config = settings.scoring_config()
+    playbook = config.playbook()
     exports = settings.output_path / "scores"
     exports.mkdir(parents=True, exist_ok=True)
     tables = []
@@ -66,7 +52,8 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
         entities["event_timestamp"] = (day + pd.Timedelta(days=1)).tz_localize("UTC")
         features = store.get_historical_features(entity_df=entities, features=service).to_df()
         features["as_of_date"] = day
-        scores = score_accounts(features, bundle, model_version=version)
+        scores = score_accounts(features, bundle, model_version=version, health=config.health,
+                                playbook=playbook, n_reasons=config.n_reasons)
         scores.to_csv(exports / f"{day:%Y-%m-%d}.csv", index=False)
         (exports / f"{day:%Y-%m-%d}.json").write_text(json.dumps(crm_records(scores)))
         tables.append(scores)

@@ -1,0 +1,100 @@
+"""Alerts layer: what got worse since the previous day's scores, said once until it clears."""
+
+from pathlib import Path
+
+import pandas as pd
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetOut,
+    BackfillPolicy,
+    MetadataValue,
+    Output,
+    multi_asset,
+)
+
+from models.alerts import evaluate_alerts, webhook_payload
+from pipelines.partitions import daily_partitions
+from pipelines.resources import AccountHealthSettings, AlertWebhook
+
+
+def _previous_day(settings: AccountHealthSettings, asset: str,
+                  day: pd.Timestamp) -> pd.DataFrame | None:
+    before = day - pd.Timedelta(days=1)
+    path = settings.output_path / "assets" / asset / f"{before:%Y-%m-%d}.parquet"
+    return pd.read_parquet(path) if path.exists() else None
+
+
+def _deliver(webhook: AlertWebhook, alerts: pd.DataFrame, ledger: Path) -> str:
+    """Post the alerts not delivered before; the ledger keeps re-runs from re-posting."""
+    if not webhook.configured:
+        return "no webhook configured"
+    delivered = set(ledger.read_text().split()) if ledger.exists() else set()
+    pending = alerts[~alerts["alert_id"].isin(delivered)]
+    if pending.empty:
+        return "nothing new to post"
+    webhook.post(webhook_payload(pending))
+    with ledger.open("a") as file:
+        file.writelines(f"{alert_id}\n" for alert_id in pending["alert_id"])
+    return f"posted {len(pending)}"
+
+
+@multi_asset(
+    outs={
+        "account_alerts": AssetOut(
+            description="Alerts fired on the day: band downgrades, health drops of 20+ "
+                        "points, newly critical accounts, renewals within 60 days at health "
+                        "below 60", metadata={"partition_column": "as_of"}),
+        "open_alerts": AssetOut(
+            description="Alert conditions still holding at the end of the day (the state "
+                        "that keeps an open alert from firing again)",
+            metadata={"partition_column": "as_of"}),
+    },
+    ins={"account_scores": AssetIn()},
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    group_name="scoring",
+)
+def account_alerts(context: AssetExecutionContext, settings: AccountHealthSettings,
+                   alert_webhook: AlertWebhook, account_scores: pd.DataFrame):
+    """Compares each day's scores with the previous day's and fires new alerts.
+
+    Days of a range are evaluated in order; the day before the range comes from its stored
+    partitions (none: that day is the first, and only critical and renewal alerts can fire).
+    New alerts are exported to ``output/alerts/<day>.csv`` and posted to the webhook.
+    """
+    config = settings.scoring_config()
+    window = context.partition_time_window
+    days = pd.date_range(pd.Timestamp(window.start).tz_localize(None),
+                         pd.Timestamp(window.end).tz_localize(None), inclusive="left")
+    previous = _previous_day(settings, "account_scores", days[0])
+    state = _previous_day(settings, "open_alerts", days[0])
+    if previous is None:
+        context.log.info(f"no scores for the day before {days[0]:%Y-%m-%d}: it is the first "
+                         "scored day, so only critical and renewal alerts can fire")
+    as_of = pd.to_datetime(account_scores["as_of"])
+    exports = settings.output_path / "alerts"
+    exports.mkdir(parents=True, exist_ok=True)
+    fired, still_open = [], []
+    for day in days:
+        today = account_scores[as_of == day]
+        result = evaluate_alerts(today, previous, state, as_of=day, config=config.alerts,
+                                 health=config.health)
+        result.fired.to_csv(exports / f"{day:%Y-%m-%d}.csv", index=False)
+        fired.append(result.fired)
+        still_open.append(result.open)
+        previous, state = today, result.open
+    alerts = pd.concat(fired, ignore_index=True)
+    try:
+        delivery = _deliver(alert_webhook, alerts, exports / "delivered.txt")
+    except OSError as exc:
+        # The table is written either way; re-running the day retries what was not posted.
+        delivery = f"FAILED: {exc}"
+        context.log.error(f"alert webhook: {exc}; re-run the day to retry")
+    counts = alerts["alert_type"].value_counts()
+    yield Output(alerts, output_name="account_alerts", metadata={
+        "alerts": len(alerts), "webhook": delivery,
+        "by_type": MetadataValue.md(counts.to_frame().to_markdown() if len(counts) else "none"),
+    })
+    yield Output(pd.concat(still_open, ignore_index=True), output_name="open_alerts",
+                 metadata={"open_at_end": len(still_open[-1])})

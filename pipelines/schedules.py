@@ -1,0 +1,60 @@
+"""When jobs run: the daily scoring run and the weekly retrain.
+
+The daily run's time of day and timezone come from ``ACCOUNT_HEALTH_DAILY_RUN_AT`` (HH:MM,
+default 06:00) and ``ACCOUNT_HEALTH_TIMEZONE`` (IANA name, default UTC).
+"""
+
+from __future__ import annotations
+
+import os
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
+from dagster import RunRequest, ScheduleDefinition, ScheduleEvaluationContext, schedule
+
+
+def scored_day(tick: pd.Timestamp) -> str:
+    """The partition a run at ``tick`` scores: the last UTC day that has fully ended."""
+    return (pd.Timestamp(tick).tz_convert("UTC").normalize()
+            - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+
+
+def _cron_at(run_at: str) -> str:
+    try:
+        hour, minute = (int(part) for part in run_at.split(":"))
+    except ValueError:
+        hour = minute = -1
+    if not (0 <= hour < 24 and 0 <= minute < 60):
+        raise ValueError(f"ACCOUNT_HEALTH_DAILY_RUN_AT={run_at!r}: expected HH:MM, e.g. 06:00")
+    return f"{minute} {hour} * * *"
+
+
+def daily_scoring_schedule(job, *,
+                           run_at: str = "06:00", timezone: str = "UTC") -> ScheduleDefinition:
+    """Every day at ``run_at`` in ``timezone``: the day that last ended in UTC."""
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"ACCOUNT_HEALTH_TIMEZONE={timezone!r} is not an IANA timezone "
+                         "(e.g. Europe/Berlin)") from exc
+
+    @schedule(name="daily_scoring_schedule", job=job, cron_schedule=_cron_at(run_at),
+              execution_timezone=timezone,
+              description=f"Ingest, features, Feast, scores and alerts for the last complete "
+                          f"UTC day, every day at {run_at} {timezone}")
+    def _daily(context: ScheduleEvaluationContext) -> RunRequest:
+        day = scored_day(pd.Timestamp(context.scheduled_execution_time))
+        return RunRequest(run_key=day, partition_key=day)
+
+    return _daily
+
+
+def daily_scoring_schedule_from_env(job) -> ScheduleDefinition:
+    return daily_scoring_schedule(
+        job, run_at=os.environ.get("ACCOUNT_HEALTH_DAILY_RUN_AT", "06:00"),
+        timezone=os.environ.get("ACCOUNT_HEALTH_TIMEZONE", "UTC"))
+
+
+def weekly_training_schedule(job) -> ScheduleDefinition:
+    return ScheduleDefinition(job=job, cron_schedule="0 3 * * 1", execution_timezone="UTC",
+                              description="Retrain every Monday 03:00 UTC on the latest features")

@@ -1,0 +1,155 @@
+"""The morning run end to end: backfilled days, scores, alerts and the webhook."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dagster import DagsterInstance
+
+from pipelines.run import run_pipeline
+from pipelines.selections import DAILY_SCORING, SCORING
+
+DAYS = ["2026-10-29", "2026-10-30", "2026-10-31"]
+
+
+def partition_files(settings, asset: str) -> list[str]:
+    return sorted(p.stem for p in (Path(settings.output_dir) / "assets" / asset).glob("*.parquet"))
+
+
+def read_days(settings, asset: str) -> dict[str, pd.DataFrame]:
+    base = Path(settings.output_dir) / "assets" / asset
+    return {day: pd.read_parquet(base / f"{day}.parquet") for day in DAYS}
+
+
+def materialised_partitions(result, asset: str) -> list[str]:
+    return sorted(e.partition for e in result.get_asset_materialization_events()
+                  if e.asset_key.to_user_string() == asset)
+
+
+@pytest.fixture(scope="module")
+def backfill(trained):
+    """The daily run's assets backfilled over three days in one run, twice."""
+    settings = trained[0]
+
+    def run():
+        result = run_pipeline(settings, DagsterInstance.ephemeral(), first_day=DAYS[0],
+                              last_day=DAYS[-1], selection=DAILY_SCORING)
+        assert result.success
+        return result, {a: read_days(settings, a) for a in
+                        ["account_scores", "account_alerts", "open_alerts"]}
+
+    return settings, run(), run()
+
+
+def test_backfill_of_three_days_writes_three_partitions(backfill):
+    settings, (result, tables), _ = backfill
+    for asset in ["account_scores", "account_alerts", "open_alerts", "account_snapshot"]:
+        assert materialised_partitions(result, asset) == DAYS
+    for day, scores in tables["account_scores"].items():
+        snapshot = pd.read_parquet(Path(settings.output_dir) / "assets" / "account_snapshot"
+                                   / f"{day}.parquet")
+        assert sorted(scores["account_id"]) == sorted(snapshot["account_id"])
+        assert (pd.to_datetime(scores["as_of"]) == pd.Timestamp(day)).all()
+    assert set(DAYS) <= set(partition_files(settings, "account_alerts"))
+
+
+def test_backfill_is_idempotent(backfill):
+    _, (_, first), (_, again) = backfill
+    for asset, days in first.items():
+        for day, frame in days.items():
+            pd.testing.assert_frame_equal(frame, again[asset][day], obj=f"{asset} {day}")
+
+
+def test_alerts_compare_each_day_with_the_day_before(backfill):
+    _, (_, tables), _ = backfill
+    scores, alerts = tables["account_scores"], tables["account_alerts"]
+    # the first backfilled day has no earlier scores: only state alerts can fire
+    assert set(alerts[DAYS[0]]["alert_type"]) <= {"newly_critical", "renewal_at_risk"}
+    assert len(alerts[DAYS[0]]) > 0
+    for before, day in zip(DAYS, DAYS[1:], strict=False):
+        previous = scores[before].set_index("account_id")
+        for row in alerts[day].itertuples():
+            if row.alert_type == "band_downgrade":
+                assert row.previous_band == previous.loc[row.account_id, "band"]
+            if row.alert_type == "health_drop":
+                assert previous.loc[row.account_id, "health_score"] - row.health_score >= 20
+        # an account alerted for being critical is not alerted for it again the next day
+        critical_before = set(alerts[before].query("alert_type == 'newly_critical'")["account_id"])
+        critical_today = set(alerts[day].query("alert_type == 'newly_critical'")["account_id"])
+        assert not critical_before & critical_today
+
+
+class _Webhook(BaseHTTPRequestHandler):
+    status = 200
+    received: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.status == 200:
+            type(self).received.append(json.loads(body))
+        self.send_response(self.status)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook(monkeypatch):
+    server = HTTPServer(("127.0.0.1", 0), _Webhook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("ACCOUNT_HEALTH_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/")
+    _Webhook.received, _Webhook.status = [], 200
+    yield _Webhook
+    server.shutdown()
+
+
+def test_alerts_are_posted_once_and_a_failed_post_is_retried(backfill, webhook):
+    settings = backfill[0]
+    alerts = sum(len(frame) for frame in backfill[1][1]["account_alerts"].values())
+
+    def score_and_alert():
+        assert run_pipeline(settings, DagsterInstance.ephemeral(), first_day=DAYS[0],
+                            last_day=DAYS[-1], selection=SCORING).success
+
+    webhook.status = 500
+    score_and_alert()  # the webhook is down: alerts are stored, the run still succeeds
+    assert webhook.received == []
+    webhook.status = 200
+    score_and_alert()
+    assert len(webhook.received) == 1
+    assert webhook.received[0]["text"].startswith(f"account-health: {alerts} new alerts for "
+                                                  f"{', '.join(DAYS)}")
+    score_and_alert()  # the same day again: nothing new to post
+    assert len(webhook.received) == 1
+
+
+def test_online_lookup_of_one_account_matches_its_daily_score(backfill, monkeypatch, capsys):
+    from account_health.cli import main
+    from pipelines.definitions import build_resources
+    from pipelines.online_scoring import score_online
+
+    settings = backfill[0]
+    daily = backfill[1][1]["account_scores"][DAYS[-1]].set_index("account_id")
+    account = daily.index[0]  # the riskiest account that day
+    resources = build_resources(settings)
+    online = score_online(settings, resources["feast"], resources["mlflow_tracking"],
+                          [account]).set_index("account_id")
+    columns = ["as_of", "churn_probability", "health_score", "band", "p_churn_90d",
+               "median_days_to_churn", "arr_at_risk", "reasons", "recommended_action",
+               "model_version"]
+    pd.testing.assert_frame_equal(online[columns], daily.loc[[account], columns],
+                                  check_dtype=False)
+
+    monkeypatch.setenv("ACCOUNT_HEALTH_OUTPUT_DIR", settings.output_dir)
+    monkeypatch.setenv("ACCOUNT_HEALTH_DATA_DIR", settings.data_dir)
+    main(["account", account])
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"{account} on {DAYS[-1]}: health ")
+    assert daily.loc[account, "recommended_action"] in printed
+    with pytest.raises(SystemExit, match="no online features for NOPE"):
+        main(["account", "NOPE"])
