@@ -28,6 +28,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/pipeline_throughput.py
 	$(VENV)/bin/python benchmarks/training_time.py
+	$(VENV)/bin/python benchmarks/scoring_throughput.py
 
 dagster-ui: $(STAMP)
 	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/output/dagster_home} $(VENV)/bin/dagster dev -m pipelines.definitions

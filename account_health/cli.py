@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import warnings
 from datetime import date
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def _run(_: argparse.Namespace) -> None:
 
 
 def _account(args: argparse.Namespace) -> None:
+    warnings.simplefilter("ignore")  # library notices would bury the answer
     from dagster import Failure
 
     from pipelines.definitions import build_resources

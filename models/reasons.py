@@ -76,10 +76,11 @@ def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, *,
     """The ``k`` largest contributions per account, largest |effect| first.
 
     ``contributions``: SHAP values per feature plus a ``bias`` column (the base value), one
-    row per account; ``values``: the same accounts' feature values. Returns one row per
-    account and rank with ``feature, value, effect`` (log-odds), ``direction`` and
-    ``sentence``, and per account ``other_effect`` and ``base_value`` so that
-    base_value + sum(effect) + other_effect equals the model margin.
+    row per account; ``values``: the same accounts' feature values. Returns ``k`` rows per
+    account (account by account, in ``contributions`` order; rank 1 first) with
+    ``feature, value, effect`` (log-odds), ``direction`` and ``sentence``, and per account
+    ``other_effect`` and ``base_value`` so that base_value + sum(effect) + other_effect
+    equals the model margin.
     """
     features = [c for c in contributions.columns if c != "bias"]
     effects = contributions[features].to_numpy(dtype=float)

@@ -35,14 +35,19 @@ def score_accounts(features: pd.DataFrame, bundle: ChurnModelBundle, *,
 
     contributions = bundle.classifier.shap_values(frame)
     reasons = top_reasons(contributions, frame, k=n_reasons)
-    by_account = reasons.groupby("account_index", sort=True)
-    sentences = by_account["sentence"].apply(list).reindex(frame.index)
-    raising = reasons[reasons["effect"] > 0].groupby("account_index")["feature"].apply(list)
-    detail = by_account.apply(lambda g: json.dumps(
-        [{"feature": f, "value": _plain(v), "direction": d, "effect": round(float(e), 4),
-          "sentence": s} for f, v, d, e, s in zip(g["feature"], g["value"], g["direction"],
-                                                  g["effect"], g["sentence"], strict=True)]),
-        include_groups=False).reindex(frame.index)
+    # top_reasons gives k rows per account, account by account: reshape instead of grouping.
+    n_shown = len(reasons) // max(len(frame), 1)
+    sentences = reasons["sentence"].to_numpy(object).reshape(len(frame), n_shown)
+    features = reasons["feature"].to_numpy(object).reshape(len(frame), n_shown)
+    raises = reasons["effect"].to_numpy(float).reshape(len(frame), n_shown) > 0
+    raising = [list(f[r]) for f, r in zip(features, raises, strict=True)]
+    items = np.array([
+        json.dumps({"feature": f, "value": _plain(v), "direction": d,
+                    "effect": round(float(e), 4), "sentence": s})
+        for f, v, d, e, s in zip(reasons["feature"], reasons["value"], reasons["direction"],
+                                 reasons["effect"], reasons["sentence"], strict=True)],
+        dtype=object).reshape(len(frame), n_shown)
+    detail = ["[" + ", ".join(row) + "]" for row in items]
 
     mrr = frame["mrr"].astype(float).to_numpy()
     scored = pd.DataFrame({
@@ -60,14 +65,14 @@ def score_accounts(features: pd.DataFrame, bundle: ChurnModelBundle, *,
         "arr": 12 * mrr,
         "arr_at_risk": 12 * mrr * risk,
         "days_to_renewal": frame["days_to_renewal"].to_numpy(),
-        **{f"reason_{i + 1}": sentences.map(lambda s, i=i: s[i] if len(s) > i else None)
+        **{f"reason_{i + 1}": sentences[:, i] if i < n_shown else None
            for i in range(n_reasons)},
-        "reasons": detail.to_numpy(),
+        "reasons": detail,
         "model_version": model_version,
         "feature_snapshot_timestamp": frame["event_timestamp"].to_numpy(),
     })
     actions = recommend_actions(
-        scored.assign(risk_reasons=raising.reindex(frame.index).to_numpy(),
+        scored.assign(risk_reasons=pd.Series(raising, dtype=object).to_numpy(),
                       active_users_per_seat=frame.get("active_users_per_seat")), playbook)
     scored["recommended_action"] = actions["action"].to_numpy()
     scored["action_owner"] = actions["owner"].to_numpy()

@@ -85,9 +85,17 @@ class ChurnSurvivalModel:
         return {t: 1 - survival.loc[t].to_numpy() for t in horizons}
 
     def median_days_to_churn(self, frame: pd.DataFrame) -> np.ndarray:
-        """Median predicted days to churn; infinite when the curve never falls below 0.5."""
-        median = self.model_.predict_median(self._design(frame)[self.columns_])
-        return np.asarray(median, float).ravel()
+        """Median predicted days to churn; infinite when the curve never falls below 0.5.
+
+        S(t) = exp(-H0(t) * partial_hazard) falls to 0.5 where H0(t) reaches
+        ln 2 / partial_hazard; H0 is non-decreasing, so a binary search per account finds it
+        (what lifelines' ``predict_median`` gives, without a survival curve per account).
+        """
+        baseline = self.model_.baseline_cumulative_hazard_.iloc[:, 0]
+        threshold = np.log(2) / self.risk(frame)
+        index = np.searchsorted(baseline.to_numpy(), threshold, side="left")
+        times = np.append(baseline.index.to_numpy(float), np.inf)
+        return times[index]
 
     def proportional_hazards_check(self) -> pd.DataFrame:
         """Schoenfeld-residual test per covariate: ``p`` and whether it violates at ph_alpha."""

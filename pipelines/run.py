@@ -124,6 +124,14 @@ def print_top_at_risk(settings: AccountHealthSettings, day: str, top: int = 10) 
         "ARR at risk": head["arr_at_risk"].map("${:,.0f}".format),
         "top reason": head["reason_1"], "action": head["recommended_action"]})
     print(f"\ntop {top} at-risk accounts:\n{table.to_markdown(index=False)}")
+    alerts_file = Path(settings.output_dir) / "alerts" / f"{day}.csv"
+    if alerts_file.exists():
+        alerts = pd.read_csv(alerts_file)
+        counts = alerts["alert_type"].value_counts()
+        print(f"\nalerts on {day}: {len(alerts)} new"
+              + (" (" + ", ".join(f"{n} {t}" for t, n in counts.items()) + ")" if len(alerts)
+                 else "") + f" in {alerts_file}")
+    print("one account from the online store: .venv/bin/account-health account <account_id>")
 
 
 def print_summary(settings: AccountHealthSettings, result) -> None:

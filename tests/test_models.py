@@ -91,6 +91,17 @@ def test_survival_outputs_are_consistent(training):
     assert {"p", "violates"} <= set(check.columns) and len(check) == len(model.columns_)
 
 
+def test_median_days_to_churn_equals_lifelines_median(training):
+    model = ChurnSurvivalModel().fit(training)
+    # the riskiest rows, so that many curves do cross 0.5 inside the observed times
+    sample = training.iloc[np.argsort(-model.risk(training))[:300]]
+    expected = np.asarray(model.model_.predict_median(
+        model._design(sample)[model.columns_]), float).ravel()
+    median = model.median_days_to_churn(sample)
+    assert np.isfinite(expected).sum() > 10
+    np.testing.assert_array_equal(median, expected)
+
+
 def test_baselines(training):
     y = training["churned_within_horizon"]
     assert np.allclose(BaseRateBaseline().fit(training, y).predict_proba(training), y.mean())
