@@ -10,6 +10,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
+from feast.data_source import DataSource
+from feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source import (
+    PostgreSQLSource,
+)
 from feast.types import Float64, Int64, String
 
 from features.snapshot import FEATURE_GROUPS
@@ -17,6 +21,8 @@ from features.snapshot import FEATURE_GROUPS
 FEAST_TYPES = {"int": Int64, "float": Float64, "str": String}
 #: The churn model's features; scoring must use the same service as training.
 CHURN_FEATURE_SERVICE = "churn_model_v1"
+#: The snapshot's name as a Feast source, and as a table where the offline store is Postgres.
+SNAPSHOT_SOURCE = "account_daily_snapshot"
 #: How far back a snapshot may be used for an as-of time (one missed daily run is tolerated).
 SNAPSHOT_TTL = timedelta(days=2)
 
@@ -28,17 +34,18 @@ account = Entity(
 )
 
 
-def account_daily_snapshot(snapshot_glob: str) -> FileSource:
-    """The daily snapshot table written by the `account_snapshot` asset (one file a day)."""
-    return FileSource(
-        name="account_daily_snapshot",
-        path=snapshot_glob,
-        timestamp_field="event_timestamp",
-        description="One row per account and as-of date; event_timestamp = end of as-of date",
-    )
+def account_daily_snapshot(snapshot_glob: str, offline_store: str = "duckdb") -> DataSource:
+    """The daily snapshot written by the `account_snapshot` asset: its Parquet day files, or
+    the table they are copied to when the offline store is Postgres."""
+    description = "One row per account and as-of date; event_timestamp = end of as-of date"
+    if offline_store == "postgres":
+        return PostgreSQLSource(name=SNAPSHOT_SOURCE, table=SNAPSHOT_SOURCE,
+                                timestamp_field="event_timestamp", description=description)
+    return FileSource(name=SNAPSHOT_SOURCE, path=snapshot_glob,
+                      timestamp_field="event_timestamp", description=description)
 
 
-def feature_views(source: FileSource, groups: list[str]) -> list[FeatureView]:
+def feature_views(source: DataSource, groups: list[str]) -> list[FeatureView]:
     """One feature view per present feature group, all over the snapshot source."""
     return [
         FeatureView(
@@ -61,8 +68,8 @@ def churn_feature_service(views: list[FeatureView]) -> FeatureService:
                           description="Features of the churn classifier and survival model")
 
 
-def repo_objects(snapshot_glob: str, groups: list[str]) -> list:
+def repo_objects(snapshot_glob: str, groups: list[str], offline_store: str = "duckdb") -> list:
     """Everything to apply to the registry for the given feature groups."""
-    source = account_daily_snapshot(snapshot_glob)
+    source = account_daily_snapshot(snapshot_glob, offline_store)
     views = feature_views(source, groups)
     return [account, source, *views, churn_feature_service(views)]

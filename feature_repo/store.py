@@ -1,31 +1,47 @@
-"""Open the Feast feature store for an output directory and keep its registry in sync."""
+"""Open the Feast feature store for an output directory and keep its registry in sync.
+
+Two configurations, same code: ``feature_store.yaml`` (embedded default: DuckDB over the
+snapshot's Parquet files, SQLite online store, file registry) and
+``feature_store.production.yaml`` (Postgres registry and offline store, Redis online store).
+``${VARIABLES}`` in either file are filled in from the environment.
+"""
 
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
 from string import Template
 
+import pandas as pd
 import yaml
 from feast import FeatureStore, FeatureView
 from feast.repo_config import RepoConfig
 
-from feature_repo.definitions import repo_objects
+from feature_repo.definitions import SNAPSHOT_SOURCE, repo_objects
+from features.snapshot import FEATURE_GROUPS
 
 REPO_DIR = Path(__file__).resolve().parent
+LOCAL_CONFIG = REPO_DIR / "feature_store.yaml"
+PRODUCTION_CONFIG = REPO_DIR / "feature_store.production.yaml"
 
 
-def store_config(output_dir: Path,
-                 config_file: Path = REPO_DIR / "feature_store.yaml") -> RepoConfig:
-    """The repo's feature_store.yaml with ``${ACCOUNT_HEALTH_OUTPUT_DIR}`` filled in."""
-    text = Template(config_file.read_text()).substitute(
-        ACCOUNT_HEALTH_OUTPUT_DIR=str(Path(output_dir).resolve()))
+def store_config(output_dir: Path, config_file: Path = LOCAL_CONFIG) -> RepoConfig:
+    """``config_file`` with ``${ACCOUNT_HEALTH_OUTPUT_DIR}`` and environment variables filled in."""
+    values = {**os.environ, "ACCOUNT_HEALTH_OUTPUT_DIR": str(Path(output_dir).resolve())}
+    try:
+        text = Template(Path(config_file).read_text()).substitute(values)
+    except KeyError as exc:
+        raise ValueError(f"{config_file} needs the environment variable {exc.args[0]} "
+                         "(see .env.example)") from None
     return RepoConfig(repo_path=REPO_DIR, **yaml.safe_load(text))
 
 
-def open_store(output_dir: Path) -> FeatureStore:
-    """A FeatureStore over the embedded default stores under ``output_dir/feast``."""
+def open_store(output_dir: Path, config_file: Path = LOCAL_CONFIG) -> FeatureStore:
+    """A FeatureStore for ``config_file`` (default: the embedded stores under
+    ``output_dir/feast``)."""
     (Path(output_dir) / "feast").mkdir(parents=True, exist_ok=True)
-    return FeatureStore(config=store_config(output_dir))
+    return FeatureStore(config=store_config(output_dir, config_file))
 
 
 def apply_definitions(store: FeatureStore, snapshot_glob: str, groups: list[str]) -> list[str]:
@@ -33,8 +49,73 @@ def apply_definitions(store: FeatureStore, snapshot_glob: str, groups: list[str]
 
     Returns the names of the applied feature views.
     """
-    objects = repo_objects(snapshot_glob, groups)
+    objects = repo_objects(snapshot_glob, groups, store.config.offline_store.type)
     applied = {o.name for o in objects if isinstance(o, FeatureView)}
     stale = [v for v in store.list_feature_views() if v.name not in applied]
     store.apply(objects, objects_to_delete=stale, partial=False)
     return sorted(applied)
+
+
+#: Postgres column types by Feast feature kind; the table is typed like the feature views so
+#: the offline store hands back what the online store serves (1, not 1.0, for a count).
+PG_TYPES = {"int": "bigint", "float": "double precision", "str": "text"}
+FEATURE_KINDS = {name: kind for group in FEATURE_GROUPS.values() for name, kind in group.items()}
+
+
+def _pg_type(column: str, dtype) -> str:
+    if column in FEATURE_KINDS:
+        return PG_TYPES[FEATURE_KINDS[column]]
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return "timestamptz"
+    if pd.api.types.is_datetime64_dtype(dtype):
+        return "timestamp"
+    return "text"
+
+
+def sync_offline_snapshot(store: FeatureStore, snapshot_dir: Path) -> int:
+    """Copy changed snapshot day files into the Postgres offline store's table.
+
+    Does nothing for the file-based offline store (the Parquet files are its source). A day
+    is copied again only when its file changed (size and modification time are recorded
+    per day), replacing that day's rows; days whose file is gone are deleted. Returns the
+    number of days copied.
+    """
+    config = store.config.offline_store
+    if config.type != "postgres":
+        return 0
+    import psycopg
+
+    files = {p.stem: p for p in sorted(Path(snapshot_dir).glob("*.parquet"))}
+    stamps = {day: f"{p.stat().st_size}-{p.stat().st_mtime_ns}" for day, p in files.items()}
+    table, ledger = SNAPSHOT_SOURCE, f"{SNAPSHOT_SOURCE}_files"
+    with psycopg.connect(host=config.host, port=config.port, dbname=config.database,
+                         user=config.user, password=config.password,
+                         sslmode=config.sslmode or "prefer") as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {ledger} (day text PRIMARY KEY, stamp text)")
+        cur.execute(f"SELECT day, stamp FROM {ledger}")
+        copied = dict(cur.fetchall())
+        for day in sorted(set(copied) - set(files)):
+            cur.execute(f"DELETE FROM {table} WHERE as_of_date = %s", (day,))
+            cur.execute(f"DELETE FROM {ledger} WHERE day = %s", (day,))
+        changed = [day for day in files if copied.get(day) != stamps[day]]
+        for day in changed:
+            frame = pd.read_parquet(files[day])
+            # a day with a missing count stores it as float in Parquet; COPY wants "1", not "1.0"
+            frame = frame.astype({c: "Int64" for c in frame if FEATURE_KINDS.get(c) == "int"})
+            columns = ", ".join(f'"{c}" {_pg_type(c, t)}' for c, t in frame.dtypes.items())
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+            for name, dtype in frame.dtypes.items():
+                cur.execute(f'ALTER TABLE {table} ADD COLUMN IF NOT EXISTS "{name}" '
+                            f"{_pg_type(name, dtype)}")
+            cur.execute(f"DELETE FROM {table} WHERE as_of_date = %s", (day,))
+            buffer = io.StringIO()
+            frame.to_csv(buffer, index=False, header=False)
+            quoted = ", ".join(f'"{c}"' for c in frame.columns)
+            with cur.copy(f"COPY {table} ({quoted}) FROM STDIN WITH (FORMAT csv)") as copy:
+                copy.write(buffer.getvalue())
+            cur.execute(f"INSERT INTO {ledger} (day, stamp) VALUES (%s, %s) ON CONFLICT (day) "
+                        "DO UPDATE SET stamp = EXCLUDED.stamp", (day, stamps[day]))
+        if changed:
+            cur.execute(f"CREATE INDEX IF NOT EXISTS {table}_account_time ON {table} "
+                        "(account_id, event_timestamp)")
+    return len(changed)

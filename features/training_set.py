@@ -40,7 +40,11 @@ def build_training_set(store: FeatureStore, labels: pd.DataFrame, *,
     the as-of date.
     """
     service = store.get_feature_service(feature_service)
-    joined = store.get_historical_features(entity_df=labels, features=service).to_df()
+    # Feast's Postgres offline store writes int8 columns as "tinyint", which Postgres lacks.
+    narrow = {c: labels[c].dtype for c in labels.select_dtypes(["int8", "int16"]).columns}
+    entity_rows = labels.astype(dict.fromkeys(narrow, "int64"))
+    joined = store.get_historical_features(entity_df=entity_rows, features=service).to_df()
+    joined = joined.astype(narrow)
     # Feast hands entity-side timestamps back in UTC; as_of_date is a calendar date.
     joined["as_of_date"] = pd.to_datetime(joined["as_of_date"], utc=True).dt.tz_localize(
         None).astype("datetime64[ns]")

@@ -47,7 +47,8 @@ def use_tracking(tracking_uri: str, artifact_location: str,
     mlflow.set_registry_uri(tracking_uri)
     existing = mlflow.get_experiment_by_name(experiment)
     experiment_id = (existing.experiment_id if existing else
-                     mlflow.create_experiment(experiment, artifact_location=artifact_location))
+                     mlflow.create_experiment(experiment,
+                                              artifact_location=artifact_location or None))
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
 

@@ -7,6 +7,7 @@ import os
 
 from dagster import AssetSelection, Definitions, define_asset_job, load_assets_from_modules
 
+from feature_repo.store import PRODUCTION_CONFIG
 from pipelines import checks
 from pipelines.assets import alerts, features, ingestion, models, reports, scoring
 from pipelines.io_manager import PartitionedParquetIOManager
@@ -44,12 +45,27 @@ daily_scoring_job = define_asset_job(
 
 
 def build_resources(settings=None) -> dict:
-    """Resources for the given settings (default: from ACCOUNT_HEALTH_* variables)."""
+    """Resources for the given settings (default: from ACCOUNT_HEALTH_* variables).
+
+    ``ACCOUNT_HEALTH_ENV=production`` selects the production stores (docs/operations.md):
+    Feast on Postgres and Redis, MLflow at ``ACCOUNT_HEALTH_MLFLOW_TRACKING_URI``. This is
+    the only place the two configurations differ.
+    """
     settings = settings or settings_from_env()
+    production = os.environ.get("ACCOUNT_HEALTH_ENV", "local") == "production"
+    if production:
+        feast = FeastFeatureStore(output_dir=settings.output_dir,
+                                  config_file=str(PRODUCTION_CONFIG))
+        mlflow_tracking = MlflowTracking(
+            tracking_uri=os.environ["ACCOUNT_HEALTH_MLFLOW_TRACKING_URI"],
+            artifact_location=os.environ.get("ACCOUNT_HEALTH_MLFLOW_ARTIFACT_LOCATION", ""))
+    else:
+        feast = FeastFeatureStore(output_dir=settings.output_dir)
+        mlflow_tracking = MlflowTracking.local(settings.output_dir)
     return {
         "settings": settings,
-        "feast": FeastFeatureStore(output_dir=settings.output_dir),
-        "mlflow_tracking": MlflowTracking.local(settings.output_dir),
+        "feast": feast,
+        "mlflow_tracking": mlflow_tracking,
         "io_manager": PartitionedParquetIOManager(base_dir=f"{settings.output_dir}/assets"),
         "alert_webhook": AlertWebhook(
             url=os.environ.get("ACCOUNT_HEALTH_ALERT_WEBHOOK_URL", "")),

@@ -15,7 +15,7 @@ import pandas as pd
 from dagster import ConfigurableResource, Failure
 from feast import FeatureStore
 
-from feature_repo.store import open_store
+from feature_repo.store import LOCAL_CONFIG, open_store, sync_offline_snapshot
 from features.contract import ContractMapping, find_table_file
 from models.bundle import ChurnModelBundle
 from models.scoring_config import ScoringConfig
@@ -83,7 +83,8 @@ class MlflowTracking(ConfigurableResource):
     """MLflow tracking server and registry; default: SQLite under ``output_dir/mlflow``."""
 
     tracking_uri: str
-    artifact_location: str
+    #: Where new experiments keep artifacts; empty: the tracking server decides.
+    artifact_location: str = ""
 
     def activate(self) -> str:
         """Point the MLflow client here; returns the experiment id."""
@@ -119,12 +120,18 @@ class MlflowTracking(ConfigurableResource):
 
 
 class FeastFeatureStore(ConfigurableResource):
-    """The Feast store over the embedded default stores under ``output_dir/feast``."""
+    """The Feast store: ``config_file`` names its feature_store.yaml (default: the embedded
+    stores under ``output_dir/feast``; production: feature_store.production.yaml)."""
 
     output_dir: str
+    config_file: str = str(LOCAL_CONFIG)
 
     def open(self) -> FeatureStore:
-        return open_store(Path(self.output_dir))
+        return open_store(Path(self.output_dir), Path(self.config_file))
+
+    def sync_offline(self, snapshot_dir: Path) -> int:
+        """Bring the offline store's copy of the snapshot up to date (a no-op for files)."""
+        return sync_offline_snapshot(self.open(), snapshot_dir)
 
 
 class AlertWebhook(ConfigurableResource):

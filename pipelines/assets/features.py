@@ -64,8 +64,10 @@ def feast_feature_store(context: AssetExecutionContext, settings: AccountHealthS
     """Applies the Feast repo: entity, snapshot source, one view per present feature group."""
     groups = feature_groups_for(set(source_files.loc[source_files["present"], "table"]))
     views = apply_definitions(feast.open(), str(settings.snapshot_dir() / "*.parquet"), groups)
+    copied_days = feast.sync_offline(settings.snapshot_dir())
     context.add_output_metadata({"feature_views": MetadataValue.text(", ".join(views)),
-                                 "feature_service": CHURN_FEATURE_SERVICE})
+                                 "feature_service": CHURN_FEATURE_SERVICE,
+                                 "days_copied_to_offline_store": copied_days})
     features = [(view, feature) for view in views for feature in FEATURE_GROUPS[view]]
     return pd.DataFrame(features, columns=["feature_view", "feature"])
 
