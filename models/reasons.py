@@ -34,7 +34,7 @@ SENTENCES: dict[str, Callable[[object], str]] = {
     "core_feature_breadth_30d": lambda v: f"Uses {v:.0%} of the core features",
     "core_events_per_active_user_30d":
         lambda v: f"{v:.1f} core-feature actions per active user in 30 days",
-    "days_since_last_login": lambda v: f"Last login {v:.0f} days ago",
+    "days_since_last_login": lambda v: f"Last login {_count(v, 'day')} ago",
     "usage_velocity_30d": lambda v: f"Usage {_signed_percent(v)} over the last 30 days",
     "events_wow_change": lambda v: f"Usage {_signed_percent(v)} week over week",
     "active_users_wow_change": lambda v: f"Active users {_signed_percent(v)} week over week",
@@ -48,8 +48,8 @@ SENTENCES: dict[str, Callable[[object], str]] = {
     "mrr_change_90d": lambda v: f"MRR {'grew' if v > 0 else 'shrank'} by ${abs(v):,.0f} "
                                 "over 90 days" if v else "MRR unchanged over 90 days",
     "mrr_change_90d_pct": lambda v: f"MRR {_signed_percent(v)} over 90 days",
-    "days_to_renewal": lambda v: f"Renewal in {v:.0f} days",
-    "tenure_days": lambda v: f"Customer for {v:.0f} days",
+    "days_to_renewal": lambda v: f"Renewal in {_count(v, 'day')}",
+    "tenure_days": lambda v: f"Customer for {_count(v, 'day')}",
     "segment": lambda v: f"{v} account",
     "industry": lambda v: f"Industry: {v}",
     "failed_payments_90d": lambda v: f"{_count(v, 'failed payment')} in the last 90 days",

@@ -14,6 +14,8 @@ def test_sentences_read_like_a_csm_would_write_them():
     assert describe("failed_payments_90d", 1) == "1 failed payment in the last 90 days"
     assert describe("open_high_priority_tickets", 2) == "2 open high-priority tickets"
     assert describe("days_to_renewal", 12.0) == "Renewal in 12 days"
+    assert describe("days_to_renewal", 1) == "Renewal in 1 day"
+    assert describe("days_since_last_login", 1.0) == "Last login 1 day ago"
     assert describe("nps_latest", float("nan")) == "nps latest unknown"
 
 
