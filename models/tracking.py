@@ -129,6 +129,58 @@ def champion_metrics(registered_model: str = REGISTERED_MODEL) -> dict[str, floa
             "lift_at_10pct": metrics["xgboost.lift_at_10pct"], "version": int(version.version)}
 
 
+def model_versions(registered_model: str = REGISTERED_MODEL) -> pd.DataFrame:
+    """Every registered version, newest first: its aliases, when it was registered, its
+    walk-forward ROC AUC and why it is (or is not) champion."""
+    client = MlflowClient()
+    rows = []
+    for found in client.search_model_versions(f"name = '{registered_model}'"):
+        version = client.get_model_version(registered_model, found.version)  # with aliases
+        metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
+        rows.append({"version": int(version.version),
+                     "aliases": ", ".join(sorted(version.aliases)),
+                     "registered": pd.Timestamp(version.creation_timestamp, unit="ms",
+                                                tz="UTC").strftime("%Y-%m-%d %H:%M"),
+                     "roc_auc": metrics.get("xgboost.roc_auc"),
+                     "reason": version.tags.get("promotion_reason", "")})
+    columns = ["version", "aliases", "registered", "roc_auc", "reason"]
+    return pd.DataFrame(rows, columns=columns).sort_values("version", ascending=False,
+                                                           ignore_index=True)
+
+
+def _alias_versions(client: MlflowClient, registered_model: str, alias: str) -> list[str]:
+    try:
+        return [str(client.get_model_version_by_alias(registered_model, alias).version)]
+    except mlflow.exceptions.MlflowException:
+        return []
+
+
+def set_champion(version: str, *, reason: str,
+                 registered_model: str = REGISTERED_MODEL) -> str | None:
+    """Point ``champion`` at an existing ``version`` by hand (a roll-back, or overriding the
+    promotion rule) and record the reason on it. Returns the previous champion's version.
+
+    Raises ``ValueError`` for a version the registry does not have or an empty reason.
+    """
+    if not reason.strip():
+        raise ValueError("say why the champion changes (--reason): it is kept on the version")
+    client = MlflowClient()
+    try:
+        client.get_model_version(registered_model, version)
+    except mlflow.exceptions.MlflowException:
+        known = ", ".join(str(v) for v in model_versions(registered_model)["version"]) or "none"
+        raise ValueError(f"{registered_model} has no version {version} (versions: {known})"
+                         ) from None
+    previous = next(iter(_alias_versions(client, registered_model, CHAMPION)), None)
+    client.set_registered_model_alias(registered_model, CHAMPION, version)
+    if str(version) in _alias_versions(client, registered_model, CHALLENGER):
+        client.delete_registered_model_alias(registered_model, CHALLENGER)
+    client.set_model_version_tag(registered_model, version, "promotion_reason",
+                                 f"set by hand (was v{previous}): {reason}")
+    client.set_model_version_tag(registered_model, version, "promoted", "True")
+    return previous
+
+
 def apply_decision(version: str, decision: PromotionDecision,
                    registered_model: str = REGISTERED_MODEL) -> str:
     """Set ``champion`` or ``challenger`` on the version and record the reason."""

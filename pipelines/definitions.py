@@ -17,7 +17,7 @@ from pipelines.resources import (
     MlflowTracking,
     settings_from_env,
 )
-from pipelines.schedules import daily_scoring_schedule_from_env, weekly_training_schedule
+from pipelines.schedules import schedules_from_env
 from pipelines.selections import DAILY_SCORING, RETRAINING
 
 all_assets = load_assets_from_modules([ingestion, features, reports, models, scoring, alerts])
@@ -76,7 +76,6 @@ defs = Definitions(
     assets=all_assets,
     asset_checks=all_checks,
     jobs=[feature_pipeline_job, train_churn_models_job, daily_scoring_job],
-    schedules=[daily_scoring_schedule_from_env(daily_scoring_job),
-               weekly_training_schedule(train_churn_models_job)],
+    schedules=schedules_from_env(daily_scoring_job, train_churn_models_job),
     resources=build_resources(),
 )

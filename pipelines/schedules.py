@@ -1,7 +1,10 @@
 """When jobs run: the daily scoring run and the weekly retrain.
 
 The daily run's time of day and timezone come from ``ACCOUNT_HEALTH_DAILY_RUN_AT`` (HH:MM,
-default 06:00) and ``ACCOUNT_HEALTH_TIMEZONE`` (IANA name, default UTC).
+default 06:00) and ``ACCOUNT_HEALTH_TIMEZONE`` (IANA name, default UTC). Whether schedules
+start out running comes from ``ACCOUNT_HEALTH_SCHEDULES`` (``stopped``, the default for a
+laptop, or ``running``, which docker-compose.yml sets so the daemon fires them from the
+start); an operator's start or stop in the UI overrides it.
 """
 
 from __future__ import annotations
@@ -10,7 +13,13 @@ import os
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
-from dagster import RunRequest, ScheduleDefinition, ScheduleEvaluationContext, schedule
+from dagster import (
+    DefaultScheduleStatus,
+    RunRequest,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    schedule,
+)
 
 
 def scored_day(tick: pd.Timestamp) -> str:
@@ -29,8 +38,18 @@ def _cron_at(run_at: str) -> str:
     return f"{minute} {hour} * * *"
 
 
-def daily_scoring_schedule(job, *,
-                           run_at: str = "06:00", timezone: str = "UTC") -> ScheduleDefinition:
+def schedule_status(value: str) -> DefaultScheduleStatus:
+    """``running`` or ``stopped`` (any case) as Dagster's default schedule status."""
+    try:
+        return DefaultScheduleStatus(value.strip().upper())
+    except ValueError:
+        raise ValueError(f"ACCOUNT_HEALTH_SCHEDULES={value!r}: expected running or stopped"
+                         ) from None
+
+
+def daily_scoring_schedule(job, *, run_at: str = "06:00", timezone: str = "UTC",
+                           status: DefaultScheduleStatus = DefaultScheduleStatus.STOPPED
+                           ) -> ScheduleDefinition:
     """Every day at ``run_at`` in ``timezone``: the day that last ended in UTC."""
     try:
         ZoneInfo(timezone)
@@ -39,7 +58,7 @@ def daily_scoring_schedule(job, *,
                          "(e.g. Europe/Berlin)") from exc
 
     @schedule(name="daily_scoring_schedule", job=job, cron_schedule=_cron_at(run_at),
-              execution_timezone=timezone,
+              execution_timezone=timezone, default_status=status,
               description=f"Ingest, features, Feast, scores and alerts for the last complete "
                           f"UTC day, every day at {run_at} {timezone}")
     def _daily(context: ScheduleEvaluationContext) -> RunRequest:
@@ -49,12 +68,19 @@ def daily_scoring_schedule(job, *,
     return _daily
 
 
-def daily_scoring_schedule_from_env(job) -> ScheduleDefinition:
-    return daily_scoring_schedule(
-        job, run_at=os.environ.get("ACCOUNT_HEALTH_DAILY_RUN_AT", "06:00"),
-        timezone=os.environ.get("ACCOUNT_HEALTH_TIMEZONE", "UTC"))
-
-
-def weekly_training_schedule(job) -> ScheduleDefinition:
+def weekly_training_schedule(job, *,
+                             status: DefaultScheduleStatus = DefaultScheduleStatus.STOPPED
+                             ) -> ScheduleDefinition:
     return ScheduleDefinition(job=job, cron_schedule="0 3 * * 1", execution_timezone="UTC",
+                              default_status=status,
                               description="Retrain every Monday 03:00 UTC on the latest features")
+
+
+def schedules_from_env(daily_job, training_job) -> list[ScheduleDefinition]:
+    """Both schedules, configured by the ACCOUNT_HEALTH_* variables above."""
+    status = schedule_status(os.environ.get("ACCOUNT_HEALTH_SCHEDULES", "stopped"))
+    return [daily_scoring_schedule(daily_job,
+                                   run_at=os.environ.get("ACCOUNT_HEALTH_DAILY_RUN_AT", "06:00"),
+                                   timezone=os.environ.get("ACCOUNT_HEALTH_TIMEZONE", "UTC"),
+                                   status=status),
+            weekly_training_schedule(training_job, status=status)]

@@ -4,10 +4,10 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from dagster import build_schedule_context
+from dagster import DefaultScheduleStatus, build_schedule_context
 
-from pipelines.definitions import daily_scoring_job, defs
-from pipelines.schedules import daily_scoring_schedule, daily_scoring_schedule_from_env
+from pipelines.definitions import daily_scoring_job, defs, train_churn_models_job
+from pipelines.schedules import daily_scoring_schedule, schedules_from_env
 
 
 def requested_partition(schedule, tick: dt.datetime) -> str:
@@ -41,9 +41,23 @@ def test_time_and_timezone_are_configurable(run_at, zone, local_tick, day):
 def test_schedule_reads_its_settings_from_the_environment(monkeypatch):
     monkeypatch.setenv("ACCOUNT_HEALTH_DAILY_RUN_AT", "07:15")
     monkeypatch.setenv("ACCOUNT_HEALTH_TIMEZONE", "Europe/Berlin")
-    schedule = daily_scoring_schedule_from_env(daily_scoring_job)
+    schedule, _ = schedules_from_env(daily_scoring_job, train_churn_models_job)
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("15 7 * * *",
                                                                      "Europe/Berlin")
+
+
+def test_schedules_start_stopped_unless_configured_to_run(monkeypatch):
+    monkeypatch.delenv("ACCOUNT_HEALTH_SCHEDULES", raising=False)
+    assert {s.default_status for s in schedules_from_env(daily_scoring_job,
+                                                         train_churn_models_job)} == {
+        DefaultScheduleStatus.STOPPED}
+    monkeypatch.setenv("ACCOUNT_HEALTH_SCHEDULES", "Running")
+    assert {s.default_status for s in schedules_from_env(daily_scoring_job,
+                                                         train_churn_models_job)} == {
+        DefaultScheduleStatus.RUNNING}
+    monkeypatch.setenv("ACCOUNT_HEALTH_SCHEDULES", "on")
+    with pytest.raises(ValueError, match="expected running or stopped"):
+        schedules_from_env(daily_scoring_job, train_churn_models_job)
 
 
 @pytest.mark.parametrize(("run_at", "zone", "message"), [

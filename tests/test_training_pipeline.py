@@ -95,3 +95,33 @@ def test_scoring_a_day_publishes_every_active_account_idempotently(trained):
     assert len(json.loads((out / "scores" / f"{day}.json").read_text())) == len(first)
     again = score()
     pd.testing.assert_frame_equal(first, again)
+
+
+def test_champion_can_be_rolled_back_by_hand_with_a_reason(trained, monkeypatch, capsys):
+    from account_health.cli import main
+    from pipelines.resources import MlflowTracking
+
+    settings, _, _ = trained
+    monkeypatch.delenv("ACCOUNT_HEALTH_ENV", raising=False)
+    monkeypatch.setenv("ACCOUNT_HEALTH_OUTPUT_DIR", settings.output_dir)
+    tracking = MlflowTracking.local(settings.output_dir)
+    try:
+        main(["champion", "--set", "2", "--reason", "v1 over-flags small accounts"])
+        assert "champion: v1 -> v2" in capsys.readouterr().out
+        assert tracking.load_champion()[1] == "2"
+        version = MlflowClient().get_model_version(REGISTERED_MODEL, "2")
+        assert version.tags["promotion_reason"] == (
+            "set by hand (was v1): v1 over-flags small accounts")
+        main(["champion"])
+        rows = [[cell.strip() for cell in line.split("|")[1:3]]
+                for line in capsys.readouterr().out.splitlines()]
+        assert rows[0] == ["version", "aliases"]
+        assert rows[2:] == [["2", "champion"], ["1", ""]]
+        with pytest.raises(SystemExit, match="has no version 9 \\(versions: 2, 1\\)"):
+            main(["champion", "--set", "9", "--reason", "typo"])
+        with pytest.raises(SystemExit, match="say why"):
+            main(["champion", "--set", "1"])
+    finally:
+        main(["champion", "--set", "1", "--reason", "restore the fixture's champion"])
+        MlflowClient().set_registered_model_alias(REGISTERED_MODEL, "challenger", "2")
+    assert tracking.load_champion()[1] == "1"

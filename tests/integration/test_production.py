@@ -1,13 +1,18 @@
-"""The production configuration against real Postgres and Redis (docs/operations.md).
+"""The production configuration of docker-compose.yml against real Postgres and Redis.
 
-Dagster runs, event logs and schedules, the MLflow backend store, and the Feast registry
-and offline store live in Postgres; the Feast online store lives in Redis. The test creates
-its own databases (and Redis database) and drops them afterwards, so it can run again on the
-same services. Unreachable services skip it, except under CI=true, where they fail it.
+Everything comes from the compose file (tests/compose.py): the databases are created by the
+postgres service's init script, the MLflow tracking server runs the mlflow service's command
+and environment, and the pipeline runs with the dagster-code service's environment and the
+image's dagster.yaml. Compose addresses (postgres:5432, redis:6379, mlflow:5000) and container
+paths are pointed at this machine (tests/integration/services.py). Dagster storage, the
+MLflow backend store and the Feast registry and offline store end up in Postgres, the Feast
+online store in Redis, MLflow's artifacts behind its server. The test makes its own
+databases and Redis database and drops them afterwards, so it can run again on the same
+services. Unreachable services skip it, except under CI=true, where they fail it.
 """
 
-import os
 import shutil
+import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -17,103 +22,80 @@ from dagster import DagsterInstance, DagsterRunStatus
 from account_health.demo_data import generate_to_dir
 from pipelines.run import run_pipeline
 from pipelines.selections import DAILY_SCORING, TRAINING_PIPELINE
+from tests.compose import REPO, replace_option, service_command, service_environment
 from tests.conftest import DEMO, make_settings
+from tests.integration.services import (
+    code_location_environment,
+    compose_variables,
+    create_databases,
+    drop_databases,
+    free_port,
+    query,
+    redis_client,
+    replacements,
+    require_services,
+    start_service,
+    stop_service,
+)
 
-REPO = Path(__file__).resolve().parents[2]
-PG = {"host": os.environ.get("ACCOUNT_HEALTH_TEST_PG_HOST", "127.0.0.1"),
-      "port": int(os.environ.get("ACCOUNT_HEALTH_TEST_PG_PORT", "5432")),
-      "user": os.environ.get("ACCOUNT_HEALTH_TEST_PG_USER", "postgres"),
-      "password": os.environ.get("ACCOUNT_HEALTH_TEST_PG_PASSWORD", "")}
-REDIS = os.environ.get("ACCOUNT_HEALTH_TEST_REDIS", "127.0.0.1:6379")
-REDIS_DB = 15
-DATABASES = {"dagster": "ah_it_dagster", "mlflow": "ah_it_mlflow", "feast": "ah_it_feast"}
+VARIABLES = compose_variables("ah_it")
 DAY = "2026-10-31"
 
 
-def _admin():
-    import psycopg
-
-    return psycopg.connect(dbname="test", autocommit=True, connect_timeout=3, **PG)
-
-
-def _redis():
-    import redis
-
-    host, port = REDIS.split(":")
-    return redis.Redis(host=host, port=int(port), db=REDIS_DB, socket_connect_timeout=3)
-
-
-def _require_services() -> None:
-    try:
-        _admin().close()
-        _redis().ping()
-    except Exception as exc:  # any failure to connect means: no services here
-        reason = f"Postgres at {PG['host']}:{PG['port']} or Redis at {REDIS} unreachable: {exc}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true and {reason}")
-        pytest.skip(reason)
-
-
-def _reset(drop_only: bool = False) -> None:
-    with _admin() as conn:
-        for name in DATABASES.values():
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            if not drop_only:
-                conn.execute(f"CREATE DATABASE {name}")
-    _redis().flushdb()
-
-
 def _query(database: str, sql: str) -> list[tuple]:
-    import psycopg
-
-    with psycopg.connect(dbname=DATABASES[database], **PG) as conn:
-        return conn.execute(sql).fetchall()
+    return query(VARIABLES[f"ACCOUNT_HEALTH_{database.upper()}_DATABASE"], sql)
 
 
-def _production_env(tmp: Path) -> dict[str, str]:
-    auth = f"{PG['user']}:{PG['password']}@{PG['host']}:{PG['port']}"
-    return {
-        "ACCOUNT_HEALTH_ENV": "production",
-        "ACCOUNT_HEALTH_POSTGRES_HOST": PG["host"], "ACCOUNT_HEALTH_POSTGRES_PORT": str(PG["port"]),
-        "ACCOUNT_HEALTH_POSTGRES_USER": PG["user"],
-        "ACCOUNT_HEALTH_POSTGRES_PASSWORD": PG["password"],
-        "ACCOUNT_HEALTH_POSTGRES_SSLMODE": "disable",
-        "ACCOUNT_HEALTH_FEAST_DATABASE": DATABASES["feast"],
-        "ACCOUNT_HEALTH_REDIS_URL": f"{REDIS},db={REDIS_DB}",
-        "ACCOUNT_HEALTH_DAGSTER_POSTGRES_URL": f"postgresql+psycopg2://{auth}/{DATABASES['dagster']}",
-        "ACCOUNT_HEALTH_MLFLOW_TRACKING_URI": f"postgresql+psycopg2://{auth}/{DATABASES['mlflow']}",
-        "ACCOUNT_HEALTH_MLFLOW_ARTIFACT_LOCATION": (tmp / "mlartifacts").as_uri(),
-        "DAGSTER_HOME": str(tmp / "dagster_home"),
-    }
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=2)
+        return True
+    except OSError:
+        return False
 
 
 @pytest.fixture(scope="module")
 def production(tmp_path_factory):
     """The training pipeline, then the daily run twice, all on the production stores."""
-    _require_services()
-    _reset()
+    require_services()
+    drop_databases(VARIABLES)
+    create_databases(VARIABLES)
     tmp = tmp_path_factory.mktemp("production")
-    data = tmp / "data"
-    generate_to_dir(data, DEMO)
-    settings = make_settings(data, tmp / "out", n_folds=2, horizon_days=60)
-    with pytest.MonkeyPatch.context() as env:
-        for key, value in _production_env(tmp).items():
-            env.setenv(key, value)
-        home = Path(os.environ["DAGSTER_HOME"])
-        home.mkdir()
-        shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
-        instance = DagsterInstance.get()
-        trained = run_pipeline(settings, instance, first_day="2025-11-01", last_day=DAY,
-                               selection=TRAINING_PIPELINE)
-        daily = [run_pipeline(settings, instance, first_day=DAY, last_day=DAY,
-                              selection=DAILY_SCORING) for _ in range(2)]
-        yield settings, instance, trained, daily
-        instance.dispose()
-    _reset(drop_only=True)
+    port = free_port()
+    replaced = replacements(tmp, port)
+    environment = code_location_environment(VARIABLES, replaced)
+    generate_to_dir(tmp / "data", DEMO)
+    settings = make_settings(environment["ACCOUNT_HEALTH_DATA_DIR"],
+                             environment["ACCOUNT_HEALTH_OUTPUT_DIR"], n_folds=2,
+                             horizon_days=60)
+    mlflow_command = replace_option(replace_option(service_command("mlflow"), "--host",
+                                                   "127.0.0.1"), "--port", str(port))
+    server = start_service(mlflow_command, service_environment("mlflow", VARIABLES, replaced),
+                           tmp / "mlflow-server.log",
+                           ready=lambda: _answers(f"http://127.0.0.1:{port}/health"))
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            for key, value in environment.items():
+                env.setenv(key, value)
+            # what the Dockerfile does: DAGSTER_HOME holds deploy/dagster.yaml
+            home = tmp / "dagster_home"
+            home.mkdir()
+            env.setenv("DAGSTER_HOME", str(home))
+            shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
+            instance = DagsterInstance.get()
+            trained = run_pipeline(settings, instance, first_day="2025-11-01", last_day=DAY,
+                                   selection=TRAINING_PIPELINE)
+            daily = [run_pipeline(settings, instance, first_day=DAY, last_day=DAY,
+                                  selection=DAILY_SCORING) for _ in range(2)]
+            yield settings, instance, trained, daily, tmp
+            instance.dispose()
+    finally:
+        stop_service(server)
+        drop_databases(VARIABLES)
 
 
 def test_dagster_runs_and_events_are_stored_in_postgres(production):
-    _, instance, trained, daily = production
+    _, instance, trained, daily, tmp = production
     assert trained.success and all(run.success for run in daily)
     stored = dict(_query("dagster", "SELECT run_id, status FROM runs"))
     assert {trained.run_id, *(run.run_id for run in daily)} <= set(stored)
@@ -121,15 +103,23 @@ def test_dagster_runs_and_events_are_stored_in_postgres(production):
     materialised = _query("dagster", "SELECT count(*) FROM event_logs "
                                      "WHERE dagster_event_type = 'ASSET_MATERIALIZATION'")
     assert materialised[0][0] > 0
+    # compute logs go to the volume the webserver shares, not under DAGSTER_HOME
+    assert any((tmp / "storage" / "compute_logs").rglob("*"))
 
 
-def test_mlflow_runs_and_registry_are_stored_in_postgres(production):
+def test_mlflow_server_keeps_runs_and_registry_in_postgres_and_serves_artifacts(production):
     models = _query("mlflow", "SELECT name, alias, version FROM registered_model_aliases")
     assert ("account-health-churn", "champion", 1) in models
     parents = _query("mlflow", "SELECT count(*) FROM runs r JOIN experiments e "
                                "ON r.experiment_id = e.experiment_id "
                                "WHERE e.name = 'account-health-churn'")
     assert parents[0][0] >= 3  # a parent run and two fold runs
+    artifact_roots = {root for (root,) in _query("mlflow", "SELECT artifact_location "
+                                                           "FROM experiments")}
+    assert all(root.startswith("mlflow-artifacts:") for root in artifact_roots)
+    # uploaded through the server into the mlflow service's artifact volume
+    tmp = production[4]
+    assert any(path.name == "MLmodel" for path in (tmp / "mlartifacts").rglob("*"))
 
 
 def test_feast_registry_and_offline_store_are_in_postgres(production):
@@ -151,17 +141,14 @@ def test_online_store_is_redis_and_serves_the_days_scores(production):
     from pipelines.online_scoring import score_online
 
     settings = production[0]
-    assert _redis().dbsize() > 0
+    assert redis_client().dbsize() > 0
     daily = pd.read_parquet(Path(settings.output_dir) / "assets" / "account_scores"
                             / f"{DAY}.parquet").set_index("account_id")
     accounts = list(daily.index[:3])
-    with pytest.MonkeyPatch.context() as env:
-        for key, value in _production_env(Path(settings.output_dir).parent).items():
-            env.setenv(key, value)
-        resources = build_resources(settings)
-        assert resources["feast"].open().config.online_store.type == "redis"
-        online = score_online(settings, resources["feast"], resources["mlflow_tracking"],
-                              accounts).set_index("account_id")
+    resources = build_resources(settings)
+    assert resources["feast"].open().config.online_store.type == "redis"
+    online = score_online(settings, resources["feast"], resources["mlflow_tracking"],
+                          accounts).set_index("account_id")
     columns = ["churn_probability", "health_score", "band", "reasons", "recommended_action"]
     pd.testing.assert_frame_equal(online.loc[accounts, columns], daily.loc[accounts, columns],
                                   check_dtype=False)
