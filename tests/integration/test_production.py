@@ -11,6 +11,7 @@ databases and Redis database and drops them afterwards, so it can run again on t
 services. Unreachable services skip it, except under CI=true, where they fail it.
 """
 
+import json
 import shutil
 import urllib.request
 from pathlib import Path
@@ -152,3 +153,21 @@ def test_online_store_is_redis_and_serves_the_days_scores(production):
     columns = ["churn_probability", "health_score", "band", "reasons", "recommended_action"]
     pd.testing.assert_frame_equal(online.loc[accounts, columns], daily.loc[accounts, columns],
                                   check_dtype=False)
+
+
+def test_feast_ui_serves_the_production_registry(production):
+    """The feast-ui service's command, on the registry the pipeline wrote to Postgres."""
+    tmp = production[4]
+    port = free_port()
+    command = [part.replace("/app/", f"{REPO}/") for part in service_command("feast-ui")]
+    command = replace_option(replace_option(command, "--host", "127.0.0.1"), "--port", str(port))
+    ui = start_service(command, {}, tmp / "feast-ui.log",
+                       ready=lambda: _answers(f"http://127.0.0.1:{port}/health"))
+    try:
+        url = f"http://127.0.0.1:{port}/api/v1/feature_views?project=account_health"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            listed = json.load(response)
+    finally:
+        stop_service(ui)
+    names = {view["spec"]["name"] for view in listed["featureViews"]}
+    assert {"account_usage", "account_billing"} <= names
