@@ -1,0 +1,122 @@
+"""Revenue and retention metrics by month: MRR movements, NRR, GRR, logo retention.
+
+Conventions (docs/metrics.md): an account's MRR in a month is the sum of the ``mrr`` of its
+subscriptions active at the end of the month's last day (``start_date <= day < end_date``);
+``mrr`` is already monthly for annual contracts, so a contract mid-term moves nothing. A
+month's starting MRR is the previous month's ending MRR. An account is a paying customer
+while its MRR is above zero: a downgrade to zero counts as churned MRR and a lost logo, and a
+later return counts as reactivation, not as new business.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.labels import expand_intervals
+
+MOVEMENTS = ["new", "expansion", "contraction", "churned", "reactivation"]
+
+
+def month_ends(first: pd.Timestamp, last: pd.Timestamp) -> pd.DatetimeIndex:
+    """Last days of the months from ``first``'s month to ``last``'s month."""
+    return pd.date_range(pd.Timestamp(first).normalize() + pd.offsets.MonthEnd(0),
+                         pd.Timestamp(last).normalize() + pd.offsets.MonthEnd(0), freq="ME")
+
+
+def mrr_movements(subscriptions: pd.DataFrame, last_day: pd.Timestamp) -> pd.DataFrame:
+    """One row per account and month in which it had MRR at the start or the end.
+
+    Columns: ``account_id, month`` (month-end date), ``plan`` (of its largest subscription
+    at the start of the month, or at the end for new and returning accounts),
+    ``starting_mrr, ending_mrr``, one column per movement in ``MOVEMENTS`` (amounts >= 0,
+    at most one non-zero) and ``retained`` (paying at the start and the end). Months run from
+    the first subscription's month to the last one complete by ``last_day`` (the data's last
+    day): a month in progress would count subscriptions on a day not yet seen.
+    """
+    subs = subscriptions.reset_index(drop=True)
+    months = month_ends(subs["start_date"].min(), last_day)
+    months = months[months <= pd.Timestamp(last_day).normalize()]
+    rows, on = expand_intervals(subs["start_date"], subs["end_date"], months)
+    active = subs.iloc[rows][["account_id", "plan", "mrr"]].assign(month=on)
+    accounts = pd.Index(sorted(subs["account_id"].unique()), name="account_id")
+    ending = (active.groupby(["account_id", "month"])["mrr"].sum().unstack(fill_value=0.0)
+              .reindex(index=accounts, columns=months, fill_value=0.0).to_numpy())
+    starting = np.hstack([np.zeros((len(accounts), 1)), ending[:, :-1]])
+    paid_before = np.hstack([np.zeros((len(accounts), 1), dtype=bool),
+                             np.maximum.accumulate(ending > 0, axis=1)[:, :-1]])
+    was, now = starting > 0, ending > 0
+    movements = {
+        "new": np.where(~was & now & ~paid_before, ending, 0.0),
+        "reactivation": np.where(~was & now & paid_before, ending, 0.0),
+        "expansion": np.where(was & (ending > starting), ending - starting, 0.0),
+        "contraction": np.where(was & now & (ending < starting), starting - ending, 0.0),
+        "churned": np.where(was & ~now, starting, 0.0),
+    }
+    frame = pd.DataFrame({
+        "account_id": np.repeat(accounts.to_numpy(), len(months)),
+        "month": np.tile(months.to_numpy(), len(accounts)),
+        "starting_mrr": starting.ravel(), "ending_mrr": ending.ravel(),
+        **{name: movements[name].ravel() for name in MOVEMENTS},
+        "retained": (was & now).ravel()})
+    frame = frame[(frame["starting_mrr"] > 0) | (frame["ending_mrr"] > 0)]
+    # plan of the largest subscription at each month end; the start of a month is the end of
+    # the one before
+    primary = (active.sort_values(["mrr", "plan"], ascending=[False, True])
+               .drop_duplicates(["account_id", "month"]).set_index(["account_id", "month"])["plan"])
+    at_start = primary.reindex(pd.MultiIndex.from_arrays(
+        [frame["account_id"], frame["month"] - pd.offsets.MonthEnd(1)])).to_numpy()
+    at_end = primary.reindex(pd.MultiIndex.from_arrays(
+        [frame["account_id"], frame["month"]])).to_numpy()
+    frame.insert(2, "plan", np.where(frame["starting_mrr"] > 0, at_start, at_end))
+    return frame.sort_values(["month", "account_id"], ignore_index=True)
+
+
+def retention_by_month(movements: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
+    """Monthly totals and rates, overall or per group (``by``: columns of ``movements``,
+    e.g. ``plan``, or ``segment``/``csm_owner`` joined from accounts).
+
+    Rates are over the month's starting MRR (or starting paying accounts for logos) and are
+    missing when that is zero: NRR, GRR, logo retention and churn, revenue churn (gross),
+    expansion rate. ``tailwind`` = expansion + reactivation, ``headwind`` = contraction +
+    churned, both in MRR.
+    """
+    keys = ["month", *(by or [])]
+    frame = movements.assign(paying_at_start=movements["starting_mrr"] > 0)
+    totals = frame.groupby(keys, dropna=False).agg(
+        starting_mrr=("starting_mrr", "sum"), **{m: (m, "sum") for m in MOVEMENTS},
+        ending_mrr=("ending_mrr", "sum"), starting_accounts=("paying_at_start", "sum"),
+        retained_accounts=("retained", "sum"),
+        ending_accounts=("ending_mrr", lambda mrr: int((mrr > 0).sum()))).reset_index()
+    start = totals["starting_mrr"].where(totals["starting_mrr"] > 0)
+    logos = totals["starting_accounts"].where(totals["starting_accounts"] > 0)
+    lost = totals["contraction"] + totals["churned"]
+    totals["nrr"] = (totals["starting_mrr"] + totals["expansion"] - lost) / start
+    totals["grr"] = (totals["starting_mrr"] - lost) / start
+    totals["logo_retention"] = totals["retained_accounts"] / logos
+    totals["logo_churn"] = 1 - totals["logo_retention"]
+    totals["revenue_churn"] = lost / start
+    totals["expansion_rate"] = totals["expansion"] / start
+    totals["tailwind"] = totals["expansion"] + totals["reactivation"]
+    totals["headwind"] = lost
+    return totals
+
+
+def arr_by_band(scores: pd.DataFrame, bands: list[str]) -> pd.DataFrame:
+    """Accounts, ARR and ARR at risk per health band of one day's scores, in ``bands`` order
+    (every band listed, empty ones as zero), with each band's share of accounts and ARR."""
+    table = scores.groupby("band").agg(accounts=("account_id", "size"), arr=("arr", "sum"),
+                                       arr_at_risk=("arr_at_risk", "sum"))
+    table = table.reindex(bands, fill_value=0).rename_axis("band").reset_index()
+    table["share_of_accounts"] = table["accounts"] / max(table["accounts"].sum(), 1)
+    table["share_of_arr"] = table["arr"] / table["arr"].sum() if table["arr"].sum() else 0.0
+    return table
+
+
+def health_distribution(scores: pd.DataFrame, width: int = 10) -> pd.DataFrame:
+    """Accounts per health-score bin of ``width`` points: ``[0, 10)``, ..., ``[90, 100]``."""
+    edges = np.arange(0, 100 + width, width)
+    # 100 belongs to the top bin rather than a bin of its own
+    scores_in_range = scores["health_score"].clip(0, np.nextafter(100, 0))
+    counts = pd.cut(scores_in_range, edges, right=False).value_counts(sort=False)
+    return pd.DataFrame({"from": edges[:-1], "to": edges[1:], "accounts": counts.to_numpy()})
