@@ -18,6 +18,7 @@ from feast import FeatureStore
 from feature_repo.store import LOCAL_CONFIG, open_store, sync_offline_snapshot
 from features.contract import ContractMapping, find_table_file
 from models.bundle import ChurnModelBundle
+from models.drift import DriftThresholds
 from models.scoring_config import ScoringConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +40,12 @@ class AccountHealthSettings(ConfigurableResource):
     n_folds: int = 6
     auc_floor: float = 0.65
     promotion_margin: float = 0.005
+    #: A feature has drifted from the training data above these (docs/metrics.md).
+    drift_psi_threshold: float = DriftThresholds.psi
+    drift_ks_threshold: float = DriftThresholds.ks
+    #: Comma-separated features measured but never counted as drift: they move by design
+    #: (tenure grows as the customer base ages).
+    drift_exempt_features: str = "tenure_days"
     #: Fixes "now" (UTC, ISO 8601) for reproducible re-runs and tests; empty means the clock.
     now: str = ""
     #: Health bands, reasons, playbook and alert thresholds (YAML); empty: the defaults.

@@ -132,6 +132,31 @@ def print_top_at_risk(settings: AccountHealthSettings, day: str, top: int = 10) 
               + (" (" + ", ".join(f"{n} {t}" for t, n in counts.items()) + ")" if len(alerts)
                  else "") + f" in {alerts_file}")
     print("one account from the online store: .venv/bin/account-health account <account_id>")
+    print_monitoring(settings, day)
+
+
+def print_monitoring(settings: AccountHealthSettings, day: str) -> None:
+    """The last complete month's retention and the day's drift against the training data."""
+    out = Path(settings.output_dir)
+    retention = out / "reports" / "retention_metrics.csv"
+    if retention.exists():
+        table = pd.read_csv(retention)
+        overall = table[table["dimension"] == "overall"].dropna(subset=["nrr"]).tail(3)
+        print(f"\nretention, last complete months ({retention}; docs/metrics.md):")
+        money = ["starting_mrr", "new", "expansion", "contraction", "churned"]
+        shown = overall[["month", *money, "nrr", "grr", "logo_retention"]].copy()
+        shown[money] = shown[money].map("${:,.0f}".format)
+        print(shown.to_markdown(index=False, floatfmt=".3f"))
+    drift = out / "assets" / "feature_drift" / f"{day}.parquet"
+    if drift.exists():
+        table = pd.read_parquet(drift)
+        drifted = table.loc[table["drifted"], "feature"].tolist()
+        top = table[~table["exempt"]].iloc[0]
+        print(f"\nfeature drift on {day} vs the training set: "
+              + (f"{len(drifted)} drifted ({', '.join(drifted)}); retraining recommended"
+                 if drifted else "none above the thresholds")
+              + f"; largest PSI {top['psi']:.3f} ({top['feature']}; exempt: "
+              + (", ".join(table.loc[table["exempt"], "feature"]) or "none") + f") in {drift}")
 
 
 def print_summary(settings: AccountHealthSettings, result) -> None:

@@ -4,11 +4,12 @@ from dagster import AssetSelection
 
 #: Everything up to the training set: ingestion, features, Feast.
 FEATURE_PIPELINE = AssetSelection.groups("raw", "features", "training")
-#: Everything but daily scoring and alerts (which make run does for the latest day only).
-TRAINING_PIPELINE = AssetSelection.all() - AssetSelection.groups("scoring")
+#: Scores, alerts and monitoring of a day, from features already in Feast.
+SCORING = AssetSelection.groups("scoring", "monitoring")
+#: Everything but the day's scores, alerts and monitoring (which make run does for the latest
+#: day only).
+TRAINING_PIPELINE = AssetSelection.all() - SCORING
 #: Training set to promotion: what the weekly retrain runs.
-RETRAINING = AssetSelection.assets("training_set").downstream() - AssetSelection.groups("scoring")
-#: Scores and alerts of a day from features already in Feast.
-SCORING = AssetSelection.groups("scoring")
+RETRAINING = AssetSelection.assets("training_set").downstream() - SCORING
 #: The morning run of one day: ingest, validate, snapshot, Feast, scores, alerts.
 DAILY_SCORING = AssetSelection.all() - AssetSelection.groups("training", "models")

@@ -39,14 +39,15 @@ def backfill(trained):
                               last_day=DAYS[-1], selection=DAILY_SCORING)
         assert result.success
         return result, {a: read_days(settings, a) for a in
-                        ["account_scores", "account_alerts", "open_alerts"]}
+                        ["account_scores", "account_alerts", "open_alerts", "feature_drift"]}
 
     return settings, run(), run()
 
 
 def test_backfill_of_three_days_writes_three_partitions(backfill):
     settings, (result, tables), _ = backfill
-    for asset in ["account_scores", "account_alerts", "open_alerts", "account_snapshot"]:
+    for asset in ["account_scores", "account_alerts", "open_alerts", "account_snapshot",
+                  "feature_drift"]:
         assert materialised_partitions(result, asset) == DAYS
     for day, scores in tables["account_scores"].items():
         snapshot = pd.read_parquet(Path(settings.output_dir) / "assets" / "account_snapshot"
@@ -54,6 +55,35 @@ def test_backfill_of_three_days_writes_three_partitions(backfill):
         assert sorted(scores["account_id"]) == sorted(snapshot["account_id"])
         assert (pd.to_datetime(scores["as_of"]) == pd.Timestamp(day)).all()
     assert set(DAYS) <= set(partition_files(settings, "account_alerts"))
+
+
+def test_each_day_gets_drift_per_model_feature_and_a_drift_check(backfill):
+    from models.features import feature_columns
+
+    settings, (result, tables), _ = backfill
+    training = pd.read_parquet(Path(settings.output_dir) / "assets" / "training_set.parquet")
+    for day, drift in tables["feature_drift"].items():
+        assert sorted(drift["feature"]) == sorted(feature_columns(training))
+        assert (drift["as_of_date"] == pd.Timestamp(day)).all()
+        assert drift["psi"].ge(0).all()
+    [check] = [c for c in result.get_asset_check_evaluations()
+               if c.check_name == "features_have_not_drifted"]
+    drifted = tables["feature_drift"][DAYS[-1]].query("drifted")["feature"].tolist()
+    assert check.passed == (not drifted)
+    assert check.metadata["day"].value == DAYS[-1]
+
+
+def test_retention_metrics_cover_the_business_and_each_segment_plan_and_owner(backfill):
+    settings = backfill[0]
+    table = pd.read_csv(Path(settings.output_dir) / "reports" / "retention_metrics.csv")
+    assert set(table["dimension"]) == {"overall", "segment", "plan", "csm_owner"}
+    overall = table[table["dimension"] == "overall"].dropna(subset=["nrr"])
+    assert len(overall) >= 6 and overall["grr"].le(overall["nrr"]).all()
+    assert overall["logo_retention"].between(0, 1).all()
+    # every segment's starting MRR adds up to the whole business's, month by month
+    by_segment = table[table["dimension"] == "segment"].groupby("month")["starting_mrr"].sum()
+    pd.testing.assert_series_equal(by_segment, overall.set_index("month")["starting_mrr"]
+                                   .reindex(by_segment.index).fillna(0), check_names=False)
 
 
 def test_backfill_is_idempotent(backfill):
