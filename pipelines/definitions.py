@@ -53,12 +53,19 @@ def build_resources(settings=None) -> dict:
     the only place the two configurations differ.
     """
     settings = settings or settings_from_env()
-    production = os.environ.get("ACCOUNT_HEALTH_ENV", "local") == "production"
-    if production:
+    environment = os.environ.get("ACCOUNT_HEALTH_ENV", "local")
+    if environment not in ("local", "production"):
+        # a typo must not quietly run a production deployment on local files
+        raise ValueError(f"ACCOUNT_HEALTH_ENV={environment!r}: expected local or production")
+    if environment == "production":
+        tracking_uri = os.environ.get("ACCOUNT_HEALTH_MLFLOW_TRACKING_URI")
+        if not tracking_uri:
+            raise ValueError("ACCOUNT_HEALTH_ENV=production needs "
+                             "ACCOUNT_HEALTH_MLFLOW_TRACKING_URI (see .env.example)")
         feast = FeastFeatureStore(output_dir=settings.output_dir,
                                   config_file=str(PRODUCTION_CONFIG))
         mlflow_tracking = MlflowTracking(
-            tracking_uri=os.environ["ACCOUNT_HEALTH_MLFLOW_TRACKING_URI"],
+            tracking_uri=tracking_uri,
             artifact_location=os.environ.get("ACCOUNT_HEALTH_MLFLOW_ARTIFACT_LOCATION", ""))
     else:
         feast = FeastFeatureStore(output_dir=settings.output_dir)

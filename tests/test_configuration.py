@@ -1,0 +1,52 @@
+"""One switch between the embedded default and production (docs/operations.md)."""
+
+import pytest
+
+from feature_repo.store import PRODUCTION_CONFIG, store_config
+from pipelines.definitions import build_resources
+from tests.conftest import make_settings
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return make_settings(tmp_path / "data", tmp_path / "out")
+
+
+def test_the_embedded_default_needs_no_server(settings, monkeypatch):
+    monkeypatch.delenv("ACCOUNT_HEALTH_ENV", raising=False)
+    resources = build_resources(settings)
+    config = resources["feast"].open().config
+    assert (config.offline_store.type, config.online_store.type) == ("duckdb", "sqlite")
+    assert str(config.registry.path).startswith(settings.output_dir)
+    assert resources["mlflow_tracking"].tracking_uri.startswith("sqlite:///")
+
+
+def test_production_selects_postgres_redis_and_the_mlflow_server(settings, monkeypatch):
+    for name, value in {"ENV": "production", "MLFLOW_TRACKING_URI": "http://mlflow:5000",
+                        "POSTGRES_HOST": "db", "POSTGRES_PORT": "5432", "POSTGRES_USER": "u",
+                        "POSTGRES_PASSWORD": "p", "POSTGRES_SSLMODE": "disable",
+                        "FEAST_DATABASE": "feast", "REDIS_URL": "redis:6379"}.items():
+        monkeypatch.setenv(f"ACCOUNT_HEALTH_{name}", value)
+    resources = build_resources(settings)
+    config = store_config(settings.output_dir, resources["feast"].config_file)
+    assert (config.offline_store.type, config.online_store.type) == ("postgres", "redis")
+    assert config.registry.path == "postgresql+psycopg://u:p@db:5432/feast"
+    assert resources["mlflow_tracking"].tracking_uri == "http://mlflow:5000"
+
+
+def test_production_without_its_variables_says_which_is_missing(settings, monkeypatch):
+    monkeypatch.setenv("ACCOUNT_HEALTH_ENV", "production")
+    monkeypatch.delenv("ACCOUNT_HEALTH_MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(ValueError, match="ACCOUNT_HEALTH_MLFLOW_TRACKING_URI"):
+        build_resources(settings)
+    for name in ("USER", "PASSWORD", "HOST", "PORT"):
+        monkeypatch.delenv(f"ACCOUNT_HEALTH_POSTGRES_{name}", raising=False)
+    with pytest.raises(ValueError, match="needs the environment variable "
+                                         "ACCOUNT_HEALTH_POSTGRES_USER"):
+        store_config(settings.output_dir, PRODUCTION_CONFIG)
+
+
+def test_an_unknown_environment_is_refused_rather_than_run_locally(settings, monkeypatch):
+    monkeypatch.setenv("ACCOUNT_HEALTH_ENV", "prod")
+    with pytest.raises(ValueError, match="ACCOUNT_HEALTH_ENV='prod'"):
+        build_resources(settings)
