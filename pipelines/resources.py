@@ -15,7 +15,7 @@ import pandas as pd
 from dagster import ConfigurableResource, Failure
 from feast import FeatureStore
 
-from feature_repo.store import LOCAL_CONFIG, open_store, sync_offline_snapshot
+from feature_repo.store import LOCAL_CONFIG, open_store
 from features.contract import ContractMapping, find_table_file
 from models.bundle import ChurnModelBundle
 from models.drift import DriftThresholds
@@ -135,10 +135,6 @@ class FeastFeatureStore(ConfigurableResource):
 
     def open(self) -> FeatureStore:
         return open_store(Path(self.output_dir), Path(self.config_file))
-
-    def sync_offline(self, snapshot_dir: Path) -> int:
-        """Bring the offline store's copy of the snapshot up to date (a no-op for files)."""
-        return sync_offline_snapshot(self.open(), snapshot_dir)
 
 
 class AlertWebhook(ConfigurableResource):

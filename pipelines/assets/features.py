@@ -12,7 +12,7 @@ from dagster import (
 )
 
 from feature_repo.definitions import CHURN_FEATURE_SERVICE
-from feature_repo.store import apply_definitions
+from feature_repo.store import apply_definitions, sync_offline_snapshot
 from features.snapshot import (
     EVENT_LOOKBACK_DAYS,
     FEATURE_GROUPS,
@@ -63,8 +63,9 @@ def feast_feature_store(context: AssetExecutionContext, settings: AccountHealthS
                         feast: FeastFeatureStore, source_files: pd.DataFrame) -> pd.DataFrame:
     """Applies the Feast repo: entity, snapshot source, one view per present feature group."""
     groups = feature_groups_for(set(source_files.loc[source_files["present"], "table"]))
-    views = apply_definitions(feast.open(), str(settings.snapshot_dir() / "*.parquet"), groups)
-    copied_days = feast.sync_offline(settings.snapshot_dir())
+    store = feast.open()
+    views = apply_definitions(store, str(settings.snapshot_dir() / "*.parquet"), groups)
+    copied_days = sync_offline_snapshot(store, settings.snapshot_dir())
     context.add_output_metadata({"feature_views": MetadataValue.text(", ".join(views)),
                                  "feature_service": CHURN_FEATURE_SERVICE,
                                  "days_copied_to_offline_store": copied_days})
