@@ -102,6 +102,43 @@ def retention_by_month(movements: pd.DataFrame, by: list[str] | None = None) -> 
     return totals
 
 
+def cohort_retention(movements: pd.DataFrame, by: list[str] | None = None, *,
+                     last_month: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Retention curves by cohort: the month an account first paid (and ``by`` groups).
+
+    One row per cohort (and group) and age in months since the cohort month, up to
+    ``last_month`` (default: the last month in ``movements``): ``accounts`` and
+    ``cohort_mrr`` (at age 0), ``paying_accounts`` and ``mrr`` (at that age),
+    ``logo_retention`` = paying / accounts and ``revenue_retention`` = mrr / cohort_mrr (above
+    1 when expansion outweighs losses). A customer who left and came back counts again from
+    the month it pays again.
+    """
+    keys = by or []
+    names = ["cohort", *keys, "age_months"]
+    paying = movements[movements["ending_mrr"] > 0]
+    paying = paying.join(paying.groupby("account_id")["month"].min().rename("cohort"),
+                         on="account_id")
+    paying = paying.assign(age_months=_months_between(paying["cohort"], paying["month"]))
+    cells = paying.groupby(names, dropna=False).agg(
+        paying_accounts=("account_id", "nunique"), mrr=("ending_mrr", "sum")).reset_index()
+    start = cells[cells["age_months"] == 0].drop(columns="age_months").rename(
+        columns={"paying_accounts": "accounts", "mrr": "cohort_mrr"}).reset_index(drop=True)
+    # every age up to the last month, so a cohort with nobody left shows 0, not a gap
+    last = pd.Timestamp(last_month) if last_month is not None else movements["month"].max()
+    ages = _months_between(start["cohort"], pd.Series(last, index=start.index)) + 1
+    grid = start.loc[start.index.repeat(ages)]
+    grid = grid.assign(age_months=grid.groupby(level=0).cumcount().to_numpy())
+    table = grid.merge(cells, on=names, how="left").fillna({"paying_accounts": 0, "mrr": 0.0})
+    table["logo_retention"] = table["paying_accounts"] / table["accounts"]
+    table["revenue_retention"] = table["mrr"] / table["cohort_mrr"]
+    return table[[*names, "accounts", "cohort_mrr", "paying_accounts", "mrr", "logo_retention",
+                  "revenue_retention"]].reset_index(drop=True)
+
+
+def _months_between(earlier: pd.Series, later: pd.Series) -> pd.Series:
+    return (later.dt.year - earlier.dt.year) * 12 + later.dt.month - earlier.dt.month
+
+
 def arr_by_band(scores: pd.DataFrame, bands: list[str]) -> pd.DataFrame:
     """Accounts, ARR and ARR at risk per health band of one day's scores, in ``bands`` order
     (every band listed, empty ones as zero), with each band's share of accounts and ARR."""

@@ -86,6 +86,22 @@ def test_retention_metrics_cover_the_business_and_each_segment_plan_and_owner(ba
                                    .reindex(by_segment.index).fillna(0), check_names=False)
 
 
+def test_cohort_curves_start_at_one_and_cover_every_cohort(backfill):
+    settings = backfill[0]
+    table = pd.read_csv(Path(settings.output_dir) / "reports" / "cohort_retention.csv")
+    assert set(table["dimension"]) == {"overall", "segment", "csm_owner"}
+    overall = table[table["dimension"] == "overall"]
+    start = overall[overall["age_months"] == 0]
+    assert (start["logo_retention"] == 1).all() and (start["revenue_retention"] == 1).all()
+    assert overall["logo_retention"].between(0, 1).all()
+    # the first cohort is followed to the last month, one row per month of age
+    first = overall[overall["cohort"] == overall["cohort"].min()]
+    assert first["age_months"].tolist() == list(range(len(first)))
+    last_month = pd.Timestamp(overall["cohort"].max())
+    assert len(first) - 1 >= (last_month.to_period("M") - pd.Timestamp(
+        first["cohort"].iloc[0]).to_period("M")).n
+
+
 def test_backfill_is_idempotent(backfill):
     _, (_, first), (_, again) = backfill
     for asset, days in first.items():
@@ -183,3 +199,26 @@ def test_online_lookup_of_one_account_matches_its_daily_score(backfill, monkeypa
     assert daily.loc[account, "recommended_action"] in printed
     with pytest.raises(SystemExit, match="no online features for NOPE"):
         main(["account", "NOPE"])
+
+
+def test_past_scores_are_judged_once_their_horizon_has_closed(backfill):
+    """Scores of 1 August (60-day horizon, closed by 31 October) get realised metrics; the
+    backfilled days of late October are still open and are not judged."""
+    settings = backfill[0]
+    early = "2026-08-01"
+    result = run_pipeline(settings, DagsterInstance.ephemeral(), first_day=early,
+                          last_day=early, selection=SCORING)
+    assert result.success
+    reports = Path(settings.output_dir) / "reports"
+    outcomes = pd.read_csv(reports / "model_outcomes.csv", parse_dates=["as_of"])
+    assert outcomes["as_of"].tolist() == [pd.Timestamp(early)]
+    scored = pd.read_parquet(Path(settings.output_dir) / "assets" / "account_scores"
+                             / f"{early}.parquet")
+    judged = outcomes.iloc[0]
+    assert judged["rows"] == len(scored)
+    assert 0 <= judged["at_risk_false_positive_rate"] <= 1 and judged["flagged_accounts"] > 0
+    [check] = [c for c in result.get_asset_check_evaluations()
+               if c.check_name == "model_still_performs"]
+    assert check.passed == (judged["roc_auc"] >= settings.auc_floor)
+    surprises = pd.read_csv(reports / "surprise_churn.csv")
+    assert set(surprises.columns) >= {"account_id", "churn_date", "as_of", "color", "surprise"}

@@ -141,3 +141,46 @@ def test_health_distribution_bins_of_ten_with_100_in_the_top_bin():
     table = health_distribution(scores)
     assert table["accounts"].tolist() == [2, 1, 0, 0, 0, 1, 0, 0, 0, 1]
     assert (table["from"].iloc[-1], table["to"].iloc[-1]) == (90, 100)
+
+
+def test_cohort_curves_by_hand(movements):
+    from features.retention import cohort_retention
+
+    table = cohort_retention(movements).set_index(["cohort", "age_months"])
+    # December cohort: B 200, D 80, E 500 = 780. January: B, E (700); February: E (400);
+    # March: E 400 and B back at 120 (520)
+    december = table.loc[T("2025-12-31")]
+    assert december["accounts"].unique().tolist() == [3]
+    assert december["paying_accounts"].tolist() == [3, 2, 1, 2]
+    assert december["logo_retention"].tolist() == pytest.approx([1, 2 / 3, 1 / 3, 2 / 3])
+    assert december["revenue_retention"].tolist() == pytest.approx(
+        [1, 700 / 780, 400 / 780, 520 / 780])
+    # A, January's cohort of one, expands: revenue retention above 1
+    assert table.loc[T("2026-01-31"), "revenue_retention"].tolist() == pytest.approx(
+        [1, 1.5, 1.5])
+    # November's annual contract: five months at 100 %
+    assert table.loc[T("2025-11-30"), "logo_retention"].tolist() == [1.0] * 5
+
+
+def test_a_cohort_with_nobody_left_shows_zero_not_a_gap():
+    from features.retention import cohort_retention
+
+    subs = subscriptions()
+    subs = subs[subs["account_id"] == "D"]
+    table = cohort_retention(mrr_movements(subs, last_day=T("2026-03-31")),
+                             last_month=T("2026-03-31"))
+    assert table["age_months"].tolist() == [0, 1, 2, 3]
+    assert table["paying_accounts"].tolist() == [1, 0, 0, 0]
+    assert table["revenue_retention"].tolist() == [1.0, 0.0, 0.0, 0.0]
+
+
+def test_cohorts_by_segment_split_the_curves(movements):
+    from features.retention import cohort_retention
+
+    segments = {"A": "SMB", "B": "SMB", "C": "enterprise", "D": "SMB", "E": "enterprise"}
+    table = cohort_retention(movements.assign(segment=movements["account_id"].map(segments)),
+                             by=["segment"]).set_index(["cohort", "segment", "age_months"])
+    # December's SMB accounts: B 200 and D 80; only B is paying in January
+    assert table.loc[(T("2025-12-31"), "SMB", 1), "logo_retention"] == pytest.approx(0.5)
+    assert table.loc[(T("2025-12-31"), "enterprise", 2), "revenue_retention"] == pytest.approx(
+        400 / 500)

@@ -14,48 +14,79 @@ from dagster import (
     asset,
 )
 
-from features.retention import mrr_movements, retention_by_month
+from features import retention
+from features.labels import active_periods
 from models.drift import DriftThresholds, feature_drift
 from models.features import feature_columns
+from models.outcomes import label_scores, realised_performance, surprise_churn
 from pipelines.assets.features import account_snapshot
+from pipelines.assets.scoring import account_scores
 from pipelines.partitions import daily_partitions
 from pipelines.resources import AccountHealthSettings
 
 GROUP = "monitoring"
 #: Groupings of the retention table besides the whole business, when the column exists.
 RETENTION_DIMENSIONS = ["segment", "plan", "csm_owner"]
+#: Cohorts are split only by what an account keeps (a plan changes from month to month).
+COHORT_DIMENSIONS = ["segment", "csm_owner"]
+#: How far back model_outcomes reads daily scores: bounded, so its cost does not grow with
+#: history; a horizon (90 days) plus the surprise window (90 days) fits with room to spare.
+OUTCOME_LOOKBACK_DAYS = 365
+SCORE_COLUMNS = ["account_id", "as_of", "churn_probability", "band", "color", "model_version"]
 
 
 @asset(group_name=GROUP, ins={"subscriptions": AssetIn(), "accounts": AssetIn()})
-def retention_metrics(context: AssetExecutionContext, settings: AccountHealthSettings,
-                      subscriptions: pd.DataFrame, accounts: pd.DataFrame | None) -> pd.DataFrame:
-    """Monthly MRR movements, NRR, GRR and logo retention (docs/metrics.md), for the whole
-    business (``dimension = overall``) and by segment, plan and CSM owner; also written to
-    ``reports/retention_metrics.csv``."""
+def mrr_movements(settings: AccountHealthSettings, subscriptions: pd.DataFrame,
+                  accounts: pd.DataFrame | None) -> pd.DataFrame:
+    """Per account and complete month: starting and ending MRR and the movement between
+    them (docs/metrics.md), with the account's segment and CSM owner when known."""
     last_day = settings.current_time().tz_localize(None).normalize() - pd.Timedelta(days=1)
-    movements = mrr_movements(subscriptions, last_day=last_day)
+    movements = retention.mrr_movements(subscriptions, last_day=last_day)
     if accounts is not None:
-        present = [c for c in ("segment", "csm_owner") if c in accounts.columns]
+        present = [c for c in RETENTION_DIMENSIONS if c in accounts.columns and c != "plan"]
         movements = movements.merge(accounts[["account_id", *present]], on="account_id",
                                     how="left")
-    tables = [retention_by_month(movements).assign(dimension="overall", group="all")]
-    for dimension in [d for d in RETENTION_DIMENSIONS if d in movements.columns]:
-        table = retention_by_month(movements.assign(group=movements[dimension]), by=["group"])
+    return movements
+
+
+def _by_dimension(movements: pd.DataFrame, summarise, dimensions: list[str]) -> pd.DataFrame:
+    """``summarise`` for the whole business (``dimension = overall``) and per dimension."""
+    tables = [summarise(movements, None).assign(dimension="overall", group="all")]
+    for dimension in [d for d in dimensions if d in movements.columns]:
+        table = summarise(movements.assign(group=movements[dimension]), ["group"])
         tables.append(table.assign(dimension=dimension))
     result = pd.concat(tables, ignore_index=True)
-    result = result[["dimension", "group", *[c for c in result if c not in ("dimension",
-                                                                             "group")]]]
+    return result[["dimension", "group", *[c for c in result if c not in ("dimension", "group")]]]
+
+
+@asset(group_name=GROUP)
+def retention_metrics(context: AssetExecutionContext, settings: AccountHealthSettings,
+                      mrr_movements: pd.DataFrame) -> pd.DataFrame:
+    """Monthly NRR, GRR, logo retention and their MRR movements for the whole business and by
+    segment, plan and CSM owner; also written to ``reports/retention_metrics.csv``."""
+    result = _by_dimension(mrr_movements, retention.retention_by_month, RETENTION_DIMENSIONS)
     result.to_csv(settings.reports_dir() / "retention_metrics.csv", index=False)
-    overall = result[result["dimension"] == "overall"].tail(3)
-    context.add_output_metadata({
-        "last_complete_month": str(overall["month"].max().date()) if len(overall) else "none",
-        **({"nrr": float(overall["nrr"].iloc[-1]), "grr": float(overall["grr"].iloc[-1]),
-            "logo_retention": float(overall["logo_retention"].iloc[-1])} if len(overall)
-           else {}),
-        "last_months": MetadataValue.md(overall[["month", "starting_mrr", "nrr", "grr",
-                                                 "logo_retention"]].to_markdown(index=False,
-                                                                                floatfmt=".3f")),
-    })
+    overall = result[result["dimension"] == "overall"].dropna(subset=["nrr"]).tail(3)
+    if len(overall):
+        latest = overall.iloc[-1]
+        context.add_output_metadata({
+            "last_complete_month": str(latest["month"].date()), "nrr": float(latest["nrr"]),
+            "grr": float(latest["grr"]), "logo_retention": float(latest["logo_retention"]),
+            "last_months": MetadataValue.md(overall[["month", "starting_mrr", "nrr", "grr",
+                                                     "logo_retention"]].to_markdown(
+                index=False, floatfmt=".3f"))})
+    return result
+
+
+@asset(group_name=GROUP)
+def cohort_retention(settings: AccountHealthSettings,
+                     mrr_movements: pd.DataFrame) -> pd.DataFrame:
+    """Logo and revenue retention curves by monthly cohort (first paying month), for the
+    whole business and by segment and CSM owner; also ``reports/cohort_retention.csv``."""
+    last = mrr_movements["month"].max()
+    result = _by_dimension(mrr_movements, lambda movements, by: retention.cohort_retention(
+        movements, by, last_month=last), COHORT_DIMENSIONS)
+    result.to_csv(settings.reports_dir() / "cohort_retention.csv", index=False)
     return result
 
 
@@ -105,3 +136,58 @@ def feature_drift_asset(context: AssetExecutionContext, settings: AccountHealthS
         metadata={"day": f"{days[-1]:%Y-%m-%d}", "drifted_features": ", ".join(drifted) or "none",
                   "top_psi": MetadataValue.md(last.head(5)[["feature", "psi", "ks_statistic"]]
                                               .to_markdown(index=False, floatfmt=".3f"))})
+
+
+@asset(
+    group_name=GROUP,
+    deps=[account_scores],
+    ins={"subscriptions": AssetIn()},
+    check_specs=[AssetCheckSpec(
+        "model_still_performs", asset="model_outcomes",
+        description="Warns when the realised ROC AUC of the latest scored day whose outcome is "
+                    "known falls below the promotion floor: the model has degraded since it "
+                    "was validated; retrain (job train_churn_models).")],
+)
+def model_outcomes(context: AssetExecutionContext, settings: AccountHealthSettings,
+                   subscriptions: pd.DataFrame):
+    """Past daily scores judged once their horizon has closed: per scored day, realised ROC AUC,
+    calibration error, lift at 10 % and the at-risk band's false-positive rate; the surprise
+    churns (green 30-90 days before) in ``reports/surprise_churn.csv``."""
+    observed_until = settings.current_time().tz_localize(None).normalize() - pd.Timedelta(days=1)
+    first = observed_until - pd.Timedelta(days=OUTCOME_LOOKBACK_DAYS)
+    files = [f for f in sorted((settings.output_path / "assets" / "account_scores")
+                               .glob("*.parquet")) if pd.Timestamp(f.stem) >= first]
+    scores = (pd.concat([pd.read_parquet(f, columns=SCORE_COLUMNS) for f in files],
+                        ignore_index=True) if files else pd.DataFrame(columns=SCORE_COLUMNS))
+    periods = active_periods(subscriptions)
+    performance = pd.DataFrame(columns=["as_of", "roc_auc"])
+    surprises = pd.DataFrame(columns=["account_id", "churn_date", "as_of", "band", "color",
+                                      "surprise"])
+    if len(scores):
+        labelled = label_scores(scores, periods, horizon_days=settings.horizon_days,
+                                observed_until=observed_until)
+        if len(labelled):
+            performance = realised_performance(labelled)
+        surprises = surprise_churn(scores, periods, observed_until=observed_until)
+    surprises.to_csv(settings.reports_dir() / "surprise_churn.csv", index=False)
+    performance.to_csv(settings.reports_dir() / "model_outcomes.csv", index=False)
+    surprise_rate = float(surprises["surprise"].mean()) if len(surprises) else float("nan")
+    latest = performance.dropna(subset=["roc_auc"]).tail(1)
+    yield Output(performance, metadata={
+        "judged_days": len(performance), "surprise_churns": int(surprises["surprise"].sum()),
+        "surprise_churn_rate": surprise_rate,
+        "latest_judged_day": str(latest["as_of"].iloc[0]) if len(latest) else "none"})
+    if latest.empty:
+        yield AssetCheckResult(check_name="model_still_performs", asset_key="model_outcomes",
+                               passed=True, description="no scored day has a known outcome yet "
+                               f"(the horizon is {settings.horizon_days} days)")
+        return
+    auc = float(latest["roc_auc"].iloc[0])
+    yield AssetCheckResult(
+        check_name="model_still_performs", asset_key="model_outcomes",
+        passed=auc >= settings.auc_floor, severity=AssetCheckSeverity.WARN,
+        description=None if auc >= settings.auc_floor else
+        f"realised ROC AUC {auc:.3f} is below the floor {settings.auc_floor}; retraining is "
+        "recommended (job train_churn_models)",
+        metadata={"as_of": str(latest["as_of"].iloc[0]), "realised_roc_auc": auc,
+                  "auc_floor": settings.auc_floor, "surprise_churn_rate": surprise_rate})
