@@ -147,6 +147,9 @@ def print_monitoring(settings: AccountHealthSettings, day: str) -> None:
         shown = overall[["month", *money, "nrr", "grr", "logo_retention"]].copy()
         shown[money] = shown[money].map("${:,.0f}".format)
         print(shown.to_markdown(index=False, floatfmt=".3f"))
+    report = out / "reports" / "daily" / f"{day}.html"
+    if report.exists():
+        print(f"\nreport (open in a browser, no server needed): {report}")
     drift = out / "assets" / "feature_drift" / f"{day}.parquet"
     if drift.exists():
         table = pd.read_parquet(drift)

@@ -102,6 +102,16 @@ def test_cohort_curves_start_at_one_and_cover_every_cohort(backfill):
         first["cohort"].iloc[0]).to_period("M")).n
 
 
+def test_each_day_gets_a_self_contained_report_with_its_headline_numbers(backfill):
+    settings, (_, tables), _ = backfill
+    for day, scores in tables["account_scores"].items():
+        page = (Path(settings.output_dir) / "reports" / "daily" / f"{day}.html").read_text()
+        assert f"Scores of {day}" in page and page.count("<svg") == 4
+        assert f"${scores['arr_at_risk'].sum():,.0f}" in page
+        assert f">{len(scores):,}<" in page
+        assert scores.nsmallest(1, "risk_rank")["account_id"].iloc[0] in page
+
+
 def test_backfill_is_idempotent(backfill):
     _, (_, first), (_, again) = backfill
     for asset, days in first.items():

@@ -1,4 +1,5 @@
-"""Monitoring layer: retention metrics for leaders, feature drift for data scientists."""
+"""Monitoring layer: retention metrics and the daily report for leaders, drift and realised
+performance for data scientists."""
 
 import pandas as pd
 from dagster import (
@@ -9,6 +10,7 @@ from dagster import (
     AssetIn,
     BackfillPolicy,
     Failure,
+    MaterializeResult,
     MetadataValue,
     Output,
     asset,
@@ -16,6 +18,7 @@ from dagster import (
 
 from features import retention
 from features.labels import active_periods
+from models.daily_report import ReportInputs, render_report
 from models.drift import DriftThresholds, feature_drift
 from models.features import feature_columns
 from models.outcomes import label_scores, realised_performance, surprise_churn
@@ -191,3 +194,41 @@ def model_outcomes(context: AssetExecutionContext, settings: AccountHealthSettin
         "recommended (job train_churn_models)",
         metadata={"as_of": str(latest["as_of"].iloc[0]), "realised_roc_auc": auc,
                   "auc_floor": settings.auc_floor, "surprise_churn_rate": surprise_rate})
+
+
+@asset(
+    group_name=GROUP,
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    deps=[account_scores, "feature_drift"],
+    ins={"retention_metrics": AssetIn(), "model_outcomes": AssetIn()},
+)
+def daily_report(context: AssetExecutionContext, settings: AccountHealthSettings,
+                 retention_metrics: pd.DataFrame,
+                 model_outcomes: pd.DataFrame) -> MaterializeResult:
+    """A self-contained HTML report per day, ``reports/daily/<day>.html``: the executive page
+    (retention against targets, MRR waterfall, health distribution, ARR at risk, the top
+    accounts with reasons and actions) and the model-health page (drift, realised
+    performance). Opens in any browser without a server."""
+    health = settings.scoring_config().health
+    every_band = [*health.bands, *(b for bands in health.segment_bands.values() for b in bands)]
+    bands = list(dict.fromkeys(b.name for b in sorted(every_band, key=lambda b: -b.min_score)))
+    overall = retention_metrics[retention_metrics["dimension"] == "overall"]
+    assets = settings.output_path / "assets"
+    directory = settings.reports_dir() / "daily"
+    directory.mkdir(parents=True, exist_ok=True)
+    window = context.partition_time_window
+    days = pd.date_range(pd.Timestamp(window.start).tz_localize(None),
+                         pd.Timestamp(window.end).tz_localize(None), inclusive="left")
+    for day in days:
+        name = f"{day:%Y-%m-%d}"
+        drift_file = assets / "feature_drift" / f"{name}.parquet"
+        page = render_report(ReportInputs(
+            day=name, scores=pd.read_parquet(assets / "account_scores" / f"{name}.parquet"),
+            retention=overall, bands=bands,
+            drift=pd.read_parquet(drift_file) if drift_file.exists() else pd.DataFrame(),
+            outcomes=model_outcomes))
+        path = directory / f"{name}.html"
+        path.write_text(page)
+    return MaterializeResult(metadata={"report": MetadataValue.path(str(path)),
+                                       "open": MetadataValue.url(path.as_uri())})

@@ -1,0 +1,75 @@
+"""The daily report: self-contained HTML with the headline numbers, charts and tables."""
+
+import re
+
+import pandas as pd
+
+from models.daily_report import ReportInputs, render_report
+
+BANDS = ["thriving", "healthy", "neutral", "at-risk", "critical"]
+
+
+def scores() -> pd.DataFrame:
+    return pd.DataFrame({
+        "account_id": ["acc_1", "acc_2", "acc_3"], "risk_rank": [1, 2, 3],
+        "churn_probability": [0.6, 0.3, 0.05], "health_score": [20.0, 55.0, 95.0],
+        "band": ["critical", "neutral", "thriving"], "color": ["red", "yellow", "green"],
+        "arr": [12000.0, 6000.0, 2000.0], "arr_at_risk": [7200.0, 1800.0, 100.0],
+        "reason_1": ["Usage <script>alert(1)</script> fell", "Renewal in 12 days", "-"],
+        "recommended_action": ["Executive sponsor call", "Health check", "Keep cadence"],
+        "action_owner": ["CSM lead", "CSM", "CSM"]})
+
+
+def retention() -> pd.DataFrame:
+    return pd.DataFrame({
+        "month": pd.to_datetime(["2026-09-30", "2026-10-31"]),
+        "starting_mrr": [1000.0, 1100.0], "new": [150.0, 50.0], "expansion": [20.0, 30.0],
+        "reactivation": [0.0, 10.0], "contraction": [10.0, 40.0], "churned": [60.0, 100.0],
+        "ending_mrr": [1100.0, 1050.0], "nrr": [0.95, 0.8727], "grr": [0.93, 0.8727],
+        "logo_retention": [0.97, 0.9]})
+
+
+def render(**overrides) -> str:
+    inputs = {"day": "2026-11-25", "scores": scores(), "retention": retention(),
+              "bands": BANDS, **overrides}
+    return render_report(ReportInputs(**inputs))
+
+
+def test_headline_numbers_are_on_the_executive_page():
+    page = render()
+    executive = page[page.index('id="executive"'):page.index('id="model-health"')]
+    for text in ["$20,000", "$9,100", "NRR Oct 2026", "87.3%", "logo retention Oct 2026",
+                 "90.0%", ">3<", ">1<"]:
+        assert text in executive, text
+
+
+def test_four_charts_and_the_top_accounts_in_risk_order():
+    page = render()
+    assert page.count("<svg") == 4
+    table = page[page.index("Top 10 accounts at risk"):]
+    assert table.index("acc_1") < table.index("acc_2") < table.index("acc_3")
+
+
+def test_the_page_is_self_contained_and_escapes_text():
+    page = render()
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+    assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_without_retention_drift_or_outcomes_the_page_says_so():
+    page = render(retention=retention().iloc[0:0])
+    assert page.count("<svg") == 2
+    assert "No drift measured" in page and "No scored day has a known outcome yet" in page
+
+
+def test_drift_and_outcome_tables_on_the_model_page():
+    drift = pd.DataFrame({"feature": ["events_30d", "seats"], "psi": [0.4, 0.01],
+                          "ks_statistic": [0.3, 0.02], "exempt": [False, False],
+                          "drifted": [True, False]})
+    outcomes = pd.DataFrame({"as_of": ["2026-08-01"], "roc_auc": [0.81], "ece": [0.02],
+                             "lift_at_10pct": [3.1], "at_risk_false_positive_rate": [0.7],
+                             "rows": [1200.0]})
+    page = render(drift=drift, outcomes=outcomes)
+    model = page[page.index('id="model-health"'):]
+    assert "1 feature(s) drifted" in model and "events_30d" in model
+    assert "0.810" in model and "2026-08-01" in model
