@@ -5,7 +5,7 @@ UV := .tools/bin/uv
 STAMP := $(VENV)/.synced
 COMPOSE_SCHEMA := .tools/compose-spec.json
 
-.PHONY: run test lint bench dagster-ui mlflow-ui clean
+.PHONY: run test lint bench dagster-ui mlflow-ui clean chromium
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -24,10 +24,17 @@ $(COMPOSE_SCHEMA): $(UV) tests/compose_schema_requirements.txt
 	.tools/bin/python -c "import zipfile; zipfile.ZipFile('.tools/wheels/docker_compose-1.29.2-py2.py3-none-any.whl').extract('compose/config/compose_spec.json', '.tools/wheels')"
 	cp .tools/wheels/compose/config/compose_spec.json $@
 
+# Debian's Chromium for the report's browser test (tests/test_daily_run.py); installed when
+# missing and apt-get is usable, otherwise that test skips (and fails under CI=true).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends chromium >/dev/null 2>&1; } || echo "chromium not installed"
+
 run: $(STAMP)
 	$(VENV)/bin/python -m pipelines.run
 
-test: $(STAMP) $(COMPOSE_SCHEMA)
+test: $(STAMP) $(COMPOSE_SCHEMA) chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest
 

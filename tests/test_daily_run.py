@@ -112,6 +112,53 @@ def test_each_day_gets_a_self_contained_report_with_its_headline_numbers(backfil
         assert scores.nsmallest(1, "risk_rank")["account_id"].iloc[0] in page
 
 
+def test_the_report_renders_in_headless_chromium(backfill):
+    """The last day's report as a browser shows it: headline cards, four drawn charts, the
+    top accounts, no console errors; the screenshot is kept in test-artifacts/."""
+    import os
+    import shutil
+
+    browser_path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser_path is None:
+        message = "Debian's chromium is not installed (make test installs it)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    settings, (_, tables), _ = backfill
+    scores = tables["account_scores"][DAYS[-1]]
+    report = Path(settings.output_dir) / "reports" / "daily" / f"{DAYS[-1]}.html"
+    artifacts = Path(__file__).resolve().parents[1] / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    errors = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=browser_path,
+                                             args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(report.as_uri())
+        cards = page.locator(".card").all_inner_texts()
+        charts = [page.locator("svg").nth(i).bounding_box()
+                  for i in range(page.locator("svg").count())]
+        top_row = page.locator("table.data").first.locator("tbody tr").first.inner_text()
+        page.screenshot(path=str(artifacts / "daily_report.png"), full_page=True)
+        browser.close()
+    assert errors == []
+    assert f"{len(scores):,}\naccounts scored" in cards
+    assert f"${scores['arr_at_risk'].sum():,.0f}\nARR at risk" in cards
+    retention = pd.read_csv(Path(settings.output_dir) / "reports" / "retention_metrics.csv",
+                            parse_dates=["month"])
+    latest = retention[retention["dimension"] == "overall"].dropna(subset=["nrr"]).iloc[-1]
+    assert (f"{latest['logo_retention']:.1%}\nlogo retention {latest['month']:%b %Y}"
+            in cards)
+    assert len(charts) == 4 and all(box["width"] > 200 and box["height"] > 100
+                                    for box in charts)
+    assert top_row.startswith(scores.nsmallest(1, "risk_rank")["account_id"].iloc[0])
+    assert (artifacts / "daily_report.png").stat().st_size > 10_000
+
+
 def test_backfill_is_idempotent(backfill):
     _, (_, first), (_, again) = backfill
     for asset, days in first.items():
