@@ -14,7 +14,7 @@ from dagster import (
 )
 
 from models.alerts import evaluate_alerts, webhook_payload
-from pipelines.partitions import daily_partitions
+from pipelines.partitions import daily_partitions, run_days
 from pipelines.resources import AccountHealthSettings, AlertWebhook
 
 
@@ -64,9 +64,7 @@ def account_alerts(context: AssetExecutionContext, settings: AccountHealthSettin
     New alerts are exported to ``output/alerts/<day>.csv`` and posted to the webhook.
     """
     config = settings.scoring_config()
-    window = context.partition_time_window
-    days = pd.date_range(pd.Timestamp(window.start).tz_localize(None),
-                         pd.Timestamp(window.end).tz_localize(None), inclusive="left")
+    days = run_days(context)
     previous = _previous_day(settings, "account_scores", days[0])
     state = _previous_day(settings, "open_alerts", days[0])
     if previous is None:

@@ -20,7 +20,7 @@ from features.snapshot import (
     feature_groups_for,
 )
 from features.training_set import build_training_set, label_rows, monthly_as_of_dates
-from pipelines.partitions import daily_partitions
+from pipelines.partitions import daily_partitions, run_days
 from pipelines.resources import AccountHealthSettings, FeastFeatureStore
 
 GROUP = "features"
@@ -44,9 +44,7 @@ def account_snapshot(context: AssetExecutionContext, settings: AccountHealthSett
                      support_tickets: pd.DataFrame | None,
                      nps_responses: pd.DataFrame | None) -> pd.DataFrame:
     """One row per active account and day with point-in-time features (see features/)."""
-    window = context.partition_time_window
-    dates = pd.date_range(pd.Timestamp(window.start).tz_localize(None),
-                          pd.Timestamp(window.end).tz_localize(None), inclusive="left")
+    dates = run_days(context)
     snapshot = compute_snapshots(
         dates, events=events, subscriptions=subscriptions, accounts=accounts,
         invoices=invoices, support_tickets=support_tickets, nps_responses=nps_responses,

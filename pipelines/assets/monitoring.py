@@ -24,7 +24,7 @@ from models.features import feature_columns
 from models.outcomes import label_scores, realised_performance, surprise_churn
 from pipelines.assets.features import account_snapshot
 from pipelines.assets.scoring import account_scores
-from pipelines.partitions import daily_partitions
+from pipelines.partitions import daily_partitions, run_days
 from pipelines.resources import AccountHealthSettings
 
 GROUP = "monitoring"
@@ -114,9 +114,7 @@ def feature_drift_asset(context: AssetExecutionContext, settings: AccountHealthS
     thresholds = DriftThresholds(psi=settings.drift_psi_threshold,
                                  ks=settings.drift_ks_threshold)
     exempt = tuple(f.strip() for f in settings.drift_exempt_features.split(",") if f.strip())
-    window = context.partition_time_window
-    days = pd.date_range(pd.Timestamp(window.start).tz_localize(None),
-                         pd.Timestamp(window.end).tz_localize(None), inclusive="left")
+    days = run_days(context)
     tables = []
     for day in days:
         snapshot_file = settings.snapshot_dir() / f"{day:%Y-%m-%d}.parquet"
@@ -217,9 +215,7 @@ def daily_report(context: AssetExecutionContext, settings: AccountHealthSettings
     assets = settings.output_path / "assets"
     directory = settings.reports_dir() / "daily"
     directory.mkdir(parents=True, exist_ok=True)
-    window = context.partition_time_window
-    days = pd.date_range(pd.Timestamp(window.start).tz_localize(None),
-                         pd.Timestamp(window.end).tz_localize(None), inclusive="left")
+    days = run_days(context)
     for day in days:
         name = f"{day:%Y-%m-%d}"
         drift_file = assets / "feature_drift" / f"{name}.parquet"

@@ -15,7 +15,7 @@ from feature_repo.definitions import CHURN_FEATURE_SERVICE
 from models.scoring import crm_records, score_accounts
 from pipelines.assets.features import account_snapshot
 from pipelines.assets.models import churn_model_promotion
-from pipelines.partitions import daily_partitions
+from pipelines.partitions import daily_partitions, run_days
 from pipelines.resources import AccountHealthSettings, FeastFeatureStore, MlflowTracking
 
 
@@ -36,9 +36,7 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
     bundle, version = mlflow_tracking.load_champion()
     store = feast.open()
     service = store.get_feature_service(CHURN_FEATURE_SERVICE)
-    window = context.partition_time_window
-    days = pd.date_range(pd.Timestamp(window.start).tz_localize(None),
-                         pd.Timestamp(window.end).tz_localize(None), inclusive="left")
+    days = run_days(context)
     config = settings.scoring_config()
     playbook = config.playbook()
     exports = settings.output_path / "scores"
