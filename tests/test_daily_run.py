@@ -103,7 +103,16 @@ def test_cohort_curves_start_at_one_and_cover_every_cohort(backfill):
 
 
 def test_each_day_gets_a_self_contained_report_with_its_headline_numbers(backfill):
-    settings, (_, tables), _ = backfill
+    settings, (result, tables), _ = backfill
+    [materialisation] = [e.materialization for e in result.get_asset_materialization_events()
+                         if e.asset_key.to_user_string() == "daily_report"
+                         and e.partition == DAYS[-1]]
+    assert materialisation.metadata["day"].value == DAYS[-1]
+    last = tables["account_scores"][DAYS[-1]]
+    assert materialisation.metadata["accounts_scored"].value == len(last)
+    assert materialisation.metadata["arr_at_risk"].value == pytest.approx(
+        last["arr_at_risk"].sum())
+    assert materialisation.metadata["report"].value.endswith(f"daily/{DAYS[-1]}.html")
     for day, scores in tables["account_scores"].items():
         page = (Path(settings.output_dir) / "reports" / "daily" / f"{day}.html").read_text()
         assert f"Scores of {day}" in page and page.count("<svg") == 4

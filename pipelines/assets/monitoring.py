@@ -219,12 +219,19 @@ def daily_report(context: AssetExecutionContext, settings: AccountHealthSettings
     for day in days:
         name = f"{day:%Y-%m-%d}"
         drift_file = assets / "feature_drift" / f"{name}.parquet"
+        scores = pd.read_parquet(assets / "account_scores" / f"{name}.parquet")
         page = render_report(ReportInputs(
-            day=name, scores=pd.read_parquet(assets / "account_scores" / f"{name}.parquet"),
-            retention=overall, bands=bands,
+            day=name, scores=scores, retention=overall, bands=bands,
             drift=pd.read_parquet(drift_file) if drift_file.exists() else pd.DataFrame(),
             outcomes=model_outcomes))
         path = directory / f"{name}.html"
         path.write_text(page)
-    return MaterializeResult(metadata={"report": MetadataValue.path(str(path)),
-                                       "open": MetadataValue.url(path.as_uri())})
+    latest = overall.dropna(subset=["nrr"]).tail(1)
+    return MaterializeResult(metadata={
+        # a backfill records one materialisation per day; the figures are of its last day
+        "day": name, "report": MetadataValue.path(str(path)),
+        "open": MetadataValue.url(path.as_uri()), "accounts_scored": len(scores),
+        "arr_at_risk": float(scores["arr_at_risk"].sum()),
+        "red_accounts": int((scores["color"] == "red").sum()),
+        **({"nrr": float(latest["nrr"].iloc[0]), "grr": float(latest["grr"].iloc[0])}
+           if len(latest) else {})})
