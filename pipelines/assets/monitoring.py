@@ -149,8 +149,7 @@ def feature_drift_asset(context: AssetExecutionContext, settings: AccountHealthS
                     "known falls below the promotion floor: the model has degraded since it "
                     "was validated; retrain (job train_churn_models).")],
 )
-def model_outcomes(context: AssetExecutionContext, settings: AccountHealthSettings,
-                   subscriptions: pd.DataFrame):
+def model_outcomes(settings: AccountHealthSettings, subscriptions: pd.DataFrame):
     """Past daily scores judged once their horizon has closed: per scored day, realised ROC AUC,
     calibration error, lift at 10 % and the at-risk band's false-positive rate; the surprise
     churns (green 30-90 days before) in ``reports/surprise_churn.csv``."""
