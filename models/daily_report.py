@@ -4,20 +4,19 @@ fetched) with an executive page and a model-health page."""
 from __future__ import annotations
 
 import html
-import io
 from dataclasses import dataclass, field
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")  # files only, no display
+from features.retention import arr_by_band
+from models import model_health, report_charts
+from models.evaluation import pooled_summary
+from models.health_bands import HealthConfig
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from features.retention import arr_by_band, health_distribution  # noqa: E402
-
-BAND_COLOURS = {"thriving": "#1a9850", "healthy": "#91cf60", "neutral": "#fee08b",
-                "at-risk": "#fc8d59", "critical": "#d73027"}
+#: Walk-forward metrics the model-health page shows, with their labels.
+VALIDATION_COLUMNS = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "brier": "Brier",
+                      "ece": "calibration error", "lift_at_10pct": "lift@10%",
+                      "concordance": "concordance"}
 
 
 @dataclass
@@ -33,69 +32,18 @@ class ReportInputs:
     #: the day's feature_drift rows, and model_outcomes (may be empty)
     drift: pd.DataFrame = field(default_factory=pd.DataFrame)
     outcomes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the scoring model's walk-forward validation: out-of-fold predictions and pooled
+    #: metrics per model (empty when the model has none saved)
+    validation: pd.DataFrame = field(default_factory=pd.DataFrame)
+    validation_metrics: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the model's predictions on its latest training dates, and the day's prediction_drift
+    #: row against them as a dict (empty when not measured)
+    reference: pd.DataFrame | None = None
+    prediction_drift: dict = field(default_factory=dict)
+    health: HealthConfig = field(default_factory=HealthConfig)
     targets: dict[str, float] = field(default_factory=lambda: {
         "nrr": 1.0, "grr": 0.90, "logo_retention": 0.90})
     top_accounts: int = 10
-
-
-def _svg(figure) -> str:
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
-    plt.close(figure)
-    text = buffer.getvalue()
-    return text[text.index("<svg"):]  # drop the XML prologue: the SVG sits inside HTML
-
-
-def _retention_trend(retention: pd.DataFrame, targets: dict[str, float]) -> str:
-    figure, axis = plt.subplots(figsize=(7, 3.2))
-    months = pd.to_datetime(retention["month"])
-    for metric, colour in [("nrr", "#2166ac"), ("grr", "#b2182b"), ("logo_retention", "#4d4d4d")]:
-        axis.plot(months, retention[metric], marker="o", color=colour, label=metric.upper()
-                  if metric != "logo_retention" else "logo retention")
-        if metric in targets:
-            axis.axhline(targets[metric], color=colour, linestyle=":", linewidth=1)
-    axis.set_title("Monthly retention (dotted: targets)")
-    axis.legend(loc="lower left", fontsize=8)
-    figure.autofmt_xdate()
-    return _svg(figure)
-
-
-def _mrr_waterfall(month: pd.Series) -> str:
-    steps = [("starting", month["starting_mrr"]), ("new", month["new"]),
-             ("expansion", month["expansion"]), ("reactivation", month["reactivation"]),
-             ("contraction", -month["contraction"]), ("churned", -month["churned"])]
-    figure, axis = plt.subplots(figsize=(7, 3.2))
-    level, lowest = 0.0, float(month["ending_mrr"])
-    for index, (name, amount) in enumerate(steps):
-        bottom = 0.0 if name == "starting" else (level if amount >= 0 else level + amount)
-        colour = "#878787" if name == "starting" else ("#1a9850" if amount >= 0 else "#d73027")
-        axis.bar(index, abs(amount), bottom=bottom, color=colour)
-        level = amount if name == "starting" else level + amount
-        lowest = min(lowest, level)
-    axis.bar(len(steps), month["ending_mrr"], color="#4d4d4d")
-    # movements are a few percent of MRR: start the axis near the lowest level to show them
-    axis.set_ylim(bottom=0.9 * lowest)
-    axis.set_xticks(range(len(steps) + 1), [n for n, _ in steps] + ["ending"], fontsize=8)
-    axis.set_title(f"MRR waterfall, {pd.Timestamp(month['month']):%B %Y}")
-    return _svg(figure)
-
-
-def _health_histogram(scores: pd.DataFrame) -> str:
-    table = health_distribution(scores)
-    figure, axis = plt.subplots(figsize=(7, 3.2))
-    axis.bar(table["from"] + 5, table["accounts"], width=9, color="#4393c3")
-    axis.set_xlabel("health score")
-    axis.set_ylabel("accounts")
-    axis.set_title("Health-score distribution")
-    return _svg(figure)
-
-
-def _arr_at_risk(by_band: pd.DataFrame) -> str:
-    figure, axis = plt.subplots(figsize=(7, 3.2))
-    axis.bar(by_band["band"], by_band["arr_at_risk"],
-             color=[BAND_COLOURS.get(b, "#878787") for b in by_band["band"]])
-    axis.set_title("ARR at risk by band")
-    return _svg(figure)
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -117,6 +65,59 @@ def _band_table(by_band: pd.DataFrame) -> pd.DataFrame:
         "ARR": by_band["arr"].map(_money), "ARR at risk": by_band["arr_at_risk"].map(_money),
         "share of accounts": by_band["share_of_accounts"].map(_percent),
         "share of ARR": by_band["share_of_arr"].map(_percent)})
+
+
+def _charts(charts: list[str]) -> str:
+    return ('<div class="charts">' + "".join(f"<figure>{chart}</figure>" for chart in charts)
+            + "</div>")
+
+
+def _validation_section(inputs: ReportInputs) -> str:
+    """Walk-forward metrics of the scoring model beside the baselines; calibration, lift and
+    Kaplan-Meier curves of its out-of-fold predictions."""
+    validation = inputs.validation
+    if validation.empty:
+        return ("<p>The scoring model has no saved walk-forward predictions (it was trained "
+                "before they were logged); retrain to see its validation here.</p>")
+    version = inputs.scores["model_version"].iloc[0] if "model_version" in inputs.scores else ""
+    summary = pooled_summary(inputs.validation_metrics)
+    summary = summary[[c for c in VALIDATION_COLUMNS if c in summary]].rename(
+        columns=VALIDATION_COLUMNS).reset_index()
+    bands = model_health.bands_of(validation["p_xgboost"], validation.get("segment"),
+                                  inputs.health)["band"]
+    durations, observed = validation["duration_days"], validation["churn_observed"]
+    order = {band: index for index, band in enumerate(inputs.bands)}
+    by_band = model_health.kaplan_meier(durations, observed, bands)
+    by_band = by_band.sort_values("group", key=lambda g: g.map(order), kind="stable")
+    charts = [report_charts.calibration(validation), report_charts.lift(validation),
+              report_charts.survival_curves(by_band, "Kaplan-Meier by health band",
+                                            report_charts.BAND_COLOURS)]
+    if "segment" in validation:
+        charts.append(report_charts.survival_curves(
+            model_health.kaplan_meier(durations, observed, validation["segment"]),
+            "Kaplan-Meier by segment"))
+    origins = pd.to_datetime(validation["as_of_date"])
+    return (f"<h3>Walk-forward validation of model version {html.escape(str(version))}</h3>"
+            f"<p>{validation['fold'].nunique()} folds, origins {origins.min():%Y-%m-%d} to "
+            f"{origins.max():%Y-%m-%d}, {len(validation):,} out-of-fold predictions; every "
+            "model scored only dates after the ones it was trained on.</p>"
+            + _table(summary) + _charts(charts))
+
+
+def _prediction_drift_section(inputs: ReportInputs) -> str:
+    drift = inputs.prediction_drift
+    if "psi" not in drift or inputs.reference is None:
+        return "<p>No prediction drift measured for this day.</p>"
+    verdict = "have drifted" if drift["drifted"] else "have not drifted"
+    text = (f"<p>Today's churn probabilities {verdict} from the same model's predictions on "
+            f"its latest training dates: PSI {drift['psi']:.3f}, KS "
+            f"{drift['ks_statistic']:.3f}; mean {drift['mean_current']:.1%} today against "
+            f"{drift['mean_reference']:.1%}")
+    if "flagged_share_current" in drift:
+        text += (f"; flagged red {drift['flagged_share_current']:.1%} against "
+                 f"{drift['flagged_share_reference']:.1%}")
+    return text + ".</p>" + _charts([report_charts.prediction_histogram(
+        inputs.reference["churn_probability"], inputs.scores["churn_probability"])])
 
 
 def render_report(inputs: ReportInputs) -> str:
@@ -141,9 +142,10 @@ def render_report(inputs: ReportInputs) -> str:
         "risk": top["churn_probability"].map(_percent),
         "ARR at risk": top["arr_at_risk"].map(_money), "reason": top["reason_1"],
         "action": top["recommended_action"], "owner": top["action_owner"]})
-    charts = [_health_histogram(scores), _arr_at_risk(by_band)]
+    charts = [report_charts.health_histogram(scores), report_charts.arr_at_risk(by_band)]
     if latest is not None:
-        charts = [_retention_trend(retention, inputs.targets), _mrr_waterfall(latest), *charts]
+        charts = [report_charts.retention_trend(retention, inputs.targets),
+                  report_charts.mrr_waterfall(latest), *charts]
     drift = inputs.drift
     drift_section = ("<p>No drift measured for this day.</p>" if drift.empty else
                      f"<p>{int(drift['drifted'].sum())} feature(s) drifted from the training "
@@ -177,11 +179,13 @@ table.data th, table.data td {{ padding: .3rem .6rem; border-bottom: 1px solid #
 <h1>account-health</h1><p>Scores of {day}</p>
 <section id="executive"><h2>Executive summary</h2>
 <div class="cards">{cards}</div>
-<div class="charts">{"".join(f'<figure>{chart}</figure>' for chart in charts)}</div>
+{_charts(charts)}
 <h3>Top {inputs.top_accounts} accounts at risk</h3>{_table(top_table)}
 <h3>ARR by band</h3>{_table(_band_table(by_band))}
 </section>
 <section id="model-health"><h2>Model health</h2>
+{_validation_section(inputs)}
+<h3>Today's predictions against validation</h3>{_prediction_drift_section(inputs)}
 <h3>Feature drift against the training data</h3>{drift_section}
 <h3>Realised performance of past scores</h3>{outcome_section}
 </section></body></html>

@@ -9,7 +9,6 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import shap  # noqa: E402
 from lifelines import KaplanMeierFitter  # noqa: E402
@@ -17,6 +16,7 @@ from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
 from models.evaluation import CLASSIFIERS, WalkForwardResult  # noqa: E402
 from models.features import LABEL  # noqa: E402
+from models.model_health import calibration_table, lift_by_decile  # noqa: E402
 
 RISK_BANDS = ("low", "medium", "high")
 
@@ -46,14 +46,12 @@ def roc_pr_curves(result: WalkForwardResult, path: Path) -> Path:
     return _save(figure, path)
 
 
-def calibration_plot(result: WalkForwardResult, path: Path, n_bins: int = 10) -> Path:
+def calibration_plot(result: WalkForwardResult, path: Path) -> Path:
     figure, ax = plt.subplots(figsize=(5.5, 5))
     y = result.predictions[LABEL]
     for model in ("xgboost", "health_score"):
-        p = result.predictions[f"p_{model}"]
-        bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
-        table = pd.DataFrame({"p": p, "y": y, "bin": bins}).groupby("bin").mean()
-        ax.plot(table["p"], table["y"], "o-", label=model)
+        table = calibration_table(y, result.predictions[f"p_{model}"])
+        ax.plot(table["mean_predicted"], table["observed_rate"], "o-", label=model)
     ax.plot([0, 1], [0, 1], "k:", linewidth=0.8)
     ax.set(title="Calibration (pooled walk-forward)", xlabel="mean predicted churn",
            ylabel="observed churn rate")
@@ -61,15 +59,13 @@ def calibration_plot(result: WalkForwardResult, path: Path, n_bins: int = 10) ->
     return _save(figure, path)
 
 
-def lift_by_decile(result: WalkForwardResult, path: Path) -> Path:
+def lift_by_decile_plot(result: WalkForwardResult, path: Path) -> Path:
     figure, ax = plt.subplots(figsize=(7, 4.5))
     y = result.predictions[LABEL]
     width = 0.4
     for offset, model in ((-width / 2, "xgboost"), (width / 2, "health_score")):
-        rank = result.predictions[f"p_{model}"].rank(method="first", ascending=False)
-        decile = np.ceil(rank / len(rank) * 10).astype(int)
-        rates = y.groupby(decile).mean() / y.mean()
-        ax.bar(rates.index + offset, rates.to_numpy(), width=width, label=model)
+        table = lift_by_decile(y, result.predictions[f"p_{model}"])
+        ax.bar(table["decile"] + offset, table["lift"], width=width, label=model)
     ax.axhline(1, color="k", linestyle=":", linewidth=0.8)
     ax.set(title="Lift by risk decile (1 = riskiest)", xlabel="decile", ylabel="lift",
            xticks=range(1, 11))
@@ -114,7 +110,7 @@ def save_all(result: WalkForwardResult, directory: Path) -> list[Path]:
     return [
         roc_pr_curves(result, directory / "roc_pr_curves.png"),
         calibration_plot(result, directory / "calibration.png"),
-        lift_by_decile(result, directory / "lift_by_decile.png"),
+        lift_by_decile_plot(result, directory / "lift_by_decile.png"),
         *shap_summary(result, directory / "shap_beeswarm.png",
                       directory / "feature_importance.png"),
         kaplan_meier_by_risk_band(result, directory / "kaplan_meier_by_risk_band.png"),

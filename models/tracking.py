@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import warnings
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.entities import Metric
 from mlflow.models import infer_signature
 
 from models import report_plots
@@ -29,6 +31,8 @@ from models.validation import Fold
 EXPERIMENT = "account-health-churn"
 REGISTERED_MODEL = "account-health-churn"
 CHAMPION, CHALLENGER = "champion", "challenger"
+VALIDATION_PREDICTIONS = "walk_forward_predictions.parquet"
+REFERENCE_PREDICTIONS = "reference_predictions.parquet"
 PACKAGE_DIRS = [str(Path(__file__).resolve().parent.parent / p) for p in ("models", "features")]
 #: What the bundle needs at load time, pinned to the versions it was trained with (saves
 #: MLflow inferring them by running the model in a subprocess).
@@ -89,6 +93,8 @@ def log_walk_forward(result: WalkForwardResult, folds: list[Fold], params: dict,
             report_plots.save_all(result, directory / "plots")
             result.fold_metrics.to_csv(directory / "fold_metrics.csv", index=False)
             result.pooled_metrics.to_csv(directory / "pooled_metrics.csv", index=False)
+            # the reference the model-health page and prediction drift compare against
+            result.predictions.to_parquet(directory / VALIDATION_PREDICTIONS, index=False)
             result.segment_metrics.to_csv(directory / "segment_metrics.csv", index=False)
             result.proportional_hazards.to_csv(directory / "proportional_hazards_test.csv")
             result.shap_importance.rename("mean_abs_shap").to_csv(
@@ -100,8 +106,10 @@ def log_walk_forward(result: WalkForwardResult, folds: list[Fold], params: dict,
         return parent.info.run_id
 
 
-def log_bundle(run_id: str, bundle: ChurnModelBundle, example: pd.DataFrame) -> tuple[str, str]:
-    """Log the bundle in ``run_id`` with signature and input example, and register it.
+def log_bundle(run_id: str, bundle: ChurnModelBundle, example: pd.DataFrame,
+               reference: pd.DataFrame | None = None) -> tuple[str, str]:
+    """Log the bundle in ``run_id`` with signature and input example, and register it;
+    ``reference`` (its predictions on recent training rows, for prediction drift) beside it.
 
     Returns (model URI, registered version).
     """
@@ -114,6 +122,11 @@ def log_bundle(run_id: str, bundle: ChurnModelBundle, example: pd.DataFrame) -> 
             input_example=example.head(5), code_paths=PACKAGE_DIRS,
             pip_requirements=pinned_requirements(),
             registered_model_name=REGISTERED_MODEL)
+        if reference is not None:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / REFERENCE_PREDICTIONS
+                reference.to_parquet(path, index=False)
+                mlflow.log_artifact(str(path))
     return info.model_uri, str(info.registered_model_version)
 
 
@@ -127,6 +140,58 @@ def champion_metrics(registered_model: str = REGISTERED_MODEL) -> dict[str, floa
     metrics = client.get_run(version.run_id).data.metrics
     return {"roc_auc": metrics["xgboost.roc_auc"],
             "lift_at_10pct": metrics["xgboost.lift_at_10pct"], "version": int(version.version)}
+
+
+@dataclass
+class ModelValidation:
+    """The walk-forward validation of a registered version, from its training run."""
+
+    version: str
+    run_id: str
+    #: out-of-fold predictions (one row per account and fold origin)
+    predictions: pd.DataFrame
+    #: one row per model (xgboost, cox and the baselines)
+    pooled_metrics: pd.DataFrame
+    #: the version's own predictions on its latest training dates (for prediction drift)
+    reference: pd.DataFrame | None = None
+
+
+def validation_of(version: str,
+                  registered_model: str = REGISTERED_MODEL) -> ModelValidation | None:
+    """The walk-forward validation ``version`` was promoted on; None when its run has no
+    saved predictions (a model trained before they were logged)."""
+    run_id = MlflowClient().get_model_version(registered_model, str(version)).run_id
+    with tempfile.TemporaryDirectory() as tmp:
+        def download(name: str) -> Path | None:
+            try:
+                return Path(mlflow.artifacts.download_artifacts(
+                    run_id=run_id, artifact_path=name, dst_path=tmp))
+            except (mlflow.exceptions.MlflowException, OSError):
+                return None
+
+        predictions, pooled, reference = (download(name) for name in (
+            VALIDATION_PREDICTIONS, "pooled_metrics.csv", REFERENCE_PREDICTIONS))
+        if predictions is None or pooled is None:
+            return None
+        return ModelValidation(
+            version=str(version), run_id=run_id, predictions=pd.read_parquet(predictions),
+            pooled_metrics=pd.read_csv(pooled),
+            reference=pd.read_parquet(reference) if reference is not None else None)
+
+
+def log_monitoring(run_id: str, day: pd.Timestamp, metrics: dict[str, float],
+                   report: Path | None = None) -> None:
+    """A day's monitoring figures on the model's own training run, as ``monitoring.*``
+    metrics stepped by day (so the MLflow UI charts them over time), and the day's report
+    as an artifact. Logging the same day again adds nothing new."""
+    since_epoch = pd.Timestamp(day).normalize().tz_localize(None) - pd.Timestamp(0)
+    timestamp, step = since_epoch // pd.Timedelta(milliseconds=1), since_epoch.days
+    client = MlflowClient()
+    client.log_batch(run_id, metrics=[
+        Metric(f"monitoring.{name}", float(value), timestamp, step)
+        for name, value in metrics.items() if value is not None and pd.notna(value)])
+    if report is not None:
+        client.log_artifact(run_id, str(report), artifact_path="monitoring/daily")
 
 
 def model_versions(registered_model: str = REGISTERED_MODEL) -> pd.DataFrame:

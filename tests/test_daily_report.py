@@ -43,9 +43,14 @@ def test_headline_numbers_are_on_the_executive_page():
         assert text in executive, text
 
 
+def sections(page: str) -> tuple[str, str]:
+    split = page.index('id="model-health"')
+    return page[:split], page[split:]
+
+
 def test_four_charts_and_the_top_accounts_in_risk_order():
     page = render()
-    assert page.count("<svg") == 4
+    assert sections(page)[0].count("<svg") == 4
     table = page[page.index("Top 10 accounts at risk"):]
     assert table.index("acc_1") < table.index("acc_2") < table.index("acc_3")
 
@@ -60,6 +65,8 @@ def test_without_retention_drift_or_outcomes_the_page_says_so():
     page = render(retention=retention().iloc[0:0])
     assert page.count("<svg") == 2
     assert "No drift measured" in page and "No scored day has a known outcome yet" in page
+    assert "no saved walk-forward predictions" in page
+    assert "No prediction drift measured" in page
 
 
 def test_drift_and_outcome_tables_on_the_model_page():
@@ -73,3 +80,43 @@ def test_drift_and_outcome_tables_on_the_model_page():
     model = page[page.index('id="model-health"'):]
     assert "1 feature(s) drifted" in model and "events_30d" in model
     assert "0.810" in model and "2026-08-01" in model
+
+
+def validation() -> pd.DataFrame:
+    """Out-of-fold predictions of two folds: riskier rows churn sooner."""
+    risk = [0.05, 0.1, 0.3, 0.6, 0.05, 0.2, 0.4, 0.7]
+    return pd.DataFrame({
+        "fold": [1, 1, 1, 1, 2, 2, 2, 2],
+        "as_of_date": pd.to_datetime(["2026-06-30"] * 4 + ["2026-07-31"] * 4),
+        "churned_within_horizon": [0, 0, 1, 1, 0, 0, 0, 1],
+        "duration_days": [200, 150, 40, 10, 180, 120, 95, 20],
+        "churn_observed": [0, 0, 1, 1, 0, 0, 1, 1],
+        "segment": ["smb", "mid", "smb", "mid"] * 2,
+        "p_xgboost": risk, "p_health_score": [0.2] * 8})
+
+
+def pooled() -> pd.DataFrame:
+    return pd.DataFrame({"model": ["xgboost", "health_score", "base_rate", "cox"],
+                         "roc_auc": [0.9123, 0.7, 0.5, 0.85], "lift_at_10pct": [3.2, 2, 1, 2.5],
+                         "ece": [0.02, 0.05, 0.01, 0.04]})
+
+
+def test_the_model_page_shows_the_scoring_models_validation():
+    page = render(scores=scores().assign(model_version="7"), validation=validation(),
+                  validation_metrics=pooled(),
+                  reference=pd.DataFrame({"churn_probability": [0.1, 0.2, 0.3]}),
+                  prediction_drift={"psi": 0.31, "ks_statistic": 0.2, "mean_reference": 0.3,
+                                    "mean_current": 0.45, "drifted": True,
+                                    "flagged_share_reference": 0.25,
+                                    "flagged_share_current": 0.4})
+    executive, model = sections(page)
+    assert executive.count("<svg") == 4
+    # calibration, lift, KM by band, KM by segment; prediction histogram
+    assert model.count("<svg") == 5
+    assert "model version 7" in model and "2 folds" in model and "8 out-of-fold" in model
+    assert "0.912" in model and "lift@10%" in model
+    assert "have drifted" in model and "PSI 0.310" in model and "45.0% today" in model
+    assert "flagged red 40.0% against 25.0%" in model
+    for title in ["Calibration", "Lift by risk decile", "Kaplan-Meier by health band",
+                  "Kaplan-Meier by segment"]:
+        assert title in model, title

@@ -39,7 +39,8 @@ def backfill(trained):
                               last_day=DAYS[-1], selection=DAILY_SCORING)
         assert result.success
         return result, {a: read_days(settings, a) for a in
-                        ["account_scores", "account_alerts", "open_alerts", "feature_drift"]}
+                        ["account_scores", "account_alerts", "open_alerts", "feature_drift",
+                         "prediction_drift"]}
 
     return settings, run(), run()
 
@@ -71,6 +72,55 @@ def test_each_day_gets_drift_per_model_feature_and_a_drift_check(backfill):
     drifted = tables["feature_drift"][DAYS[-1]].query("drifted")["feature"].tolist()
     assert check.passed == (not drifted)
     assert check.metadata["day"].value == DAYS[-1]
+
+
+def test_each_day_gets_prediction_drift_against_the_models_training_dates(backfill):
+    from models.model_health import prediction_drift
+    from models.tracking import validation_of
+    from tests.conftest import use_registry_of
+
+    settings, (result, tables), _ = backfill
+    assert materialised_partitions(result, "prediction_drift") == DAYS
+    use_registry_of(settings)
+    for day, drift in tables["prediction_drift"].items():
+        scores = tables["account_scores"][day]
+        version = str(scores["model_version"].iloc[0])
+        reference = validation_of(version).reference
+        [row] = drift.to_dict("records")
+        assert row["model_version"] == version
+        expected = prediction_drift(reference["churn_probability"], scores["churn_probability"])
+        assert row["psi"] == pytest.approx(expected["psi"])
+        assert row["mean_current"] == pytest.approx(scores["churn_probability"].mean())
+        assert row["flagged_share_current"] == pytest.approx((scores["color"] == "red").mean())
+    [check] = [c for c in result.get_asset_check_evaluations()
+               if c.check_name == "predictions_have_not_drifted"]
+    assert check.passed == (not tables["prediction_drift"][DAYS[-1]]["drifted"].iloc[0])
+
+
+def test_monitoring_figures_are_logged_on_the_models_run_once_per_day(backfill):
+    """Run twice over three days: each monitoring metric has one value per day (no
+    duplicates), and each day's report is an artifact of the scoring model's run."""
+    from mlflow import MlflowClient
+
+    from models.tracking import validation_of
+    from tests.conftest import use_registry_of
+
+    settings, (_, tables), _ = backfill
+    use_registry_of(settings)
+    scores = tables["account_scores"][DAYS[-1]]
+    run_id = validation_of(str(scores["model_version"].iloc[0])).run_id
+    client = MlflowClient()
+    history = client.get_metric_history(run_id, "monitoring.arr_at_risk")
+    by_day = {pd.Timestamp(0) + pd.Timedelta(days=m.step): m.value for m in history}
+    assert len(history) == len(DAYS)
+    assert by_day == pytest.approx({pd.Timestamp(day): tables["account_scores"][day]
+                                    ["arr_at_risk"].sum() for day in DAYS})
+    latest = client.get_run(run_id).data.metrics
+    assert latest["monitoring.accounts_scored"] == len(scores)
+    assert latest["monitoring.prediction_psi"] == pytest.approx(
+        tables["prediction_drift"][DAYS[-1]]["psi"].iloc[0])
+    reports = {a.path for a in client.list_artifacts(run_id, "monitoring/daily")}
+    assert reports == {f"monitoring/daily/{day}.html" for day in DAYS}
 
 
 def test_retention_metrics_cover_the_business_and_each_segment_plan_and_owner(backfill):
@@ -115,14 +165,17 @@ def test_each_day_gets_a_self_contained_report_with_its_headline_numbers(backfil
     assert materialisation.metadata["report"].value.endswith(f"daily/{DAYS[-1]}.html")
     for day, scores in tables["account_scores"].items():
         page = (Path(settings.output_dir) / "reports" / "daily" / f"{day}.html").read_text()
-        assert f"Scores of {day}" in page and page.count("<svg") == 4
+        model_page = page.index('id="model-health"')
+        # executive: 4 charts; model health: calibration, lift, 2 KM and today's predictions
+        assert f"Scores of {day}" in page and page[:model_page].count("<svg") == 4
+        assert page[model_page:].count("<svg") == 5
         assert f"${scores['arr_at_risk'].sum():,.0f}" in page
         assert f">{len(scores):,}<" in page
         assert scores.nsmallest(1, "risk_rank")["account_id"].iloc[0] in page
 
 
 def test_the_report_renders_in_headless_chromium(backfill):
-    """The last day's report as a browser shows it: headline cards, four drawn charts, the
+    """The last day's report as a browser shows it: headline cards, nine drawn charts, the
     top accounts, no console errors; the screenshot is kept in test-artifacts/."""
     import os
     import shutil
@@ -162,7 +215,7 @@ def test_the_report_renders_in_headless_chromium(backfill):
     latest = retention[retention["dimension"] == "overall"].dropna(subset=["nrr"]).iloc[-1]
     assert (f"{latest['logo_retention']:.1%}\nlogo retention {latest['month']:%b %Y}"
             in cards)
-    assert len(charts) == 4 and all(box["width"] > 200 and box["height"] > 100
+    assert len(charts) == 9 and all(box["width"] > 200 and box["height"] > 100
                                     for box in charts)
     assert top_row.startswith(scores.nsmallest(1, "risk_rank")["account_id"].iloc[0])
     assert (artifacts / "daily_report.png").stat().st_size > 10_000

@@ -60,8 +60,10 @@ def test_same_data_and_seed_give_the_same_metrics(trained):
     experiment = client.get_experiment_by_name(EXPERIMENT)
     parents = [r for r in client.search_runs([experiment.experiment_id])
                if "mlflow.parentRunId" not in r.data.tags]
-    first, second = (p.data.metrics for p in parents)
-    assert first == second
+    # the daily-run tests log monitoring.* figures on the champion's run; compare training's
+    first, second = ({k: v for k, v in p.data.metrics.items()
+                      if not k.startswith("monitoring.")} for p in parents)
+    assert len(first) > 40 and first == second
     assert parents[0].data.params["data_hash"] == parents[1].data.params["data_hash"]
 
 

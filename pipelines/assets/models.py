@@ -7,6 +7,7 @@ from models.bundle import train_bundle
 from models.classifier import ClassifierConfig
 from models.evaluation import evaluate_walk_forward, pooled_summary
 from models.features import feature_columns
+from models.model_health import reference_predictions
 from models.promotion import decide_promotion
 from models.survival import SurvivalConfig
 from models.tracking import (
@@ -61,7 +62,8 @@ def churn_model(context: AssetExecutionContext, settings: AccountHealthSettings,
     mlflow_tracking.activate()
     run_id = churn_model_validation["mlflow_run_id"].iloc[0]
     bundle = train_bundle(training_set, horizon_days=settings.horizon_days)
-    model_uri, version = log_bundle(run_id, bundle, training_set)
+    model_uri, version = log_bundle(run_id, bundle, training_set,
+                                    reference=reference_predictions(bundle, training_set))
     context.add_output_metadata({"model_uri": model_uri, "registered_version": version})
     return pd.DataFrame([{"mlflow_run_id": run_id, "model_uri": model_uri, "version": version}])
 

@@ -1,6 +1,8 @@
 """Monitoring layer: retention metrics and the daily report for leaders, drift and realised
 performance for data scientists."""
 
+import functools
+
 import pandas as pd
 from dagster import (
     AssetCheckResult,
@@ -18,14 +20,17 @@ from dagster import (
 
 from features import retention
 from features.labels import active_periods
+from models import model_health
 from models.daily_report import ReportInputs, render_report
 from models.drift import DriftThresholds, feature_drift
 from models.features import feature_columns
+from models.model_health import bands_of
 from models.outcomes import label_scores, realised_performance, surprise_churn
+from models.tracking import log_monitoring, validation_of
 from pipelines.assets.features import account_snapshot
 from pipelines.assets.scoring import account_scores
 from pipelines.partitions import daily_partitions, run_days
-from pipelines.resources import AccountHealthSettings
+from pipelines.resources import AccountHealthSettings, MlflowTracking
 
 GROUP = "monitoring"
 #: Groupings of the retention table besides the whole business, when the column exists.
@@ -139,6 +144,72 @@ def feature_drift_asset(context: AssetExecutionContext, settings: AccountHealthS
                                               .to_markdown(index=False, floatfmt=".3f"))})
 
 
+def _validations(mlflow_tracking: MlflowTracking):
+    """The walk-forward validation of a model version, fetched from MLflow once per run."""
+    mlflow_tracking.activate()
+    return functools.cache(validation_of)
+
+
+@asset(
+    group_name=GROUP,
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    deps=[account_scores],
+    metadata={"partition_column": "as_of_date"},
+    check_specs=[AssetCheckSpec(
+        "predictions_have_not_drifted", asset="prediction_drift",
+        description="Warns when today's churn probabilities are distributed unlike the "
+                    "model's out-of-fold predictions in walk-forward validation (PSI or KS "
+                    "above the drift thresholds): the validated figures no longer describe "
+                    "what it scores; retrain (job train_churn_models).")],
+)
+def prediction_drift(context: AssetExecutionContext, settings: AccountHealthSettings,
+                     mlflow_tracking: MlflowTracking):
+    """Per day: PSI and KS of the scored churn probabilities against the scoring model's own
+    predictions on its latest training dates, the mean of each and the share flagged red
+    in each."""
+    validation = _validations(mlflow_tracking)
+    health = settings.scoring_config().health
+    thresholds = DriftThresholds(psi=settings.drift_psi_threshold,
+                                 ks=settings.drift_ks_threshold)
+    days = run_days(context)
+    rows = []
+    for day in days:
+        scores = pd.read_parquet(settings.output_path / "assets" / "account_scores"
+                                 / f"{day:%Y-%m-%d}.parquet",
+                                 columns=["churn_probability", "color", "model_version"])
+        version = str(scores["model_version"].iloc[0])
+        reference = validation(version)
+        row = {"as_of_date": day, "model_version": version}
+        if reference is not None and reference.reference is not None:
+            predictions = reference.reference["churn_probability"]
+            flagged = bands_of(predictions, reference.reference["segment"],
+                               health)["color"] == "red"
+            row |= model_health.prediction_drift(
+                predictions, scores["churn_probability"], thresholds=thresholds,
+                flagged_reference=flagged, flagged_current=scores["color"] == "red")
+        rows.append(row)
+    result = pd.DataFrame(rows)
+    last = rows[-1]
+    yield Output(result, metadata={k: v for k, v in last.items() if k != "as_of_date"})
+    if "psi" not in last:
+        yield AssetCheckResult(
+            check_name="predictions_have_not_drifted", asset_key="prediction_drift",
+            passed=True, description=f"model version {last['model_version']} has no saved "
+            "reference predictions to compare with (trained before they were logged)")
+        return
+    yield AssetCheckResult(
+        check_name="predictions_have_not_drifted", asset_key="prediction_drift",
+        passed=not last["drifted"], severity=AssetCheckSeverity.WARN,
+        description=(f"churn probabilities on {days[-1]:%Y-%m-%d} drifted from training "
+                     f"(PSI {last['psi']:.3f}, KS {last['ks_statistic']:.3f}; mean "
+                     f"{last['mean_current']:.3f} against {last['mean_reference']:.3f}); "
+                     "retraining is recommended (job train_churn_models)"
+                     if last["drifted"] else None),
+        metadata={"day": f"{days[-1]:%Y-%m-%d}", "psi": last["psi"],
+                  "ks_statistic": last["ks_statistic"]})
+
+
 @asset(
     group_name=GROUP,
     deps=[account_scores],
@@ -197,40 +268,68 @@ def model_outcomes(settings: AccountHealthSettings, subscriptions: pd.DataFrame)
     group_name=GROUP,
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
-    deps=[account_scores, "feature_drift"],
+    deps=[account_scores, "feature_drift", prediction_drift],
     ins={"retention_metrics": AssetIn(), "model_outcomes": AssetIn()},
 )
 def daily_report(context: AssetExecutionContext, settings: AccountHealthSettings,
-                 retention_metrics: pd.DataFrame,
+                 mlflow_tracking: MlflowTracking, retention_metrics: pd.DataFrame,
                  model_outcomes: pd.DataFrame) -> MaterializeResult:
     """A self-contained HTML report per day, ``reports/daily/<day>.html``: the executive page
     (retention against targets, MRR waterfall, health distribution, ARR at risk, the top
-    accounts with reasons and actions) and the model-health page (drift, realised
-    performance). Opens in any browser without a server."""
+    accounts with reasons and actions) and the model-health page (the scoring model's
+    walk-forward metrics, calibration, lift and Kaplan-Meier curves; prediction and feature
+    drift; realised performance). Opens in any browser without a server. The day's headline
+    and monitoring figures, and the report, are also logged on the scoring model's MLflow
+    training run (``monitoring.*`` metrics, one step per day)."""
     health = settings.scoring_config().health
     every_band = [*health.bands, *(b for bands in health.segment_bands.values() for b in bands)]
     bands = list(dict.fromkeys(b.name for b in sorted(every_band, key=lambda b: -b.min_score)))
     overall = retention_metrics[retention_metrics["dimension"] == "overall"]
+    latest = overall.dropna(subset=["nrr"]).tail(1)
+    retention_figures = ({"nrr": float(latest["nrr"].iloc[0]),
+                          "grr": float(latest["grr"].iloc[0]),
+                          "logo_retention": float(latest["logo_retention"].iloc[0])}
+                         if len(latest) else {})
+    judged = model_outcomes.dropna(subset=["roc_auc"]).tail(1)
+    outcome_figures = ({"realised_roc_auc": float(judged["roc_auc"].iloc[0]),
+                        "realised_ece": float(judged["ece"].iloc[0])} if len(judged) else {})
+    validation = _validations(mlflow_tracking)
     assets = settings.output_path / "assets"
     directory = settings.reports_dir() / "daily"
     directory.mkdir(parents=True, exist_ok=True)
-    days = run_days(context)
-    for day in days:
+    for day in run_days(context):
         name = f"{day:%Y-%m-%d}"
-        drift_file = assets / "feature_drift" / f"{name}.parquet"
         scores = pd.read_parquet(assets / "account_scores" / f"{name}.parquet")
+        drift, predictions = (_partition(assets / a / f"{name}.parquet")
+                              for a in ("feature_drift", "prediction_drift"))
+        prediction_figures = predictions.iloc[0].to_dict() if len(predictions) else {}
+        reference = validation(str(scores["model_version"].iloc[0]))
         page = render_report(ReportInputs(
-            day=name, scores=scores, retention=overall, bands=bands,
-            drift=pd.read_parquet(drift_file) if drift_file.exists() else pd.DataFrame(),
-            outcomes=model_outcomes))
+            day=name, scores=scores, retention=overall, bands=bands, drift=drift,
+            outcomes=model_outcomes, health=health, prediction_drift=prediction_figures,
+            **({"validation": reference.predictions,
+                "validation_metrics": reference.pooled_metrics,
+                "reference": reference.reference} if reference else {})))
         path = directory / f"{name}.html"
         path.write_text(page)
-    latest = overall.dropna(subset=["nrr"]).tail(1)
+        headline = {"accounts_scored": len(scores),
+                    "arr_at_risk": float(scores["arr_at_risk"].sum()),
+                    "red_accounts": int((scores["color"] == "red").sum()),
+                    **retention_figures}
+        if reference is not None:
+            log_monitoring(reference.run_id, day, {
+                **headline, **outcome_figures,
+                "max_feature_psi": float(drift["psi"].max()) if len(drift) else None,
+                "drifted_features": int(drift["drifted"].sum()) if len(drift) else None,
+                "prediction_psi": prediction_figures.get("psi"),
+                "mean_churn_probability": float(scores["churn_probability"].mean())},
+                report=path)
     return MaterializeResult(metadata={
         # a backfill records one materialisation per day; the figures are of its last day
         "day": name, "report": MetadataValue.path(str(path)),
-        "open": MetadataValue.url(path.as_uri()), "accounts_scored": len(scores),
-        "arr_at_risk": float(scores["arr_at_risk"].sum()),
-        "red_accounts": int((scores["color"] == "red").sum()),
-        **({"nrr": float(latest["nrr"].iloc[0]), "grr": float(latest["grr"].iloc[0])}
-           if len(latest) else {})})
+        "open": MetadataValue.url(path.as_uri()), **headline,
+        **({"mlflow_run_id": reference.run_id} if reference is not None else {})})
+
+
+def _partition(path) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.exists() else pd.DataFrame()
