@@ -159,9 +159,9 @@ def _validations(mlflow_tracking: MlflowTracking):
     check_specs=[AssetCheckSpec(
         "predictions_have_not_drifted", asset="prediction_drift",
         description="Warns when today's churn probabilities are distributed unlike the "
-                    "model's out-of-fold predictions in walk-forward validation (PSI or KS "
-                    "above the drift thresholds): the validated figures no longer describe "
-                    "what it scores; retrain (job train_churn_models).")],
+                    "same model's predictions on its latest training dates (PSI or KS above "
+                    "the drift thresholds): the population it scores has moved from the one "
+                    "it was trained and validated on; retrain (job train_churn_models).")],
 )
 def prediction_drift(context: AssetExecutionContext, settings: AccountHealthSettings,
                      mlflow_tracking: MlflowTracking):
