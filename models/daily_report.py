@@ -10,6 +10,7 @@ import pandas as pd
 
 from features.retention import arr_by_band
 from models import model_health, report_charts
+from models.drift import DriftThresholds
 from models.evaluation import pooled_summary
 from models.health_bands import HealthConfig
 
@@ -41,6 +42,7 @@ class ReportInputs:
     reference: pd.DataFrame | None = None
     prediction_drift: dict = field(default_factory=dict)
     health: HealthConfig = field(default_factory=HealthConfig)
+    drift_thresholds: DriftThresholds = field(default_factory=DriftThresholds)
     targets: dict[str, float] = field(default_factory=lambda: {
         "nrr": 1.0, "grr": 0.90, "logo_retention": 0.90})
     top_accounts: int = 10
@@ -133,9 +135,11 @@ def render_report(inputs: ReportInputs) -> str:
     }
     if latest is not None:
         month = f"{pd.Timestamp(latest['month']):%b %Y}"
-        headline |= {f"NRR {month}": _percent(latest["nrr"]),
-                     f"GRR {month}": _percent(latest["grr"]),
-                     f"logo retention {month}": _percent(latest["logo_retention"])}
+        for metric, label in (("nrr", "NRR"), ("grr", "GRR"),
+                              ("logo_retention", "logo retention")):
+            target = inputs.targets.get(metric)
+            against = f" (target {target:.0%})" if target is not None else ""
+            headline[f"{label} {month}{against}"] = _percent(latest[metric])
     top = scores.nsmallest(inputs.top_accounts, "risk_rank")
     top_table = pd.DataFrame({
         "account": top["account_id"], "band": top["band"],
@@ -149,7 +153,8 @@ def render_report(inputs: ReportInputs) -> str:
     drift = inputs.drift
     drift_section = ("<p>No drift measured for this day.</p>" if drift.empty else
                      f"<p>{int(drift['drifted'].sum())} feature(s) drifted from the training "
-                     "data (PSI &gt; 0.25 or KS &gt; 0.15).</p>"
+                     f"data (PSI &gt; {inputs.drift_thresholds.psi} or KS &gt; "
+                     f"{inputs.drift_thresholds.ks}).</p>"
                      + _table(drift.head(10)[["feature", "psi", "ks_statistic", "exempt",
                                                "drifted"]]))
     outcomes = inputs.outcomes

@@ -46,6 +46,10 @@ class AccountHealthSettings(ConfigurableResource):
     #: Comma-separated features measured but never counted as drift: they move by design
     #: (tenure grows as the customer base ages).
     drift_exempt_features: str = "tenure_days"
+    #: Monthly retention targets the report draws and compares with (fractions).
+    nrr_target: float = 1.0
+    grr_target: float = 0.90
+    logo_retention_target: float = 0.90
     #: Fixes "now" (UTC, ISO 8601) for reproducible re-runs and tests; empty means the clock.
     now: str = ""
     #: Health bands, reasons, playbook and alert thresholds (YAML); empty: the defaults.

@@ -38,7 +38,8 @@ def render(**overrides) -> str:
 def test_headline_numbers_are_on_the_executive_page():
     page = render()
     executive = page[page.index('id="executive"'):page.index('id="model-health"')]
-    for text in ["$20,000", "$9,100", "NRR Oct 2026", "87.3%", "logo retention Oct 2026",
+    for text in ["$20,000", "$9,100", "NRR Oct 2026 (target 100%)", "87.3%",
+                 "logo retention Oct 2026 (target 90%)",
                  "90.0%", ">3<", ">1<"]:
         assert text in executive, text
 
@@ -67,6 +68,18 @@ def test_without_retention_drift_or_outcomes_the_page_says_so():
     assert "No drift measured" in page and "No scored day has a known outcome yet" in page
     assert "no saved walk-forward predictions" in page
     assert "No prediction drift measured" in page
+
+
+def test_targets_and_drift_thresholds_come_from_the_inputs():
+    from models.drift import DriftThresholds
+
+    page = render(targets={"nrr": 1.05, "grr": 0.92},
+                  drift=pd.DataFrame({"feature": ["seats"], "psi": [0.01], "ks_statistic": [0.0],
+                                      "exempt": [False], "drifted": [False]}),
+                  drift_thresholds=DriftThresholds(psi=0.3, ks=0.2))
+    assert "NRR Oct 2026 (target 105%)" in page and "GRR Oct 2026 (target 92%)" in page
+    assert "logo retention Oct 2026<" in page  # no target given, none shown
+    assert "PSI &gt; 0.3 or KS &gt; 0.2" in page
 
 
 def test_drift_and_outcome_tables_on_the_model_page():

@@ -213,7 +213,8 @@ def test_the_report_renders_in_headless_chromium(backfill):
     retention = pd.read_csv(Path(settings.output_dir) / "reports" / "retention_metrics.csv",
                             parse_dates=["month"])
     latest = retention[retention["dimension"] == "overall"].dropna(subset=["nrr"]).iloc[-1]
-    assert (f"{latest['logo_retention']:.1%}\nlogo retention {latest['month']:%b %Y}"
+    assert (f"{latest['logo_retention']:.1%}\nlogo retention {latest['month']:%b %Y} "
+            f"(target {settings.logo_retention_target:.0%})"
             in cards)
     assert len(charts) == 9 and all(box["width"] > 200 and box["height"] > 100
                                     for box in charts)

@@ -307,6 +307,10 @@ def daily_report(context: AssetExecutionContext, settings: AccountHealthSettings
         page = render_report(ReportInputs(
             day=name, scores=scores, retention=overall, bands=bands, drift=drift,
             outcomes=model_outcomes, health=health, prediction_drift=prediction_figures,
+            drift_thresholds=DriftThresholds(psi=settings.drift_psi_threshold,
+                                             ks=settings.drift_ks_threshold),
+            targets={"nrr": settings.nrr_target, "grr": settings.grr_target,
+                     "logo_retention": settings.logo_retention_target},
             **({"validation": reference.predictions,
                 "validation_metrics": reference.pooled_metrics,
                 "reference": reference.reference} if reference else {})))
