@@ -160,6 +160,14 @@ def print_monitoring(settings: AccountHealthSettings, day: str) -> None:
                  if drifted else "none above the thresholds")
               + f"; largest PSI {top['psi']:.3f} ({top['feature']}; exempt: "
               + (", ".join(table.loc[table["exempt"], "feature"]) or "none") + f") in {drift}")
+    predictions = out / "assets" / "prediction_drift" / f"{day}.parquet"
+    if predictions.exists():
+        row = pd.read_parquet(predictions).iloc[0]
+        if "psi" in row and pd.notna(row["psi"]):
+            print(f"prediction drift on {day} vs the model on its latest training dates: "
+                  f"PSI {row['psi']:.3f}, KS {row['ks_statistic']:.3f}, mean risk "
+                  f"{row['mean_current']:.1%} against {row['mean_reference']:.1%}"
+                  + ("; retraining recommended" if row["drifted"] else ""))
 
 
 def print_summary(settings: AccountHealthSettings, result) -> None:

@@ -342,3 +342,15 @@ def test_past_scores_are_judged_once_their_horizon_has_closed(backfill):
     assert check.passed == (judged["roc_auc"] >= settings.auc_floor)
     surprises = pd.read_csv(reports / "surprise_churn.csv")
     assert set(surprises.columns) >= {"account_id", "churn_date", "as_of", "color", "surprise"}
+
+
+def test_the_run_summary_prints_both_drifts_of_the_day(backfill, capsys):
+    from pipelines.run import print_monitoring
+
+    settings, (_, tables), _ = backfill
+    print_monitoring(settings, DAYS[-1])
+    printed = capsys.readouterr().out
+    prediction = tables["prediction_drift"][DAYS[-1]].iloc[0]
+    assert f"feature drift on {DAYS[-1]}" in printed
+    assert f"prediction drift on {DAYS[-1]}" in printed
+    assert f"PSI {prediction['psi']:.3f}" in printed
