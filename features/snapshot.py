@@ -11,6 +11,9 @@ range of dates is computed together, which keeps partitioned runs deterministic.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -20,6 +23,7 @@ from features.day_grid import DayGrid, ratio
 from features.labels import active_on, active_periods
 from features.support import NPS_WINDOW_DAYS, nps_features, support_features
 from features.usage import DAYS_SINCE_LOGIN_CAP, usage_features
+from features.usage_rollup import roll_up
 
 #: Days of event history a snapshot needs before its as-of date (longest usage window).
 EVENT_LOOKBACK_DAYS = DAYS_SINCE_LOGIN_CAP
@@ -71,7 +75,7 @@ def snapshot_columns(groups: list[str]) -> list[str]:
 def compute_snapshots(
     as_of_dates: pd.DatetimeIndex,
     *,
-    events: pd.DataFrame,
+    events: pd.DataFrame | Sequence[Path],
     subscriptions: pd.DataFrame,
     accounts: pd.DataFrame | None = None,
     invoices: pd.DataFrame | None = None,
@@ -81,9 +85,10 @@ def compute_snapshots(
 ) -> pd.DataFrame:
     """Snapshot rows for every account active at the end of each as-of date.
 
-    ``events`` must cover at least the ``EVENT_LOOKBACK_DAYS`` before the first date; the
-    other tables are whole (validated) tables. Optional tables passed as ``None`` leave their
-    feature group out of the result entirely rather than filling it with zeros.
+    ``events`` (a DataFrame, or Parquet files of validated events) must cover at least the
+    ``EVENT_LOOKBACK_DAYS`` before the first date; the other tables are whole (validated)
+    tables. Optional tables passed as ``None`` leave their feature group out of the result
+    entirely rather than filling it with zeros.
     """
     taxonomy = taxonomy or EventTaxonomy()
     dates = pd.DatetimeIndex(as_of_dates).normalize().unique().sort_values()
@@ -105,8 +110,8 @@ def compute_snapshots(
 
     columns: dict[str, np.ndarray] = {}
     starts = account_start(subscriptions, accounts)
-    columns.update(usage_features(grid, events, taxonomy, row_acc, row_day,
-                                   starts, grid_rows))
+    usage = roll_up(events, account_index, first_day, grid.n_days, taxonomy)
+    columns.update(usage_features(grid, usage, taxonomy, row_acc, row_day, starts, grid_rows))
     columns.update(billing_features(grid_rows, subscriptions, starts))
     if accounts is not None:
         profile = accounts.set_index("account_id").reindex(grid_rows["account_id"])
@@ -122,8 +127,9 @@ def compute_snapshots(
     snapshot = pd.DataFrame({
         "account_id": grid_rows["account_id"].to_numpy(),
         "as_of_date": grid_rows["as_of_date"].to_numpy(),
-        "event_timestamp": (grid_rows["as_of_date"] + pd.Timedelta(days=1)).dt.tz_localize(
-            "UTC").to_numpy(),
+        # an index, not .to_numpy(), which would make an object array of Timestamps
+        "event_timestamp": pd.DatetimeIndex(grid_rows["as_of_date"] + pd.Timedelta(days=1)
+                                            ).tz_localize("UTC"),
         **columns,
     })
     # The one feature that joins usage and billing.

@@ -7,53 +7,46 @@ import pandas as pd
 
 from features.contract import EventTaxonomy
 from features.day_grid import DayGrid, change, ratio, window_sum
+from features.usage_rollup import UsageRollup
 
 DAYS_SINCE_LOGIN_CAP = 90
 
 
-def usage_features(grid: DayGrid, events: pd.DataFrame, taxonomy: EventTaxonomy,
-                    row_acc: np.ndarray, row_day: np.ndarray, account_start: pd.Series,
-                    grid_rows: pd.DataFrame) -> dict[str, np.ndarray]:
-    acc = grid.accounts.get_indexer(events["account_id"].astype(str))
-    day = grid.day_index(events["event_time"])
-    keep = (acc >= 0) & (day >= 0) & (day < grid.n_days)
-    acc, day = acc[keep], day[keep]
-    names = events["event_name"].astype(str).to_numpy()[keep]
-    user_of_event = pd.factorize(events["user_id"])[0][keep]
+def usage_features(grid: DayGrid, usage: UsageRollup, taxonomy: EventTaxonomy,
+                   row_acc: np.ndarray, row_day: np.ndarray, account_start: pd.Series,
+                   grid_rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Usage features of the snapshot rows (``row_acc``, ``row_day`` on ``grid``) from the
+    events rolled up by ``features.usage_rollup.roll_up`` on the same grid."""
+    acc, day = usage.account, usage.day
 
     def at_rows(matrix: np.ndarray) -> np.ndarray:
         return matrix[row_acc, row_day]
 
-    events_daily = grid.count_matrix(acc, day)
-    is_core = np.isin(names, taxonomy.core_events)
-    is_error = np.isin(names, taxonomy.error_events)
-    is_login = np.isin(names, taxonomy.login_events)
-    core_daily = grid.count_matrix(acc[is_core], day[is_core])
-    error_daily = grid.count_matrix(acc[is_error], day[is_error])
+    events_daily = grid.count_matrix(acc, day, usage.events.astype(float))
+    core_daily = grid.count_matrix(acc, day, usage.core_events.astype(float))
+    error_daily = grid.count_matrix(acc, day, usage.error_events.astype(float))
+    # Each rollup row is one active user-day, so counting rows counts daily active users.
+    dau = grid.count_matrix(acc, day)
 
     # Distinct active users per trailing window: a user counts once if active on any day.
-    account_user = acc.astype(np.int64) * (user_of_event.max(initial=0) + 1) + user_of_event
-    user_day = pd.DataFrame({"acc": acc, "user": account_user, "day": day}).drop_duplicates()
-    user_codes = pd.factorize(user_day["user"])[0]
-    user_account = np.zeros(user_codes.max() + 1 if len(user_codes) else 0, dtype=np.int64)
-    user_account[user_codes] = user_day["acc"].to_numpy()
-    dau = grid.count_matrix(user_day["acc"].to_numpy(), user_day["day"].to_numpy())
+    user_account = np.zeros(usage.n_users, dtype=np.int64)
+    user_account[usage.user] = acc
     distinct = {}
     for name, window, lag in [("7d", 7, 0), ("prev_7d", 7, 7), ("30d", 30, 0),
                               ("prev_30d", 30, 30)]:
-        distinct[name] = distinct_users(grid, user_codes, user_account,
-                                         user_day["day"].to_numpy(), window, lag)[row_acc, row_day]
+        distinct[name] = distinct_users(grid, usage.user, user_account, day, window,
+                                        lag)[row_acc, row_day]
 
     # Breadth: share of configured core features used at least once in the last 30 days.
     breadth = np.zeros(len(row_acc))
-    for feature in taxonomy.core_events:
-        mask = names == feature
-        used = window_sum(grid.count_matrix(acc[mask], day[mask]), 30)[row_acc, row_day] > 0
-        breadth += used
+    for bit in range(len(taxonomy.core_events)):
+        used_by = (usage.core_mask >> bit) & 1 == 1
+        breadth += window_sum(grid.count_matrix(acc[used_by], day[used_by]),
+                              30)[row_acc, row_day] > 0
     breadth = breadth / max(len(taxonomy.core_events), 1)
 
     # Days since last login (or since the account started), capped at the lookback.
-    login_daily = grid.count_matrix(acc[is_login], day[is_login]) > 0
+    login_daily = grid.count_matrix(acc, day, (usage.logins > 0).astype(float)) > 0
     day_numbers = np.arange(grid.n_days)
     last_login = np.maximum.accumulate(np.where(login_daily, day_numbers, -10**6), axis=1)
     since_login = row_day - last_login[row_acc, row_day]

@@ -3,6 +3,7 @@
 
 import pandas as pd
 from dagster import (
+    AssetDep,
     AssetExecutionContext,
     AssetIn,
     BackfillPolicy,
@@ -31,22 +32,28 @@ GROUP = "features"
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     metadata={"partition_column": "as_of_date"},
+    # Events are read straight from their day files by DuckDB (features.usage_rollup), not
+    # loaded into pandas: the lookback holds ~90 days of them.
+    deps=[AssetDep("events", partition_mapping=TimeWindowPartitionMapping(
+        start_offset=-EVENT_LOOKBACK_DAYS, allow_nonexistent_upstream_partitions=True))],
     ins={
-        "events": AssetIn(partition_mapping=TimeWindowPartitionMapping(
-            start_offset=-EVENT_LOOKBACK_DAYS, allow_nonexistent_upstream_partitions=True)),
         "subscriptions": AssetIn(), "accounts": AssetIn(), "invoices": AssetIn(),
         "support_tickets": AssetIn(), "nps_responses": AssetIn(),
     },
 )
 def account_snapshot(context: AssetExecutionContext, settings: AccountHealthSettings,
-                     events: pd.DataFrame, subscriptions: pd.DataFrame,
+                     subscriptions: pd.DataFrame,
                      accounts: pd.DataFrame | None, invoices: pd.DataFrame | None,
                      support_tickets: pd.DataFrame | None,
                      nps_responses: pd.DataFrame | None) -> pd.DataFrame:
     """One row per active account and day with point-in-time features (see features/)."""
     dates = run_days(context)
+    lookback = pd.date_range(dates[0] - pd.Timedelta(days=EVENT_LOOKBACK_DAYS), dates[-1])
+    event_files = [path for day in lookback
+                   if (path := settings.output_path / "assets" / "events"
+                       / f"{day:%Y-%m-%d}.parquet").exists()]
     snapshot = compute_snapshots(
-        dates, events=events, subscriptions=subscriptions, accounts=accounts,
+        dates, events=event_files, subscriptions=subscriptions, accounts=accounts,
         invoices=invoices, support_tickets=support_tickets, nps_responses=nps_responses,
         taxonomy=settings.mapping().event_taxonomy)
     context.add_output_metadata({
