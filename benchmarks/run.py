@@ -1,0 +1,374 @@
+"""The scale benchmark: every stage of the pipeline at 20k (and 200k) accounts, with floors.
+
+For each size it builds the embedded default's output layout stage by stage with the same
+functions the Dagster assets call, timing each (wall seconds, rows/s, peak RSS of the stage),
+then runs the real Dagster daily job for the last day on top of that history. Printed after
+the table, measured in the same run:
+
+- feature computation ÷ DuckDB scanning the same event files once, grouped by account and day;
+- point-in-time training-set build ÷ a bare DuckDB ASOF JOIN of the same entity rows against
+  the same snapshot files, and ÷ Feast's file offline store on the same rows;
+- daily run with the full history ÷ with 6 months of it (``--history-ratio``).
+
+    .venv/bin/python benchmarks/run.py --accounts 20000
+    .venv/bin/python benchmarks/run.py --accounts 20000 200000 --history-ratio
+
+Plain figures, no timing asserts (tests never depend on speed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import multiprocessing
+import tempfile
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+END_DATE = date(2026, 10, 31)
+NOW = "2026-11-01T06:00:00"
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * 4096
+
+
+@dataclass
+class Stage:
+    name: str
+    seconds: float = 0.0
+    rows: int = 0
+    peak_gib: float = 0.0
+    note: str = ""
+
+
+@dataclass
+class Recorder:
+    """Times stages and samples the process's resident memory while each runs."""
+
+    stages: list[Stage] = field(default_factory=list)
+
+    @contextlib.contextmanager
+    def stage(self, name: str):
+        record = Stage(name)
+        peak = [_rss_bytes()]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.05):
+                peak[0] = max(peak[0], _rss_bytes())
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        started = time.perf_counter()
+        try:
+            yield record
+        finally:
+            record.seconds = time.perf_counter() - started
+            done.set()
+            sampler.join()
+            record.peak_gib = max(peak[0], _rss_bytes()) / 1024**3
+            self.stages.append(record)
+            print(f"  {name}: {record.seconds:,.1f} s, {record.rows:,} rows, "
+                  f"peak {record.peak_gib:.2f} GiB {record.note}", flush=True)
+
+
+def _settings(data_dir: Path, out_dir: Path):
+    from pipelines.resources import AccountHealthSettings
+
+    return AccountHealthSettings(data_dir=str(data_dir), output_dir=str(out_dir), now=NOW)
+
+
+def build_history(recorder: Recorder, accounts: int, months: int, workdir: Path) -> dict:
+    """Every stage up to a champion model, leaving the layout the daily job expects."""
+    from account_health.demo_data import DemoConfig, generate, write
+    from features.contract import CONTRACT, read_table
+    from features.validation import validate_table
+
+    data_dir, out_dir = workdir / "data", workdir / "out"
+    settings = _settings(data_dir, out_dir)
+    assets = out_dir / "assets"
+    with recorder.stage("generation") as stage:
+        tables = generate(DemoConfig(accounts=accounts, months=months, end_date=END_DATE))
+        write(tables, data_dir)
+        stage.rows = len(tables["events"])
+        del tables
+
+    with recorder.stage("ingestion (read, validate, write day files)") as stage:
+        validated = {}
+        for table in CONTRACT:
+            path = settings.table_file(table)
+            frame = read_table(path, table, settings.mapping())
+            stage.rows += len(frame)
+            validated[table] = validate_table(table, frame, source_file=path.name,
+                                              now=settings.current_time()).accepted
+            del frame
+        events = validated.pop("events")
+        day = events["event_time"].dt.strftime("%Y-%m-%d")
+        (assets / "events").mkdir(parents=True)
+        for name, rows in events.groupby(day, sort=True):
+            rows.to_parquet(assets / "events" / f"{name}.parquet", index=False)
+        for table, frame in validated.items():
+            frame.to_parquet(assets / f"{table}.parquet", index=False)
+        first_day = pd.Timestamp(day.min())
+        del events, day
+    return {"settings": settings, "tables": validated, "first_day": first_day,
+            "workdir": workdir}
+
+
+def features_and_floor(recorder: Recorder, history: dict) -> float:
+    """Every daily snapshot of the history from the event files; returns the ratio to the
+    DuckDB scan floor."""
+    from features.snapshot import compute_snapshots
+
+    settings, tables = history["settings"], history["tables"]
+    event_files = sorted((settings.output_path / "assets" / "events").glob("*.parquet"))
+    days = pd.date_range(history["first_day"], pd.Timestamp(END_DATE))
+    with recorder.stage("DuckDB floor: scan events, group by account and day") as floor:
+        scanned = duckdb.sql(
+            "SELECT account_id, floor(epoch(event_time) / 86400) AS day, count(*) AS events "
+            f"FROM read_parquet({[str(f) for f in event_files]}) GROUP BY ALL").fetchnumpy()
+        floor.rows = len(scanned["day"])
+    with recorder.stage("feature computation (all daily snapshots)") as stage:
+        snapshot = compute_snapshots(days, events=event_files, **tables,
+                                     taxonomy=settings.mapping().event_taxonomy)
+        stage.rows = len(snapshot)
+    snapshot_dir = settings.snapshot_dir()
+    snapshot_dir.mkdir(parents=True)
+    with recorder.stage("write snapshot day files") as stage:
+        for name, rows in snapshot.groupby(snapshot["as_of_date"].dt.strftime("%Y-%m-%d")):
+            rows.to_parquet(snapshot_dir / f"{name}.parquet", index=False)
+        stage.rows = len(snapshot)
+    return stage_seconds(recorder, "feature computation") / floor.seconds
+
+
+def stage_seconds(recorder: Recorder, prefix: str) -> float:
+    return next(s.seconds for s in recorder.stages if s.name.startswith(prefix))
+
+
+def feast_and_training_set(recorder: Recorder, history: dict, feast_file_limit: int,
+                           feast_file_timeout: float) -> dict:
+    """Feast apply + online materialisation, then the point-in-time training set three ways."""
+    from feature_repo.definitions import CHURN_FEATURE_SERVICE
+    from feature_repo.store import apply_definitions, open_store
+    from features.snapshot import FEATURE_GROUPS
+    from features.training_set import build_training_set, label_rows, monthly_as_of_dates
+
+    settings, tables = history["settings"], history["tables"]
+    snapshot_glob = str(settings.snapshot_dir() / "*.parquet")
+    store = open_store(settings.output_path)
+    last = pd.Timestamp(END_DATE)
+    with recorder.stage("Feast apply + materialise the last day online") as stage:
+        apply_definitions(store, snapshot_glob, list(FEATURE_GROUPS))
+        feature_time = last.tz_localize("UTC") + pd.Timedelta(days=1)
+        store.materialize(start_date=(feature_time - pd.Timedelta(days=1)).to_pydatetime(),
+                          end_date=(feature_time + pd.Timedelta(seconds=1)).to_pydatetime())
+        stage.rows = len(pd.read_parquet(settings.snapshot_dir() / f"{last:%Y-%m-%d}.parquet",
+                                         columns=["account_id"]))
+    labels = label_rows(tables["subscriptions"],
+                        monthly_as_of_dates(history["first_day"], last, horizon_days=90),
+                        horizon_days=90, observed_until=last)
+    with recorder.stage("point-in-time training set (Feast DuckDB store)") as stage:
+        training = build_training_set(store, labels, feature_service=CHURN_FEATURE_SERVICE)
+        stage.rows = len(training)
+    training.to_parquet(settings.output_path / "assets" / "training_set.parquet", index=False)
+    with recorder.stage("DuckDB floor: bare ASOF JOIN, same rows and files") as stage:
+        connection = duckdb.connect()
+        connection.register("entities", labels[["account_id", "event_timestamp"]])
+        joined = connection.sql(
+            "SELECT e.*, s.* EXCLUDE (account_id, event_timestamp) FROM entities e "
+            f"ASOF LEFT JOIN read_parquet('{snapshot_glob}') s "
+            "ON e.account_id = s.account_id AND e.event_timestamp >= s.event_timestamp"
+        ).fetchnumpy()
+        stage.rows = len(joined["account_id"])
+        connection.close()
+    result = {"training": training,
+              "pit_ratio_floor": stage_seconds(recorder, "point-in-time")
+              / stage_seconds(recorder, "DuckDB floor: bare ASOF")}
+    rows = labels.head(feast_file_limit)
+    with recorder.stage("Feast file offline store, same files") as stage:
+        finished = _in_subprocess(_feast_file_join, (settings.output_path, snapshot_glob, rows),
+                                  timeout=feast_file_timeout)
+        stage.rows = len(rows)
+        stage.note = (f"({len(rows):,} of {len(labels):,} entity rows)"
+                      + ("" if finished else f"; stopped after {feast_file_timeout} s"))
+    ours_per_row = stage_seconds(recorder, "point-in-time") / len(labels)
+    # when it was stopped, the figure is a lower bound
+    result["feast_file_ratio"] = (stage_seconds(recorder, "Feast file") / len(rows)) / ours_per_row
+    result["feast_file_finished"] = finished
+    return result
+
+
+def _in_subprocess(target, args: tuple, timeout: float) -> bool:
+    """Run ``target(*args)`` in a forked process; False when it ran out of time."""
+    process = multiprocessing.get_context("fork").Process(target=target, args=args)
+    process.start()
+    process.join(timeout)
+    if process.is_alive():
+        process.kill()
+        process.join()
+        return False
+    if process.exitcode != 0:
+        raise RuntimeError(f"{target.__name__} failed (exit code {process.exitcode})")
+    return True
+
+
+def _feast_file_join(output_dir: Path, snapshot_glob: str, rows: pd.DataFrame) -> None:
+    from feature_repo.definitions import CHURN_FEATURE_SERVICE
+    from feature_repo.store import apply_definitions
+    from features.snapshot import FEATURE_GROUPS
+    from features.training_set import build_training_set
+
+    store = _file_store(output_dir)
+    apply_definitions(store, snapshot_glob, list(FEATURE_GROUPS))
+    build_training_set(store, rows, feature_service=CHURN_FEATURE_SERVICE)
+
+
+def _file_store(output_dir: Path):
+    """A Feast store like the embedded one but with the file offline store."""
+    from feast import FeatureStore, RepoConfig
+
+    from feature_repo.store import REPO_DIR
+
+    directory = output_dir / "feast_file"
+    directory.mkdir(parents=True, exist_ok=True)
+    return FeatureStore(config=RepoConfig(
+        repo_path=REPO_DIR, project="account_health_file", provider="local",
+        registry=str(directory / "registry.db"), offline_store={"type": "file"},
+        online_store={"type": "sqlite", "path": str(directory / "online.db")},
+        entity_key_serialization_version=3))
+
+
+def train_and_register(recorder: Recorder, history: dict, training: pd.DataFrame) -> None:
+    """Walk-forward validation and the final fit, registered as champion."""
+    from models.bundle import train_bundle
+    from models.evaluation import evaluate_walk_forward
+    from models.model_health import reference_predictions
+    from models.promotion import PromotionDecision
+    from models.tracking import apply_decision, log_bundle, log_walk_forward
+    from models.validation import walk_forward_folds
+    from pipelines.resources import MlflowTracking
+
+    with recorder.stage("training + 6-fold walk-forward validation") as stage:
+        folds = walk_forward_folds(training["as_of_date"], n_folds=6, horizon_days=90)
+        result = evaluate_walk_forward(training, folds)
+        bundle = train_bundle(training, horizon_days=90)
+        stage.rows = len(training)
+        auc = result.pooled_metrics.set_index("model").loc["xgboost", "roc_auc"]
+        stage.note = f"(XGBoost walk-forward AUC {auc:.3f})"
+    MlflowTracking.local(history["settings"].output_dir).activate()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_id = log_walk_forward(result, folds, {"benchmark": True}, run_name="benchmark")
+        _, version = log_bundle(run_id, bundle, training,
+                                reference=reference_predictions(bundle, training))
+    apply_decision(version, PromotionDecision(promote=True, reason="benchmark"))
+    history["bundle"] = bundle
+
+
+def daily_scoring(recorder: Recorder, history: dict) -> None:
+    """Scoring with explanations for every account of the last day (pure function)."""
+    from models.scoring import score_accounts
+
+    snapshot = pd.read_parquet(history["settings"].snapshot_dir() / f"{END_DATE}.parquet")
+    with recorder.stage("daily scoring with explanations") as stage:
+        scores = score_accounts(snapshot, history["bundle"], model_version="1")
+        stage.rows = len(scores)
+
+
+def daily_run(recorder: Recorder, settings, label: str) -> float:
+    """The Dagster daily job for the last day on top of the history; returns its seconds."""
+    from dagster import DagsterInstance
+
+    from pipelines.run import run_pipeline
+    from pipelines.selections import DAILY_SCORING
+
+    day = f"{END_DATE}"
+    with recorder.stage(f"end-to-end daily run ({label})") as stage:
+        result = run_pipeline(settings, DagsterInstance.ephemeral(), first_day=day,
+                              last_day=day, selection=DAILY_SCORING)
+        if not result.success:
+            raise RuntimeError("the daily run failed")
+        stage.rows = len(pd.read_parquet(settings.output_path / "assets" / "account_scores"
+                                         / f"{day}.parquet", columns=["account_id"]))
+    return stage.seconds
+
+
+def shorten_history(history: dict, months: int):
+    """The same accounts, model and day with only the last ``months`` of history: an export
+    cut to those months and the older day files removed. Returns settings for it."""
+    import shutil
+
+    settings = history["settings"]
+    cut = pd.Timestamp(END_DATE) - pd.DateOffset(months=months) + pd.Timedelta(days=1)
+    data_dir = history["workdir"] / f"data_{months}m"
+    data_dir.mkdir()
+    for path in settings.data_path.iterdir():
+        if path.name != "events.parquet":
+            shutil.copy(path, data_dir / path.name)
+    events = pd.read_parquet(settings.data_path / "events.parquet")
+    events[events["event_time"] >= cut.tz_localize("UTC")].to_parquet(
+        data_dir / "events.parquet", index=False)
+    for asset in ("events", "account_snapshot"):
+        for path in (settings.output_path / "assets" / asset).glob("*.parquet"):
+            if pd.Timestamp(path.stem) < cut:
+                path.unlink()
+    return _settings(data_dir, settings.output_path)
+
+
+def measure(accounts: int, months: int, feast_file_limit: int, feast_file_timeout: float,
+            history_ratio: bool) -> tuple[Recorder, dict]:
+    recorder = Recorder()
+    ratios = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        history = build_history(recorder, accounts, months, Path(tmp))
+        ratios["features ÷ DuckDB scan"] = features_and_floor(recorder, history)
+        pit = feast_and_training_set(recorder, history, feast_file_limit, feast_file_timeout)
+        ratios["PIT build ÷ bare ASOF join"] = pit["pit_ratio_floor"]
+        bound = "" if pit["feast_file_finished"] else " (at least: it did not finish)"
+        ratios[f"Feast file store ÷ PIT build, per entity row{bound}"] = pit["feast_file_ratio"]
+        train_and_register(recorder, history, pit["training"])
+        daily_scoring(recorder, history)
+        full = daily_run(recorder, history["settings"], f"{months} months of history")
+        if history_ratio:
+            short = daily_run(recorder, shorten_history(history, 6), "6 months of history")
+            ratios[f"daily run: {months} ÷ 6 months of history"] = full / short
+    return recorder, ratios
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--accounts", type=int, nargs="+", default=[20000])
+    parser.add_argument("--months", type=int, default=18)
+    parser.add_argument("--feast-file-rows", type=int, default=20000,
+                        help="entity rows given to Feast's file offline store (it is slow)")
+    parser.add_argument("--feast-file-timeout", type=float, default=600,
+                        help="seconds Feast's file offline store may take")
+    parser.add_argument("--history-ratio", action="store_true",
+                        help="also time the daily run with 6 months of history")
+    args = parser.parse_args()
+    for accounts in args.accounts:
+        print(f"\n== {accounts:,} accounts × {args.months} months ==", flush=True)
+        recorder, ratios = measure(accounts, args.months, args.feast_file_rows,
+                                   args.feast_file_timeout, args.history_ratio)
+        table = pd.DataFrame([{
+            "stage": s.name, "wall s": s.seconds, "rows": s.rows,
+            "rows/s": s.rows / s.seconds if s.seconds else float("nan"),
+            "peak RSS GiB": s.peak_gib, "note": s.note} for s in recorder.stages])
+        print()
+        print(table.to_markdown(index=False, floatfmt=",.1f"))
+        print()
+        for name, value in ratios.items():
+            print(f"{name}: {value:,.2f}")
+
+
+if __name__ == "__main__":
+    main()
