@@ -452,19 +452,39 @@ def _add_dirty_rows(tables: dict[str, pd.DataFrame], rng, fraction: float) -> No
     tables["subscriptions"] = pd.concat([subs, bad], ignore_index=True)
 
 
-def write(tables: dict[str, pd.DataFrame], data_dir: Path) -> dict[str, Path]:
-    """Write tables as Parquet (events) and CSV (the rest), as exports usually arrive."""
+def write(tables: dict[str, pd.DataFrame], data_dir: Path, *,
+          event_days_until: date | None = None) -> dict[str, Path]:
+    """Write tables as Parquet (events) and CSV (the rest), as exports usually arrive.
+
+    With ``event_days_until`` (the last day of data), events are written as
+    ``events/<YYYY-MM-DD>.parquet``, one file per UTC day, as a daily export job would; rows
+    without a usable day (missing or future times) go into the last day's file, where
+    validation quarantines them.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, df in tables.items():
-        if name == "events":
+        if name == "events" and event_days_until is not None:
+            paths[name] = _write_event_days(df, data_dir / name,
+                                            pd.Timestamp(event_days_until, tz="UTC"))
+        elif name == "events":
             path = data_dir / f"{name}.parquet"
             df.to_parquet(path, index=False)
+            paths[name] = path
         else:
             path = data_dir / f"{name}.csv"
             df.to_csv(path, index=False)
-        paths[name] = path
+            paths[name] = path
     return paths
+
+
+def _write_event_days(events: pd.DataFrame, directory: Path, last: pd.Timestamp) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    day = events["event_time"].dt.floor("D")
+    day = day.where(day.notna() & (day <= last), last)
+    for when, rows in events.groupby(day, sort=True):
+        rows.to_parquet(directory / f"{when:%Y-%m-%d}.parquet", index=False)
+    return directory
 
 
 def write_planted_drivers(data_dir: Path, config: DemoConfig) -> Path:
@@ -476,10 +496,12 @@ def write_planted_drivers(data_dir: Path, config: DemoConfig) -> Path:
     return path
 
 
-def generate_to_dir(data_dir: Path, config: DemoConfig) -> dict[str, int]:
-    """Generate, write and return row counts per table."""
+def generate_to_dir(data_dir: Path, config: DemoConfig, *,
+                    events_by_day: bool = False) -> dict[str, int]:
+    """Generate, write and return row counts per table (events as day files when
+    ``events_by_day``)."""
     tables = generate(config)
-    write(tables, data_dir)
+    write(tables, data_dir, event_days_until=config.end_date if events_by_day else None)
     write_planted_drivers(data_dir, config)
     return {name: len(df) for name, df in tables.items()}
 

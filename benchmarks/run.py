@@ -90,36 +90,42 @@ def _settings(data_dir: Path, out_dir: Path):
 def build_history(recorder: Recorder, accounts: int, months: int, workdir: Path) -> dict:
     """Every stage up to a champion model, leaving the layout the daily job expects."""
     from account_health.demo_data import DemoConfig, generate, write
-    from features.contract import CONTRACT, read_table
-    from features.validation import validate_table
+    from features.contract import CONTRACT, day_files, read_table
+    from features.validation import known_accounts, validate_table
 
     data_dir, out_dir = workdir / "data", workdir / "out"
     settings = _settings(data_dir, out_dir)
     assets = out_dir / "assets"
     with recorder.stage("generation") as stage:
         tables = generate(DemoConfig(accounts=accounts, months=months, end_date=END_DATE))
-        write(tables, data_dir)
+        write(tables, data_dir, event_days_until=END_DATE)  # events/<day>.parquet
         stage.rows = len(tables["events"])
         del tables
 
-    with recorder.stage("ingestion (read, validate, write day files)") as stage:
+    with recorder.stage("ingestion (read, validate, write day partitions)") as stage:
         validated = {}
         for table in CONTRACT:
+            if table == "events":
+                continue
             path = settings.table_file(table)
             frame = read_table(path, table, settings.mapping())
             stage.rows += len(frame)
             validated[table] = validate_table(table, frame, source_file=path.name,
                                               now=settings.current_time()).accepted
-            del frame
-        events = validated.pop("events")
-        day = events["event_time"].dt.strftime("%Y-%m-%d")
+        known = known_accounts(validated["accounts"], validated["subscriptions"])
         (assets / "events").mkdir(parents=True)
-        for name, rows in events.groupby(day, sort=True):
-            rows.to_parquet(assets / "events" / f"{name}.parquet", index=False)
+        files = day_files(settings.table_file("events"))
+        for day, path in files.items():  # one day at a time, as daily runs would
+            frame = read_table(path, "events", settings.mapping())
+            stage.rows += len(frame)
+            accepted = validate_table("events", frame, source_file=path.name,
+                                      now=settings.current_time(),
+                                      known_accounts=known).accepted
+            accepted = accepted[accepted["event_time"].dt.floor("D") == day.tz_localize("UTC")]
+            accepted.to_parquet(assets / "events" / f"{day:%Y-%m-%d}.parquet", index=False)
         for table, frame in validated.items():
             frame.to_parquet(assets / f"{table}.parquet", index=False)
-        first_day = pd.Timestamp(day.min())
-        del events, day
+        first_day = min(files)
     return {"settings": settings, "tables": validated, "first_day": first_day,
             "workdir": workdir}
 
@@ -303,8 +309,8 @@ def daily_run(recorder: Recorder, settings, label: str) -> float:
 
 
 def shorten_history(history: dict, months: int):
-    """The same accounts, model and day with only the last ``months`` of history: an export
-    cut to those months and the older day files removed. Returns settings for it."""
+    """The same accounts, model and day with only the last ``months`` of history: the export's
+    older day files left out and the older partitions removed. Returns settings for it."""
     import shutil
 
     settings = history["settings"]
@@ -312,11 +318,12 @@ def shorten_history(history: dict, months: int):
     data_dir = history["workdir"] / f"data_{months}m"
     data_dir.mkdir()
     for path in settings.data_path.iterdir():
-        if path.name != "events.parquet":
+        if path.is_file():
             shutil.copy(path, data_dir / path.name)
-    events = pd.read_parquet(settings.data_path / "events.parquet")
-    events[events["event_time"] >= cut.tz_localize("UTC")].to_parquet(
-        data_dir / "events.parquet", index=False)
+    (data_dir / "events").mkdir()
+    for path in (settings.data_path / "events").iterdir():
+        if pd.Timestamp(path.stem) >= cut:
+            (data_dir / "events" / path.name).symlink_to(path)
     for asset in ("events", "account_snapshot"):
         for path in (settings.output_path / "assets" / asset).glob("*.parquet"):
             if pd.Timestamp(path.stem) < cut:

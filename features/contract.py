@@ -55,7 +55,9 @@ CONTRACT: dict[str, TableSpec] = {
         TableSpec(
             name="events", required=True, key=("event_id",),
             columns={"event_id": "id", "account_id": "id", "user_id": "id",
-                     "event_time": "timestamp", "event_name": "text", "properties": "text"},
+                     "event_time": "timestamp", "event_name": "text", "properties": "text",
+                     # a row may stand for several events (exports of daily aggregates)
+                     "event_count": "integer"},
             mandatory=("event_id", "account_id", "user_id", "event_time", "event_name"),
             time_column="event_time",
         ),
@@ -122,15 +124,43 @@ class ContractMapping(BaseModel):
         return cls.model_validate(yaml.safe_load(path.read_text()) or {})
 
 
+#: Tables that may arrive as a directory of one file per UTC day (``events/2026-10-31.csv``),
+#: so a daily run reads only the days it covers.
+DAY_FILE_TABLES = ("events",)
+
+
 def find_table_file(data_dir: Path, table: str) -> Path | None:
-    """The file holding ``table`` in ``data_dir`` (``<table>.csv`` or ``<table>.parquet``)."""
+    """Where ``table`` is in ``data_dir``: ``<table>.csv``, ``<table>.parquet`` or, for
+    ``DAY_FILE_TABLES``, a ``<table>/`` directory of day files."""
     matches = [data_dir / f"{table}{suffix}" for suffix in SUPPORTED_SUFFIXES
                if (data_dir / f"{table}{suffix}").exists()]
+    if table in DAY_FILE_TABLES and (data_dir / table).is_dir():
+        matches.append(data_dir / table)
     if len(matches) > 1:
         raise ContractError(
             f"{table}: both {matches[0].name} and {matches[1].name} exist in {data_dir}; "
             "keep one so the input is unambiguous")
     return matches[0] if matches else None
+
+
+def day_files(directory: Path) -> dict[pd.Timestamp, Path]:
+    """The day files of a day-file table, by day: ``YYYY-MM-DD.csv`` or ``.parquet``.
+
+    Raises ``ContractError`` for a file named otherwise or two files for one day, rather
+    than guessing which rows belong to which day.
+    """
+    files: dict[pd.Timestamp, Path] = {}
+    for path in sorted(p for p in directory.iterdir() if not p.name.startswith(".")):
+        day = pd.to_datetime(path.stem, format="%Y-%m-%d", errors="coerce")
+        if path.suffix not in SUPPORTED_SUFFIXES or pd.isna(day):
+            raise ContractError(
+                f"{directory.name}/{path.name}: day files are named YYYY-MM-DD.csv or "
+                "YYYY-MM-DD.parquet (one per UTC day)")
+        if day in files:
+            raise ContractError(f"{directory.name}: both {files[day].name} and {path.name} "
+                                f"hold {day:%Y-%m-%d}; keep one")
+        files[day] = path
+    return files
 
 
 def read_table(path: Path, table: str, mapping: ContractMapping) -> pd.DataFrame:

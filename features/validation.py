@@ -199,6 +199,8 @@ def _table_rules(table: str, typed: pd.DataFrame, reasons: _Reasons, currency: s
         before("closed_at", "opened_at")
         reasons.add((typed["csat"] < 1) | (typed["csat"] > 5),
                     lambda rows: "csat " + _show(typed.loc[rows, "csat"]) + " is outside 1-5")
+    elif table == "events":
+        below("event_count", 1, "must be at least 1")
     elif table == "nps_responses":
         reasons.add((typed["score"] < 0) | (typed["score"] > 10),
                     lambda rows: "score " + _show(typed.loc[rows, "score"]) + " is outside 0-10")

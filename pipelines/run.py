@@ -22,7 +22,7 @@ from dagster._core.storage.tags import (
 )
 
 from account_health.demo_data import DemoConfig, default_end_date, generate_to_dir
-from features.contract import read_table
+from features.contract import day_files, read_table
 from features.validation import event_times
 from pipelines.resources import AccountHealthSettings, settings_from_env
 from pipelines.selections import SCORING, TRAINING_PIPELINE
@@ -45,8 +45,11 @@ def event_day_range(settings: AccountHealthSettings) -> tuple[str, str]:
     """First and last UTC day of placeable events, clipped to the partitioned period."""
     path = settings.table_file("events")
     if path is None:
-        raise SystemExit(f"events.csv or events.parquet not found in {settings.data_dir}")
-    times = event_times(read_table(path, "events", settings.mapping()))
+        raise SystemExit(f"events.csv, events.parquet or events/ not found in {settings.data_dir}")
+    if path.is_dir():  # day files: their names say which days there are
+        times = pd.Series(sorted(day_files(path)), dtype="datetime64[ns]").dt.tz_localize("UTC")
+    else:
+        times = event_times(read_table(path, "events", settings.mapping()))
     now = settings.current_time()
     yesterday = (now - pd.Timedelta(days=1)).normalize()
     times = times[(times >= settings.start_timestamp()) & (times <= now)]

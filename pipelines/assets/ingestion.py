@@ -21,25 +21,33 @@ from dagster import (
     multi_asset,
 )
 
-from features.contract import CONTRACT, ContractError, read_table
+from features.contract import CONTRACT, ContractError, day_files, read_table
 from features.validation import (
     ValidationResult,
     describe_quarantine,
     empty_quarantine,
     event_times,
     known_accounts,
+    quarantine_rows,
     unplaceable_events,
     validate_table,
 )
 from pipelines.io_manager import partition_days
-from pipelines.partitions import daily_partitions
+from pipelines.partitions import daily_partitions, run_days
 from pipelines.resources import AccountHealthSettings
 
 GROUP = "raw"
 
 
 def _sha256(path: Path) -> str:
+    """Content hash of a file; of a directory of day files, the hash of its listing (names
+    and sizes): hashing the whole history's content every morning would undo the point of
+    day files."""
     digest = hashlib.sha256()
+    if path.is_dir():
+        for file in sorted(path.iterdir()):
+            digest.update(f"{file.name}\t{file.stat().st_size}\n".encode())
+        return digest.hexdigest()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
@@ -47,10 +55,26 @@ def _sha256(path: Path) -> str:
 
 
 def _count_rows(path: Path) -> int:
+    if path.is_dir():
+        # a day file that cannot be read fails the run of its own day, not every run
+        return sum(_count_rows(file) for file in path.iterdir()
+                   if file.suffix != ".parquet" or _readable_parquet(file))
     if path.suffix == ".parquet":
         return pq.ParquetFile(path).metadata.num_rows
     with path.open("rb") as handle:
         return max(sum(1 for _ in handle) - 1, 0)
+
+
+def _readable_parquet(path: Path) -> bool:
+    try:
+        pq.ParquetFile(path)
+    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+        return False
+    return True
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.iterdir()) if path.is_dir() else path.stat().st_size
 
 
 @asset(group_name=GROUP)
@@ -73,7 +97,7 @@ def source_files(context: AssetExecutionContext, settings: AccountHealthSettings
             "table": table, "required": spec.required, "present": path is not None,
             "file": path.name if path else None,
             "rows": _count_rows(path) if path else 0,
-            "bytes": path.stat().st_size if path else 0,
+            "bytes": _size(path) if path else 0,
             "sha256": _sha256(path) if path else None,
         })
     inventory = pd.DataFrame(rows)
@@ -176,32 +200,85 @@ def events(context: AssetExecutionContext, settings: AccountHealthSettings,
            accounts: pd.DataFrame | None, subscriptions: pd.DataFrame):
     """Product events (required), one partition per UTC day of ``event_time``.
 
-    A run over a range of days reads the export once and writes every day in the range.
+    From one export file, a run over a range of days reads it once and writes every day in
+    the range. From a directory of day files (``events/<day>.parquet``) it reads only the
+    files of its days, so a daily run costs the same however long the history is.
     """
-    path = settings.table_file("events")
-    if path is None:
-        raise Failure(f"required table 'events' not found in {settings.data_dir}")
     try:
-        frame = read_table(path, "events", settings.mapping())
+        path = settings.table_file("events")
+        if path is None:
+            raise Failure(f"required table 'events' not found in {settings.data_dir}")
+        window = context.partition_time_window
+        known = known_accounts(accounts, subscriptions)
+        if path.is_dir():
+            accepted, quarantine, arrived, export_ends = _from_day_files(
+                path, run_days(context), settings, known)
+        else:
+            accepted, quarantine, arrived, export_ends = _from_export(
+                path, window, settings, known)
     except ContractError as exc:
         raise Failure(str(exc)) from exc
-    window = context.partition_time_window
+    context.log.info(f"events {window.start:%Y-%m-%d}..{window.end:%Y-%m-%d}: "
+                     f"{len(accepted)} accepted, {len(quarantine)} quarantined")
+    yield Output(accepted, output_name="events", metadata={"accepted_rows": len(accepted)})
+    yield Output(quarantine, output_name="events_quarantine",
+                 metadata={"quarantined_rows": len(quarantine)})
+    yield _events_arrived(window, arrived, export_ends=export_ends)
+
+
+def _from_export(path: Path, window, settings: AccountHealthSettings, known: pd.Index):
+    """The window's rows of a whole export: (accepted, quarantine, their times, last time)."""
+    frame = read_table(path, "events", settings.mapping())
     now = settings.current_time()
     times = event_times(frame)
     in_window = ((times >= pd.Timestamp(window.start)) & (times < pd.Timestamp(window.end))
                  & (times <= now) & (times >= settings.start_timestamp()))
     result = validate_table("events", frame[in_window], source_file=path.name, now=now,
-                            known_accounts=known_accounts(accounts, subscriptions))
+                            known_accounts=known)
     quarantine = result.quarantine.copy()
     rows = quarantine["source_row"].to_numpy() - 1
     quarantine["partition_date"] = partition_days(pd.Series(times.to_numpy()[rows])).to_numpy()
-    context.log.info(f"events {window.start:%Y-%m-%d}..{window.end:%Y-%m-%d}: "
-                     f"{len(result.accepted)} accepted, {len(quarantine)} quarantined")
-    yield Output(result.accepted, output_name="events",
-                 metadata={"accepted_rows": len(result.accepted)})
-    yield Output(quarantine, output_name="events_quarantine",
-                 metadata={"quarantined_rows": len(quarantine)})
-    yield _events_arrived(window, times[in_window], export_ends=times[times <= now].max())
+    return result.accepted, quarantine, times[in_window], times[times <= now].max()
+
+
+def _from_day_files(directory: Path, days: pd.DatetimeIndex, settings: AccountHealthSettings,
+                    known: pd.Index):
+    """The day files of ``days``: (accepted, quarantine, accepted times, last day present).
+
+    A row of a day file belongs to that day: one whose time is missing, in the future,
+    before the pipeline start or on another day is quarantined with the reason (a late
+    event would otherwise change a day already scored)."""
+    files = day_files(directory)
+    now = settings.current_time()
+    accepted, quarantines = [], []
+    for day in days:
+        path = files.get(day)
+        if path is None:
+            continue
+        source = f"{directory.name}/{path.name}"
+        frame = read_table(path, "events", settings.mapping())
+        times = event_times(frame)
+        unplaceable = unplaceable_events(frame, times, source_file=source,
+                                         pipeline_start=settings.start_timestamp(), now=now)
+        placeable = ~frame["source_row"].isin(unplaceable["source_row"])
+        elsewhere = placeable & (times.dt.floor("D") != day.tz_localize("UTC"))
+        misplaced = quarantine_rows(
+            "events", source, frame[elsewhere],
+            "event_time " + times[elsewhere].astype(str) + f" is not on {day:%Y-%m-%d}, the "
+            "day of its file")
+        result = validate_table("events", frame[placeable & ~elsewhere], source_file=source,
+                                now=now, known_accounts=known)
+        accepted.append(result.accepted)
+        quarantines.append(pd.concat([unplaceable, misplaced, result.quarantine],
+                                     ignore_index=True).assign(partition_date=f"{day:%Y-%m-%d}"))
+    if not accepted:  # none of the days has a file yet
+        nothing = pd.DataFrame(columns=["source_row", *CONTRACT["events"].columns])
+        accepted = [validate_table("events", nothing, source_file=directory.name, now=now,
+                                   known_accounts=known).accepted]
+        quarantines = [empty_quarantine().assign(partition_date=pd.Series(dtype=str))]
+    result = pd.concat(accepted, ignore_index=True)
+    return (result, pd.concat(quarantines, ignore_index=True), result["event_time"],
+            max(files).tz_localize("UTC") if files else pd.NaT)
 
 
 def _events_arrived(window, times: pd.Series, export_ends: pd.Timestamp) -> AssetCheckResult:
@@ -224,6 +301,8 @@ def events_unplaceable(settings: AccountHealthSettings) -> pd.DataFrame:
     path = settings.table_file("events")
     if path is None:
         raise Failure(f"required table 'events' not found in {settings.data_dir}")
+    if path.is_dir():  # a day file's unplaceable rows are quarantined with its day
+        return empty_quarantine()
     frame = read_table(path, "events", settings.mapping())
     return unplaceable_events(frame, event_times(frame), source_file=path.name,
                               pipeline_start=settings.start_timestamp(),
