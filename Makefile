@@ -42,8 +42,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
-	$(VENV)/bin/python benchmarks/pipeline_throughput.py
-	$(VENV)/bin/python benchmarks/training_time.py
+	$(VENV)/bin/python benchmarks/run.py --accounts 20000 --history-ratio
 	$(VENV)/bin/python benchmarks/scoring_throughput.py
 
 dagster-ui: $(STAMP)

@@ -124,18 +124,31 @@ def compute_snapshots(
     if nps_responses is not None:
         columns.update(nps_features(grid, nps_responses, row_acc, row_day))
 
+    # The one feature that joins usage and billing.
+    columns["active_users_per_seat"] = ratio(np.asarray(columns["active_users_30d"], float),
+                                             np.asarray(columns["seats"], float))
+    kinds = {c: k for g in groups for c, k in FEATURE_GROUPS[g].items()}
     snapshot = pd.DataFrame({
         "account_id": grid_rows["account_id"].to_numpy(),
         "as_of_date": grid_rows["as_of_date"].to_numpy(),
         # an index, not .to_numpy(), which would make an object array of Timestamps
         "event_timestamp": pd.DatetimeIndex(grid_rows["as_of_date"] + pd.Timedelta(days=1)
                                             ).tz_localize("UTC"),
-        **columns,
+        **{c: _column(columns[c], kinds[c]) for c in snapshot_columns(groups)[3:]},
     })
-    # The one feature that joins usage and billing.
-    snapshot["active_users_per_seat"] = ratio(snapshot["active_users_30d"].to_numpy(float),
-                                               snapshot["seats"].to_numpy(float))
-    return _typed(snapshot[snapshot_columns(groups)], groups)
+    return snapshot
+
+
+def _column(values, kind: str):
+    """A feature column in its snapshot type, built directly: ``astype`` to a nullable
+    integer checks every value and costs more than computing the feature."""
+    if kind == "int":
+        values = np.asarray(values, dtype=float)
+        missing = np.isnan(values)
+        return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.int64), missing)
+    if kind == "float":
+        return np.asarray(values, dtype=np.float64)
+    return np.asarray(values, dtype=object)
 
 
 def _empty_snapshot(groups: list[str]) -> pd.DataFrame:
