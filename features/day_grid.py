@@ -57,10 +57,20 @@ def change(current: np.ndarray, previous: np.ndarray) -> np.ndarray:
 
 
 def open_counts(grid: DayGrid, acc: np.ndarray, open_day: np.ndarray,
-                 close_day: np.ndarray) -> np.ndarray:
+                close_day: np.ndarray) -> np.ndarray:
     """(account x day) count of items opened on or before d and not closed by the end of d."""
     keep = acc >= 0
-    delta = np.zeros((len(grid.accounts), grid.n_days + 1))
-    np.add.at(delta, (acc[keep], np.clip(open_day[keep], 0, grid.n_days)), 1)
-    np.add.at(delta, (acc[keep], np.clip(close_day[keep], 0, grid.n_days)), -1)
+    return interval_counts(grid, acc[keep], open_day[keep], close_day[keep])
+
+
+def interval_counts(grid: DayGrid, acc: np.ndarray, start_day: np.ndarray,
+                    end_day: np.ndarray) -> np.ndarray:
+    """(account x day) count of intervals [start_day, end_day) covering each day: +1 at the
+    start, -1 at the end, summed along the days (two bincounts, not a scatter)."""
+    width = grid.n_days + 1
+    size = len(grid.accounts) * width
+    starts = acc * width + np.clip(start_day, 0, grid.n_days)
+    ends = acc * width + np.clip(end_day, 0, grid.n_days)
+    delta = (np.bincount(starts, minlength=size).astype(float)
+             - np.bincount(ends, minlength=size)).reshape(len(grid.accounts), width)
     return np.cumsum(delta, axis=1)[:, : grid.n_days]

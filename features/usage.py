@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import EventTaxonomy
-from features.day_grid import DayGrid, change, ratio, window_sum
+from features.day_grid import DayGrid, change, interval_counts, ratio, window_sum
 from features.usage_rollup import UsageRollup
 
 DAYS_SINCE_LOGIN_CAP = 90
@@ -31,10 +31,12 @@ def usage_features(grid: DayGrid, usage: UsageRollup, taxonomy: EventTaxonomy,
     # Distinct active users per trailing window: a user counts once if active on any day.
     user_account = np.zeros(usage.n_users, dtype=np.int64)
     user_account[usage.user] = acc
+    by_user = np.lexsort((day, usage.user))  # one sort serves every window
+    users, user_days = usage.user[by_user], day[by_user]
     distinct = {}
     for name, window, lag in [("7d", 7, 0), ("prev_7d", 7, 7), ("30d", 30, 0),
                               ("prev_30d", 30, 30)]:
-        distinct[name] = distinct_users(grid, usage.user, user_account, day, window,
+        distinct[name] = distinct_users(grid, users, user_account, user_days, window,
                                         lag)[row_acc, row_day]
 
     # Breadth: share of configured core features used at least once in the last 30 days.
@@ -87,10 +89,10 @@ def distinct_users(grid: DayGrid, user_codes: np.ndarray, user_account: np.ndarr
 
     Each active user-day covers the as-of days [day+lag, day+lag+window-1]; overlapping
     covers of the same user are merged so the user counts once, then a +1/-1 sweep over
-    days gives the count. Linear in user-days.
+    days gives the count. Linear in user-days; ``user_codes`` and ``user_days`` must be
+    sorted by user, then day.
     """
-    order = np.lexsort((user_days, user_codes))
-    users, starts = user_codes[order], user_days[order] + lag
+    users, starts = user_codes, user_days + lag
     ends = starts + window  # exclusive
     same_user = np.r_[False, users[1:] == users[:-1]]
     # A cover merges into the previous one when it starts before the previous end.
@@ -99,7 +101,4 @@ def distinct_users(grid: DayGrid, user_codes: np.ndarray, user_account: np.ndarr
     run_start = starts[begins_run]
     run_end = np.maximum.reduceat(ends, np.flatnonzero(begins_run)) if len(ends) else ends
     run_account = user_account[users[begins_run]]
-    delta = np.zeros((len(grid.accounts), grid.n_days + 1))
-    np.add.at(delta, (run_account, np.clip(run_start, 0, grid.n_days)), 1)
-    np.add.at(delta, (run_account, np.clip(run_end, 0, grid.n_days)), -1)
-    return np.cumsum(delta, axis=1)[:, : grid.n_days]
+    return interval_counts(grid, run_account, run_start, run_end)

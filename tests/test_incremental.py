@@ -134,3 +134,9 @@ def test_a_misnamed_day_file_is_a_clear_error(day_file_data, tmp_path):
     with pytest.raises(Exception, match="day files are named YYYY-MM-DD"):
         run_pipeline(settings, DagsterInstance.ephemeral(), first_day=LAST, last_day=LAST,
                      selection=UP_TO_SNAPSHOT)
+
+
+def test_the_run_covers_the_days_the_day_files_name(day_file_data, tmp_path):
+    from pipelines.run import event_day_range
+
+    assert event_day_range(make_settings(day_file_data, tmp_path)) == (FIRST, LAST)
