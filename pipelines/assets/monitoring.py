@@ -24,7 +24,6 @@ from models import model_health
 from models.daily_report import ReportInputs, render_report
 from models.drift import DriftThresholds, feature_drift
 from models.features import feature_columns
-from models.model_health import bands_of
 from models.outcomes import label_scores, realised_performance, surprise_churn
 from models.tracking import log_monitoring, validation_of
 from pipelines.assets.features import account_snapshot
@@ -183,8 +182,8 @@ def prediction_drift(context: AssetExecutionContext, settings: AccountHealthSett
         row = {"as_of_date": day, "model_version": version}
         if reference is not None and reference.reference is not None:
             predictions = reference.reference["churn_probability"]
-            flagged = bands_of(predictions, reference.reference["segment"],
-                               health)["color"] == "red"
+            segments = reference.reference["segment"]
+            flagged = model_health.bands_of(predictions, segments, health)["color"] == "red"
             row |= model_health.prediction_drift(
                 predictions, scores["churn_probability"], thresholds=thresholds,
                 flagged_reference=flagged, flagged_current=scores["color"] == "red")
