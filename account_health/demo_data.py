@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 CORE_FEATURES = ("dashboards", "reports", "automations", "integrations", "alerts", "exports")
 SECONDARY_FEATURES = ("settings_viewed", "help_opened", "profile_updated", "search")
+EVENT_NAMES = ("login", *CORE_FEATURES, *SECONDARY_FEATURES, "error")
 SEGMENTS = ("SMB", "mid-market", "enterprise")
 SEGMENT_SHARES = (0.6, 0.3, 0.1)
 INDUSTRIES = ("software", "retail", "finance", "healthcare", "education", "manufacturing")
@@ -63,6 +64,18 @@ class DemoConfig:
     seed: int = 7
     end_date: date = date(2026, 10, 31)
     dirty_fraction: float = 0.0005
+    #: Number of the first account; a chunk of a larger population (account_health.demo_stream)
+    #: starts after the previous chunk's accounts and draws from its own random stream.
+    account_offset: int = 0
+
+    def rng(self) -> np.random.Generator:
+        """The random stream of this configuration (of this chunk, when offset)."""
+        return np.random.default_rng(
+            [self.seed, self.account_offset] if self.account_offset else self.seed)
+
+    def id_tag(self) -> str:
+        """Prefix that keeps record ids of different chunks apart (empty for the first)."""
+        return f"{self.account_offset}_" if self.account_offset else ""
 
 
 def _month_starts(start: date, end: date) -> list[date]:
@@ -71,13 +84,14 @@ def _month_starts(start: date, end: date) -> list[date]:
 
 def generate(config: DemoConfig) -> dict[str, pd.DataFrame]:
     """Generate the six contract tables as DataFrames keyed by table name."""
-    rng = np.random.default_rng(config.seed)
+    rng = config.rng()
+    tag = config.id_tag()
     end = pd.Timestamp(config.end_date)
     window_start = (end - pd.DateOffset(months=config.months) + pd.Timedelta(days=1)).normalize()
     n = config.accounts
     n_days = (end - window_start).days + 1
 
-    account_ids = np.array([f"acc_{i:06d}" for i in range(n)])
+    account_ids = np.array([f"acc_{config.account_offset + i:06d}" for i in range(n)])
     segment_idx = rng.choice(3, size=n, p=SEGMENT_SHARES)
     segment = np.array(SEGMENTS)[segment_idx]
     # Accounts sign up from a year before the window until a month before its end.
@@ -109,8 +123,7 @@ def generate(config: DemoConfig) -> dict[str, pd.DataFrame]:
     current_start = pd.Series(signup).to_numpy().copy()
     current_seats = seats.copy()
     current_plan = plan.copy()
-    sub_counter = 0
-    open_sub_id = np.array([f"sub_{i:07d}" for i in range(n)], dtype=object)
+    open_sub_id = np.array([f"sub_{tag}{i:07d}" for i in range(n)], dtype=object)
     sub_counter = n
 
     tickets: list[pd.DataFrame] = []
@@ -228,7 +241,7 @@ def generate(config: DemoConfig) -> dict[str, pd.DataFrame]:
                                          current_seats[a], billing_period[a], current_start[a],
                                          keep_date[i], "upgraded" if upgrade else "downgraded",
                                          ""))
-                open_sub_id[a] = f"sub_{sub_counter:07d}"
+                open_sub_id[a] = f"sub_{tag}{sub_counter:07d}"
                 sub_counter += 1
                 current_seats[a] = new_seats
                 current_start[a] = keep_date[i]
@@ -241,7 +254,7 @@ def generate(config: DemoConfig) -> dict[str, pd.DataFrame]:
     subscriptions = subscriptions.reset_index(drop=True)
 
     events = _generate_events(rng, account_ids, signup, seats, engagement, adoption,
-                              decline_start, churn_day, window_start, n_days)
+                              decline_start, churn_day, window_start, n_days, tag)
 
     accounts = pd.DataFrame({
         "account_id": account_ids, "segment": segment,
@@ -253,7 +266,7 @@ def generate(config: DemoConfig) -> dict[str, pd.DataFrame]:
     ticket_df = ticket_df[ticket_df["opened_at"] <= end].copy()
     still_open = ticket_df["closed_at"] > end
     ticket_df["closed_at"] = ticket_df["closed_at"].astype(object).where(~still_open, None)
-    ticket_df.insert(0, "ticket_id", [f"tkt_{i:07d}" for i in range(len(ticket_df))])
+    ticket_df.insert(0, "ticket_id", [f"tkt_{tag}{i:07d}" for i in range(len(ticket_df))])
     ticket_df = ticket_df.drop(columns="_open_days")
     ticket_df = _keep_before_churn(ticket_df, "opened_at", account_ids, churn_day, window_start)
 
@@ -266,7 +279,7 @@ def generate(config: DemoConfig) -> dict[str, pd.DataFrame]:
     inv["paid_at"] = pd.to_datetime(inv["paid_at"])
     inv.loc[inv["paid_at"] > end, ["paid_at"]] = pd.NaT
     inv.loc[inv["paid_at"].isna() & (inv["status"] == "paid"), "status"] = "open"
-    inv.insert(0, "invoice_id", [f"inv_{i:07d}" for i in range(len(inv))])
+    inv.insert(0, "invoice_id", [f"inv_{tag}{i:07d}" for i in range(len(inv))])
 
     tables = {
         "accounts": accounts,
@@ -348,7 +361,7 @@ def _keep_before_churn(df, time_col, account_ids, churn_day, window_start) -> pd
 
 
 def _generate_events(rng, account_ids, signup, seats, engagement, adoption, decline_start,
-                     churn_day, window_start, n_days) -> pd.DataFrame:
+                     churn_day, window_start, n_days, tag: str = "") -> pd.DataFrame:
     """Daily events of individual users, vectorised over the user x day grid."""
     n = account_ids.size
     users_per_account = np.maximum(1, np.round(seats * rng.uniform(0.5, 1.0, n))).astype(int)
@@ -395,30 +408,36 @@ def _generate_events(rng, account_ids, signup, seats, engagement, adoption, decl
     row_u = np.repeat(u, per_row)
     row_d = np.repeat(d, per_row)
     row_acc = user_account[row_u]
-    kinds = np.repeat(np.tile(np.arange(4), u.size), kind_counts.ravel())
-    core_pick = (rng.random(row_u.size) * n_core_features[row_acc]).astype(int)
-    secondary_pick = rng.integers(0, len(SECONDARY_FEATURES), row_u.size)
-    names = np.where(kinds == 0, "login",
-                     np.where(kinds == 1, np.array(CORE_FEATURES)[core_pick],
-                              np.where(kinds == 2, np.array(SECONDARY_FEATURES)[secondary_pick],
-                                       "error")))
-    seconds = np.clip(rng.normal(14 * 3600, 3 * 3600, row_u.size), 0, 86399).astype(int)
+    kinds = np.repeat(np.tile(np.arange(4, dtype=np.int8), u.size), kind_counts.ravel())
+    core_pick = (rng.random(row_u.size) * n_core_features[row_acc]).astype(np.int8)
+    secondary_pick = rng.integers(0, len(SECONDARY_FEATURES), row_u.size).astype(np.int8)
+    # Event names as codes into EVENT_NAMES (strings for 10^7 rows cost seconds).
+    names = np.where(kinds == 0, 0, np.where(
+        kinds == 1, 1 + core_pick, np.where(kinds == 2, 1 + len(CORE_FEATURES) + secondary_pick,
+                                            len(EVENT_NAMES) - 1))).astype(np.int8)
+    seconds = np.clip(rng.normal(14 * 3600, 3 * 3600, row_u.size), 0, 86399).astype(np.int64)
     # Logins come first in the user's day.
     seconds = np.where(kinds == 0, np.maximum(seconds - 3600, 0), seconds)
-    order = np.lexsort((seconds, row_d))  # chronological, like an analytics export
+    # chronological, like an analytics export (a stable sort keeps ties in generation order)
+    order = np.argsort(row_d.astype(np.int64) * 86400 + seconds, kind="stable")
     row_u, row_d, row_acc, seconds = row_u[order], row_d[order], row_acc[order], seconds[order]
     names = names[order]
     event_time = window_start.tz_localize("UTC") + pd.to_timedelta(
         row_d.astype(np.int64) * 86400 + seconds, unit="s")
     event_ids = pc.binary_join_element_wise(
-        "evt_", pa.array(np.arange(row_u.size)).cast(pa.string()), "")
+        "evt_" + tag, pa.array(np.arange(row_u.size)).cast(pa.string()), "")
+    present = np.flatnonzero(np.bincount(names, minlength=len(EVENT_NAMES)))
+    alphabetical = present[np.argsort(np.array(EVENT_NAMES)[present])]
+    recode = np.zeros(len(EVENT_NAMES), dtype=np.int8)
+    recode[alphabetical] = np.arange(alphabetical.size)
     # Categoricals keep 10^7 string ids cheap in memory and dictionary-encoded in Parquet.
     events = pd.DataFrame({
         "event_id": pd.Series(event_ids, dtype=pd.ArrowDtype(pa.string())),
         "account_id": pd.Categorical.from_codes(row_acc, account_ids),
         "user_id": pd.Categorical.from_codes(row_u, user_ids),
         "event_time": event_time,
-        "event_name": pd.Categorical(names),
+        "event_name": pd.Categorical.from_codes(
+            recode[names], np.array(EVENT_NAMES)[alphabetical]),
     })
     return events
 
@@ -426,7 +445,8 @@ def _generate_events(rng, account_ids, signup, seats, engagement, adoption, decl
 def _add_dirty_rows(tables: dict[str, pd.DataFrame], rng, fraction: float) -> None:
     """Append malformed rows of the kinds real exports contain, so quarantine has work."""
     ev = tables["events"]
-    ev["account_id"] = ev["account_id"].cat.add_categories(["acc_unknown"])
+    if isinstance(ev["account_id"].dtype, pd.CategoricalDtype):
+        ev["account_id"] = ev["account_id"].cat.add_categories(["acc_unknown"])
     k = max(4, int(len(ev) * fraction))
     sample = ev.iloc[rng.integers(0, len(ev), k)].copy()
     quarter = k // 4
