@@ -56,6 +56,30 @@ def apply_definitions(store: FeatureStore, snapshot_glob: str, groups: list[str]
     return sorted(applied)
 
 
+def service_features(store: FeatureStore, feature_service: str) -> list[str]:
+    """The feature names a feature service serves, in its views' order."""
+    service = store.get_feature_service(feature_service)
+    return [feature.name for projection in service.feature_view_projections
+            for feature in projection.features]
+
+
+def day_features(store: FeatureStore, snapshot_file: Path, feature_service: str,
+                 event_timestamp: pd.Timestamp) -> pd.DataFrame:
+    """The service's features of every account in one snapshot day file.
+
+    This is what Feast's point-in-time join returns for those accounts at
+    ``event_timestamp`` when the file holds that day (its rows are stamped with it, and no
+    later row can be at or before it); it reads the one file instead of scanning every
+    day's, so a daily run does not grow with the length of history.
+    """
+    features = service_features(store, feature_service)
+    rows = pd.read_parquet(snapshot_file, columns=["account_id", "event_timestamp", *features])
+    stamped = pd.to_datetime(rows["event_timestamp"], utc=True)
+    if len(rows) and not (stamped == event_timestamp).all():
+        raise ValueError(f"{snapshot_file} holds rows stamped other than {event_timestamp}")
+    return rows
+
+
 #: Postgres column types by Feast feature kind; the table is typed like the feature views so
 #: the offline store hands back what the online store serves (1, not 1.0, for a count).
 PG_TYPES = {"int": "bigint", "float": "double precision", "str": "text"}

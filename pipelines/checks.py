@@ -6,7 +6,6 @@ missing or unreadable (the assets raise then). A warning is still visible in the
 
 
 import pandas as pd
-import pyarrow.dataset as ds
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
 from features.contract import REQUIRED_TABLES
@@ -49,19 +48,6 @@ def snapshot_freshness(settings: AccountHealthSettings) -> AssetCheckResult:
         passed=age_hours <= settings.freshness_hours, severity=AssetCheckSeverity.WARN,
         metadata={"latest_snapshot": days[-1], "age_hours": round(age_hours, 1),
                   "limit_hours": settings.freshness_hours})
-
-
-@asset_check(asset="feast_feature_store",
-             description="Snapshot is complete: one row per account and day, no key gaps")
-def snapshot_unique_and_complete(settings: AccountHealthSettings) -> AssetCheckResult:
-    table = ds.dataset(str(settings.snapshot_dir()), format="parquet").to_table(
-        columns=["account_id", "as_of_date", "mrr", "plan"]).to_pandas()
-    duplicates = int(table.duplicated(["account_id", "as_of_date"]).sum())
-    missing_billing = int(table[["mrr", "plan"]].isna().any(axis=1).sum())
-    return AssetCheckResult(
-        passed=duplicates == 0 and missing_billing == 0,
-        metadata={"rows": len(table), "duplicate_keys": duplicates,
-                  "rows_missing_billing": missing_billing})
 
 
 @asset_check(asset="churn_model_validation",

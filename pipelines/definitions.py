@@ -23,7 +23,7 @@ from pipelines.selections import DAILY_SCORING, RETRAINING
 all_assets = load_assets_from_modules([ingestion, features, reports, models, scoring, alerts,
                                        monitoring])
 all_checks = [checks.required_tables_present, checks.quarantine_rate_within_limit,
-              checks.snapshot_freshness, checks.snapshot_unique_and_complete,
+              checks.snapshot_freshness,
               checks.model_beats_baselines, checks.model_auc_above_floor]
 
 #: Ingest, validate, compute features and publish them to Feast (offline and online).

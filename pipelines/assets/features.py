@@ -2,17 +2,23 @@
 
 
 import pandas as pd
+import pyarrow.parquet as pq
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
     AssetDep,
     AssetExecutionContext,
     AssetIn,
     BackfillPolicy,
+    Failure,
     MetadataValue,
+    Output,
     TimeWindowPartitionMapping,
     asset,
 )
 
 from feature_repo.definitions import CHURN_FEATURE_SERVICE
+from feature_repo.online_write import write_online
 from feature_repo.store import apply_definitions, sync_offline_snapshot
 from features.snapshot import (
     EVENT_LOOKBACK_DAYS,
@@ -40,12 +46,17 @@ GROUP = "features"
         "subscriptions": AssetIn(), "accounts": AssetIn(), "invoices": AssetIn(),
         "support_tickets": AssetIn(), "nps_responses": AssetIn(),
     },
+    # checked on the days the run computes: re-reading every day's file each morning would
+    # make the daily run grow with the length of history
+    check_specs=[AssetCheckSpec(
+        "snapshot_unique_and_complete", asset="account_snapshot",
+        description="Snapshot is complete: one row per account and day, no key gaps")],
 )
 def account_snapshot(context: AssetExecutionContext, settings: AccountHealthSettings,
                      subscriptions: pd.DataFrame,
                      accounts: pd.DataFrame | None, invoices: pd.DataFrame | None,
                      support_tickets: pd.DataFrame | None,
-                     nps_responses: pd.DataFrame | None) -> pd.DataFrame:
+                     nps_responses: pd.DataFrame | None):
     """One row per active account and day with point-in-time features (see features/)."""
     dates = run_days(context)
     lookback = pd.date_range(dates[0] - pd.Timedelta(days=EVENT_LOOKBACK_DAYS), dates[-1])
@@ -56,11 +67,17 @@ def account_snapshot(context: AssetExecutionContext, settings: AccountHealthSett
         dates, events=event_files, subscriptions=subscriptions, accounts=accounts,
         invoices=invoices, support_tickets=support_tickets, nps_responses=nps_responses,
         taxonomy=settings.mapping().event_taxonomy)
-    context.add_output_metadata({
+    yield Output(snapshot, metadata={
         "accounts_per_day": MetadataValue.float(len(snapshot) / max(len(dates), 1)),
         "columns": MetadataValue.text(", ".join(snapshot.columns)),
     })
-    return snapshot
+    duplicates = int(snapshot.duplicated(["account_id", "as_of_date"]).sum())
+    missing_billing = int(snapshot[["mrr", "plan"]].isna().any(axis=1).sum())
+    yield AssetCheckResult(
+        check_name="snapshot_unique_and_complete", asset_key="account_snapshot",
+        passed=duplicates == 0 and missing_billing == 0,
+        metadata={"rows": len(snapshot), "duplicate_keys": duplicates,
+                  "rows_missing_billing": missing_billing})
 
 
 @asset(group_name=GROUP, deps=[account_snapshot], ins={"source_files": AssetIn()})
@@ -78,28 +95,36 @@ def feast_feature_store(context: AssetExecutionContext, settings: AccountHealthS
     return pd.DataFrame(features, columns=["feature_view", "feature"])
 
 
+#: Accounts read back from the online store after each write, as a spot check.
+ONLINE_READ_BACK = 200
+
+
 @asset(group_name=GROUP, deps=[feast_feature_store])
 def online_features(context: AssetExecutionContext, settings: AccountHealthSettings,
                     feast: FeastFeatureStore) -> pd.DataFrame:
-    """Materialises the latest snapshot day into the online store (SQLite by default).
+    """Writes the latest snapshot day to the online store (SQLite by default, in bulk).
 
-    Returns the latest day's online feature rows read back from the store.
+    Only that day's file is read, whatever the length of history. Returns the online rows of
+    up to ``ONLINE_READ_BACK`` of its accounts, read back through Feast and compared with
+    the snapshot (a mismatch fails the run).
     """
-    days = sorted(p.stem for p in settings.snapshot_dir().glob("*.parquet"))
-    latest = next((d for d in reversed(days)
-                   if pd.read_parquet(settings.snapshot_dir() / f"{d}.parquet").shape[0]), None)
+    days = sorted(settings.snapshot_dir().glob("*.parquet"), reverse=True)
+    latest = next((f for f in days if pq.ParquetFile(f).metadata.num_rows), None)
     if latest is None:
         raise ValueError("account_snapshot has no rows yet; materialise it first")
     store = feast.open()
-    feature_time = pd.Timestamp(latest, tz="UTC") + pd.Timedelta(days=1)
-    store.materialize(start_date=(feature_time - pd.Timedelta(days=1)).to_pydatetime(),
-                      end_date=(feature_time + pd.Timedelta(seconds=1)).to_pydatetime())
-    latest_rows = pd.read_parquet(settings.snapshot_dir() / f"{latest}.parquet",
-                                  columns=["account_id"])
+    rows = pd.read_parquet(latest)
+    written = write_online(store, rows)
+    sample = rows.sort_values("account_id").head(ONLINE_READ_BACK)
     online = store.get_online_features(
         features=store.get_feature_service(CHURN_FEATURE_SERVICE),
-        entity_rows=[{"account_id": a} for a in latest_rows["account_id"]]).to_df()
-    context.add_output_metadata({"as_of_date": latest, "accounts": len(online)})
+        entity_rows=[{"account_id": a} for a in sample["account_id"]]).to_df()
+    served = online.set_index("account_id").loc[sample["account_id"], ["mrr", "seats"]]
+    expected = sample.set_index("account_id")[["mrr", "seats"]]
+    if not served.astype(float).equals(expected.astype(float)):
+        raise Failure(f"the online store does not serve {latest.stem}'s features")
+    context.add_output_metadata({"as_of_date": latest.stem, "accounts": len(rows),
+                                 "values_written": written, "read_back": len(online)})
     return online
 
 

@@ -12,6 +12,7 @@ from dagster import (
 )
 
 from feature_repo.definitions import CHURN_FEATURE_SERVICE
+from feature_repo.store import day_features
 from models.scoring import crm_records, score_accounts
 from pipelines.assets.features import account_snapshot
 from pipelines.assets.models import churn_model_promotion
@@ -30,12 +31,12 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
                    feast: FeastFeatureStore, mlflow_tracking: MlflowTracking) -> pd.DataFrame:
     """Risk, health band, time to churn, reasons and action for every active account.
 
-    Features come from Feast's batch retrieval with the same feature service as training;
+    Features are the training feature service's, read from the day's snapshot file (what
+    Feast's point-in-time retrieval returns for that day, without scanning every day);
     each day is also exported as CSV and as CRM JSON records under ``output/scores/``.
     """
     bundle, version = mlflow_tracking.load_champion()
     store = feast.open()
-    service = store.get_feature_service(CHURN_FEATURE_SERVICE)
     days = run_days(context)
     config = settings.scoring_config()
     playbook = config.playbook()
@@ -46,9 +47,8 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
         snapshot_file = settings.snapshot_dir() / f"{day:%Y-%m-%d}.parquet"
         if not snapshot_file.exists():
             raise Failure(f"no account_snapshot for {day:%Y-%m-%d}; materialise it first")
-        entities = pd.read_parquet(snapshot_file, columns=["account_id"])
-        entities["event_timestamp"] = (day + pd.Timedelta(days=1)).tz_localize("UTC")
-        features = store.get_historical_features(entity_df=entities, features=service).to_df()
+        features = day_features(store, snapshot_file, CHURN_FEATURE_SERVICE,
+                                (day + pd.Timedelta(days=1)).tz_localize("UTC"))
         features["as_of_date"] = day
         scores = score_accounts(features, bundle, model_version=version, health=config.health,
                                 playbook=playbook, n_reasons=config.n_reasons)
