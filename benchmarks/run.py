@@ -87,22 +87,36 @@ def _settings(data_dir: Path, out_dir: Path):
     return AccountHealthSettings(data_dir=str(data_dir), output_dir=str(out_dir), now=NOW)
 
 
-def build_history(recorder: Recorder, accounts: int, months: int, workdir: Path) -> dict:
-    """Every stage up to a champion model, leaving the layout the daily job expects."""
-    from account_health.demo_data import DemoConfig, generate, write
+def generate_data(recorder: Recorder, accounts: int, months: int, workdir: Path,
+                  event_grain_fraction: float) -> Path:
+    """Demo exports streamed in account chunks, events as ``events/<day>.parquet``."""
+    from account_health.demo_data import DemoConfig
+    from account_health.demo_stream import generate_streamed
+
+    data_dir = workdir / "data"
+    with recorder.stage("generation") as stage:
+        counts = generate_streamed(data_dir, DemoConfig(accounts=accounts, months=months,
+                                                        end_date=END_DATE),
+                                   event_grain_fraction=event_grain_fraction)
+        stage.rows = counts["events"]
+        stage.note = f"({event_grain_fraction:.0%} of accounts at event grain)"
+    return data_dir
+
+
+def ingest(recorder: Recorder, data_dir: Path, workdir: Path, *,
+           event_days: int | None = None) -> dict:
+    """Validate the tables and the event day files (the last ``event_days`` of them, or all)
+    one day at a time, as daily runs would, into the output layout the daily job expects."""
     from features.contract import CONTRACT, day_files, read_table
     from features.validation import known_accounts, validate_table
 
-    data_dir, out_dir = workdir / "data", workdir / "out"
+    out_dir = workdir / "out"
     settings = _settings(data_dir, out_dir)
     assets = out_dir / "assets"
-    with recorder.stage("generation") as stage:
-        tables = generate(DemoConfig(accounts=accounts, months=months, end_date=END_DATE))
-        write(tables, data_dir, event_days_until=END_DATE)  # events/<day>.parquet
-        stage.rows = len(tables["events"])
-        del tables
-
-    with recorder.stage("ingestion (read, validate, write day partitions)") as stage:
+    files = day_files(settings.table_file("events"))
+    days = sorted(files)[-event_days:] if event_days else sorted(files)
+    label = f"the last {event_days} event days" if event_days else "every event day"
+    with recorder.stage(f"ingestion (read, validate, write {label})") as stage:
         validated = {}
         for table in CONTRACT:
             if table == "events":
@@ -114,20 +128,58 @@ def build_history(recorder: Recorder, accounts: int, months: int, workdir: Path)
                                               now=settings.current_time()).accepted
         known = known_accounts(validated["accounts"], validated["subscriptions"])
         (assets / "events").mkdir(parents=True)
-        files = day_files(settings.table_file("events"))
-        for day, path in files.items():  # one day at a time, as daily runs would
-            frame = read_table(path, "events", settings.mapping())
+        for day in days:
+            frame = read_table(files[day], "events", settings.mapping())
             stage.rows += len(frame)
-            accepted = validate_table("events", frame, source_file=path.name,
+            accepted = validate_table("events", frame, source_file=files[day].name,
                                       now=settings.current_time(),
                                       known_accounts=known).accepted
             accepted = accepted[accepted["event_time"].dt.floor("D") == day.tz_localize("UTC")]
             accepted.to_parquet(assets / "events" / f"{day:%Y-%m-%d}.parquet", index=False)
         for table, frame in validated.items():
             frame.to_parquet(assets / f"{table}.parquet", index=False)
-        first_day = min(files)
-    return {"settings": settings, "tables": validated, "first_day": first_day,
+    return {"settings": settings, "tables": validated, "first_day": min(files),
             "workdir": workdir}
+
+
+def build_history(recorder: Recorder, accounts: int, months: int, workdir: Path,
+                  event_grain_fraction: float) -> dict:
+    """Generation and ingestion of the whole history."""
+    data_dir = generate_data(recorder, accounts, months, workdir, event_grain_fraction)
+    return ingest(recorder, data_dir, workdir)
+
+
+#: Month-end as-of dates of the stand-in champion in ``--daily-only`` runs: the last five
+#: whose 90-day labels have closed, which make one walk-forward fold with two training dates.
+RECENT_TRAINING_DATES = pd.DatetimeIndex(["2026-03-31", "2026-04-30", "2026-05-31",
+                                          "2026-06-30", "2026-07-31"])
+
+
+def recent_champion(recorder: Recorder, history: dict) -> None:
+    """A champion trained on five month-end snapshots, computed from the export's own day
+    files (the daily run's cost does not depend on how the model was trained)."""
+    from features.contract import day_files
+    from features.snapshot import EVENT_LOOKBACK_DAYS, compute_snapshots
+    from features.training_set import label_rows
+
+    settings, tables = history["settings"], history["tables"]
+    dates = RECENT_TRAINING_DATES
+    files = day_files(settings.table_file("events"))
+    with recorder.stage(f"training snapshots ({len(dates)} month-ends)") as stage:
+        # one date at a time: each reads its own 90 days of events, in bounded memory
+        snapshot = pd.concat([compute_snapshots(
+            pd.DatetimeIndex([date]), events=[path for day, path in files.items()
+                                              if date - pd.Timedelta(days=EVENT_LOOKBACK_DAYS)
+                                              <= day <= date],
+            **tables, taxonomy=settings.mapping().event_taxonomy) for date in dates],
+            ignore_index=True)
+        stage.rows = len(snapshot)
+    labels = label_rows(tables["subscriptions"], dates, horizon_days=90,
+                        observed_until=pd.Timestamp(END_DATE))
+    training = labels.drop(columns="event_timestamp").merge(
+        snapshot.drop(columns="event_timestamp"), on=["account_id", "as_of_date"])
+    training.to_parquet(settings.output_path / "assets" / "training_set.parquet", index=False)
+    train_and_register(recorder, history, training, n_folds=1)
 
 
 def features_and_floor(recorder: Recorder, history: dict) -> float:
@@ -253,7 +305,8 @@ def _file_store(output_dir: Path):
         entity_key_serialization_version=3))
 
 
-def train_and_register(recorder: Recorder, history: dict, training: pd.DataFrame) -> None:
+def train_and_register(recorder: Recorder, history: dict, training: pd.DataFrame,
+                       n_folds: int = 6) -> None:
     """Walk-forward validation and the final fit, registered as champion."""
     from models.bundle import train_bundle
     from models.evaluation import evaluate_walk_forward
@@ -263,8 +316,8 @@ def train_and_register(recorder: Recorder, history: dict, training: pd.DataFrame
     from models.validation import walk_forward_folds
     from pipelines.resources import MlflowTracking
 
-    with recorder.stage("training + 6-fold walk-forward validation") as stage:
-        folds = walk_forward_folds(training["as_of_date"], n_folds=6, horizon_days=90)
+    with recorder.stage(f"training + {n_folds}-fold walk-forward validation") as stage:
+        folds = walk_forward_folds(training["as_of_date"], n_folds=n_folds, horizon_days=90)
         result = evaluate_walk_forward(training, folds)
         bundle = train_bundle(training, horizon_days=90)
         stage.rows = len(training)
@@ -291,21 +344,39 @@ def daily_scoring(recorder: Recorder, history: dict) -> None:
 
 
 def daily_run(recorder: Recorder, settings, label: str) -> float:
-    """The Dagster daily job for the last day on top of the history; returns its seconds."""
+    """The Dagster daily job for the last day on top of the history, in a fresh process so
+    its peak memory is its own; returns its seconds."""
+    context = multiprocessing.get_context("spawn")
+    peak = context.Queue()
+    day = f"{END_DATE}"
+    with recorder.stage(f"end-to-end daily run ({label})") as stage:
+        process = context.Process(target=_daily_job, args=(settings.data_dir,
+                                                           settings.output_dir, day, peak))
+        process.start()
+        process.join()
+        if process.exitcode != 0:
+            raise RuntimeError("the daily run failed")
+        stage.rows = len(pd.read_parquet(settings.output_path / "assets" / "account_scores"
+                                         / f"{day}.parquet", columns=["account_id"]))
+    stage.peak_gib = peak.get() / 1024**3
+    return stage.seconds
+
+
+def _daily_job(data_dir: str, output_dir: str, day: str, peak) -> None:
+    import resource
+
     from dagster import DagsterInstance
 
     from pipelines.run import run_pipeline
     from pipelines.selections import DAILY_SCORING
 
-    day = f"{END_DATE}"
-    with recorder.stage(f"end-to-end daily run ({label})") as stage:
-        result = run_pipeline(settings, DagsterInstance.ephemeral(), first_day=day,
-                              last_day=day, selection=DAILY_SCORING)
-        if not result.success:
-            raise RuntimeError("the daily run failed")
-        stage.rows = len(pd.read_parquet(settings.output_path / "assets" / "account_scores"
-                                         / f"{day}.parquet", columns=["account_id"]))
-    return stage.seconds
+    warnings.simplefilter("ignore")
+    result = run_pipeline(_settings(Path(data_dir), Path(output_dir)),
+                          DagsterInstance.ephemeral(), first_day=day, last_day=day,
+                          selection=DAILY_SCORING)
+    peak.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    if not result.success:
+        raise SystemExit(1)
 
 
 def shorten_history(history: dict, months: int):
@@ -332,18 +403,28 @@ def shorten_history(history: dict, months: int):
 
 
 def measure(accounts: int, months: int, feast_file_limit: int, feast_file_timeout: float,
-            history_ratio: bool) -> tuple[Recorder, dict]:
+            history_ratio: bool, event_grain_fraction: float,
+            daily_only: bool) -> tuple[Recorder, dict]:
+    from features.snapshot import EVENT_LOOKBACK_DAYS
+
     recorder = Recorder()
     ratios = {}
     with tempfile.TemporaryDirectory() as tmp:
-        history = build_history(recorder, accounts, months, Path(tmp))
-        ratios["features ÷ DuckDB scan"] = features_and_floor(recorder, history)
-        pit = feast_and_training_set(recorder, history, feast_file_limit, feast_file_timeout)
-        ratios["PIT build ÷ bare ASOF join"] = pit["pit_ratio_floor"]
-        bound = "" if pit["feast_file_finished"] else " (at least: it did not finish)"
-        ratios[f"Feast file store ÷ PIT build, per entity row{bound}"] = pit["feast_file_ratio"]
-        train_and_register(recorder, history, pit["training"])
-        daily_scoring(recorder, history)
+        if daily_only:
+            data_dir = generate_data(recorder, accounts, months, Path(tmp), event_grain_fraction)
+            history = ingest(recorder, data_dir, Path(tmp), event_days=EVENT_LOOKBACK_DAYS + 1)
+            recent_champion(recorder, history)
+        else:
+            history = build_history(recorder, accounts, months, Path(tmp), event_grain_fraction)
+            ratios["features ÷ DuckDB scan"] = features_and_floor(recorder, history)
+            pit = feast_and_training_set(recorder, history, feast_file_limit,
+                                         feast_file_timeout)
+            ratios["PIT build ÷ bare ASOF join"] = pit["pit_ratio_floor"]
+            bound = "" if pit["feast_file_finished"] else " (at least: it did not finish)"
+            ratios[f"Feast file store ÷ PIT build, per entity row{bound}"] = pit[
+                "feast_file_ratio"]
+            train_and_register(recorder, history, pit["training"])
+            daily_scoring(recorder, history)
         full = daily_run(recorder, history["settings"], f"{months} months of history")
         if history_ratio:
             short = daily_run(recorder, shorten_history(history, 6), "6 months of history")
@@ -361,11 +442,19 @@ def main() -> None:
                         help="seconds Feast's file offline store may take")
     parser.add_argument("--history-ratio", action="store_true",
                         help="also time the daily run with 6 months of history")
+    parser.add_argument("--event-grain-fraction", type=float, default=0.2,
+                        help="share of accounts whose events are exported one by one (the "
+                             "others as daily per-user aggregates)")
+    parser.add_argument("--daily-only", action="store_true",
+                        help="only what the daily run needs: the export, its last 91 event "
+                             "days ingested and a champion from four month-ends; then the "
+                             "daily run")
     args = parser.parse_args()
     for accounts in args.accounts:
         print(f"\n== {accounts:,} accounts × {args.months} months ==", flush=True)
         recorder, ratios = measure(accounts, args.months, args.feast_file_rows,
-                                   args.feast_file_timeout, args.history_ratio)
+                                   args.feast_file_timeout, args.history_ratio,
+                                   args.event_grain_fraction, args.daily_only)
         table = pd.DataFrame([{
             "stage": s.name, "wall s": s.seconds, "rows": s.rows,
             "rows/s": s.rows / s.seconds if s.seconds else float("nan"),

@@ -14,7 +14,7 @@ from dagster import (
 from feature_repo.definitions import CHURN_FEATURE_SERVICE
 from feature_repo.store import day_features
 from models.scoring import crm_records, score_accounts
-from pipelines.assets.features import account_snapshot
+from pipelines.assets.features import account_snapshot, feast_feature_store
 from pipelines.assets.models import churn_model_promotion
 from pipelines.partitions import daily_partitions, run_days
 from pipelines.resources import AccountHealthSettings, FeastFeatureStore, MlflowTracking
@@ -24,7 +24,8 @@ from pipelines.resources import AccountHealthSettings, FeastFeatureStore, Mlflow
     group_name="scoring",
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
-    deps=[account_snapshot, churn_model_promotion],
+    # the feature service's definition comes from the registry feast_feature_store applies
+    deps=[account_snapshot, feast_feature_store, churn_model_promotion],
     metadata={"partition_column": "as_of"},
 )
 def account_scores(context: AssetExecutionContext, settings: AccountHealthSettings,
