@@ -110,8 +110,13 @@ def compute_snapshots(
 
     columns: dict[str, np.ndarray] = {}
     starts = account_start(subscriptions, accounts)
-    usage = roll_up(events, account_index, first_day, grid.n_days, taxonomy)
-    columns.update(usage_features(grid, usage, taxonomy, row_acc, row_day, starts, grid_rows))
+    # Usage looks back less far than the other tables: its own, narrower grid.
+    usage_first_day = dates[0] - pd.Timedelta(days=EVENT_LOOKBACK_DAYS)
+    usage_grid = DayGrid(account_index, usage_first_day, (dates[-1] - usage_first_day).days + 1)
+    usage = roll_up(events, account_index, usage_first_day, usage_grid.n_days, taxonomy)
+    columns.update(usage_features(usage_grid, usage, taxonomy, row_acc,
+                                  usage_grid.day_index(grid_rows["as_of_date"]), starts,
+                                  grid_rows))
     columns.update(billing_features(grid_rows, subscriptions, starts))
     if accounts is not None:
         profile = accounts.set_index("account_id").reindex(grid_rows["account_id"])

@@ -65,14 +65,24 @@ def population_stability_index(reference: pd.Series, current: pd.Series, *,
     return psi_from_shares(expected.to_numpy(), actual.to_numpy())
 
 
+#: Reference rows drift is measured against: a seeded sample of a larger training set. PSI's
+#: ten bins and the KS statistic are as good with 100k rows as with millions, and sorting
+#: millions of rows per feature every morning would cost seconds at 200k accounts.
+MAX_REFERENCE_ROWS = 100_000
+
+
 def feature_drift(reference: pd.DataFrame, current: pd.DataFrame, features: list[str], *,
                   thresholds: DriftThresholds | None = None,
-                  exempt: tuple[str, ...] = ()) -> pd.DataFrame:
+                  exempt: tuple[str, ...] = (),
+                  max_reference_rows: int = MAX_REFERENCE_ROWS) -> pd.DataFrame:
     """One row per feature: ``feature, kind, psi, ks_statistic, missing_reference,
     missing_current, exempt, drifted``, largest PSI first. KS is missing for categorical
     features and when either side has no values. ``exempt`` features (ones that move by
-    design, such as tenure as the customer base ages) are measured but never ``drifted``."""
+    design, such as tenure as the customer base ages) are measured but never ``drifted``.
+    A reference longer than ``max_reference_rows`` is sampled down (seeded)."""
     thresholds = thresholds or DriftThresholds()
+    if len(reference) > max_reference_rows:
+        reference = reference.sample(n=max_reference_rows, random_state=0)
     rows = []
     for feature in features:
         ref, cur = reference[feature], current[feature]

@@ -92,3 +92,18 @@ def test_an_exempt_feature_is_measured_but_never_drifted():
                           exempt=("events_30d",)).set_index("feature")
     assert table.loc["events_30d", "psi"] > 0.25
     assert table.loc["events_30d", "exempt"] and not table.loc["events_30d", "drifted"]
+
+
+def test_a_sampled_reference_measures_what_the_whole_one_does():
+    sample = frames(n=20000)
+    reference, today = sample(), sample(shift=1.0)
+    whole = feature_drift(reference, today, FEATURES).set_index("feature")
+    sampled = feature_drift(reference, today, FEATURES,
+                            max_reference_rows=5000).set_index("feature")
+    assert sampled["psi"].to_numpy() == pytest.approx(whole["psi"].to_numpy(), abs=0.02)
+    assert sampled["ks_statistic"].dropna().to_numpy() == pytest.approx(
+        whole["ks_statistic"].dropna().to_numpy(), abs=0.02)
+    assert (sampled["drifted"] == whole["drifted"]).all()
+    # and it is a sample: a tiny one measures differently
+    tiny = feature_drift(reference, today, FEATURES, max_reference_rows=20).set_index("feature")
+    assert not np.allclose(tiny["psi"].to_numpy(), whole["psi"].to_numpy(), atol=0.02)
