@@ -108,6 +108,7 @@ def ingest(recorder: Recorder, data_dir: Path, workdir: Path, *,
     """Validate the tables and the event day files (the last ``event_days`` of them, or all)
     one day at a time, as daily runs would, into the output layout the daily job expects."""
     from features.contract import CONTRACT, day_files, read_table
+    from features.usage_rollup import daily_rollup
     from features.validation import known_accounts, validate_table
 
     out_dir = workdir / "out"
@@ -116,7 +117,7 @@ def ingest(recorder: Recorder, data_dir: Path, workdir: Path, *,
     files = day_files(settings.table_file("events"))
     days = sorted(files)[-event_days:] if event_days else sorted(files)
     label = f"the last {event_days} event days" if event_days else "every event day"
-    with recorder.stage(f"ingestion (read, validate, write {label})") as stage:
+    with recorder.stage(f"ingestion (read, validate, write, roll up {label})") as stage:
         validated = {}
         for table in CONTRACT:
             if table == "events":
@@ -128,6 +129,8 @@ def ingest(recorder: Recorder, data_dir: Path, workdir: Path, *,
                                               now=settings.current_time()).accepted
         known = known_accounts(validated["accounts"], validated["subscriptions"])
         (assets / "events").mkdir(parents=True)
+        (assets / "usage_rollup").mkdir(parents=True)
+        taxonomy = settings.mapping().event_taxonomy
         for day in days:
             frame = read_table(files[day], "events", settings.mapping())
             stage.rows += len(frame)
@@ -136,6 +139,9 @@ def ingest(recorder: Recorder, data_dir: Path, workdir: Path, *,
                                       known_accounts=known).accepted
             accepted = accepted[accepted["event_time"].dt.floor("D") == day.tz_localize("UTC")]
             accepted.to_parquet(assets / "events" / f"{day:%Y-%m-%d}.parquet", index=False)
+            # the usage_rollup asset's state for the day
+            daily_rollup(accepted, taxonomy).to_parquet(
+                assets / "usage_rollup" / f"{day:%Y-%m-%d}.parquet", index=False)
         for table, frame in validated.items():
             frame.to_parquet(assets / f"{table}.parquet", index=False)
     return {"settings": settings, "tables": validated, "first_day": min(files),
@@ -395,7 +401,7 @@ def shorten_history(history: dict, months: int):
     for path in (settings.data_path / "events").iterdir():
         if pd.Timestamp(path.stem) >= cut:
             (data_dir / "events" / path.name).symlink_to(path)
-    for asset in ("events", "account_snapshot"):
+    for asset in ("events", "usage_rollup", "account_snapshot"):
         for path in (settings.output_path / "assets" / asset).glob("*.parquet"):
             if pd.Timestamp(path.stem) < cut:
                 path.unlink()

@@ -82,13 +82,15 @@ def compute_snapshots(
     support_tickets: pd.DataFrame | None = None,
     nps_responses: pd.DataFrame | None = None,
     taxonomy: EventTaxonomy | None = None,
+    usage_rollups: Sequence[Path] = (),
 ) -> pd.DataFrame:
     """Snapshot rows for every account active at the end of each as-of date.
 
     ``events`` (a DataFrame, or Parquet files of validated events) must cover at least the
     ``EVENT_LOOKBACK_DAYS`` before the first date; the other tables are whole (validated)
     tables. Optional tables passed as ``None`` leave their feature group out of the result
-    entirely rather than filling it with zeros.
+    entirely rather than filling it with zeros. ``usage_rollups`` are stored daily rollups
+    (``features.usage_rollup.daily_rollup``) of days whose events are not passed.
     """
     taxonomy = taxonomy or EventTaxonomy()
     dates = pd.DatetimeIndex(as_of_dates).normalize().unique().sort_values()
@@ -113,7 +115,8 @@ def compute_snapshots(
     # Usage looks back less far than the other tables: its own, narrower grid.
     usage_first_day = dates[0] - pd.Timedelta(days=EVENT_LOOKBACK_DAYS)
     usage_grid = DayGrid(account_index, usage_first_day, (dates[-1] - usage_first_day).days + 1)
-    usage = roll_up(events, account_index, usage_first_day, usage_grid.n_days, taxonomy)
+    usage = roll_up(events, account_index, usage_first_day, usage_grid.n_days, taxonomy,
+                    usage_rollups)
     columns.update(usage_features(usage_grid, usage, taxonomy, row_acc,
                                   usage_grid.day_index(grid_rows["as_of_date"]), starts,
                                   grid_rows))

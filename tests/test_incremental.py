@@ -11,7 +11,10 @@ from account_health.demo_data import generate_to_dir
 from pipelines.run import run_pipeline
 from tests.conftest import TINY, make_settings
 
+#: The non-incremental path: every snapshot from 90 days of raw validated events.
 UP_TO_SNAPSHOT = AssetSelection.groups("raw") | AssetSelection.assets("account_snapshot")
+#: The daily path: each day's events also rolled up, and snapshots read the rollups.
+WITH_ROLLUPS = UP_TO_SNAPSHOT | AssetSelection.assets("usage_rollup")
 FIRST, LAST = "2026-06-01", "2026-10-31"
 INCREMENTAL_DAYS = ["2026-10-29", "2026-10-30", "2026-10-31"]
 
@@ -21,11 +24,17 @@ def partitions(settings, asset: str) -> dict[str, pd.DataFrame]:
     return {p.stem: pd.read_parquet(p) for p in sorted(base.glob("*.parquet"))}
 
 
-def run(settings, first: str, last: str):
+def run(settings, first: str, last: str, selection: AssetSelection = UP_TO_SNAPSHOT):
     result = run_pipeline(settings, DagsterInstance.ephemeral(), first_day=first, last_day=last,
-                          selection=UP_TO_SNAPSHOT)
+                          selection=selection)
     assert result.success
     return result
+
+
+def snapshot_metadata(result) -> dict:
+    [event] = [e for e in result.get_asset_materialization_events()
+               if e.asset_key.to_user_string() == "account_snapshot"]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +54,15 @@ def recomputed(day_file_data, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def incremental(day_file_data, tmp_path_factory):
-    """History up to three days ago in one run, then one run per day."""
+    """History up to three days ago in one run, then one run per day, keeping daily usage
+    rollups as state."""
     settings = make_settings(day_file_data, tmp_path_factory.mktemp("incremental"))
-    run(settings, FIRST, "2026-10-28")
+    run(settings, FIRST, "2026-10-28", WITH_ROLLUPS)
     for day in INCREMENTAL_DAYS:
-        run(settings, day, day)
+        last = run(settings, day, day, WITH_ROLLUPS)
+    # the last morning read its whole lookback from rollups, no raw events
+    assert snapshot_metadata(last)["days_read_from_events"] == 0
+    assert snapshot_metadata(last)["days_read_from_rollups"] == 91
     return settings
 
 
@@ -140,3 +153,27 @@ def test_the_run_covers_the_days_the_day_files_name(day_file_data, tmp_path):
     from pipelines.run import event_day_range
 
     assert event_day_range(make_settings(day_file_data, tmp_path)) == (FIRST, LAST)
+
+
+def test_a_rollup_older_than_its_events_or_of_another_taxonomy_is_not_used(incremental):
+    import os
+
+    from features.contract import ContractMapping, EventTaxonomy
+    from pipelines.assets.features import usage_sources
+
+    # (Oct 31 is re-ingested without its rollup by another test of this module)
+    days = pd.DatetimeIndex(["2026-10-28", "2026-10-29", "2026-10-30"])
+    events, rollups = usage_sources(incremental, days)
+    assert (len(events), len(rollups)) == (0, 3)
+    # events of Oct 30 re-ingested after its rollup was computed: read the events instead
+    event_file = Path(incremental.output_dir) / "assets" / "events" / "2026-10-30.parquet"
+    later = event_file.stat().st_mtime_ns + 10**9
+    os.utime(event_file, ns=(later, later))
+    events, rollups = usage_sources(incremental, days)
+    assert [p.stem for p in events] == ["2026-10-30"] and len(rollups) == 2
+    # another event taxonomy: no stored rollup is current
+    other = ContractMapping(event_taxonomy=EventTaxonomy(core_events=["reports"]))
+    retaxed = incremental.model_copy(update={})
+    object.__setattr__(retaxed, "mapping", lambda: other)
+    events, rollups = usage_sources(retaxed, days)
+    assert (len(events), len(rollups)) == (3, 0)

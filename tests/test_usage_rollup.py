@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from features.contract import EventTaxonomy
-from features.usage_rollup import roll_up
+from features.usage_rollup import daily_rollup, roll_up, rollup_matches
 
 TAXONOMY = EventTaxonomy(core_events=("reports", "alerts"), error_events=("error",),
                          login_events=("login",))
@@ -96,3 +96,48 @@ def test_an_event_count_below_one_is_quarantined():
     assert result.accepted["event_id"].tolist() == ["e1", "e3"]
     [reason] = result.quarantine["reason"]
     assert reason.startswith("event_count 0") and reason.endswith("must be at least 1")
+
+
+def stored_rollups(frame: pd.DataFrame, directory, taxonomy=TAXONOMY) -> dict[str, object]:
+    """One daily rollup file per UTC day of ``frame``, as the usage_rollup asset stores them."""
+    paths = {}
+    for name, rows in frame.groupby(frame["event_time"].dt.strftime("%Y-%m-%d")):
+        paths[name] = directory / f"{name}.parquet"
+        daily_rollup(rows, taxonomy).to_parquet(paths[name], index=False)
+    return paths
+
+
+def comparable(rollup) -> pd.DataFrame:
+    """Rows without the arbitrary user numbers, plus how many distinct users each account has
+    (so one user across days and sources must stay one user)."""
+    table = as_table(rollup)
+    users = table.groupby("account")["user"].nunique().rename("account_users")
+    columns = ["account", "day", "events", "core_events", "error_events", "logins",
+               "core_mask"]
+    return (table[columns].join(users, on="account")
+            .sort_values(columns, ignore_index=True))
+
+
+def test_stored_daily_rollups_give_what_the_events_give(tmp_path):
+    frame = events()
+    accounts = pd.Index(["acc_a", "acc_b"])
+    from_events = comparable(roll_up(frame, accounts, FIRST_DAY, 4, TAXONOMY))
+    paths = stored_rollups(frame, tmp_path)
+    only_rollups = roll_up([], accounts, FIRST_DAY, 4, TAXONOMY, rollups=list(paths.values()))
+    pd.testing.assert_frame_equal(comparable(only_rollups), from_events)
+    # mixed: Oct 1 from its stored rollup, the other days from their events
+    later = frame[frame["event_time"] >= "2026-10-02"]
+    mixed = roll_up(later, accounts, FIRST_DAY, 4, TAXONOMY, rollups=[paths["2026-10-01"]])
+    pd.testing.assert_frame_equal(comparable(mixed), from_events)
+    assert comparable(mixed).query("account == 1")["account_users"].iloc[0] == 2
+
+
+def test_a_stored_rollup_matches_only_the_taxonomy_it_was_computed_with(tmp_path):
+    paths = stored_rollups(events(), tmp_path)
+    assert rollup_matches(paths["2026-10-01"], TAXONOMY)
+    other = EventTaxonomy(core_events=("reports",), error_events=("error",),
+                          login_events=("login",))
+    assert not rollup_matches(paths["2026-10-01"], other)
+    empty = tmp_path / "empty.parquet"
+    daily_rollup(events().iloc[:0], other).to_parquet(empty, index=False)
+    assert rollup_matches(empty, TAXONOMY)

@@ -1,5 +1,6 @@
 """Feature layer: the daily account snapshot and the Feast feature store built on it."""
 
+from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -27,6 +28,7 @@ from features.snapshot import (
     feature_groups_for,
 )
 from features.training_set import build_training_set, label_rows, monthly_as_of_dates
+from features.usage_rollup import daily_rollup, rollup_matches
 from pipelines.partitions import daily_partitions, run_days
 from pipelines.resources import AccountHealthSettings, FeastFeatureStore
 
@@ -37,11 +39,51 @@ GROUP = "features"
     group_name=GROUP,
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
+    metadata={"partition_column": "day"},
+    deps=["events"],
+)
+def usage_rollup(context: AssetExecutionContext, settings: AccountHealthSettings) -> pd.DataFrame:
+    """Each day's validated events per account, user and day (counts by kind, core features
+    used): the rolling-window state usage features read instead of 90 days of raw events."""
+    days = run_days(context)
+    files = [path for day in days if (path := _day_file(settings, "events", day)).exists()]
+    rollup = daily_rollup(files, settings.mapping().event_taxonomy)
+    context.add_output_metadata({"rows": len(rollup), "event_files": len(files)})
+    return rollup
+
+
+def _day_file(settings: AccountHealthSettings, asset_name: str, day: pd.Timestamp) -> Path:
+    return settings.output_path / "assets" / asset_name / f"{day:%Y-%m-%d}.parquet"
+
+
+def usage_sources(settings: AccountHealthSettings, days: pd.DatetimeIndex
+                  ) -> tuple[list[Path], list[Path]]:
+    """Per day, its stored rollup when it is current (same taxonomy, not older than the day's
+    events), else its validated events: (event files, rollup files)."""
+    taxonomy = settings.mapping().event_taxonomy
+    events, rollups = [], []
+    for day in days:
+        event_file, rollup_file = (_day_file(settings, "events", day),
+                                   _day_file(settings, "usage_rollup", day))
+        if rollup_file.exists() and rollup_matches(rollup_file, taxonomy) and (
+                not event_file.exists()
+                or rollup_file.stat().st_mtime_ns >= event_file.stat().st_mtime_ns):
+            rollups.append(rollup_file)
+        elif event_file.exists():
+            events.append(event_file)
+    return events, rollups
+
+
+@asset(
+    group_name=GROUP,
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
     metadata={"partition_column": "as_of_date"},
-    # Events are read straight from their day files by DuckDB (features.usage_rollup), not
-    # loaded into pandas: the lookback holds ~90 days of them.
-    deps=[AssetDep("events", partition_mapping=TimeWindowPartitionMapping(
-        start_offset=-EVENT_LOOKBACK_DAYS, allow_nonexistent_upstream_partitions=True))],
+    # Usage comes from the lookback's daily rollups (or, for a day without a current one, its
+    # validated events), read straight from their day files by DuckDB, not through pandas.
+    deps=[AssetDep(name, partition_mapping=TimeWindowPartitionMapping(
+        start_offset=-EVENT_LOOKBACK_DAYS, allow_nonexistent_upstream_partitions=True))
+        for name in ("events", "usage_rollup")],
     ins={
         "subscriptions": AssetIn(), "accounts": AssetIn(), "invoices": AssetIn(),
         "support_tickets": AssetIn(), "nps_responses": AssetIn(),
@@ -60,14 +102,13 @@ def account_snapshot(context: AssetExecutionContext, settings: AccountHealthSett
     """One row per active account and day with point-in-time features (see features/)."""
     dates = run_days(context)
     lookback = pd.date_range(dates[0] - pd.Timedelta(days=EVENT_LOOKBACK_DAYS), dates[-1])
-    event_files = [path for day in lookback
-                   if (path := settings.output_path / "assets" / "events"
-                       / f"{day:%Y-%m-%d}.parquet").exists()]
+    event_files, rollup_files = usage_sources(settings, lookback)
     snapshot = compute_snapshots(
         dates, events=event_files, subscriptions=subscriptions, accounts=accounts,
         invoices=invoices, support_tickets=support_tickets, nps_responses=nps_responses,
-        taxonomy=settings.mapping().event_taxonomy)
+        taxonomy=settings.mapping().event_taxonomy, usage_rollups=rollup_files)
     yield Output(snapshot, metadata={
+        "days_read_from_rollups": len(rollup_files), "days_read_from_events": len(event_files),
         "accounts_per_day": MetadataValue.float(len(snapshot) / max(len(dates), 1)),
         "columns": MetadataValue.text(", ".join(snapshot.columns)),
     })
