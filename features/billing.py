@@ -116,7 +116,7 @@ def payment_features(grid: DayGrid, invoices: pd.DataFrame, row_acc: np.ndarray,
     late = (inv["paid_at"].isna() | (inv["paid_at"] > inv["due_at"])).to_numpy() & ~failed
     return {
         "failed_payments_90d": window_sum(grid.count_matrix(acc[failed], due_day[failed]),
-                                           90)[row_acc, row_day],
+                                           90, row_acc, row_day),
         "late_payments_90d": window_sum(grid.count_matrix(acc[late], due_day[late]),
-                                         90)[row_acc, row_day],
+                                         90, row_acc, row_day),
     }

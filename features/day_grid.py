@@ -36,13 +36,32 @@ class DayGrid:
         return counts.reshape(len(self.accounts), self.n_days)
 
 
-def window_sum(matrix: np.ndarray, window: int, lag: int = 0) -> np.ndarray:
-    """Sum over days (d-lag-window, d-lag] for every day d (columns), zero outside the grid."""
-    cum = np.concatenate([np.zeros((matrix.shape[0], 1)), np.cumsum(matrix, axis=1)], axis=1)
-    idx = np.arange(matrix.shape[1])
-    hi = np.clip(idx + 1 - lag, 0, matrix.shape[1])
-    lo = np.clip(idx + 1 - lag - window, 0, matrix.shape[1])
-    return cum[:, hi] - cum[:, lo]
+class TrailingWindows:
+    """Trailing-window sums of one (account x day) matrix, evaluated at the snapshot rows only.
+
+    One cumulative sum serves every window; only the rows' two ends are looked up, so a
+    window costs O(rows), not another (account x day) matrix.
+    """
+
+    def __init__(self, matrix: np.ndarray, row_acc: np.ndarray, row_day: np.ndarray) -> None:
+        self.cumulative = np.cumsum(matrix, axis=1)
+        self.row_acc, self.row_day = row_acc, row_day
+
+    def _through(self, day: np.ndarray) -> np.ndarray:
+        """Sum over the grid's days up to and including ``day`` (zero before the grid)."""
+        inside = day >= 0
+        return np.where(inside, self.cumulative[self.row_acc, np.where(inside, day, 0)], 0.0)
+
+    def sum(self, window: int, lag: int = 0) -> np.ndarray:
+        """Sum over days (d-lag-window, d-lag] for each row's day d, zero outside the grid."""
+        return self._through(self.row_day - lag) - self._through(self.row_day - lag - window)
+
+
+def window_sum(matrix: np.ndarray, window: int, row_acc: np.ndarray, row_day: np.ndarray,
+               lag: int = 0) -> np.ndarray:
+    """Sum over days (d-lag-window, d-lag] at each row (account, day d), zero outside the
+    grid (one window of one matrix; see ``TrailingWindows`` for several)."""
+    return TrailingWindows(matrix, row_acc, row_day).sum(window, lag)
 
 
 def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.day_grid import DayGrid, open_counts, ratio, window_sum
+from features.day_grid import DayGrid, TrailingWindows, open_counts, ratio, window_sum
 
 HIGH_PRIORITIES = ("high", "urgent")
 NPS_WINDOW_DAYS = 120
@@ -22,14 +22,15 @@ def support_features(grid: DayGrid, tickets: pd.DataFrame, row_acc: np.ndarray,
     high = tickets["priority"].isin(HIGH_PRIORITIES).to_numpy()
     csat = tickets["csat"].to_numpy(dtype=float)
     rated = ~np.isnan(csat) & closed_at.notna().to_numpy()
-    csat_sum = window_sum(grid.count_matrix(acc[rated], closed[rated], csat[rated]), 90)
-    csat_n = window_sum(grid.count_matrix(acc[rated], closed[rated]), 90)
+    csat_sum = window_sum(grid.count_matrix(acc[rated], closed[rated], csat[rated]), 90,
+                          row_acc, row_day)
+    csat_n = window_sum(grid.count_matrix(acc[rated], closed[rated]), 90, row_acc, row_day)
     return {
         "open_tickets": open_counts(grid, acc, opened, closed)[row_acc, row_day],
         "open_high_priority_tickets": open_counts(grid, acc[high], opened[high],
                                                    closed[high])[row_acc, row_day],
-        "tickets_30d": window_sum(grid.count_matrix(acc, opened), 30)[row_acc, row_day],
-        "avg_csat_90d": ratio(csat_sum, csat_n)[row_acc, row_day],
+        "tickets_30d": window_sum(grid.count_matrix(acc, opened), 30, row_acc, row_day),
+        "avg_csat_90d": ratio(csat_sum, csat_n),
     }
 
 
@@ -39,10 +40,9 @@ def nps_features(grid: DayGrid, nps: pd.DataFrame, row_acc: np.ndarray,
     acc = grid.accounts.get_indexer(nps["account_id"].astype(str))
     day = grid.day_index(nps["responded_at"])
     score = nps["score"].to_numpy(dtype=float)
-    total = grid.count_matrix(acc, day, score)
-    count = grid.count_matrix(acc, day)
-    latest = ratio(window_sum(total, NPS_WINDOW_DAYS), window_sum(count, NPS_WINDOW_DAYS))
-    previous = ratio(window_sum(total, NPS_WINDOW_DAYS, lag=NPS_WINDOW_DAYS),
-                      window_sum(count, NPS_WINDOW_DAYS, lag=NPS_WINDOW_DAYS))
-    return {"nps_latest": latest[row_acc, row_day],
-            "nps_trend": (latest - previous)[row_acc, row_day]}
+    total = TrailingWindows(grid.count_matrix(acc, day, score), row_acc, row_day)
+    count = TrailingWindows(grid.count_matrix(acc, day), row_acc, row_day)
+    latest = ratio(total.sum(NPS_WINDOW_DAYS), count.sum(NPS_WINDOW_DAYS))
+    previous = ratio(total.sum(NPS_WINDOW_DAYS, lag=NPS_WINDOW_DAYS),
+                     count.sum(NPS_WINDOW_DAYS, lag=NPS_WINDOW_DAYS))
+    return {"nps_latest": latest, "nps_trend": latest - previous}

@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 
 from features.contract import EventTaxonomy
-from features.day_grid import DayGrid, change, interval_counts, ratio, window_sum
+from features.day_grid import (
+    DayGrid,
+    TrailingWindows,
+    change,
+    interval_counts,
+    ratio,
+    window_sum,
+)
 from features.usage_rollup import UsageRollup
 
 DAYS_SINCE_LOGIN_CAP = 90
@@ -19,14 +26,14 @@ def usage_features(grid: DayGrid, usage: UsageRollup, taxonomy: EventTaxonomy,
     events rolled up by ``features.usage_rollup.roll_up`` on the same grid."""
     acc, day = usage.account, usage.day
 
-    def at_rows(matrix: np.ndarray) -> np.ndarray:
-        return matrix[row_acc, row_day]
+    def windows(weights: np.ndarray | None = None) -> TrailingWindows:
+        return TrailingWindows(grid.count_matrix(acc, day, weights), row_acc, row_day)
 
-    events_daily = grid.count_matrix(acc, day, usage.events.astype(float))
-    core_daily = grid.count_matrix(acc, day, usage.core_events.astype(float))
-    error_daily = grid.count_matrix(acc, day, usage.error_events.astype(float))
+    events_daily = windows(usage.events.astype(float))
+    core_daily = windows(usage.core_events.astype(float))
+    error_daily = windows(usage.error_events.astype(float))
     # Each rollup row is one active user-day, so counting rows counts daily active users.
-    dau = grid.count_matrix(acc, day)
+    dau = windows()
 
     # Distinct active users per trailing window: a user counts once if active on any day.
     user_account = np.zeros(usage.n_users, dtype=np.int64)
@@ -43,8 +50,8 @@ def usage_features(grid: DayGrid, usage: UsageRollup, taxonomy: EventTaxonomy,
     breadth = np.zeros(len(row_acc))
     for bit in range(len(taxonomy.core_events)):
         used_by = (usage.core_mask >> bit) & 1 == 1
-        breadth += window_sum(grid.count_matrix(acc[used_by], day[used_by]),
-                              30)[row_acc, row_day] > 0
+        breadth += window_sum(grid.count_matrix(acc[used_by], day[used_by]), 30,
+                              row_acc, row_day) > 0
     breadth = breadth / max(len(taxonomy.core_events), 1)
 
     # Days since last login (or since the account started), capped at the lookback.
@@ -57,13 +64,13 @@ def usage_features(grid: DayGrid, usage: UsageRollup, taxonomy: EventTaxonomy,
     since_login = np.minimum(np.minimum(since_login, np.maximum(since_start, 0)),
                              DAYS_SINCE_LOGIN_CAP)
 
-    events_7d = at_rows(window_sum(events_daily, 7))
-    events_prev_7d = at_rows(window_sum(events_daily, 7, lag=7))
-    events_30d = at_rows(window_sum(events_daily, 30))
-    events_prev_30d = at_rows(window_sum(events_daily, 30, lag=30))
-    core_30d = at_rows(window_sum(core_daily, 30))
-    errors_30d = at_rows(window_sum(error_daily, 30))
-    dau_mean_30d = at_rows(window_sum(dau, 30)) / 30.0
+    events_7d = events_daily.sum(7)
+    events_prev_7d = events_daily.sum(7, lag=7)
+    events_30d = events_daily.sum(30)
+    events_prev_30d = events_daily.sum(30, lag=30)
+    core_30d = core_daily.sum(30)
+    errors_30d = error_daily.sum(30)
+    dau_mean_30d = dau.sum(30) / 30.0
     users_30d = distinct["30d"]
     return {
         "active_users_7d": distinct["7d"],
