@@ -189,7 +189,7 @@ def roll_up(events: pd.DataFrame | Sequence[Path], accounts: pd.Index, first_day
             FROM daily r JOIN grid_accounts g USING (account_id)
                  JOIN users u USING (account_id, user_key)
         """
-        table = connection.sql(query).fetch_arrow_table()
+        table = connection.sql(query).to_arrow_table()
     finally:
         connection.close()
     return UsageRollup(**{name: table.column(name).to_numpy() for name in table.column_names})
