@@ -48,6 +48,8 @@ class Stage:
     rows: int = 0
     peak_gib: float = 0.0
     note: str = ""
+    #: set by a stage that runs in a process of its own
+    own_peak_gib: float = 0.0
 
 
 @dataclass
@@ -75,7 +77,7 @@ class Recorder:
             record.seconds = time.perf_counter() - started
             done.set()
             sampler.join()
-            record.peak_gib = max(peak[0], _rss_bytes()) / 1024**3
+            record.peak_gib = record.own_peak_gib or max(peak[0], _rss_bytes()) / 1024**3
             self.stages.append(record)
             print(f"  {name}: {record.seconds:,.1f} s, {record.rows:,} rows, "
                   f"peak {record.peak_gib:.2f} GiB {record.note}", flush=True)
@@ -364,13 +366,12 @@ def daily_run(recorder: Recorder, settings, label: str) -> float:
             raise RuntimeError("the daily run failed")
         stage.rows = len(pd.read_parquet(settings.output_path / "assets" / "account_scores"
                                          / f"{day}.parquet", columns=["account_id"]))
-    stage.peak_gib = peak.get() / 1024**3
+        stage.own_peak_gib = peak.get() / 1024**3  # the run's process, not this one
+        stage.note = "(peak RSS of the run's own process)"
     return stage.seconds
 
 
 def _daily_job(data_dir: str, output_dir: str, day: str, peak) -> None:
-    import resource
-
     from dagster import DagsterInstance
 
     from pipelines.run import run_pipeline
@@ -380,7 +381,11 @@ def _daily_job(data_dir: str, output_dir: str, day: str, peak) -> None:
     result = run_pipeline(_settings(Path(data_dir), Path(output_dir)),
                           DagsterInstance.ephemeral(), first_day=day, last_day=day,
                           selection=DAILY_SCORING)
-    peak.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    # VmHWM belongs to this process's own memory map; getrusage's maxrss would also count
+    # the parent's resident memory at the fork that preceded the exec
+    with open("/proc/self/status") as status:
+        kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    peak.put(kib * 1024)
     if not result.success:
         raise SystemExit(1)
 
