@@ -1,7 +1,10 @@
 """Demo data generated in account chunks: one file per day, valid, deterministic, and the
 same usage whether events are exported one by one or as daily per-user aggregates."""
 
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -23,9 +26,10 @@ def streamed(tmp_path_factory):
     mixed = tmp_path_factory.mktemp("mixed")
     counts = {
         "grain": generate_streamed(grain, replace(STREAMED, dirty_fraction=0.0),
-                                   chunk_accounts=CHUNK),
+                                   chunk_accounts=CHUNK, processes=1),
         "mixed": generate_streamed(mixed, replace(STREAMED, dirty_fraction=0.0),
-                                   chunk_accounts=CHUNK, event_grain_fraction=0.3),
+                                   chunk_accounts=CHUNK, event_grain_fraction=0.3,
+                                   processes=1),
     }
     return {"grain": grain, "mixed": mixed, "counts": counts}
 
@@ -86,8 +90,15 @@ def test_aggregated_exports_carry_the_same_usage(streamed):
     pd.testing.assert_frame_equal(*rolled)
 
 
-def test_same_configuration_same_files(streamed, tmp_path):
-    generate_streamed(tmp_path, replace(STREAMED, dirty_fraction=0.0), chunk_accounts=CHUNK)
+def test_worker_processes_write_the_same_files(streamed, tmp_path):
+    """The command line, with its two worker processes (in a process of its own, as users
+    run it), writes what generating chunk by chunk in one process writes."""
+    command = [sys.executable, "-m", "account_health.cli", "demo",
+               "--accounts", str(STREAMED.accounts), "--months", str(STREAMED.months),
+               "--seed", str(STREAMED.seed), "--end-date", f"{STREAMED.end_date}",
+               "--dirty-fraction", "0", "--chunk-accounts", str(CHUNK), "--out", str(tmp_path)]
+    subprocess.run(command, check=True, timeout=300, capture_output=True,
+                   cwd=Path(__file__).resolve().parents[1])
     for name in ("subscriptions.csv", "invoices.csv"):
         assert (tmp_path / name).read_bytes() == (streamed["grain"] / name).read_bytes()
     day = sorted(day_files(tmp_path / "events"))[-1]
@@ -98,7 +109,7 @@ def test_same_configuration_same_files(streamed, tmp_path):
 
 def test_dirty_rows_are_planted_in_every_chunk(tmp_path):
     generate_streamed(tmp_path, replace(STREAMED, dirty_fraction=0.01), chunk_accounts=CHUNK,
-                      event_grain_fraction=0.5)
+                      event_grain_fraction=0.5, processes=1)
     events = pd.read_parquet(tmp_path / "events")
     assert events["event_time"].isna().any()
     assert (events["account_id"] == "acc_unknown").any()
