@@ -1,8 +1,10 @@
 """Feast objects, in the order of the `feast init` template: entity, source, views, service.
 
 Features are computed upstream by Dagster (features/snapshot.py); Feast registers them,
-joins them point-in-time for training and serves the latest values online. Feature views
-exist only for feature groups whose source table is present in the input.
+joins them point-in-time for training and serves the latest values online. One feature view
+holds every feature of the groups whose source table is present in the input; each field's
+``group`` tag names its feature group (Feast's point-in-time join costs a join per view, and
+every group comes from the same snapshot rows).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ FEAST_TYPES = {"int": Int64, "float": Float64, "str": String}
 CHURN_FEATURE_SERVICE = "churn_model_v1"
 #: The snapshot's name as a Feast source, and as a table where the offline store is Postgres.
 SNAPSHOT_SOURCE = "account_daily_snapshot"
+#: The one feature view over the snapshot source.
+FEATURE_VIEW = "account_features"
 #: How far back a snapshot may be used for an as-of time (one missed daily run is tolerated).
 SNAPSHOT_TTL = timedelta(days=2)
 
@@ -45,31 +49,28 @@ def account_daily_snapshot(snapshot_glob: str, offline_store: str = "duckdb") ->
                       timestamp_field="event_timestamp", description=description)
 
 
-def feature_views(source: DataSource, groups: list[str]) -> list[FeatureView]:
-    """One feature view per present feature group, all over the snapshot source."""
-    return [
-        FeatureView(
-            name=group,
-            entities=[account],
-            ttl=SNAPSHOT_TTL,
-            schema=[Field(name=name, dtype=FEAST_TYPES[kind])
-                    for name, kind in FEATURE_GROUPS[group].items()],
-            source=source,
-            online=True,
-            tags={"group": group},
-        )
-        for group in groups
-    ]
+def feature_view(source: DataSource, groups: list[str]) -> FeatureView:
+    """The features of every present group, each field tagged with its group."""
+    return FeatureView(
+        name=FEATURE_VIEW,
+        entities=[account],
+        ttl=SNAPSHOT_TTL,
+        schema=[Field(name=name, dtype=FEAST_TYPES[kind], tags={"group": group})
+                for group in groups for name, kind in FEATURE_GROUPS[group].items()],
+        source=source,
+        online=True,
+        tags={"groups": ",".join(groups)},
+    )
 
 
-def churn_feature_service(views: list[FeatureView]) -> FeatureService:
-    """All present feature views: the features the churn models train and score on."""
-    return FeatureService(name=CHURN_FEATURE_SERVICE, features=views,
+def churn_feature_service(view: FeatureView) -> FeatureService:
+    """Every present feature: the features the churn models train and score on."""
+    return FeatureService(name=CHURN_FEATURE_SERVICE, features=[view],
                           description="Features of the churn classifier and survival model")
 
 
 def repo_objects(snapshot_glob: str, groups: list[str], offline_store: str = "duckdb") -> list:
     """Everything to apply to the registry for the given feature groups."""
     source = account_daily_snapshot(snapshot_glob, offline_store)
-    views = feature_views(source, groups)
-    return [account, source, *views, churn_feature_service(views)]
+    view = feature_view(source, groups)
+    return [account, source, view, churn_feature_service(view)]

@@ -26,50 +26,65 @@ def account_start(subscriptions: pd.DataFrame, accounts: pd.DataFrame | None) ->
 
 
 def billing_features(grid_rows: pd.DataFrame, subscriptions: pd.DataFrame,
-                      account_start: pd.Series) -> dict[str, np.ndarray]:
+                     account_start: pd.Series) -> dict[str, np.ndarray]:
     """MRR, seats, plan and renewal timing from subscriptions active at each as-of date.
 
     ``end_date`` is used only to decide whether a subscription is active on a day, never as
-    a feature: a future end date is not known at the as-of date.
+    a feature: a future end date is not known at the as-of date. Rows are matched on
+    integer (account, date) keys: grouping and re-indexing on account strings cost ten times
+    as much at millions of rows.
     """
     subs = subscriptions.reset_index(drop=True)
     dates = pd.DatetimeIndex(grid_rows["as_of_date"].unique()).sort_values()
-    lagged = dates - pd.Timedelta(days=90)
+    accounts = pd.Index(grid_rows["account_id"].unique())
+    row_account = accounts.get_indexer(grid_rows["account_id"])
+    row_key = row_account * len(dates) + dates.get_indexer(grid_rows["as_of_date"])
+    sub_account = accounts.get_indexer(subs["account_id"])
+    sub_mrr = subs["mrr"].to_numpy(dtype=float)
 
-    def active_subscriptions(on_dates: pd.DatetimeIndex) -> pd.DataFrame:
+    def active(on_dates: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+        """(subscription row, key) of subscriptions active on ``on_dates`` (a key's date is
+        its position in ``on_dates``)."""
         rows, days = expand_intervals(subs["start_date"], subs["end_date"], on_dates)
-        frame = subs.iloc[rows].reset_index(drop=True)
-        frame["as_of_date"] = days
-        return frame
+        rows, days = rows[sub_account[rows] >= 0], days[sub_account[rows] >= 0]
+        return rows, sub_account[rows] * len(dates) + np.searchsorted(on_dates.values, days)
 
-    current = active_subscriptions(dates)
-    totals = current.groupby(["account_id", "as_of_date"]).agg(
-        mrr=("mrr", "sum"), seats=("seats", "sum"))
+    # Keys are dense (account × date), so per-key results live in flat arrays indexed by key.
+    size = len(accounts) * len(dates)
+    rows, keys = active(dates)
+    found = np.bincount(keys, minlength=size)[row_key] > 0
+
+    def total(values: np.ndarray, at_rows: np.ndarray, at_keys: np.ndarray) -> np.ndarray:
+        return np.bincount(at_keys, weights=values[at_rows], minlength=size)[row_key]
+
+    mrr = np.where(found, total(sub_mrr, rows, keys), np.nan)
+    mrr_before = total(sub_mrr, *active(dates - pd.Timedelta(days=90)))
     # The primary subscription (largest MRR, then earliest start) sets plan and renewal.
-    primary = current.sort_values(["mrr", "start_date", "subscription_id"],
-                                  ascending=[False, True, True])
-    primary = primary.drop_duplicates(["account_id", "as_of_date"]).set_index(
-        ["account_id", "as_of_date"])
-    before = active_subscriptions(lagged).groupby(["account_id", "as_of_date"])["mrr"].sum()
-    before.index = before.index.set_levels(before.index.levels[1] + pd.Timedelta(days=90),
-                                           level=1)
+    subscription_rank = pd.factorize(subs["subscription_id"], sort=True)[0]
+    order = np.lexsort((subscription_rank[rows], subs["start_date"].to_numpy()[rows],
+                        -sub_mrr[rows], keys))
+    first = order[np.r_[True, keys[order][1:] != keys[order][:-1]]]
+    primary_by_key = np.zeros(size, dtype=np.int64)
+    primary_by_key[keys[first]] = rows[first]
+    primary = primary_by_key[row_key]
 
-    key = pd.MultiIndex.from_frame(grid_rows[["account_id", "as_of_date"]])
-    mrr = totals["mrr"].reindex(key).to_numpy()
-    mrr_before = before.reindex(key).fillna(0.0).to_numpy()
-    prim = primary.reindex(key)
+    def primary_column(name: str) -> np.ndarray:
+        return np.where(found, subs[name].to_numpy()[primary], np.nan)
+
+    start = pd.Series(subs["start_date"].to_numpy()[primary]).where(found)
     as_of = grid_rows["as_of_date"].to_numpy()
-    tenure = (as_of - account_start.reindex(grid_rows["account_id"]).to_numpy()) / np.timedelta64(
-        1, "D")
+    signup = account_start.reindex(accounts).to_numpy()[row_account]
+    tenure = (as_of - signup) / np.timedelta64(1, "D")
+    billing_period = primary_column("billing_period")
     return {
-        "plan": prim["plan"].to_numpy(),
-        "billing_period": prim["billing_period"].to_numpy(),
-        "seats": totals["seats"].reindex(key).to_numpy(),
+        "plan": primary_column("plan"),
+        "billing_period": billing_period,
+        "seats": np.where(found, total(subs["seats"].to_numpy(dtype=float), rows, keys),
+                          np.nan),
         "mrr": mrr,
         "mrr_change_90d": mrr - mrr_before,
         "mrr_change_90d_pct": change(mrr, mrr_before),
-        "days_to_renewal": days_to_renewal(prim["start_date"], prim["billing_period"],
-                                           pd.Series(as_of)),
+        "days_to_renewal": days_to_renewal(start, pd.Series(billing_period), pd.Series(as_of)),
         "tenure_days": np.maximum(tenure, 0),
     }
 
@@ -80,26 +95,28 @@ def days_to_renewal(start: pd.Series, billing_period: pd.Series,
 
     Monthly terms renew every month and annual terms every 12 months on the start's day of
     month (clipped to the month's last day). The anniversary falls strictly after the as-of
-    date, so a renewal today counts as the next term (the term has just renewed).
+    date, so a renewal today counts as the next term (the term has just renewed). Missing
+    starts give NaN.
     """
-    start = pd.DatetimeIndex(start.to_numpy())
-    as_of = pd.DatetimeIndex(as_of.to_numpy())
+    start_day = pd.DatetimeIndex(start.to_numpy()).to_numpy().astype("datetime64[D]")
+    as_of_day = pd.DatetimeIndex(as_of.to_numpy()).to_numpy().astype("datetime64[D]")
     term = np.where(np.asarray(billing_period) == "annual", 12, 1)
-    start_month = start.year.to_numpy() * 12 + start.month.to_numpy() - 1
-    as_of_month = as_of.year.to_numpy() * 12 + as_of.month.to_numpy() - 1
+    missing = np.isnat(start_day)
+    start_day = np.where(missing, as_of_day, start_day)
+    start_month = start_day.astype("datetime64[M]")
+    day_of_month = (start_day - start_month.astype("datetime64[D]")).astype(int)
+    months_apart = (as_of_day.astype("datetime64[M]") - start_month).astype(int)
 
-    def anniversary(k_terms: np.ndarray) -> pd.DatetimeIndex:
+    def anniversary(k_terms: np.ndarray) -> np.ndarray:
         month = start_month + k_terms * term
-        month_start = pd.to_datetime(
-            {"year": month // 12, "month": month % 12 + 1, "day": np.ones_like(month)})
-        last_day = (month_start + pd.offsets.MonthEnd(0)).dt.day.to_numpy()
-        return pd.DatetimeIndex(month_start + pd.to_timedelta(
-            np.minimum(start.day.to_numpy(), last_day) - 1, unit="D"))
+        last_day = ((month + 1).astype("datetime64[D]") - month.astype("datetime64[D]")
+                    ).astype(int) - 1
+        return month.astype("datetime64[D]") + np.minimum(day_of_month, last_day)
 
-    k = np.maximum((as_of_month - start_month) // term, 0)
-    candidate = anniversary(k)
-    k = np.where(candidate <= as_of, k + 1, k)
-    return (anniversary(k) - as_of).days.to_numpy()
+    k = np.maximum(months_apart // term, 0)
+    k = np.where(anniversary(k) <= as_of_day, k + 1, k)
+    days = (anniversary(k) - as_of_day).astype(float)
+    return np.where(missing, np.nan, days)
 
 
 def payment_features(grid: DayGrid, invoices: pd.DataFrame, row_acc: np.ndarray,

@@ -44,13 +44,17 @@ class TrailingWindows:
     """
 
     def __init__(self, matrix: np.ndarray, row_acc: np.ndarray, row_day: np.ndarray) -> None:
-        self.cumulative = np.cumsum(matrix, axis=1)
-        self.row_acc, self.row_day = row_acc, row_day
+        # flat positions: a 1-D take costs a third of 2-D fancy indexing at millions of rows
+        self.cumulative = np.cumsum(matrix, axis=1, dtype=np.float64).ravel()
+        self.row_day = row_day
+        self.row_start = row_acc * matrix.shape[1]
 
     def _through(self, day: np.ndarray) -> np.ndarray:
         """Sum over the grid's days up to and including ``day`` (zero before the grid)."""
         inside = day >= 0
-        return np.where(inside, self.cumulative[self.row_acc, np.where(inside, day, 0)], 0.0)
+        values = self.cumulative.take(self.row_start + np.where(inside, day, 0))
+        values[~inside] = 0.0
+        return values
 
     def sum(self, window: int, lag: int = 0) -> np.ndarray:
         """Sum over days (d-lag-window, d-lag] for each row's day d, zero outside the grid."""

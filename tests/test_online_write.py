@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from feature_repo.definitions import CHURN_FEATURE_SERVICE
+from feature_repo.definitions import CHURN_FEATURE_SERVICE, FEATURE_VIEW
 from feature_repo.online_write import write_online
 from feature_repo.store import apply_definitions, open_store
 from features.snapshot import FEATURE_GROUPS
@@ -94,6 +94,6 @@ def test_a_second_write_replaces_the_first(both):
     write_online(bulk, changed)
     again = stored(tmp_path / "bulk_write")
     assert len(again) == len(stored(tmp_path / "feast_write"))
-    online = bulk.get_online_features(features=["account_billing:mrr"],
+    online = bulk.get_online_features(features=[f"{FEATURE_VIEW}:mrr"],
                                       entity_rows=[{"account_id": "acc_000000"}]).to_dict()
     assert online["mrr"] == [changed.loc[0, "mrr"]]

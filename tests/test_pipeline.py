@@ -10,6 +10,7 @@ from dagster import DagsterInstance, Failure
 
 from feature_repo.definitions import CHURN_FEATURE_SERVICE
 from feature_repo.store import open_store
+from features.snapshot import FEATURE_GROUPS
 from pipelines.definitions import defs
 from pipelines.run import run_pipeline
 from pipelines.selections import FEATURE_PIPELINE
@@ -145,8 +146,11 @@ def test_runs_with_only_the_two_required_tables(tiny_data_dir, tmp_path):
     for absent in ["segment", "failed_payments_90d", "open_tickets", "nps_latest"]:
         assert absent not in snapshot.columns
     store = open_store(Path(settings.output_dir))
-    views = sorted(v.name for v in store.list_feature_views())
-    assert views == ["account_billing", "account_usage"]
+    [view] = store.list_feature_views()
+    groups = {field.tags["group"] for field in view.features}
+    assert groups == {"account_usage", "account_billing"}
+    assert {field.name for field in view.features} == (set(FEATURE_GROUPS["account_usage"])
+                                                        | set(FEATURE_GROUPS["account_billing"]))
     training = pd.read_parquet(Path(settings.output_dir) / "assets" / "training_set.parquet")
     assert "nps_latest" not in training.columns
 

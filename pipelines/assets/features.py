@@ -18,7 +18,7 @@ from dagster import (
     asset,
 )
 
-from feature_repo.definitions import CHURN_FEATURE_SERVICE
+from feature_repo.definitions import CHURN_FEATURE_SERVICE, FEATURE_VIEW
 from feature_repo.online_write import write_online
 from feature_repo.store import apply_definitions, sync_offline_snapshot
 from features.snapshot import (
@@ -124,7 +124,8 @@ def account_snapshot(context: AssetExecutionContext, settings: AccountHealthSett
 @asset(group_name=GROUP, deps=[account_snapshot], ins={"source_files": AssetIn()})
 def feast_feature_store(context: AssetExecutionContext, settings: AccountHealthSettings,
                         feast: FeastFeatureStore, source_files: pd.DataFrame) -> pd.DataFrame:
-    """Applies the Feast repo: entity, snapshot source, one view per present feature group."""
+    """Applies the Feast repo: entity, snapshot source, and one feature view holding the
+    features of every present feature group."""
     groups = feature_groups_for(set(source_files.loc[source_files["present"], "table"]))
     store = feast.open()
     views = apply_definitions(store, str(settings.snapshot_dir() / "*.parquet"), groups)
@@ -132,8 +133,9 @@ def feast_feature_store(context: AssetExecutionContext, settings: AccountHealthS
     context.add_output_metadata({"feature_views": MetadataValue.text(", ".join(views)),
                                  "feature_service": CHURN_FEATURE_SERVICE,
                                  "days_copied_to_offline_store": copied_days})
-    features = [(view, feature) for view in views for feature in FEATURE_GROUPS[view]]
-    return pd.DataFrame(features, columns=["feature_view", "feature"])
+    features = [(FEATURE_VIEW, group, feature) for group in groups
+                for feature in FEATURE_GROUPS[group]]
+    return pd.DataFrame(features, columns=["feature_view", "feature_group", "feature"])
 
 
 #: Accounts read back from the online store after each write, as a spot check.

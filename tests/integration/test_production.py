@@ -21,6 +21,7 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 
 from account_health.demo_data import generate_to_dir
+from feature_repo.definitions import FEATURE_VIEW
 from pipelines.run import run_pipeline
 from pipelines.selections import DAILY_SCORING, TRAINING_PIPELINE
 from tests.compose import REPO, replace_option, service_command, service_environment
@@ -126,7 +127,7 @@ def test_mlflow_server_keeps_runs_and_registry_in_postgres_and_serves_artifacts(
 def test_feast_registry_and_offline_store_are_in_postgres(production):
     settings = production[0]
     views = {name for (name,) in _query("feast", "SELECT feature_view_name FROM feature_views")}
-    assert {"account_usage", "account_billing"} <= views
+    assert FEATURE_VIEW in views
     files = sorted(Path(settings.snapshot_dir()).glob("*.parquet"))
     rows_in_files = sum(len(pd.read_parquet(f, columns=["account_id"])) for f in files)
     rows, days, duplicates = _query("feast", """
@@ -170,4 +171,4 @@ def test_feast_ui_serves_the_production_registry(production):
     finally:
         stop_service(ui)
     names = {view["spec"]["name"] for view in listed["featureViews"]}
-    assert {"account_usage", "account_billing"} <= names
+    assert FEATURE_VIEW in names
