@@ -4,6 +4,9 @@
 - ``health_score``: a hand-weighted 0-100 score like the ones customer-success teams configure
   (usage, engagement, recency, support, billing components), turned into a probability by an
   isotonic fit on the training folds only.
+- ``correlation_health``: the same components weighted by how well each alone separates
+  churners on the training folds (``correlation_weights``), the data-driven alternative to
+  opinion-set weights, calibrated the same way.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.isotonic import IsotonicRegression
+
+from models.leading_indicators import weighted_auc
 
 #: Component weights of the hand-weighted score; absent components are dropped and the
 #: remaining weights rescaled.
@@ -37,11 +42,35 @@ def health_components(frame: pd.DataFrame) -> pd.DataFrame:
     return components.astype(float)
 
 
+def weighted_health_score(frame: pd.DataFrame, weights: dict[str, float]) -> pd.Series:
+    """The 0-100 health score with component ``weights`` (absent components dropped, the
+    rest rescaled to sum to one)."""
+    components = health_components(frame)
+    present = pd.Series({c: weights.get(c, 0.0) for c in components.columns})
+    if present.sum() <= 0:
+        present[:] = 1.0
+    return components.mul(present).sum(axis=1) / present.sum()
+
+
 def hand_weighted_health_score(frame: pd.DataFrame) -> pd.Series:
     """The rule-based 0-100 health score (weights in ``HEALTH_WEIGHTS``)."""
+    return weighted_health_score(frame, HEALTH_WEIGHTS)
+
+
+def correlation_weights(frame: pd.DataFrame, y: pd.Series) -> dict[str, float]:
+    """Component weights from data: each component's univariate separation of churners,
+    0.5 - its ROC AUC (a higher component means healthier), floored at 0 and normalised to
+    sum to one. Equal weights when no component separates them."""
     components = health_components(frame)
-    weights = pd.Series({c: HEALTH_WEIGHTS[c] for c in components.columns})
-    return components.mul(weights).sum(axis=1) / weights.sum()
+    outcome = np.asarray(y, dtype=float)
+    ones = np.ones((1, len(components)))
+    separation = {c: max(0.0, 0.5 - float(weighted_auc(components[c].to_numpy(), outcome,
+                                                         ones)[0]))
+                  for c in components.columns}
+    total = sum(v for v in separation.values() if np.isfinite(v))
+    if total <= 0:
+        return dict.fromkeys(components.columns, 1.0 / len(components.columns))
+    return {c: (v / total if np.isfinite(v) else 0.0) for c, v in separation.items()}
 
 
 class BaseRateBaseline:
@@ -69,3 +98,19 @@ class HealthScoreBaseline:
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         return self.calibrator_.predict(hand_weighted_health_score(frame))
+
+
+class CorrelationWeightedHealthBaseline:
+    """Risk from the health score with weights fitted on training rows
+    (``correlation_weights``), calibrated on the same rows."""
+
+    name = "correlation_health"
+
+    def fit(self, frame: pd.DataFrame, y: pd.Series) -> CorrelationWeightedHealthBaseline:
+        self.weights_ = correlation_weights(frame, y)
+        self.calibrator_ = IsotonicRegression(increasing=False, out_of_bounds="clip")
+        self.calibrator_.fit(weighted_health_score(frame, self.weights_), np.asarray(y, float))
+        return self
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.calibrator_.predict(weighted_health_score(frame, self.weights_))

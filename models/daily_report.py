@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from features.retention import arr_by_band
-from models import model_health, report_charts
+from models import model_health, report_charts, report_html
 from models.drift import DriftThresholds
 from models.evaluation import pooled_summary
 from models.health_bands import HealthConfig
@@ -48,11 +48,6 @@ class ReportInputs:
     top_accounts: int = 10
 
 
-def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, escape=True, border=0, classes="data",
-                         float_format=lambda v: f"{v:,.3f}", na_rep="–")
-
-
 def _money(value: float) -> str:
     return f"${value:,.0f}"
 
@@ -67,11 +62,6 @@ def _band_table(by_band: pd.DataFrame) -> pd.DataFrame:
         "ARR": by_band["arr"].map(_money), "ARR at risk": by_band["arr_at_risk"].map(_money),
         "share of accounts": by_band["share_of_accounts"].map(_percent),
         "share of ARR": by_band["share_of_arr"].map(_percent)})
-
-
-def _charts(charts: list[str]) -> str:
-    return ('<div class="charts">' + "".join(f"<figure>{chart}</figure>" for chart in charts)
-            + "</div>")
 
 
 def _validation_section(inputs: ReportInputs) -> str:
@@ -103,7 +93,7 @@ def _validation_section(inputs: ReportInputs) -> str:
             f"<p>{validation['fold'].nunique()} folds, origins {origins.min():%Y-%m-%d} to "
             f"{origins.max():%Y-%m-%d}, {len(validation):,} out-of-fold predictions; every "
             "model scored only dates after the ones it was trained on.</p>"
-            + _table(summary) + _charts(charts))
+            + report_html.table(summary) + report_html.charts(charts))
 
 
 def _prediction_drift_section(inputs: ReportInputs) -> str:
@@ -118,7 +108,7 @@ def _prediction_drift_section(inputs: ReportInputs) -> str:
     if "flagged_share_current" in drift:
         text += (f"; flagged red {drift['flagged_share_current']:.1%} against "
                  f"{drift['flagged_share_reference']:.1%}")
-    return text + ".</p>" + _charts([report_charts.prediction_histogram(
+    return text + ".</p>" + report_html.charts([report_charts.prediction_histogram(
         inputs.reference["churn_probability"], inputs.scores["churn_probability"])])
 
 
@@ -155,43 +145,29 @@ def render_report(inputs: ReportInputs) -> str:
                      f"<p>{int(drift['drifted'].sum())} feature(s) drifted from the training "
                      f"data (PSI &gt; {inputs.drift_thresholds.psi} or KS &gt; "
                      f"{inputs.drift_thresholds.ks}).</p>"
-                     + _table(drift.head(10)[["feature", "psi", "ks_statistic", "exempt",
-                                               "drifted"]]))
+                     + report_html.table(drift.head(10)[["feature", "psi", "ks_statistic",
+                                                         "exempt", "drifted"]]))
     outcomes = inputs.outcomes
     outcome_section = (
         "<p>No scored day has a known outcome yet: a day is judged once its horizon has "
         "closed.</p>" if outcomes.empty else
-        _table(outcomes.tail(10)[["as_of", "roc_auc", "ece", "lift_at_10pct",
-                                  "at_risk_false_positive_rate", "rows"]]))
+        report_html.table(outcomes.tail(10)[["as_of", "roc_auc", "ece", "lift_at_10pct",
+                                             "at_risk_false_positive_rate", "rows"]]))
     cards = "".join(f'<div class="card"><div class="value">{html.escape(v)}</div>'
                     f'<div class="label">{html.escape(k)}</div></div>'
                     for k, v in headline.items())
     day = html.escape(inputs.day)
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>account-health {day}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }}
-h1 {{ margin-bottom: 0; }} h2 {{ border-bottom: 1px solid #ddd; padding-bottom: .3rem; }}
-.cards {{ display: flex; flex-wrap: wrap; gap: .8rem; margin: 1rem 0; }}
-.card {{ border: 1px solid #ddd; border-radius: 6px; padding: .6rem 1rem; min-width: 9rem; }}
-.value {{ font-size: 1.5rem; font-weight: 600; }} .label {{ color: #666; font-size: .85rem; }}
-.charts {{ display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }}
-.charts svg {{ width: 100%; height: auto; }}
-table.data {{ border-collapse: collapse; font-size: .9rem; margin: .5rem 0 1rem; }}
-table.data th, table.data td {{ padding: .3rem .6rem; border-bottom: 1px solid #eee;
-  text-align: left; }}
-</style></head><body>
+    return report_html.page(f"account-health {inputs.day}", f"""
 <h1>account-health</h1><p>Scores of {day}</p>
 <section id="executive"><h2>Executive summary</h2>
 <div class="cards">{cards}</div>
-{_charts(charts)}
-<h3>Top {inputs.top_accounts} accounts at risk</h3>{_table(top_table)}
-<h3>ARR by band</h3>{_table(_band_table(by_band))}
+{report_html.charts(charts)}
+<h3>Top {inputs.top_accounts} accounts at risk</h3>{report_html.table(top_table)}
+<h3>ARR by band</h3>{report_html.table(_band_table(by_band))}
 </section>
 <section id="model-health"><h2>Model health</h2>
 {_validation_section(inputs)}
 <h3>Today's predictions against validation</h3>{_prediction_drift_section(inputs)}
 <h3>Feature drift against the training data</h3>{drift_section}
 <h3>Realised performance of past scores</h3>{outcome_section}
-</section></body></html>
-"""
+</section>""")

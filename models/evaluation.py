@@ -6,14 +6,20 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from models.baselines import BaseRateBaseline, HealthScoreBaseline
+from models.baselines import (
+    BaseRateBaseline,
+    CorrelationWeightedHealthBaseline,
+    HealthScoreBaseline,
+)
 from models.classifier import ChurnClassifier, ClassifierConfig
 from models.features import LABEL
 from models.metrics import SURVIVAL_HORIZONS, classification_metrics, survival_metrics
 from models.survival import ChurnSurvivalModel, SurvivalConfig
 from models.validation import Fold, censor_at
 
-CLASSIFIERS = ("xgboost", "health_score", "base_rate")
+#: The naive baselines every model is compared with on the same folds.
+BASELINES = ("health_score", "correlation_health", "base_rate")
+CLASSIFIERS = ("xgboost", *BASELINES)
 SEGMENT_COLUMNS = ("segment", "plan")
 
 
@@ -44,7 +50,7 @@ def evaluate_walk_forward(training: pd.DataFrame, folds: list[Fold], *,
                        *[c for c in SEGMENT_COLUMNS if c in test]]].copy()
         scored.insert(0, "fold", fold.number)
         for model in (ChurnClassifier(classifier_config), HealthScoreBaseline(),
-                      BaseRateBaseline()):
+                      CorrelationWeightedHealthBaseline(), BaseRateBaseline()):
             model.fit(train, train[LABEL])
             scored[f"p_{model.name}"] = model.predict_proba(test)
             if isinstance(model, ChurnClassifier):
@@ -107,7 +113,7 @@ def beats_baselines(pooled: pd.DataFrame, *, metrics=("roc_auc", "lift_at_10pct"
     """Whether ``model`` is strictly better than every baseline on each metric."""
     table = pooled.set_index("model")
     return {m: bool(all(table.loc[model, m] > table.loc[b, m]
-                        for b in ("health_score", "base_rate"))) for m in metrics}
+                        for b in BASELINES if b in table.index)) for m in metrics}
 
 
 def pooled_summary(pooled: pd.DataFrame) -> pd.DataFrame:

@@ -39,6 +39,22 @@ def top_of_list(y_true, y_prob, *, fraction: float = TOP_FRACTION) -> dict[str, 
             "lift": float(precision / base_rate) if base_rate else float("nan")}
 
 
+def top_n(y_true, score, *, n: int, value=None) -> dict[str, float]:
+    """Precision, lift over random targeting and (with ``value``) the share of the total
+    value captured among the ``n`` highest-scored rows (ties keep the input order)."""
+    y_true, score = np.asarray(y_true, float), np.asarray(score, float)
+    top = np.argsort(-score, kind="stable")[:min(n, len(y_true))]
+    precision = float(y_true[top].mean()) if len(top) else float("nan")
+    base_rate = float(y_true.mean()) if len(y_true) else float("nan")
+    result = {"precision": precision,
+              "lift": precision / base_rate if base_rate else float("nan")}
+    if value is not None:
+        value = np.asarray(value, float)
+        result["value_captured"] = float(value[top].sum() / value.sum()) if value.sum() > 0 \
+            else float("nan")
+    return result
+
+
 def classification_metrics(y_true, y_prob) -> dict[str, float]:
     """ROC AUC, PR AUC, Brier, ECE and precision/recall/lift at the top 10 %."""
     y_true = np.asarray(y_true)

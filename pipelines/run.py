@@ -204,6 +204,13 @@ def print_summary(settings: AccountHealthSettings, result) -> None:
         print(f"registered account-health-churn v{decision['version']} as {decision['alias']}: "
               f"{decision['reason']}")
         print(f"MLflow UI: make mlflow-ui  (backend {out / 'mlflow' / 'mlflow.db'})")
+    indicators = out / "assets" / "leading_indicators.parquet"
+    if indicators.exists():
+        table = pd.read_parquet(indicators)
+        strongest = table[(table["segment"] == "all") & (table["rank"] <= 3)]
+        print(f"\nstrongest leading indicators ({out / 'reports' / 'leading_indicators.html'}):")
+        print(strongest[["outcome", "lead_days", "feature", "auc", "auc_low", "auc_high"]]
+              .to_markdown(index=False, floatfmt=".3f"))
     print(f"Dagster UI: DAGSTER_HOME={os.environ.get('DAGSTER_HOME')} "
           ".venv/bin/dagster dev -m pipelines.definitions")
 

@@ -25,12 +25,11 @@ def make_settings(data_dir: Path, output_dir: Path, **overrides) -> AccountHealt
     return AccountHealthSettings(data_dir=str(data_dir), output_dir=str(output_dir), **options)
 
 
-def labelled_snapshots(config: DemoConfig, horizon_days: int = 90):
-    """Demo data -> validated tables -> monthly labelled snapshots (no Feast, same rows)."""
+def demo_tables(config: DemoConfig) -> dict:
+    """Demo data -> validated tables."""
     import pandas as pd
 
     from account_health.demo_data import generate
-    from features.training_set import training_set_from_tables
     from features.validation import validate_table
 
     now = pd.Timestamp(config.end_date, tz="UTC") + pd.Timedelta(days=1)
@@ -39,7 +38,17 @@ def labelled_snapshots(config: DemoConfig, horizon_days: int = 90):
         frame = frame.copy()
         frame.insert(0, "source_row", range(1, len(frame) + 1))
         tables[table] = validate_table(table, frame, source_file=table, now=now).accepted
-    return training_set_from_tables(tables, last_data_day=pd.Timestamp(config.end_date),
+    return tables
+
+
+def labelled_snapshots(config: DemoConfig, horizon_days: int = 90, tables: dict | None = None):
+    """Demo data -> validated tables -> monthly labelled snapshots (no Feast, same rows)."""
+    import pandas as pd
+
+    from features.training_set import training_set_from_tables
+
+    return training_set_from_tables(tables or demo_tables(config),
+                                    last_data_day=pd.Timestamp(config.end_date),
                                     horizon_days=horizon_days)
 
 

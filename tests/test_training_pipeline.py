@@ -127,3 +127,23 @@ def test_champion_can_be_rolled_back_by_hand_with_a_reason(trained, monkeypatch,
         main(["champion", "--set", "1", "--reason", "restore the fixture's champion"])
         MlflowClient().set_registered_model_alias(REGISTERED_MODEL, "challenger", "2")
     assert tracking.load_champion()[1] == "1"
+
+
+def test_leading_indicators_table_page_and_check(trained):
+    settings, first, _ = trained
+    checks = {e.check_name: e.passed for e in first.get_asset_check_evaluations()}
+    assert checks["indicators_from_training_dates_only"]
+    table = pd.read_parquet(Path(settings.output_dir) / "assets" / "leading_indicators.parquet")
+    assert set(table["outcome"]) == {"churn", "expansion"}
+    assert set(table["lead_days"]) == {30, 60, 90}
+    assert {"all", "SMB", "mid-market"} <= set(table["segment"])
+    overall = table[table["segment"] == "all"]
+    assert overall.groupby(["outcome", "lead_days"])["feature"].nunique().nunique() == 1
+    assert overall["collinear_group"].notna().all() and (overall["vif"] >= 1 - 1e-9).all()
+    page = (Path(settings.output_dir) / "reports" / "leading_indicators.html").read_text()
+    assert "<svg" in page and "Expansion" in page and "correlation weight" in page
+    # the data-driven health weights are a baseline on the same walk-forward folds
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    run = client.search_runs([experiment.experiment_id])[0]
+    assert "correlation_health.roc_auc" in run.data.metrics

@@ -1,14 +1,31 @@
 """Model layer: walk-forward validation, final training and registry promotion (MLflow)."""
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, MetadataValue, asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    MetadataValue,
+    Output,
+    asset,
+)
 
+from features.expansion import expansion_events
+from models.baselines import HEALTH_WEIGHTS, correlation_weights
 from models.bundle import train_bundle
 from models.classifier import ClassifierConfig
-from models.evaluation import evaluate_walk_forward, pooled_summary
-from models.features import feature_columns
+from models.evaluation import BASELINES, evaluate_walk_forward, pooled_summary
+from models.features import LABEL, feature_columns
+from models.leading_indicators import (
+    churn_outcomes,
+    collinear_groups,
+    expansion_outcomes,
+    indicator_table,
+)
 from models.model_health import reference_predictions
 from models.promotion import decide_promotion
+from models.signals_report import render_signals_page
 from models.survival import SurvivalConfig
 from models.tracking import (
     apply_decision,
@@ -79,7 +96,7 @@ def churn_model_promotion(context: AssetExecutionContext, settings: AccountHealt
     champion = champion_metrics()
     decision = decide_promotion(
         pooled.loc["xgboost"].to_dict(),
-        {b: pooled.loc[b].to_dict() for b in ("health_score", "base_rate")},
+        {b: pooled.loc[b].to_dict() for b in BASELINES if b in pooled.index},
         champion, margin=settings.promotion_margin, auc_floor=settings.auc_floor)
     alias = apply_decision(version, decision)
     context.add_output_metadata({"version": version, "alias": alias, "reason": decision.reason})
@@ -87,3 +104,52 @@ def churn_model_promotion(context: AssetExecutionContext, settings: AccountHealt
                           "reason": decision.reason,
                           "previous_champion": None if champion is None
                           else champion["version"]}])
+
+
+@asset(group_name=GROUP, ins={"training_set": AssetIn(), "subscriptions": AssetIn()},
+       check_specs=[AssetCheckSpec(
+           "indicators_from_training_dates_only", asset="leading_indicators",
+           description="Every numeric signal has figures for every outcome and lead time, "
+                       "computed only from as-of dates whose outcome windows closed before "
+                       "the last walk-forward origin")])
+def leading_indicators(context: AssetExecutionContext, settings: AccountHealthSettings,
+                       training_set: pd.DataFrame, subscriptions: pd.DataFrame):
+    """Which signals lead churn and expansion, and how far ahead: univariate AUC (with
+    account-bootstrap intervals), Spearman and point-biserial correlation per signal, lead
+    time (30/60/90 days) and segment, collinear groups and VIFs; the data-driven health
+    weights beside the hand-set ones; and the page ``reports/leading_indicators.html``."""
+    folds = walk_forward_folds(training_set["as_of_date"], n_folds=settings.n_folds,
+                               horizon_days=settings.horizon_days)
+    origin = folds[-1].origin
+    train = training_set[folds[-1].train_mask(training_set["as_of_date"])].reset_index(
+        drop=True)
+    signals = [c for c in feature_columns(train) if pd.api.types.is_numeric_dtype(train[c])]
+    outcomes = {"churn": churn_outcomes(train),
+                "expansion": expansion_outcomes(train, expansion_events(subscriptions),
+                                                observed_until=origin)}
+    table = indicator_table(train, signals, outcomes).merge(
+        collinear_groups(train, signals), on="feature", how="left")
+    data_weights = correlation_weights(train, train[LABEL])
+    weights = pd.DataFrame({"component": list(data_weights),
+                            "hand": [HEALTH_WEIGHTS[c] for c in data_weights],
+                            "data": list(data_weights.values())})
+    dates = f"{train['as_of_date'].min():%Y-%m-%d} to {train['as_of_date'].max():%Y-%m-%d}"
+    page = settings.reports_dir() / "leading_indicators.html"
+    page.write_text(render_signals_page(table, training_dates=dates, health_weights=weights))
+    top = table[(table["segment"] == "all") & (table["rank"] == 1)]
+    yield Output(table, metadata={
+        "training_dates": dates, "signals": len(signals),
+        "strongest": MetadataValue.md(top[["outcome", "lead_days", "feature", "auc", "auc_low",
+                                           "auc_high"]].to_markdown(index=False,
+                                                                    floatfmt=".3f")),
+        "correlation_health_weights": MetadataValue.json(data_weights),
+        "report": MetadataValue.path(str(page)), "open": MetadataValue.url(page.as_uri())})
+    overall = table[table["segment"] == "all"]
+    expected = len(outcomes) * len(next(iter(outcomes.values()))) * len(signals)
+    latest_window_end = train["as_of_date"].max() + pd.Timedelta(days=settings.horizon_days)
+    yield AssetCheckResult(
+        check_name="indicators_from_training_dates_only", asset_key="leading_indicators",
+        passed=len(overall) == expected and latest_window_end <= origin,
+        metadata={"rows_overall": len(overall), "expected": expected,
+                  "latest_window_end": str(latest_window_end.date()),
+                  "last_origin": str(origin.date())})
