@@ -339,6 +339,35 @@ def train_and_register(recorder: Recorder, history: dict, training: pd.DataFrame
                                 reference=reference_predictions(bundle, training))
     apply_decision(version, PromotionDecision(promote=True, reason="benchmark"))
     history["bundle"] = bundle
+    register_expansion_champion(recorder, history, training)
+
+
+def register_expansion_champion(recorder: Recorder, history: dict,
+                                training: pd.DataFrame) -> None:
+    """The expansion model on the same rows, registered as its champion, so the daily run
+    scores opportunities as it would in production."""
+    from features.expansion import expansion_events, expansion_labels
+    from models.expansion import train_expansion_model
+    from models.promotion import PromotionDecision
+    from models.tracking import EXPANSION_MODEL, apply_decision, log_bundle
+
+    with recorder.stage("expansion model fit") as stage:
+        training = training.reset_index(drop=True)
+        training = pd.concat([training, expansion_labels(
+            training, expansion_events(history["tables"]["subscriptions"]), horizon_days=90,
+            observed_until=pd.Timestamp(END_DATE))], axis=1)
+        model = train_expansion_model(training, horizon_days=90)
+        stage.rows = len(training)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import mlflow
+
+        with mlflow.start_run(run_name="benchmark expansion") as run:
+            run_id = run.info.run_id
+        _, version = log_bundle(run_id, model, training, name="expansion_model",
+                                registered_model=EXPANSION_MODEL)
+    apply_decision(version, PromotionDecision(promote=True, reason="benchmark"),
+                   registered_model=EXPANSION_MODEL)
 
 
 def daily_scoring(recorder: Recorder, history: dict) -> None:

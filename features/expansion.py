@@ -60,7 +60,8 @@ def events_in_window(account_ids: pd.Series, as_of_dates: pd.Series, events: pd.
     """For each row, the ``events`` (``account_id``, ``expansion_date``) of its account in
     (as-of + ``start_days``, as-of + ``end_days``]: how many, or the sum of their
     ``values`` column."""
-    accounts = pd.Index(pd.unique(pd.concat([account_ids, events["account_id"]])))
+    accounts = pd.Index(pd.unique(np.concatenate([np.asarray(account_ids, dtype=object),
+                                                  events["account_id"].to_numpy(object)])))
     day = np.timedelta64(1, "D")
     span = 1 << 32  # more days than any date has since the epoch
     event_keys = (accounts.get_indexer(events["account_id"]).astype(np.int64) * span

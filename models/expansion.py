@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
 from models.classifier import ChurnClassifier, ClassifierConfig
 from models.metrics import top_n
+from models.promotion import PromotionDecision
 from models.validation import Fold
 
 EXPANSION_LABEL = "expanded_within_horizon"
@@ -95,3 +97,49 @@ def _top(group: pd.DataFrame, name: str, n: int) -> dict[str, float]:
                     value=group[EXPANSION_VALUE])
     return {"precision_at_n": figures["precision"], "lift_at_n": figures["lift"],
             "arr_captured_at_n": figures["value_captured"]}
+
+
+class ExpansionModel(mlflow.pyfunc.PythonModel):
+    """The deployable expansion model: ``predict`` takes snapshot feature rows and returns
+    ``expansion_probability`` (calibrated, within the horizon)."""
+
+    def __init__(self, classifier: ChurnClassifier, horizon_days: int,
+                 expansion_share: float) -> None:
+        self.classifier = classifier
+        self.horizon_days = horizon_days
+        #: the median expansion's added ARR as a share of the account's ARR (training)
+        self.expansion_share = expansion_share
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        return pd.DataFrame({"expansion_probability": self.classifier.predict_proba(
+            model_input)}, index=model_input.index)
+
+
+def train_expansion_model(training: pd.DataFrame, *, horizon_days: int,
+                          config: ClassifierConfig | None = None) -> ExpansionModel:
+    """Fit on every row whose expansion label has closed."""
+    complete = training[training["expansion_label_complete"].to_numpy()]
+    expanded = complete[(complete[EXPANSION_LABEL] == 1) & (complete["mrr"] > 0)]
+    share = float((expanded[EXPANSION_VALUE] / (12 * expanded["mrr"])).median()) if len(
+        expanded) else 0.0
+    return ExpansionModel(ChurnClassifier(config).fit(complete, complete[EXPANSION_LABEL]),
+                          horizon_days, expansion_share=share)
+
+
+def decide_expansion_promotion(pooled: pd.DataFrame, champion_precision: float | None, *,
+                               margin: float = 0.005) -> PromotionDecision:
+    """Champion when the model's walk-forward precision at N beats the rubric and random
+    targeting, and the current champion's, by ``margin``."""
+    table = pooled.set_index("model")["precision_at_n"]
+    precision = float(table["xgboost"])
+    for baseline in ("rubric", "random"):
+        if not precision >= table[baseline] + margin:
+            return PromotionDecision(False, f"precision@N {precision:.4f} does not beat "
+                                            f"{baseline} ({table[baseline]:.4f}) by {margin}")
+    if champion_precision is None:
+        return PromotionDecision(True, "no champion yet; beats the rubric and random")
+    if not precision >= champion_precision + margin:
+        return PromotionDecision(False, f"precision@N {precision:.4f} does not beat the "
+                                        f"champion's {champion_precision:.4f} by {margin}")
+    return PromotionDecision(True, f"precision@N {precision:.4f} beats the champion's "
+                                   f"{champion_precision:.4f}, the rubric and random")

@@ -21,8 +21,8 @@ from mlflow.entities import Metric
 from mlflow.models import infer_signature
 
 from models import report_plots
-from models.bundle import ChurnModelBundle
 from models.evaluation import WalkForwardResult
+from models.expansion import ExpansionValidation
 from models.features import model_input
 from models.health_bands import churn_by_band
 from models.promotion import PromotionDecision
@@ -30,6 +30,9 @@ from models.validation import Fold
 
 EXPERIMENT = "account-health-churn"
 REGISTERED_MODEL = "account-health-churn"
+#: The expansion propensity model: an experiment and a registered model of its own.
+EXPANSION_EXPERIMENT = "account-health-expansion"
+EXPANSION_MODEL = "account-health-expansion"
 CHAMPION, CHALLENGER = "champion", "challenger"
 VALIDATION_PREDICTIONS = "walk_forward_predictions.parquet"
 REFERENCE_PREDICTIONS = "reference_predictions.parquet"
@@ -106,10 +109,12 @@ def log_walk_forward(result: WalkForwardResult, folds: list[Fold], params: dict,
         return parent.info.run_id
 
 
-def log_bundle(run_id: str, bundle: ChurnModelBundle, example: pd.DataFrame,
-               reference: pd.DataFrame | None = None) -> tuple[str, str]:
-    """Log the bundle in ``run_id`` with signature and input example, and register it;
-    ``reference`` (its predictions on recent training rows, for prediction drift) beside it.
+def log_bundle(run_id: str, bundle: mlflow.pyfunc.PythonModel, example: pd.DataFrame,
+               reference: pd.DataFrame | None = None, *, name: str = "churn_model",
+               registered_model: str = REGISTERED_MODEL) -> tuple[str, str]:
+    """Log the pyfunc model in ``run_id`` with signature and input example, and register it
+    as ``registered_model``; ``reference`` (its predictions on recent training rows, for
+    prediction drift) beside it.
 
     Returns (model URI, registered version).
     """
@@ -118,10 +123,10 @@ def log_bundle(run_id: str, bundle: ChurnModelBundle, example: pd.DataFrame,
     with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         info = mlflow.pyfunc.log_model(
-            name="churn_model", python_model=bundle, signature=signature,
+            name=name, python_model=bundle, signature=signature,
             input_example=example.head(5), code_paths=PACKAGE_DIRS,
             pip_requirements=pinned_requirements(),
-            registered_model_name=REGISTERED_MODEL)
+            registered_model_name=registered_model)
         if reference is not None:
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / REFERENCE_PREDICTIONS
@@ -130,16 +135,34 @@ def log_bundle(run_id: str, bundle: ChurnModelBundle, example: pd.DataFrame,
     return info.model_uri, str(info.registered_model_version)
 
 
-def champion_metrics(registered_model: str = REGISTERED_MODEL) -> dict[str, float] | None:
-    """Walk-forward XGBoost metrics of the current champion's training run, if any."""
+def champion_metrics(registered_model: str = REGISTERED_MODEL,
+                     metrics: tuple[str, ...] = ("roc_auc", "lift_at_10pct")
+                     ) -> dict[str, float] | None:
+    """Walk-forward XGBoost ``metrics`` of the current champion's training run, if any."""
     client = MlflowClient()
     try:
         version = client.get_model_version_by_alias(registered_model, CHAMPION)
     except mlflow.exceptions.MlflowException:
         return None
-    metrics = client.get_run(version.run_id).data.metrics
-    return {"roc_auc": metrics["xgboost.roc_auc"],
-            "lift_at_10pct": metrics["xgboost.lift_at_10pct"], "version": int(version.version)}
+    logged = client.get_run(version.run_id).data.metrics
+    return {**{m: logged[f"xgboost.{m}"] for m in metrics}, "version": int(version.version)}
+
+
+def log_expansion_validation(validation: ExpansionValidation, folds: list[Fold], params: dict,
+                             run_name: str) -> str:
+    """A run in the expansion experiment with params, pooled top-N metrics per targeting
+    method, and the fold metrics and out-of-fold predictions as artifacts."""
+    with mlflow.start_run(run_name=run_name) as run:
+        mlflow.log_params({**params, "fold_origins": ",".join(
+            f.origin.date().isoformat() for f in folds)})
+        mlflow.log_metrics(_model_metrics(validation.pooled_metrics))
+        with tempfile.TemporaryDirectory() as tmp:
+            directory = Path(tmp)
+            validation.fold_metrics.to_csv(directory / "fold_metrics.csv", index=False)
+            validation.pooled_metrics.to_csv(directory / "pooled_metrics.csv", index=False)
+            validation.predictions.to_parquet(directory / VALIDATION_PREDICTIONS, index=False)
+            mlflow.log_artifacts(str(directory))
+        return run.info.run_id
 
 
 @dataclass

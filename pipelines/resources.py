@@ -17,7 +17,6 @@ from feast import FeatureStore
 
 from feature_repo.store import LOCAL_CONFIG, open_store
 from features.contract import ContractMapping, find_table_file
-from models.bundle import ChurnModelBundle
 from models.drift import DriftThresholds
 from models.scoring_config import ScoringConfig
 
@@ -40,6 +39,9 @@ class AccountHealthSettings(ConfigurableResource):
     n_folds: int = 6
     auc_floor: float = 0.65
     promotion_margin: float = 0.005
+    #: Accounts per origin date an expansion list holds when targeting is measured
+    #: (precision, lift and ARR captured at N; the seeds' target list has 100).
+    expansion_list_size: int = 100
     #: A feature has drifted from the training data above these (docs/metrics.md).
     drift_psi_threshold: float = DriftThresholds.psi
     drift_ks_threshold: float = DriftThresholds.ks
@@ -97,30 +99,36 @@ class MlflowTracking(ConfigurableResource):
     #: Where new experiments keep artifacts; empty: the tracking server decides.
     artifact_location: str = ""
 
-    def activate(self) -> str:
-        """Point the MLflow client here; returns the experiment id."""
-        from models.tracking import use_tracking
+    def activate(self, experiment: str | None = None) -> str:
+        """Point the MLflow client here and at ``experiment`` (default: the churn models');
+        returns the experiment id."""
+        from models.tracking import EXPERIMENT, use_tracking
 
         if self.tracking_uri.startswith("sqlite:///"):
             Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True,
                                                                            exist_ok=True)
-        return use_tracking(self.tracking_uri, self.artifact_location)
+        return use_tracking(self.tracking_uri, self.artifact_location, experiment or EXPERIMENT)
 
-    def load_champion(self) -> tuple[ChurnModelBundle, str]:
-        """(bundle, version) of the registry's champion, or a Failure saying what to run."""
+    def load_champion(self, registered_model: str | None = None, *, required: bool = True):
+        """(model, version) of the registry's champion of ``registered_model`` (default: the
+        churn model). Without one: a Failure saying what to run, or None when not
+        ``required``."""
         import mlflow
         from mlflow import MlflowClient
 
         from models.tracking import CHAMPION, REGISTERED_MODEL
 
+        name = registered_model or REGISTERED_MODEL
         self.activate()
         try:
-            version = MlflowClient().get_model_version_by_alias(REGISTERED_MODEL, CHAMPION)
+            version = MlflowClient().get_model_version_by_alias(name, CHAMPION)
         except mlflow.exceptions.MlflowException as exc:
+            if not required:
+                return None
             raise Failure(f"No champion model: the MLflow registry at {self.tracking_uri} has "
-                          f"no {REGISTERED_MODEL}@{CHAMPION}. Train one first (job "
+                          f"no {name}@{CHAMPION}. Train one first (job "
                           "train_churn_models, or make run).") from exc
-        model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL}@{CHAMPION}")
+        model = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
         return model.unwrap_python_model(), str(version.version)
 
     @classmethod

@@ -134,8 +134,33 @@ def print_top_at_risk(settings: AccountHealthSettings, day: str, top: int = 10) 
         print(f"\nalerts on {day}: {len(alerts)} new"
               + (" (" + ", ".join(f"{n} {t}" for t, n in counts.items()) + ")" if len(alerts)
                  else "") + f" in {alerts_file}")
+    print_opportunities(settings, day)
     print("one account from the online store: .venv/bin/account-health account <account_id>")
     print_monitoring(settings, day)
+
+
+def print_opportunities(settings: AccountHealthSettings, day: str, top: int = 5) -> None:
+    """The day's best expansion leads, and how many wait for recovery."""
+    path = Path(settings.output_dir) / "opportunities" / f"{day}.csv"
+    if not path.exists():
+        return
+    table = pd.read_csv(path)
+    if table.empty:
+        print(f"\nno expansion opportunities on {day}: the registry has no "
+              "account-health-expansion champion yet")
+        return
+    leads = table[table["status"] == "open"]
+    tiers = leads["tier"].value_counts()
+    print(f"\nexpansion opportunities on {day} ({path}): "
+          + ", ".join(f"{t} {tiers.get(t, 0)}" for t in ("High", "Medium", "Low"))
+          + f"; {len(table) - len(leads)} held for recovery")
+    head = leads.head(top)
+    signals = head["signals_json"].map(lambda s: (json.loads(s) or [{"sentence": ""}])[0]
+                                       ["sentence"])
+    print(pd.DataFrame({"account": head["account_id"], "score": head["score"],
+                        "probability of close": head["poc"].map("{:.0%}".format),
+                        "projected ARR": head["projected_arr"].map("${:,.0f}".format),
+                        "top signal": signals}).to_markdown(index=False))
 
 
 def print_monitoring(settings: AccountHealthSettings, day: str) -> None:

@@ -10,7 +10,7 @@ from dagster import DagsterInstance
 from mlflow import MlflowClient
 
 from models.features import model_input
-from models.tracking import EXPERIMENT, REGISTERED_MODEL
+from models.tracking import EXPANSION_EXPERIMENT, EXPANSION_MODEL, EXPERIMENT, REGISTERED_MODEL
 from pipelines.run import run_pipeline
 from tests.conftest import use_registry_of
 
@@ -147,3 +147,28 @@ def test_leading_indicators_table_page_and_check(trained):
     experiment = client.get_experiment_by_name(EXPERIMENT)
     run = client.search_runs([experiment.experiment_id])[0]
     assert "correlation_health.roc_auc" in run.data.metrics
+
+
+def test_expansion_model_is_validated_registered_and_promoted_on_its_own(trained):
+    settings, _, _ = trained
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(EXPANSION_EXPERIMENT)
+    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time"])
+    assert len(runs) == 2
+    metrics = runs[0].data.metrics
+    for name in ["xgboost.precision_at_n", "rubric.lift_at_n", "random.arr_captured_at_n"]:
+        assert name in metrics
+    assert runs[0].data.params["list_size"] == "100"
+    first, second = (client.get_model_version(EXPANSION_MODEL, v) for v in ("1", "2"))
+    assert (first.run_id, second.run_id) == (runs[0].info.run_id, runs[1].info.run_id)
+    beats = all(metrics["xgboost.precision_at_n"] >= metrics[f"{b}.precision_at_n"] + 0.005
+                for b in ("rubric", "random"))
+    assert first.tags["promoted"] == str(beats) and first.tags["promotion_reason"]
+    # the same data again cannot beat its own champion by the margin
+    assert second.tags["promoted"] == "False"
+    # the churn registry is untouched by it
+    assert {m.name for m in client.search_registered_models()} == {REGISTERED_MODEL,
+                                                                   EXPANSION_MODEL}
+    training = pd.read_parquet(Path(settings.output_dir) / "assets" / "training_set.parquet")
+    assert {"expanded_within_horizon", "expansion_arr", "expansion_label_complete"} <= set(
+        training.columns)

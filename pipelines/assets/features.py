@@ -21,6 +21,7 @@ from dagster import (
 from feature_repo.definitions import CHURN_FEATURE_SERVICE, FEATURE_VIEW
 from feature_repo.online_write import write_online
 from feature_repo.store import apply_definitions, sync_offline_snapshot
+from features.expansion import expansion_events, expansion_labels
 from features.snapshot import (
     EVENT_LOOKBACK_DAYS,
     FEATURE_GROUPS,
@@ -174,7 +175,8 @@ def online_features(context: AssetExecutionContext, settings: AccountHealthSetti
 @asset(group_name="training", deps=[feast_feature_store], ins={"subscriptions": AssetIn()})
 def training_set(context: AssetExecutionContext, settings: AccountHealthSettings,
                  feast: FeastFeatureStore, subscriptions: pd.DataFrame) -> pd.DataFrame:
-    """Labelled monthly snapshots (churn within the horizon) with point-in-time features."""
+    """Labelled monthly snapshots (churn, and expansion, within the horizon) with
+    point-in-time features."""
     days = sorted(p.stem for p in settings.snapshot_dir().glob("*.parquet"))
     if not days:
         raise ValueError("account_snapshot has no partitions yet; materialise it first")
@@ -183,9 +185,15 @@ def training_set(context: AssetExecutionContext, settings: AccountHealthSettings
     labels = label_rows(subscriptions, as_of, horizon_days=settings.horizon_days,
                         observed_until=last)
     training = build_training_set(feast.open(), labels, feature_service=CHURN_FEATURE_SERVICE)
+    # the expansion label of the same rows (features.expansion): a second target, not a feature
+    training = pd.concat([training, expansion_labels(
+        training, expansion_events(subscriptions), horizon_days=settings.horizon_days,
+        observed_until=last)], axis=1)
     context.add_output_metadata({
         "rows": len(training), "as_of_dates": len(as_of),
         "churn_rate": MetadataValue.float(float(training["churned_within_horizon"].mean())
                                           if len(training) else 0.0),
+        "expansion_rate": MetadataValue.float(float(training["expanded_within_horizon"].mean())
+                                              if len(training) else 0.0),
     })
     return training

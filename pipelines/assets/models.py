@@ -16,6 +16,11 @@ from models.baselines import HEALTH_WEIGHTS, correlation_weights
 from models.bundle import train_bundle
 from models.classifier import ClassifierConfig
 from models.evaluation import BASELINES, evaluate_walk_forward, pooled_summary
+from models.expansion import (
+    decide_expansion_promotion,
+    evaluate_expansion,
+    train_expansion_model,
+)
 from models.features import LABEL, feature_columns
 from models.leading_indicators import (
     churn_outcomes,
@@ -28,10 +33,13 @@ from models.promotion import decide_promotion
 from models.signals_report import render_signals_page
 from models.survival import SurvivalConfig
 from models.tracking import (
+    EXPANSION_EXPERIMENT,
+    EXPANSION_MODEL,
     apply_decision,
     champion_metrics,
     data_hash,
     log_bundle,
+    log_expansion_validation,
     log_walk_forward,
 )
 from models.validation import walk_forward_folds
@@ -153,3 +161,54 @@ def leading_indicators(context: AssetExecutionContext, settings: AccountHealthSe
         metadata={"rows_overall": len(overall), "expected": expected,
                   "latest_window_end": str(latest_window_end.date()),
                   "last_origin": str(origin.date())})
+
+
+@asset(group_name=GROUP, ins={"training_set": AssetIn()})
+def expansion_model_validation(context: AssetExecutionContext, settings: AccountHealthSettings,
+                               mlflow_tracking: MlflowTracking,
+                               training_set: pd.DataFrame) -> pd.DataFrame:
+    """Walk-forward top-N targeting of the expansion model against the seeds' rubric and
+    random targeting, on the churn model's folds; one run in the expansion experiment."""
+    mlflow_tracking.activate(EXPANSION_EXPERIMENT)
+    folds = walk_forward_folds(training_set["as_of_date"], n_folds=settings.n_folds,
+                               horizon_days=settings.horizon_days)
+    config = ClassifierConfig()
+    validation = evaluate_expansion(training_set, folds, n=settings.expansion_list_size,
+                                    config=config)
+    params = {"horizon_days": settings.horizon_days, "n_folds": len(folds),
+              "list_size": settings.expansion_list_size,
+              "training_rows": len(training_set), "data_hash": data_hash(training_set),
+              **{f"xgboost.{k}": v for k, v in config.params().items()}}
+    run_id = log_expansion_validation(validation, folds, params,
+                                      run_name=f"walk-forward to {folds[-1].origin.date()}")
+    context.add_output_metadata({
+        "mlflow_run_id": run_id,
+        "pooled_metrics": MetadataValue.md(validation.pooled_metrics.to_markdown(
+            index=False, floatfmt=".4f")),
+        "expansion_rate": float(training_set["expanded_within_horizon"].mean())})
+    return validation.pooled_metrics.assign(mlflow_run_id=run_id)
+
+
+@asset(group_name=GROUP,
+       ins={"training_set": AssetIn(), "expansion_model_validation": AssetIn()})
+def expansion_model(context: AssetExecutionContext, settings: AccountHealthSettings,
+                    mlflow_tracking: MlflowTracking, training_set: pd.DataFrame,
+                    expansion_model_validation: pd.DataFrame) -> pd.DataFrame:
+    """The expansion model fitted on every closed label, registered as
+    account-health-expansion; champion when it beats the rubric, random targeting and the
+    current champion on walk-forward precision at N, else challenger."""
+    mlflow_tracking.activate(EXPANSION_EXPERIMENT)
+    run_id = expansion_model_validation["mlflow_run_id"].iloc[0]
+    model = train_expansion_model(training_set, horizon_days=settings.horizon_days)
+    model_uri, version = log_bundle(run_id, model, training_set, name="expansion_model",
+                                    registered_model=EXPANSION_MODEL)
+    champion = champion_metrics(EXPANSION_MODEL, metrics=("precision_at_n",))
+    decision = decide_expansion_promotion(
+        expansion_model_validation, None if champion is None else champion["precision_at_n"],
+        margin=settings.promotion_margin)
+    alias = apply_decision(version, decision, registered_model=EXPANSION_MODEL)
+    context.add_output_metadata({"model_uri": model_uri, "version": version, "alias": alias,
+                                 "reason": decision.reason})
+    return pd.DataFrame([{"mlflow_run_id": run_id, "model_uri": model_uri, "version": version,
+                          "alias": alias, "promoted": decision.promote,
+                          "reason": decision.reason}])
