@@ -149,7 +149,7 @@ def lead_profile(indicators: pd.DataFrame, outcome: str, top: int = 8) -> str:
         axis.errorbar(line["lead_days"], strength, yerr=[strength - low, high - strength],
                       marker="o", capsize=3, label=feature)
     axis.axhline(0, color="#999", linewidth=1)
-    axis.set_xlabel("days before the outcome window closes")
+    axis.set_xlabel("lead: days from the as-of date to the end of the 30-day window")
     axis.set_ylabel("|AUC − 0.5|")
     axis.set_title(f"Leading indicators of {outcome} (95% intervals)")
     axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))

@@ -16,6 +16,7 @@ h1 { margin-bottom: 0; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .3r
 .value { font-size: 1.5rem; font-weight: 600; } .label { color: #666; font-size: .85rem; }
 .charts { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
 .charts svg { width: 100%; height: auto; }
+figure.wide { margin: 1rem 0; max-width: 900px; } figure.wide svg { width: 100%; height: auto; }
 table.data { border-collapse: collapse; font-size: .9rem; margin: .5rem 0 1rem; }
 table.data th, table.data td { padding: .3rem .6rem; border-bottom: 1px solid #eee;
   text-align: left; }

@@ -36,7 +36,8 @@ def render_signals_page(indicators: pd.DataFrame, *, training_dates: str,
                     columns=TABLE_COLUMNS))
             for lead in leads)
         sections.append(f"<section><h2>{html.escape(outcome.capitalize())}</h2>"
-                        + report_html.charts([report_charts.lead_profile(indicators, outcome)])
+                        + '<figure class="wide">'
+                        + report_charts.lead_profile(indicators, outcome) + "</figure>"
                         + tables + "</section>")
     weights = report_html.table(health_weights.rename(columns={
         "hand": "hand-set weight", "data": "correlation weight"}))
