@@ -229,6 +229,17 @@ def print_summary(settings: AccountHealthSettings, result) -> None:
         print(f"registered account-health-churn v{decision['version']} as {decision['alias']}: "
               f"{decision['reason']}")
         print(f"MLflow UI: make mlflow-ui  (backend {out / 'mlflow' / 'mlflow.db'})")
+    expansion = out / "assets" / "expansion_model_validation.parquet"
+    expansion_model = out / "assets" / "expansion_model.parquet"
+    if expansion.exists() and expansion_model.exists():
+        pooled = pd.read_parquet(expansion)
+        size = int(pooled["n"].iloc[0])
+        print(f"\nexpansion targeting, walk-forward (top {size} accounts per origin):")
+        print(pooled[["model", "precision_at_n", "lift_at_n", "arr_captured_at_n"]]
+              .to_markdown(index=False, floatfmt=".3f"))
+        decision = pd.read_parquet(expansion_model).iloc[0]
+        print(f"registered account-health-expansion v{decision['version']} as "
+              f"{decision['alias']}: {decision['reason']}")
     indicators = out / "assets" / "leading_indicators.parquet"
     if indicators.exists():
         table = pd.read_parquet(indicators)

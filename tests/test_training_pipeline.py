@@ -172,3 +172,33 @@ def test_expansion_model_is_validated_registered_and_promoted_on_its_own(trained
     training = pd.read_parquet(Path(settings.output_dir) / "assets" / "training_set.parquet")
     assert {"expanded_within_horizon", "expansion_arr", "expansion_label_complete"} <= set(
         training.columns)
+
+
+def test_scored_opportunities_and_what_make_run_prints(trained, capsys):
+    from pipelines.run import print_opportunities, print_summary
+    from pipelines.selections import SCORING
+
+    settings, first, _ = trained
+    out = Path(settings.output_dir)
+    day = "2026-10-30"
+    result = run_pipeline(settings, DagsterInstance.ephemeral(), first_day=day, last_day=day,
+                          selection=SCORING)
+    assert result.success
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks["opportunities_follow_schema"]
+    table = pd.read_csv(out / "opportunities" / f"{day}.csv")
+    scores = pd.read_parquet(out / "assets" / "account_scores" / f"{day}.parquet")
+    promoted = MlflowClient().get_model_version(EXPANSION_MODEL, "1").tags["promoted"]
+    if promoted == "True":
+        assert sorted(table["account_id"]) == sorted(scores["account_id"])
+        held = set(scores.loc[scores["band"].isin(["at-risk", "critical"]), "account_id"])
+        assert set(table.loc[table["status"] != "open", "account_id"]) == held
+    else:  # no expansion champion: an empty table, and the morning still succeeds
+        assert table.empty
+    print_summary(settings, first)
+    print_opportunities(settings, day)
+    printed = capsys.readouterr().out
+    assert "expansion targeting, walk-forward (top 100" in printed and "| rubric" in printed
+    assert "strongest leading indicators" in printed
+    assert ("expansion opportunities on 2026-10-30" in printed if promoted == "True"
+            else "no expansion opportunities on 2026-10-30" in printed)
