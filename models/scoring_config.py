@@ -1,4 +1,5 @@
-"""What a deployment may tune about daily scoring: health bands, reasons, playbook, alerts.
+"""What a deployment may tune about daily scoring: health bands, reasons, playbook, alerts,
+CSM capacity.
 
 Loaded from the YAML named by ``ACCOUNT_HEALTH_SCORING_CONFIG`` (see docs/scores.md); every
 field has the documented default, so an empty or absent file means the defaults.
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from models.alerts import AlertConfig
 from models.health_bands import HealthConfig
 from models.playbook import Playbook
+from models.work_queue import CapacityConfig
 
 
 class ScoringConfig(BaseModel):
@@ -23,6 +25,7 @@ class ScoringConfig(BaseModel):
 
     health: HealthConfig = Field(default_factory=HealthConfig)
     alerts: AlertConfig = Field(default_factory=AlertConfig)
+    capacity: CapacityConfig = Field(default_factory=CapacityConfig)
     n_reasons: int = Field(3, ge=1, le=5)
     #: A playbook YAML; relative paths are relative to the config file. Empty: the default.
     playbook_file: str = ""

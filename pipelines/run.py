@@ -135,8 +135,24 @@ def print_top_at_risk(settings: AccountHealthSettings, day: str, top: int = 10) 
               + (" (" + ", ".join(f"{n} {t}" for t, n in counts.items()) + ")" if len(alerts)
                  else "") + f" in {alerts_file}")
     print_opportunities(settings, day)
+    print_work_queue(settings, day)
     print("one account from the online store: .venv/bin/account-health account <account_id>")
     print_monitoring(settings, day)
+
+
+def print_work_queue(settings: AccountHealthSettings, day: str) -> None:
+    """How much of the week's work fits the CSMs' capacity, and what overflows."""
+    path = Path(settings.output_dir) / "work_queue" / f"{day}.csv"
+    if not path.exists():
+        return
+    from models.work_queue import overflow_summary
+
+    queue = pd.read_csv(path)
+    print(f"\nCSM work queue for the week ({path}):")
+    for row in overflow_summary(queue).itertuples():
+        print(f"  {row.queue}: {row.accounts_scheduled} scheduled "
+              f"(${row.expected_arr_scheduled:,.0f} expected ARR), {row.accounts_overflow} "
+              f"over capacity (${row.expected_arr_overflow:,.0f})")
 
 
 def print_opportunities(settings: AccountHealthSettings, day: str, top: int = 5) -> None:

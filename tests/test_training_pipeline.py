@@ -175,7 +175,7 @@ def test_expansion_model_is_validated_registered_and_promoted_on_its_own(trained
 
 
 def test_scored_opportunities_and_what_make_run_prints(trained, capsys):
-    from pipelines.run import print_opportunities, print_summary
+    from pipelines.run import print_opportunities, print_summary, print_work_queue
     from pipelines.selections import SCORING
 
     settings, first, _ = trained
@@ -185,7 +185,14 @@ def test_scored_opportunities_and_what_make_run_prints(trained, capsys):
                           selection=SCORING)
     assert result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks["opportunities_follow_schema"]
+    assert checks["opportunities_follow_schema"] and checks["queue_within_capacity"]
+    queue = pd.read_csv(out / "work_queue" / f"{day}.csv")
+    scheduled = queue[queue["status"] == "scheduled"].groupby(["queue", "csm_owner"]).size()
+    assert scheduled.loc["retention"].max() <= 10
+    scores_of_day = pd.read_parquet(out / "assets" / "account_scores" / f"{day}.parquet")
+    at_risk = scores_of_day[scores_of_day["band"].isin(["at-risk", "critical"])]
+    assert sorted(queue.loc[queue["queue"] == "retention", "account_id"]) == sorted(
+        at_risk["account_id"])
     table = pd.read_csv(out / "opportunities" / f"{day}.csv")
     scores = pd.read_parquet(out / "assets" / "account_scores" / f"{day}.parquet")
     promoted = MlflowClient().get_model_version(EXPANSION_MODEL, "1").tags["promoted"]
@@ -197,7 +204,9 @@ def test_scored_opportunities_and_what_make_run_prints(trained, capsys):
         assert table.empty
     print_summary(settings, first)
     print_opportunities(settings, day)
+    print_work_queue(settings, day)
     printed = capsys.readouterr().out
+    assert "CSM work queue for the week" in printed and "retention:" in printed
     assert "expansion targeting, walk-forward (top 100" in printed and "| rubric" in printed
     assert "strongest leading indicators" in printed
     assert ("expansion opportunities on 2026-10-30" in printed if promoted == "True"

@@ -1,19 +1,24 @@
-"""Alerts layer: what got worse since the previous day's scores, said once until it clears."""
+"""Alerts layer: what got worse since the previous day's scores, said once until it clears;
+and each CSM's work queue for the week, within capacity."""
 
 from pathlib import Path
 
 import pandas as pd
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
     AssetOut,
     BackfillPolicy,
     MetadataValue,
     Output,
+    asset,
     multi_asset,
 )
 
 from models.alerts import evaluate_alerts, webhook_payload
+from models.work_queue import overflow_summary, work_queue
 from pipelines.partitions import daily_partitions, run_days
 from pipelines.resources import AccountHealthSettings, AlertWebhook
 
@@ -96,3 +101,54 @@ def account_alerts(context: AssetExecutionContext, settings: AccountHealthSettin
     })
     yield Output(pd.concat(still_open, ignore_index=True), output_name="open_alerts",
                  metadata={"open_at_end": len(still_open[-1])})
+
+
+@asset(
+    ins={"account_scores": AssetIn(), "scored_opportunities": AssetIn(),
+         "accounts": AssetIn()},
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    group_name="scoring",
+    metadata={"partition_column": "as_of"},
+    check_specs=[AssetCheckSpec(
+        "queue_within_capacity", asset="csm_work_queue",
+        description="No CSM is scheduled more than their weekly capacity per queue, and every "
+                    "candidate is either scheduled or reported as overflow")],
+)
+def csm_work_queue(context: AssetExecutionContext, settings: AccountHealthSettings,
+                   account_scores: pd.DataFrame, scored_opportunities: pd.DataFrame,
+                   accounts: pd.DataFrame | None):
+    """Each CSM's week: the retention queue (at-risk and critical accounts by expected ARR at
+    risk) and the expansion queue (open High and Medium opportunities by projected ARR),
+    each cut at the configured capacity per CSM; the rest is overflow, reported here and in
+    ``output/work_queue/<day>.csv``."""
+    config = settings.scoring_config().capacity
+    owners = (accounts.set_index("account_id")["csm_owner"]
+              if accounts is not None and "csm_owner" in accounts else None)
+    scores_day = pd.to_datetime(account_scores["as_of"])
+    opportunities_day = pd.to_datetime(scored_opportunities["created_date"])
+    exports = settings.output_path / "work_queue"
+    exports.mkdir(parents=True, exist_ok=True)
+    queues = []
+    for day in run_days(context):
+        queue = work_queue(account_scores[scores_day == day],
+                           scored_opportunities[opportunities_day == day], owners, config)
+        queue.insert(0, "as_of", day.date())
+        queue.to_csv(exports / f"{day:%Y-%m-%d}.csv", index=False)
+        queues.append(queue)
+    result = pd.concat(queues, ignore_index=True)
+    summary = overflow_summary(queues[-1])
+    yield Output(result, metadata={
+        "capacity_per_csm_per_week": MetadataValue.json(config.model_dump(mode="json")),
+        "last_day": MetadataValue.md(summary.to_markdown(index=False, floatfmt=",.0f"))})
+    scheduled = result[result["status"] == "scheduled"].groupby(["as_of", "queue", "csm_owner"])
+    limits = {"retention": config.retention_accounts_per_csm_per_week,
+              "expansion": config.expansion_accounts_per_csm_per_week}
+    most = scheduled.size().reset_index(name="accounts")
+    over = most[most["accounts"] > most["queue"].map(limits)]
+    yield AssetCheckResult(check_name="queue_within_capacity", asset_key="csm_work_queue",
+                           passed=bool(over.empty and result["status"].isin(
+                               ["scheduled", "overflow"]).all()),
+                           metadata={"owners_over_capacity": len(over),
+                                     "overflow_accounts": int((result["status"]
+                                                               == "overflow").sum())})
