@@ -8,6 +8,7 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
     AssetExecutionContext,
+    AssetIn,
     BackfillPolicy,
     Failure,
     MetadataValue,
@@ -77,14 +78,15 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
     group_name="scoring",
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
-    deps=[account_scores, expansion_model],
+    deps=[expansion_model],
+    ins={"account_scores": AssetIn()},
     metadata={"partition_column": "created_date"},
     check_specs=[AssetCheckSpec(
         "opportunities_follow_schema", asset="scored_opportunities",
         description="The table follows the documented scored-opportunities schema")],
 )
 def scored_opportunities(context: AssetExecutionContext, settings: AccountHealthSettings,
-                         mlflow_tracking: MlflowTracking):
+                         mlflow_tracking: MlflowTracking, account_scores: pd.DataFrame):
     """Expansion opportunities of the day in the seeds' schema (``models.opportunities``),
     best first, from the expansion model's champion; accounts in the at-risk and critical
     churn bands are listed as "expansion after recovery", not handed over. Also exported as
@@ -100,8 +102,7 @@ def scored_opportunities(context: AssetExecutionContext, settings: AccountHealth
             table = pd.DataFrame({c: [] for c in OPPORTUNITY_COLUMNS})
         else:
             features = pd.read_parquet(settings.snapshot_dir() / f"{name}.parquet")
-            scores = pd.read_parquet(settings.output_path / "assets" / "account_scores"
-                                     / f"{name}.parquet")
+            scores = account_scores[pd.to_datetime(account_scores["as_of"]) == day]
             table = score_opportunities(features, scores, champion[0], day=day)
         table.to_csv(exports / f"{name}.csv", index=False)
         tables.append(table)
