@@ -5,6 +5,13 @@ planted drivers (usage decline, shallow core-feature adoption, unresolved high-p
 tickets, detractor NPS, failed payments) plus noise, so a good model can learn it but not
 perfectly. The drivers and their coefficients are written to ``planted_drivers.json`` so
 tests can check that models recover them.
+
+Customer-success interventions are planted too: a usage decline is flagged a few weeks after
+it starts, a random ``holdout_share`` of flagged accounts is left alone (the control group),
+and the others get outreach whose true effect lowers the churn log-odds at their renewals.
+Their draws come from a separate random stream, so the rest of the data changes only where an
+intervention changed an account's fate. The expected uplift (the drop in the chance of churn
+within the outcome window, averaged over flagged accounts) is recorded beside the drivers.
 """
 
 from __future__ import annotations
@@ -52,6 +59,19 @@ PLANTED_DRIVERS = {
     },
 }
 BASE_LOG_ODDS = {"monthly": -4.6, "annual": -2.3}
+# The planted interventions: flag lag after a decline starts, days from flag to first action,
+# the true effect on churn log-odds at renewals after the first action, and the window over
+# which the expected uplift (churn within the window after the flag) is recorded.
+PLANTED_INTERVENTIONS = {
+    "flag_lag_days": [10, 35],
+    "first_action_within_days": 7,
+    "log_odds_effect": -1.2,
+    "effect_days": 180,
+    "outcome_window_days": 90,
+}
+# Action types of the planted outreach: the playbook's rule names.
+OUTREACH_ACTIONS = ("health_check", "re_onboarding", "renewal_rescue", "executive_sponsor_call",
+                    "support_escalation")
 NEVER = 50_000  # day index standing for "never happens" (stays within datetime64[ns])
 
 
@@ -67,11 +87,17 @@ class DemoConfig:
     #: Number of the first account; a chunk of a larger population (account_health.demo_stream)
     #: starts after the previous chunk's accounts and draws from its own random stream.
     account_offset: int = 0
+    #: Share of flagged accounts left without outreach (the playbook's control group).
+    holdout_share: float = 0.1
 
     def rng(self) -> np.random.Generator:
         """The random stream of this configuration (of this chunk, when offset)."""
         return np.random.default_rng(
             [self.seed, self.account_offset] if self.account_offset else self.seed)
+
+    def intervention_rng(self) -> np.random.Generator:
+        """The separate random stream of the planted interventions."""
+        return np.random.default_rng([self.seed, self.account_offset, 1])
 
     def id_tag(self) -> str:
         """Prefix that keeps record ids of different chunks apart (empty for the first)."""
@@ -115,6 +141,7 @@ def generate(config: DemoConfig) -> dict[str, pd.DataFrame]:
     # A third of accounts suffer a usage decline starting at a random day.
     decline_start = np.where(rng.random(n) < 0.35,
                              rng.integers(-60, n_days, size=n), NEVER)
+    interventions = InterventionPlan.draw(config, decline_start, signup_offset, n_days)
 
     # --- month-by-month simulation of subscriptions, tickets, NPS, invoices and churn ---
     day_of = lambda ts: (ts - window_start).days  # noqa: E731
@@ -215,8 +242,11 @@ def generate(config: DemoConfig) -> dict[str, pd.DataFrame]:
             logit = _renewal_log_odds(r_idx, r_day, billing_period, decline_start, adoption,
                                       latest_nps, engagement, tickets, failed_recent,
                                       account_ids, window_start)
-            churns = rng.random(r_idx.size) < 1 / (1 + np.exp(-(logit + rng.normal(
-                0, 0.5, r_idx.size))))
+            draw = rng.random(r_idx.size)
+            logit = logit + rng.normal(0, 0.5, r_idx.size)
+            churns = draw < _sigmoid(logit + interventions.effect(r_idx, r_day, treated=True))
+            interventions.record_renewals(r_idx, r_day, logit, churns,
+                                          billing_period[r_idx] == "monthly")
             churn_day[r_idx[churns]] = r_day[churns]
             reasons = rng.choice(["price", "missing features", "low usage",
                                   "switched competitor"], size=int(churns.sum()))
@@ -262,6 +292,7 @@ def generate(config: DemoConfig) -> dict[str, pd.DataFrame]:
         "signup_date": signup.strftime("%Y-%m-%d"),
         "csm_owner": rng.choice(["ana", "bo", "chen", "dara", "eli"], size=n),
     })
+    cs_activities = interventions.activities(accounts, churn_day, window_start, end, tag)
     ticket_df = pd.concat(tickets, ignore_index=True)
     ticket_df = ticket_df[ticket_df["opened_at"] <= end].copy()
     still_open = ticket_df["closed_at"] > end
@@ -288,6 +319,7 @@ def generate(config: DemoConfig) -> dict[str, pd.DataFrame]:
         "invoices": inv.reset_index(drop=True),
         "support_tickets": ticket_df.reset_index(drop=True),
         "nps_responses": nps_df.reset_index(drop=True),
+        "cs_activities": cs_activities,
     }
     for name, table in tables.items():
         for col in table.columns:
@@ -298,6 +330,146 @@ def generate(config: DemoConfig) -> dict[str, pd.DataFrame]:
     if config.dirty_fraction > 0:
         _add_dirty_rows(tables, rng, config.dirty_fraction)
     return tables
+
+
+def _sigmoid(logit: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-logit))
+
+
+class InterventionPlan:
+    """Who is flagged when, who is held out, when outreach starts, and what it would do.
+
+    Besides planting the effect, it follows both potential outcomes of every flagged account:
+    the chance of churning within the outcome window after the flag with and without
+    outreach, from the same renewal draws, so the true uplift can be recorded.
+    """
+
+    def __init__(self, flag_day, holdout, first_action_day, follow_up_days, action_pick,
+                 flag_second, holdout_share: float, n_days: int) -> None:
+        self.flag_day = flag_day
+        self.holdout = holdout
+        self.first_action_day = first_action_day
+        self.follow_up_days = follow_up_days
+        self.action_pick = action_pick
+        self.flag_second = flag_second
+        self.holdout_share = holdout_share
+        self.n_days = n_days
+        self.log_survival = {"control": np.zeros(flag_day.size),
+                             "treated": np.zeros(flag_day.size)}
+
+    @classmethod
+    def draw(cls, config: DemoConfig, decline_start: np.ndarray, signup_day: np.ndarray,
+             n_days: int) -> InterventionPlan:
+        rng = config.intervention_rng()
+        n = decline_start.size
+        lag_low, lag_high = PLANTED_INTERVENTIONS["flag_lag_days"]
+        flag_day = decline_start + rng.integers(lag_low, lag_high + 1, n)
+        # flagged inside the window, on an account with a month of history behind it
+        flagged = ((decline_start < NEVER) & (flag_day >= 0) & (flag_day >= signup_day + 30)
+                   & (flag_day < n_days))
+        flag_day = np.where(flagged, flag_day, NEVER)
+        delay = rng.integers(0, PLANTED_INTERVENTIONS["first_action_within_days"] + 1, n)
+        follow_ups = np.cumsum(rng.integers(7, 31, (n, 2)), axis=1)
+        follow_ups = np.where(rng.random((n, 2)) < [0.6, 0.3], follow_ups, NEVER)
+        return cls(flag_day=flag_day, holdout=rng.random(n) < config.holdout_share,
+                   first_action_day=flag_day + delay,
+                   follow_up_days=follow_ups + (flag_day + delay)[:, None],
+                   action_pick=rng.integers(0, len(OUTREACH_ACTIONS), (n, 3)),
+                   flag_second=rng.integers(8 * 3600, 18 * 3600, n),
+                   holdout_share=config.holdout_share, n_days=n_days)
+
+    def effect(self, accounts: np.ndarray, day: np.ndarray, *, treated: bool) -> np.ndarray:
+        """Change of churn log-odds at a renewal on ``day``: the planted effect while the
+        outreach works (for accounts outside the holdout, or for all with ``treated``
+        False standing for "had they been treated")."""
+        start = self.first_action_day[accounts]
+        working = (day >= start) & (day < start + PLANTED_INTERVENTIONS["effect_days"])
+        if treated:
+            working &= ~self.holdout[accounts]
+        return PLANTED_INTERVENTIONS["log_odds_effect"] * working
+
+    def record_renewals(self, accounts: np.ndarray, day: np.ndarray, logit: np.ndarray,
+                        churned: np.ndarray, monthly: np.ndarray) -> None:
+        """Add each flagged account's renewal to both potential outcomes. After a churn,
+        the monthly renewals left in the window are counted at the same log-odds (the
+        account's state then is the best guess of its state a month or two later)."""
+        window = PLANTED_INTERVENTIONS["outcome_window_days"]
+        flag = self.flag_day[accounts]
+        for months_later in range(4):
+            renewal = day + int(round(30.4375 * months_later))
+            counts = (renewal > flag) & (renewal <= flag + window)
+            if months_later:
+                counts &= churned & monthly
+            if not counts.any():
+                continue
+            who, at, odds = accounts[counts], renewal[counts], logit[counts]
+            np.add.at(self.log_survival["control"], who, np.log1p(-_sigmoid(odds)))
+            np.add.at(self.log_survival["treated"], who, np.log1p(-_sigmoid(
+                odds + self.effect(who, at, treated=False))))
+
+    def expected_uplift(self, churn_day: np.ndarray) -> dict:
+        """The planted truth over flagged accounts whose outcome window closed by the end:
+        the chance of churn within the window without outreach minus with it."""
+        window = PLANTED_INTERVENTIONS["outcome_window_days"]
+        episodes = self._episodes(churn_day) & (self.flag_day + window < self.n_days)
+        if not episodes.any():
+            return {"episodes": 0}
+        churn = {arm: 1 - np.exp(self.log_survival[arm][episodes]) for arm in self.log_survival}
+        return {"episodes": int(episodes.sum()),
+                "churn_rate_without_outreach": float(churn["control"].mean()),
+                "churn_rate_with_outreach": float(churn["treated"].mean()),
+                "uplift": float((churn["control"] - churn["treated"]).mean())}
+
+    def _episodes(self, churn_day: np.ndarray) -> np.ndarray:
+        # an account still active at the end of its flag day
+        return (self.flag_day < NEVER) & (churn_day > self.flag_day)
+
+    def activities(self, accounts: pd.DataFrame, churn_day: np.ndarray,
+                   window_start: pd.Timestamp, end: pd.Timestamp, tag: str) -> pd.DataFrame:
+        """The ``cs_activities`` export: a holdout row per held-out episode, the outreach of
+        the others (the first attempt even when the account has just left, later follow-ups
+        only while it is a customer), each tied to its flag by ``flagged_at``."""
+        who = np.flatnonzero(self._episodes(churn_day))
+        flagged_at = (window_start + pd.to_timedelta(self.flag_day[who], unit="D")
+                      + pd.to_timedelta(self.flag_second[who], unit="s"))
+        owner = accounts["csm_owner"].to_numpy()
+        account_id = accounts["account_id"].to_numpy()
+        rows = [pd.DataFrame({"account": who, "day": self.flag_day[who],
+                              "action_type": "holdout", "flagged_at": flagged_at,
+                              "keep": self.holdout[who], "follow_up": False})]
+        steps = [self.first_action_day[who], *self.follow_up_days[who].T]
+        for step, action_day in enumerate(steps):
+            rows.append(pd.DataFrame({
+                "account": who, "day": action_day,
+                "action_type": np.array(OUTREACH_ACTIONS)[self.action_pick[who, step]],
+                "flagged_at": flagged_at, "follow_up": step > 0,
+                "keep": ~self.holdout[who] & ((step == 0) | (action_day < churn_day[who])),
+            }))
+        table = pd.concat(rows, ignore_index=True)
+        table = table[table["keep"] & (table["day"] < NEVER)]
+        # outreach at 10:00 on its day, or an hour after a flag raised later that day
+        outreach = np.maximum(
+            window_start + pd.to_timedelta(table["day"], unit="D") + pd.Timedelta(hours=10),
+            table["flagged_at"] + pd.Timedelta(hours=1))
+        performed = np.where(table["action_type"] == "holdout", table["flagged_at"], outreach)
+        table = table.assign(performed_at=pd.to_datetime(performed))
+        table = table[table["performed_at"] <= end].sort_values(
+            ["performed_at", "account"], kind="stable")
+        reached = table["day"].to_numpy() < churn_day[table["account"].to_numpy()]
+        out = pd.DataFrame({
+            "activity_id": [f"act_{tag}{i:07d}" for i in range(len(table))],
+            "account_id": account_id[table["account"]],
+            "performed_at": table["performed_at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
+            "action_type": table["action_type"].to_numpy(),
+            "owner": owner[table["account"]],
+            "outcome": np.where(table["action_type"] == "holdout", None,
+                                np.where(reached, "completed", "no_response")),
+            "flagged_at": table["flagged_at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
+        })
+        out.attrs["planted_interventions"] = {
+            **PLANTED_INTERVENTIONS, "holdout_share": self.holdout_share,
+            **self.expected_uplift(churn_day)}
+        return out
 
 
 def _add_months(dates: pd.DatetimeIndex, months: np.ndarray) -> pd.DatetimeIndex:
@@ -471,6 +643,14 @@ def _add_dirty_rows(tables: dict[str, pd.DataFrame], rng, fraction: float) -> No
     bad.iloc[2, bad.columns.get_loc("billing_period")] = "fortnightly"
     tables["subscriptions"] = pd.concat([subs, bad], ignore_index=True)
 
+    activities = tables.get("cs_activities")
+    if activities is not None and len(activities):
+        early = activities.iloc[[0]].copy()  # an activity logged before its alert was raised
+        early["activity_id"] = early["activity_id"] + "_bad"
+        early["flagged_at"] = (pd.Timestamp(early["performed_at"].iloc[0])
+                               + pd.Timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        tables["cs_activities"] = pd.concat([activities, early], ignore_index=True)
+
 
 def write(tables: dict[str, pd.DataFrame], data_dir: Path, *,
           event_days_until: date | None = None) -> dict[str, Path]:
@@ -507,11 +687,16 @@ def _write_event_days(events: pd.DataFrame, directory: Path, last: pd.Timestamp)
     return directory
 
 
-def write_planted_drivers(data_dir: Path, config: DemoConfig) -> Path:
-    """Record the hidden churn drivers so tests and people can check what models learn."""
+def write_planted_drivers(data_dir: Path, config: DemoConfig,
+                          interventions: dict | None = None) -> Path:
+    """Record the hidden churn drivers and interventions so tests and people can check what
+    models and analyses recover. ``interventions``: the generated data's recorded truth (the
+    expected uplift); without it, only how interventions were planted."""
     path = data_dir / "planted_drivers.json"
     payload = {"seed": config.seed, "base_log_odds_per_renewal": BASE_LOG_ODDS,
-               "drivers": PLANTED_DRIVERS}
+               "drivers": PLANTED_DRIVERS,
+               "interventions": interventions or {**PLANTED_INTERVENTIONS,
+                                                  "holdout_share": config.holdout_share}}
     path.write_text(json.dumps(payload, indent=2))
     return path
 
@@ -521,8 +706,9 @@ def generate_to_dir(data_dir: Path, config: DemoConfig, *,
     """Generate, write and return row counts per table (events as day files when
     ``events_by_day``)."""
     tables = generate(config)
+    planted = tables["cs_activities"].attrs.get("planted_interventions")
     write(tables, data_dir, event_days_until=config.end_date if events_by_day else None)
-    write_planted_drivers(data_dir, config)
+    write_planted_drivers(data_dir, config, planted)
     return {name: len(df) for name, df in tables.items()}
 
 

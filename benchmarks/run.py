@@ -167,7 +167,7 @@ def recent_champion(recorder: Recorder, history: dict) -> None:
     """A champion trained on five month-end snapshots, computed from the export's own day
     files (the daily run's cost does not depend on how the model was trained)."""
     from features.contract import day_files
-    from features.snapshot import EVENT_LOOKBACK_DAYS, compute_snapshots
+    from features.snapshot import EVENT_LOOKBACK_DAYS, compute_snapshots, feature_tables
     from features.training_set import label_rows
 
     settings, tables = history["settings"], history["tables"]
@@ -179,7 +179,8 @@ def recent_champion(recorder: Recorder, history: dict) -> None:
             pd.DatetimeIndex([date]), events=[path for day, path in files.items()
                                               if date - pd.Timedelta(days=EVENT_LOOKBACK_DAYS)
                                               <= day <= date],
-            **tables, taxonomy=settings.mapping().event_taxonomy) for date in dates],
+            **feature_tables(tables), taxonomy=settings.mapping().event_taxonomy)
+            for date in dates],
             ignore_index=True)
         stage.rows = len(snapshot)
     labels = label_rows(tables["subscriptions"], dates, horizon_days=90,
@@ -193,7 +194,7 @@ def recent_champion(recorder: Recorder, history: dict) -> None:
 def features_and_floor(recorder: Recorder, history: dict) -> float:
     """Every daily snapshot of the history from the event files; returns the ratio to the
     DuckDB scan floor."""
-    from features.snapshot import compute_snapshots
+    from features.snapshot import compute_snapshots, feature_tables
 
     settings, tables = history["settings"], history["tables"]
     event_files = sorted((settings.output_path / "assets" / "events").glob("*.parquet"))
@@ -204,7 +205,7 @@ def features_and_floor(recorder: Recorder, history: dict) -> float:
             f"FROM read_parquet({[str(f) for f in event_files]}) GROUP BY ALL").fetchnumpy()
         floor.rows = len(scanned["day"])
     with recorder.stage("feature computation (all daily snapshots)") as stage:
-        snapshot = compute_snapshots(days, events=event_files, **tables,
+        snapshot = compute_snapshots(days, events=event_files, **feature_tables(tables),
                                      taxonomy=settings.mapping().event_taxonomy)
         stage.rows = len(snapshot)
     snapshot_dir = settings.snapshot_dir()

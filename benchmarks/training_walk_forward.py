@@ -28,7 +28,7 @@ import run as stages  # noqa: E402  (benchmarks/run.py: the shared stages and re
 
 def main() -> None:
     from features.contract import day_files
-    from features.snapshot import EVENT_LOOKBACK_DAYS, compute_snapshots
+    from features.snapshot import EVENT_LOOKBACK_DAYS, compute_snapshots, feature_tables
     from features.training_set import label_rows, monthly_as_of_dates
     from models.bundle import train_bundle
     from models.evaluation import evaluate_walk_forward
@@ -52,7 +52,7 @@ def main() -> None:
                 pd.DatetimeIndex([date]), events=[
                     path for day, path in files.items()
                     if date - pd.Timedelta(days=EVENT_LOOKBACK_DAYS) <= day <= date],
-                **tables) for date in dates], ignore_index=True)
+                **feature_tables(tables)) for date in dates], ignore_index=True)
             stage.rows = len(snapshot)
         labels = label_rows(tables["subscriptions"], dates, horizon_days=90,
                             observed_until=last)

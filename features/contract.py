@@ -83,8 +83,20 @@ CONTRACT: dict[str, TableSpec] = {
                      "score": "integer"},
             mandatory=("account_id", "responded_at", "score"),
         ),
+        TableSpec(
+            # What customer success did. A row with action_type "holdout" records a flagged
+            # account deliberately left alone (the playbook's control group); flagged_at ties
+            # an activity to the at-risk alert that prompted it.
+            name="cs_activities", required=False, key=("activity_id",),
+            columns={"activity_id": "id", "account_id": "id", "performed_at": "timestamp",
+                     "action_type": "text", "owner": "text", "outcome": "text",
+                     "flagged_at": "timestamp"},
+            mandatory=("activity_id", "account_id", "performed_at", "action_type"),
+        ),
     ]
 }
+#: ``cs_activities.action_type`` of a flagged account held out of outreach (control group).
+HOLDOUT_ACTION = "holdout"
 REQUIRED_TABLES = tuple(name for name, spec in CONTRACT.items() if spec.required)
 OPTIONAL_TABLES = tuple(name for name, spec in CONTRACT.items() if not spec.required)
 SUPPORTED_SUFFIXES = (".csv", ".parquet")

@@ -72,6 +72,17 @@ def snapshot_columns(groups: list[str]) -> list[str]:
     return KEY_COLUMNS + [c for g in groups for c in FEATURE_GROUPS[g]]
 
 
+#: Contract tables the features are computed from. ``cs_activities`` is analysed, not learned
+#: from: the team acts on the product's own alerts, so it would feed the model its predictions.
+FEATURE_TABLES = ("events", "subscriptions", "accounts", "invoices", "support_tickets",
+                  "nps_responses")
+
+
+def feature_tables(tables: dict[str, pd.DataFrame | None]) -> dict[str, pd.DataFrame | None]:
+    """The tables of ``tables`` that features are computed from."""
+    return {name: table for name, table in tables.items() if name in FEATURE_TABLES}
+
+
 def compute_snapshots(
     as_of_dates: pd.DatetimeIndex,
     *,

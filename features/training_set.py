@@ -6,7 +6,7 @@ import pandas as pd
 from feast import FeatureStore
 
 from features.labels import active_periods, churn_labels
-from features.snapshot import EVENT_LOOKBACK_DAYS, compute_snapshots
+from features.snapshot import EVENT_LOOKBACK_DAYS, compute_snapshots, feature_tables
 
 
 def monthly_as_of_dates(first_data_day: pd.Timestamp, last_data_day: pd.Timestamp, *,
@@ -62,6 +62,6 @@ def training_set_from_tables(tables: dict[str, pd.DataFrame], *, last_data_day: 
     dates = monthly_as_of_dates(first, last_data_day, horizon_days=horizon_days)
     labels = label_rows(tables["subscriptions"], dates, horizon_days=horizon_days,
                         observed_until=last_data_day)
-    snapshot = compute_snapshots(dates, **tables).drop(columns="event_timestamp")
+    snapshot = compute_snapshots(dates, **feature_tables(tables)).drop(columns="event_timestamp")
     return labels.drop(columns="event_timestamp").merge(snapshot,
                                                         on=["account_id", "as_of_date"])

@@ -201,6 +201,8 @@ def _table_rules(table: str, typed: pd.DataFrame, reasons: _Reasons, currency: s
                     lambda rows: "csat " + _show(typed.loc[rows, "csat"]) + " is outside 1-5")
     elif table == "events":
         below("event_count", 1, "must be at least 1")
+    elif table == "cs_activities":
+        before("performed_at", "flagged_at")
     elif table == "nps_responses":
         reasons.add((typed["score"] < 0) | (typed["score"] > 10),
                     lambda rows: "score " + _show(typed.loc[rows, "score"]) + " is outside 0-10")

@@ -46,6 +46,8 @@ class ReportInputs:
     targets: dict[str, float] = field(default_factory=lambda: {
         "nrr": 1.0, "grr": 0.90, "logo_retention": 0.90})
     top_accounts: int = 10
+    #: the day's other outputs, label -> link relative to the page (only those that exist)
+    links: dict[str, str] = field(default_factory=dict)
 
 
 def _money(value: float) -> str:
@@ -157,8 +159,11 @@ def render_report(inputs: ReportInputs) -> str:
                     f'<div class="label">{html.escape(k)}</div></div>'
                     for k, v in headline.items())
     day = html.escape(inputs.day)
+    links = " · ".join(f'<a href="{html.escape(href)}">{html.escape(label)}</a>'
+                       for label, href in inputs.links.items())
     return report_html.page(f"account-health {inputs.day}", f"""
 <h1>account-health</h1><p>Scores of {day}</p>
+{f"<nav>Also: {links}</nav>" if links else ""}
 <section id="executive"><h2>Executive summary</h2>
 <div class="cards">{cards}</div>
 {report_html.charts(charts)}

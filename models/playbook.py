@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,9 @@ import yaml
 from pydantic import BaseModel, Field
 
 DEFAULT_PLAYBOOK = Path(__file__).with_name("playbook.yaml")
+HOLDOUT_RULE = "holdout"
+HOLDOUT_ACTION_TEXT = ("Hold out: no outreach (control group); record a holdout activity in "
+                       "the CS platform")
 
 
 class Bounds(BaseModel):
@@ -38,6 +42,23 @@ class Playbook(BaseModel):
 
     arr_tiers: dict[str, float]
     rules: list[Rule]
+    #: Share of flagged accounts held out of outreach, so the playbook's effect is measurable
+    #: (the control group of ``intervention_effects``).
+    holdout_share: float = Field(0.1, ge=0, lt=1)
+    #: The bands whose accounts are flagged, and so may be held out.
+    holdout_bands: list[str] = Field(default_factory=lambda: ["critical", "at-risk"])
+    #: Seed of the holdout draw: the same salt keeps an account in (or out of) the control
+    #: group from one morning to the next; a new one (e.g. each quarter) draws a new group.
+    holdout_salt: str = "2026"
+
+    def held_out(self, account_id: pd.Series) -> np.ndarray:
+        """Whether each account is in the control group: a uniform draw from a hash of the
+        salt and the account id, below ``holdout_share`` (stable across runs and machines)."""
+        draws = np.fromiter(
+            (int.from_bytes(hashlib.blake2b(f"{self.holdout_salt}:{account}".encode(),
+                                            digest_size=8).digest(), "big")
+             for account in account_id), dtype=np.uint64, count=len(account_id))
+        return draws / 2.0**64 < self.holdout_share
 
     @classmethod
     def load(cls, path: Path | None = None) -> Playbook:
@@ -53,7 +74,10 @@ class Playbook(BaseModel):
 
 
 def recommend_actions(accounts: pd.DataFrame, playbook: Playbook | None = None) -> pd.DataFrame:
-    """``rule, action, owner, sla_hours`` per account.
+    """``rule, action, owner, sla_hours, holdout`` per account.
+
+    A flagged account (band in ``holdout_bands``) drawn into the holdout gets the holdout
+    action instead of its rule's, when ``accounts`` has ``account_id``.
 
     ``accounts`` needs ``band``, ``arr``, ``days_to_renewal``, ``risk_reasons`` (a list of the
     features that raise the account's risk) and any feature a rule bounds.
@@ -87,8 +111,15 @@ def recommend_actions(accounts: pd.DataFrame, playbook: Playbook | None = None) 
         raise ValueError("playbook has no rule for some accounts; end it with a rule whose "
                          "`when` is empty")
     rules = playbook.rules
-    return pd.DataFrame({
+    actions = pd.DataFrame({
         "rule": [rules[i].name for i in chosen], "action": [rules[i].action for i in chosen],
         "owner": [rules[i].owner for i in chosen],
         "sla_hours": [rules[i].sla_hours for i in chosen],
     }, index=accounts.index)
+    holdout = np.zeros(n, dtype=bool)
+    if "account_id" in accounts:
+        holdout = (accounts["band"].isin(playbook.holdout_bands).to_numpy()
+                   & playbook.held_out(accounts["account_id"]))
+    actions.loc[holdout, ["rule", "action", "owner", "sla_hours"]] = [
+        HOLDOUT_RULE, HOLDOUT_ACTION_TEXT, "CSM (record only)", 24]
+    return actions.assign(holdout=holdout)

@@ -154,3 +154,17 @@ def lead_profile(indicators: pd.DataFrame, outcome: str, top: int = 8) -> str:
     axis.set_title(f"Leading indicators of {outcome} (95% intervals)")
     axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
     return svg(figure)
+
+
+def qini(curve: pd.DataFrame) -> str:
+    """Qini curve of the two-model uplift ranking against the random-targeting line."""
+    figure, axis = plt.subplots(figsize=WIDE)
+    axis.plot(curve["fraction"] * 100, curve["qini"], color="#2166ac", label="uplift model")
+    axis.plot(curve["fraction"] * 100, curve["random"], color="#999", linestyle="--",
+              label="random order")
+    axis.axvline(10, color="#d73027", linestyle=":", linewidth=1)
+    axis.set_xlabel("flagged accounts targeted, highest predicted uplift first (%)")
+    axis.set_ylabel("accounts kept by outreach")
+    axis.set_title("Qini curve (out of time; dotted: top 10%)")
+    axis.legend(fontsize=8, loc="upper left")
+    return svg(figure)

@@ -77,6 +77,7 @@ def score_accounts(features: pd.DataFrame, bundle: ChurnModelBundle, *,
     scored["recommended_action"] = actions["action"].to_numpy()
     scored["action_owner"] = actions["owner"].to_numpy()
     scored["action_sla_hours"] = actions["sla_hours"].to_numpy()
+    scored["holdout"] = actions["holdout"].to_numpy()
     # Ties (calibrated probabilities come in steps) go to the larger ARR at risk, then by id,
     # so the ranking never depends on the order rows arrived in.
     scored = scored.sort_values(["churn_probability", "arr_at_risk", "account_id"],

@@ -4,7 +4,9 @@ Two queues from the day's outputs: **retention** (accounts in the bands that nee
 by expected ARR at risk = churn probability × ARR) and **expansion** (open High and Medium
 opportunities, by projected expansion ARR). Each CSM takes at most their weekly capacity
 from each queue, best first; everything else is ``overflow`` and is reported, never
-dropped. Accounts without a CSM are all overflow, so unowned value is visible.
+dropped. Accounts without a CSM are all overflow, so unowned value is visible. Flagged
+accounts the playbook holds out (the control group) are listed as ``holdout``, outside
+capacity: nobody calls them, but their owner records the holdout.
 """
 
 from __future__ import annotations
@@ -56,7 +58,14 @@ def work_queue(scores: pd.DataFrame, opportunities: pd.DataFrame, owners: pd.Ser
             return pd.Series(np.nan, index=accounts.index, dtype=object)
         return accounts.map(owners)
 
-    at_risk = scores[scores["band"].isin(config.retention_bands)]
+    flagged = scores[scores["band"].isin(config.retention_bands)]
+    held = flagged["holdout"].astype(bool) if "holdout" in flagged else pd.Series(
+        False, index=flagged.index)
+    at_risk = flagged[~held]
+    control = pd.DataFrame({"queue": "retention", "csm_owner": owner_of(
+        flagged.loc[held, "account_id"]).fillna(UNASSIGNED), "account_id": flagged.loc[
+        held, "account_id"], "expected_arr": flagged.loc[held, "arr_at_risk"].astype(float),
+        "rank": 0, "status": "holdout", "action": flagged.loc[held, "recommended_action"]})
     retention = pd.DataFrame({"account_id": at_risk["account_id"],
                               "csm_owner": owner_of(at_risk["account_id"]),
                               "expected_arr": at_risk["arr_at_risk"].astype(float),
@@ -66,10 +75,12 @@ def work_queue(scores: pd.DataFrame, opportunities: pd.DataFrame, owners: pd.Ser
     expansion = pd.DataFrame({"account_id": leads["account_id"],
                               "csm_owner": owner_of(leads["account_id"]),
                               "expected_arr": leads["projected_arr"].astype(float),
-                              "action": "expansion conversation (" + leads["tier"] + " tier)"})
+                              "action": "expansion conversation (" + leads["tier"].astype(str)
+                              + " tier)"})
     return pd.concat([
         assign_within_capacity(retention, queue="retention",
                                capacity=config.retention_accounts_per_csm_per_week),
+        control[QUEUE_COLUMNS],
         assign_within_capacity(expansion, queue="expansion",
                                capacity=config.expansion_accounts_per_csm_per_week),
     ], ignore_index=True)

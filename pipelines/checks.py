@@ -38,7 +38,7 @@ def quarantine_rate_within_limit(settings: AccountHealthSettings,
 @asset_check(asset="feast_feature_store",
              description="Data is fresh: the latest snapshot day ended within freshness_hours")
 def snapshot_freshness(settings: AccountHealthSettings) -> AssetCheckResult:
-    days = sorted(p.stem for p in settings.snapshot_dir().glob("*.parquet"))
+    days = settings.snapshot_days()
     if not days:
         return AssetCheckResult(passed=False, severity=AssetCheckSeverity.WARN,
                                 metadata={"latest_snapshot": "none"})

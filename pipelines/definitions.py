@@ -9,7 +9,16 @@ from dagster import AssetSelection, Definitions, define_asset_job, load_assets_f
 
 from feature_repo.store import PRODUCTION_CONFIG
 from pipelines import checks
-from pipelines.assets import alerts, features, ingestion, models, monitoring, reports, scoring
+from pipelines.assets import (
+    alerts,
+    features,
+    ingestion,
+    interventions,
+    models,
+    monitoring,
+    reports,
+    scoring,
+)
 from pipelines.io_manager import PartitionedParquetIOManager
 from pipelines.resources import (
     AlertWebhook,
@@ -20,8 +29,8 @@ from pipelines.resources import (
 from pipelines.schedules import schedules_from_env
 from pipelines.selections import DAILY_SCORING, RETRAINING
 
-all_assets = load_assets_from_modules([ingestion, features, reports, models, scoring, alerts,
-                                       monitoring])
+all_assets = load_assets_from_modules([ingestion, features, reports, models, interventions,
+                                       scoring, alerts, monitoring])
 all_checks = [checks.required_tables_present, checks.quarantine_rate_within_limit,
               checks.snapshot_freshness,
               checks.model_beats_baselines, checks.model_auc_above_floor]

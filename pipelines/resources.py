@@ -86,6 +86,10 @@ class AccountHealthSettings(ConfigurableResource):
         """Where the io_manager keeps the daily snapshot partitions (the Feast source)."""
         return self.output_path / "assets" / "account_snapshot"
 
+    def snapshot_days(self) -> list[str]:
+        """Days (``YYYY-MM-DD``) with a stored snapshot partition, oldest first."""
+        return sorted(p.stem for p in self.snapshot_dir().glob("*.parquet"))
+
     def reports_dir(self) -> Path:
         path = self.output_path / "reports"
         path.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ from dagster._core.storage.tags import (
 )
 
 from account_health.demo_data import DemoConfig, default_end_date, generate_to_dir
-from features.contract import day_files, read_table
+from features.contract import CONTRACT, day_files, read_table
 from features.validation import event_times
 from pipelines.resources import AccountHealthSettings, settings_from_env
 from pipelines.selections import SCORING, TRAINING_PIPELINE
@@ -32,7 +32,8 @@ def ensure_demo_data(data_dir: Path, config: DemoConfig) -> bool:
     """Generate demo data unless the same configuration is already there. True if generated."""
     marker = data_dir / "demo_config.json"
     wanted = {"accounts": config.accounts, "months": config.months, "seed": config.seed,
-              "end_date": config.end_date.isoformat()}
+              "end_date": config.end_date.isoformat(), "holdout_share": config.holdout_share,
+              "tables": sorted(CONTRACT)}
     if marker.exists() and json.loads(marker.read_text()) == wanted:
         return False
     counts = generate_to_dir(data_dir, config)
@@ -152,7 +153,9 @@ def print_work_queue(settings: AccountHealthSettings, day: str) -> None:
     for row in overflow_summary(queue).itertuples():
         print(f"  {row.queue}: {row.accounts_scheduled} scheduled "
               f"(${row.expected_arr_scheduled:,.0f} expected ARR), {row.accounts_overflow} "
-              f"over capacity (${row.expected_arr_overflow:,.0f})")
+              f"over capacity (${row.expected_arr_overflow:,.0f})"
+              + (f", {row.accounts_holdout} held out (control group)"
+                 if getattr(row, "accounts_holdout", 0) else ""))
 
 
 def print_opportunities(settings: AccountHealthSettings, day: str, top: int = 5) -> None:
@@ -263,8 +266,42 @@ def print_summary(settings: AccountHealthSettings, result) -> None:
         print(f"\nstrongest leading indicators ({out / 'reports' / 'leading_indicators.html'}):")
         print(strongest[["outcome", "lead_days", "feature", "auc", "auc_low", "auc_high"]]
               .to_markdown(index=False, floatfmt=".3f"))
+    print_interventions(settings)
     print(f"Dagster UI: DAGSTER_HOME={os.environ.get('DAGSTER_HOME')} "
           ".venv/bin/dagster dev -m pipelines.definitions")
+
+
+def print_interventions(settings: AccountHealthSettings) -> None:
+    """Uplift of outreach against the holdout, beside the planted truth of demo data."""
+    from models.interventions import intervention_summary
+
+    out = settings.output_path
+    episodes_file = out / "assets" / "intervention_effects.parquet"
+    if not episodes_file.exists():
+        return
+    episodes = pd.read_parquet(episodes_file)
+    page = out / "reports" / "interventions.html"
+    if "arm" not in episodes.columns:
+        print(f"\ninterventions: none to analyse, see {page}")
+        return
+    summary = intervention_summary(
+        episodes, holdout_share=settings.scoring_config().playbook().holdout_share)
+    print(f"\ninterventions ({page}): {summary['treated']} flagged episodes with outreach, "
+          f"{summary['control']} held out")
+    print(f"  churn within {settings.horizon_days} days: held out "
+          f"{summary['control_churn_rate']:.1%} of {summary['uplift_control']}, outreach "
+          f"{summary['treated_churn_rate']:.1%} of {summary['uplift_treated']}; uplift "
+          f"{summary['uplift']:+.1%} (95% interval {summary['uplift_low']:+.1%} to "
+          f"{summary['uplift_high']:+.1%})")
+    planted = settings.data_path / "planted_drivers.json"
+    truth = json.loads(planted.read_text()).get("interventions", {}) if planted.exists() else {}
+    if "uplift" in truth:
+        print(f"  planted in the demo data: uplift {truth['uplift']:+.1%} (churn "
+              f"{truth['churn_rate_without_outreach']:.1%} without outreach, "
+              f"{truth['churn_rate_with_outreach']:.1%} with it)")
+    print(f"  success rate {summary['success_rate']:.1%}, median time to detection "
+          f"{summary['days_to_first_action_median']:.1f} days, alerts' false-positive rate "
+          f"{summary['false_positive_rate']:.1%}")
 
 
 if __name__ == "__main__":

@@ -133,3 +133,11 @@ def test_the_model_page_shows_the_scoring_models_validation():
     for title in ["Calibration", "Lift by risk decile", "Kaplan-Meier by health band",
                   "Kaplan-Meier by segment"]:
         assert title in model, title
+
+
+def test_links_to_the_days_other_pages_only_when_given():
+    page = render(links={"interventions": "../../reports/interventions.html",
+                         "a <b>": "x?a=1&b=2"})
+    assert '<a href="../../reports/interventions.html">interventions</a>' in page
+    assert '<a href="x?a=1&amp;b=2">a &lt;b&gt;</a>' in page
+    assert "<nav>" not in render()

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from features.contract import CONTRACT, ContractMapping, find_table_file, read_table
-from features.snapshot import compute_snapshots
+from features.contract import ContractMapping, find_table_file, read_table
+from features.snapshot import FEATURE_TABLES, compute_snapshots
 from features.validation import validate_table
 
 CUTOFF = pd.Timestamp("2026-08-31")  # end of this day is the last moment "known"
@@ -11,7 +11,7 @@ CUTOFF = pd.Timestamp("2026-08-31")  # end of this day is the last moment "known
 
 def load_validated(data_dir):
     tables = {}
-    for table in CONTRACT:
+    for table in FEATURE_TABLES:
         path = find_table_file(data_dir, table)
         frame = read_table(path, table, ContractMapping())
         tables[table] = validate_table(table, frame, source_file=path.name,

@@ -40,7 +40,8 @@ def test_run_leaves_every_promised_output(first_run):
     settings, result = first_run
     assert result.success
     out = Path(settings.output_dir)
-    for table in ["accounts", "subscriptions", "invoices", "support_tickets", "nps_responses"]:
+    for table in ["accounts", "subscriptions", "invoices", "support_tickets", "nps_responses",
+                  "cs_activities"]:
         assert (out / "assets" / f"{table}.parquet").exists()
         assert (out / "assets" / f"{table}_quarantine.parquet").exists()
     assert len(list((out / "assets" / "events").glob("*.parquet"))) == 153  # Jun 1..Oct 31

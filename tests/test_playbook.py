@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from models.playbook import Playbook, recommend_actions
+from models.playbook import HOLDOUT_RULE, Playbook, recommend_actions
 
 
 def accounts(**columns):
@@ -35,7 +35,7 @@ def test_first_matching_rule_wins_and_carries_owner_and_sla():
     assert result.iloc[0].to_dict() == {
         "rule": "executive_sponsor_call",
         "action": "Executive sponsor call to agree a recovery plan",
-        "owner": "CSM lead + executive sponsor", "sla_hours": 24}
+        "owner": "CSM lead + executive sponsor", "sla_hours": 24, "holdout": False}
 
 
 def test_custom_playbook_from_yaml(tmp_path):
@@ -58,3 +58,32 @@ def test_a_playbook_without_a_catch_all_is_an_error(tmp_path):
                     " sla_hours: 1}\n")
     with pytest.raises(ValueError, match="no rule for some accounts"):
         recommend_actions(accounts(), Playbook.load(path))
+
+
+def test_the_holdout_is_a_stable_random_share_of_accounts_drawn_by_salt():
+    ids = pd.Series([f"acc_{i:06d}" for i in range(20_000)])
+    playbook = Playbook.load()
+    held = playbook.held_out(ids)
+    assert abs(held.mean() - playbook.holdout_share) < 0.01
+    assert (playbook.held_out(ids) == held).all()  # the same tomorrow
+    assert playbook.held_out(ids.iloc[::-1])[::-1].tolist() == held.tolist()  # order-free
+    redrawn = playbook.model_copy(update={"holdout_salt": "2027"}).held_out(ids)
+    assert abs((redrawn & held).mean() - playbook.holdout_share ** 2) < 0.01  # independent
+    assert not playbook.model_copy(update={"holdout_share": 0.0}).held_out(ids).any()
+
+
+def test_only_flagged_accounts_drawn_into_the_holdout_get_the_holdout_action():
+    playbook = Playbook.load().model_copy(update={"holdout_share": 0.5})
+    ids = [f"acc_{i}" for i in range(400)]
+    held = playbook.held_out(pd.Series(ids))
+    bands = ["critical", "at-risk", "neutral", "healthy"] * 100
+    no_reasons = [[] for _ in ids]
+    result = recommend_actions(accounts(band=bands, account_id=ids, risk_reasons=no_reasons),
+                               playbook)
+    flagged = pd.Series(bands).isin(["critical", "at-risk"]).to_numpy()
+    assert (result["holdout"].to_numpy() == (held & flagged)).all()
+    assert (result.loc[result["holdout"], "rule"] == HOLDOUT_RULE).all()
+    assert (result.loc[~result["holdout"], "rule"] != HOLDOUT_RULE).all()
+    # without account ids (what-if tables) nobody is held out
+    assert not recommend_actions(accounts(band=bands, risk_reasons=no_reasons), playbook)[
+        "holdout"].any()

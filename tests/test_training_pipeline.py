@@ -1,18 +1,19 @@
 """The full pipeline with models: MLflow runs, artifacts, registry and promotion."""
 
 import json
+import shutil
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 import pytest
-from dagster import DagsterInstance
+from dagster import AssetSelection, DagsterInstance
 from mlflow import MlflowClient
 
 from models.features import model_input
 from models.tracking import EXPANSION_EXPERIMENT, EXPANSION_MODEL, EXPERIMENT, REGISTERED_MODEL
-from pipelines.run import run_pipeline
-from tests.conftest import use_registry_of
+from pipelines.run import print_interventions, run_pipeline
+from tests.conftest import make_settings, use_registry_of
 
 
 @pytest.fixture(autouse=True)
@@ -97,6 +98,14 @@ def test_scoring_a_day_publishes_every_active_account_idempotently(trained):
     assert len(json.loads((out / "scores" / f"{day}.json").read_text())) == len(first)
     again = score()
     pd.testing.assert_frame_equal(first, again)
+    report = (out / "reports" / "daily" / f"{day}.html").read_text()
+    for page in ["../../reports/leading_indicators.html", "../../reports/interventions.html",
+                 f"../../work_queue/{day}.csv"]:
+        assert f'href="{page}"' in report
+    # the held-out accounts are flagged ones, told not to be contacted
+    held = first[first["holdout"]]
+    assert held["band"].isin(["at-risk", "critical"]).all()
+    assert held["recommended_action"].str.startswith("Hold out").all()
 
 
 def test_champion_can_be_rolled_back_by_hand_with_a_reason(trained, monkeypatch, capsys):
@@ -147,6 +156,45 @@ def test_leading_indicators_table_page_and_check(trained):
     experiment = client.get_experiment_by_name(EXPERIMENT)
     run = client.search_runs([experiment.experiment_id])[0]
     assert "correlation_health.roc_auc" in run.data.metrics
+
+
+def test_intervention_effects_episodes_page_check_and_what_make_run_prints(trained, capsys):
+    settings, first, _ = trained
+    checks = {e.check_name: e for e in first.get_asset_check_evaluations()}
+    check = checks["holdout_kept_as_configured"]
+    assert check.metadata["held_out_but_contacted"].value == 0
+    episodes = pd.read_parquet(Path(settings.output_dir) / "assets"
+                               / "intervention_effects.parquet")
+    activities = pd.read_parquet(Path(settings.output_dir) / "assets" / "cs_activities.parquet")
+    flags = activities.dropna(subset=["flagged_at"])[["account_id", "flagged_at"]]
+    assert len(episodes) > 20 and len(episodes) <= len(flags.drop_duplicates())
+    assert set(episodes["arm"]) == {"treated", "control"}
+    page = (Path(settings.output_dir) / "reports" / "interventions.html").read_text()
+    assert "Uplift against the holdout" in page and "Success rate by lead time" in page
+    print_interventions(settings)
+    printed = capsys.readouterr().out
+    assert "held out" in printed and "planted in the demo data: uplift" in printed
+
+
+def test_interventions_without_cs_activities_say_what_they_need(trained, tmp_path):
+    settings, _, _ = trained
+    data, out = tmp_path / "data", tmp_path / "out"
+    shutil.copytree(settings.data_dir, data)
+    (data / "cs_activities.csv").unlink()
+    assets = Path(settings.output_dir) / "assets"
+    for name in ["subscriptions.parquet", "accounts.parquet", "training_set.parquet"]:
+        (out / "assets").mkdir(parents=True, exist_ok=True)
+        shutil.copy(assets / name, out / "assets" / name)
+    shutil.copytree(assets / "account_snapshot", out / "assets" / "account_snapshot")
+    without = make_settings(data, out, n_folds=2, horizon_days=60)
+    result = run_pipeline(without, DagsterInstance.ephemeral(), first_day="2026-10-31",
+                          last_day="2026-10-31", selection=AssetSelection.assets(
+                              "cs_activities", "cs_activities_quarantine",
+                              "intervention_effects"))
+    assert result.success
+    page = (out / "reports" / "interventions.html").read_text()
+    assert "No cs_activities table was supplied" in page and "uplift against the holdout" in page
+    assert not (out / "assets" / "cs_activities.parquet").exists()
 
 
 def test_expansion_model_is_validated_registered_and_promoted_on_its_own(trained):

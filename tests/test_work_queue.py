@@ -3,6 +3,7 @@ overflow reported (never dropped), unowned accounts visible."""
 
 import pandas as pd
 
+from models.opportunities import OPPORTUNITY_COLUMNS
 from models.work_queue import CapacityConfig, overflow_summary, work_queue
 
 SCORES = pd.DataFrame({
@@ -60,3 +61,20 @@ def test_overflow_is_summarised_not_dropped():
 def test_without_owners_everything_overflows():
     queue = work_queue(SCORES, OPPORTUNITIES, None, CONFIG)
     assert queue["status"].eq("overflow").all()
+
+
+def test_no_expansion_champion_leaves_only_the_retention_queue():
+    """Without an expansion champion the day's opportunities table is empty (untyped)."""
+    empty = pd.DataFrame({c: [] for c in OPPORTUNITY_COLUMNS})
+    queue = work_queue(SCORES, empty, OWNERS, CONFIG)
+    assert set(queue["queue"]) == {"retention"}
+    assert len(queue) == 5
+
+
+def test_held_out_accounts_are_listed_outside_capacity():
+    scores = SCORES.assign(holdout=[False, True, False, False, False, False])
+    queue = work_queue(scores, OPPORTUNITIES, OWNERS, CONFIG)
+    retention = queue[queue["queue"] == "retention"].set_index("account_id")
+    assert retention.loc["a2", "status"] == "holdout"
+    # a2 (the largest) is held out, so kim's capacity of 2 goes to a1 and a3
+    assert retention.loc[["a1", "a3"], "status"].eq("scheduled").all()

@@ -148,7 +148,9 @@ def csm_work_queue(context: AssetExecutionContext, settings: AccountHealthSettin
     over = most[most["accounts"] > most["queue"].map(limits)]
     yield AssetCheckResult(check_name="queue_within_capacity", asset_key="csm_work_queue",
                            passed=bool(over.empty and result["status"].isin(
-                               ["scheduled", "overflow"]).all()),
+                               ["scheduled", "overflow", "holdout"]).all()),
                            metadata={"owners_over_capacity": len(over),
                                      "overflow_accounts": int((result["status"]
-                                                               == "overflow").sum())})
+                                                               == "overflow").sum()),
+                                     "held_out_accounts": int((result["status"]
+                                                               == "holdout").sum())})

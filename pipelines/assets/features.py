@@ -177,7 +177,7 @@ def training_set(context: AssetExecutionContext, settings: AccountHealthSettings
                  feast: FeastFeatureStore, subscriptions: pd.DataFrame) -> pd.DataFrame:
     """Labelled monthly snapshots (churn, and expansion, within the horizon) with
     point-in-time features."""
-    days = sorted(p.stem for p in settings.snapshot_dir().glob("*.parquet"))
+    days = settings.snapshot_days()
     if not days:
         raise ValueError("account_snapshot has no partitions yet; materialise it first")
     first, last = pd.Timestamp(days[0]), pd.Timestamp(days[-1])

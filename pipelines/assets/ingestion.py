@@ -176,6 +176,9 @@ def _optional_table_asset(table: str, description: str):
 invoices = _optional_table_asset("invoices", "Invoices (optional): payments, late and failed.")
 support_tickets = _optional_table_asset("support_tickets", "Support tickets (optional).")
 nps_responses = _optional_table_asset("nps_responses", "NPS survey responses (optional).")
+cs_activities = _optional_table_asset(
+    "cs_activities", "Customer-success activities (optional): outreach and holdouts of flagged "
+    "accounts, for measuring whether interventions work.")
 
 
 @multi_asset(

@@ -2,6 +2,7 @@
 performance for data scientists."""
 
 import functools
+from pathlib import Path
 
 import pandas as pd
 from dagster import (
@@ -263,11 +264,22 @@ def model_outcomes(settings: AccountHealthSettings, subscriptions: pd.DataFrame)
                   "auc_floor": settings.auc_floor, "surprise_churn_rate": surprise_rate})
 
 
+def _links(output: Path, day: str) -> dict[str, str]:
+    """The day's other pages and tables that exist, relative to reports/daily/<day>.html."""
+    targets = {"leading indicators": "reports/leading_indicators.html",
+               "interventions": "reports/interventions.html",
+               "expansion opportunities (CSV)": f"opportunities/{day}.csv",
+               "CSM work queue (CSV)": f"work_queue/{day}.csv",
+               "alerts (CSV)": f"alerts/{day}.csv"}
+    return {label: f"../../{path}" for label, path in targets.items()
+            if (output / path).exists()}
+
+
 @asset(
     group_name=GROUP,
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
-    deps=[account_scores, "feature_drift", prediction_drift],
+    deps=[account_scores, "feature_drift", prediction_drift, "csm_work_queue"],
     ins={"retention_metrics": AssetIn(), "model_outcomes": AssetIn()},
 )
 def daily_report(context: AssetExecutionContext, settings: AccountHealthSettings,
@@ -312,7 +324,8 @@ def daily_report(context: AssetExecutionContext, settings: AccountHealthSettings
                      "logo_retention": settings.logo_retention_target},
             **({"validation": reference.predictions,
                 "validation_metrics": reference.pooled_metrics,
-                "reference": reference.reference} if reference else {})))
+                "reference": reference.reference} if reference else {}),
+            links=_links(settings.output_path, name)))
         path = directory / f"{name}.html"
         path.write_text(page)
         headline = {"accounts_scored": len(scores),

@@ -8,7 +8,7 @@ from features.validation import describe_quarantine, reason_kind
 from pipelines.resources import AccountHealthSettings
 
 QUARANTINE_INPUTS = ["accounts", "subscriptions", "events", "invoices", "support_tickets",
-                     "nps_responses"]
+                     "nps_responses", "cs_activities"]
 
 
 def summarise_quarantine(inventory: pd.DataFrame, quarantine: pd.DataFrame) -> pd.DataFrame:
