@@ -6,6 +6,9 @@ tickets, detractor NPS, failed payments) plus noise, so a good model can learn i
 perfectly. The drivers and their coefficients are written to ``planted_drivers.json`` so
 tests can check that models recover them.
 
+Expansion (more seats at a renewal) is drawn from planted drivers too — deep core-feature
+adoption, an engaged team, no usage decline — recorded beside the churn drivers.
+
 Customer-success interventions are planted too: a usage decline is flagged a few weeks after
 it starts, a random ``holdout_share`` of flagged accounts is left alone (the control group),
 and the others get outreach whose true effect lowers the churn log-odds at their renewals.
@@ -59,6 +62,27 @@ PLANTED_DRIVERS = {
     },
 }
 BASE_LOG_ODDS = {"monthly": -4.6, "annual": -2.3}
+# Log-odds contributions to buying more seats at a renewal the account stays through: teams
+# that use the core features deeply and that are engaged grow; a declining one does not.
+PLANTED_EXPANSION_DRIVERS = {
+    "deep_core_adoption": {
+        "coefficient": 1.5,
+        "features": ["core_feature_breadth_30d", "core_events_per_active_user_30d"],
+        "note": "hidden core-feature adoption above 0.65",
+    },
+    "engaged_team": {
+        "coefficient": 1.0,
+        "features": ["active_users_per_seat", "dau_mau_ratio", "active_users_30d",
+                     "events_per_active_user_30d", "events_30d", "active_users_7d",
+                     "events_7d"],
+        "note": "hidden engagement above 0.5",
+    },
+    "usage_decline": {
+        "coefficient": -2.0,
+        "features": ["usage_velocity_30d", "active_users_mom_change", "days_since_last_login"],
+    },
+}
+EXPANSION_BASE_LOG_ODDS = -4.2
 # The planted interventions: flag lag after a decline starts, days from flag to first action,
 # the true effect on churn log-odds at renewals after the first action, and the window over
 # which the expected uplift (churn within the window after the flag) is recorded.
@@ -72,6 +96,9 @@ PLANTED_INTERVENTIONS = {
 # Action types of the planted outreach: the playbook's rule names.
 OUTREACH_ACTIONS = ("health_check", "re_onboarding", "renewal_rescue", "executive_sponsor_call",
                     "support_escalation")
+#: Bumped whenever the same configuration would generate different data, so a demo
+#: directory written by an older generator is regenerated rather than reused.
+GENERATOR_VERSION = 3
 NEVER = 50_000  # day index standing for "never happens" (stays within datetime64[ns])
 
 
@@ -258,10 +285,12 @@ def generate(config: DemoConfig) -> dict[str, pd.DataFrame]:
             # Survivors may move seats: growth when healthy, contraction when not.
             keep, keep_date = r_idx[~churns], renewal_date[~churns]
             move = rng.random(keep.size)
-            h_keep = engagement[keep] - 1.2 * (decline_start[keep] <= r_day[~churns])
-            for i in np.flatnonzero(((move < 0.06) & (h_keep > 0))
-                                    | ((move > 0.96) & (h_keep < 0))):
-                a, upgrade = keep[i], move[i] < 0.06
+            declining = decline_start[keep] <= r_day[~churns]
+            h_keep = engagement[keep] - 1.2 * declining
+            grows = move < _sigmoid(_expansion_log_odds(adoption[keep], engagement[keep],
+                                                        declining))
+            for i in np.flatnonzero(grows | ((move > 0.96) & (h_keep < 0))):
+                a, upgrade = keep[i], bool(grows[i])
                 new_seats = max(1, int(round(current_seats[a] * (1.25 if upgrade else 0.8))))
                 if upgrade and new_seats == current_seats[a]:
                     new_seats += 1
@@ -334,6 +363,16 @@ def generate(config: DemoConfig) -> dict[str, pd.DataFrame]:
 
 def _sigmoid(logit: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-logit))
+
+
+def _expansion_log_odds(adoption: np.ndarray, engagement: np.ndarray,
+                        declining: np.ndarray) -> np.ndarray:
+    """The hidden log-odds of buying more seats at a renewal: the planted expansion drivers."""
+    drivers = PLANTED_EXPANSION_DRIVERS
+    return (EXPANSION_BASE_LOG_ODDS
+            + drivers["deep_core_adoption"]["coefficient"] * (adoption > 0.65)
+            + drivers["engaged_team"]["coefficient"] * (engagement > 0.5)
+            + drivers["usage_decline"]["coefficient"] * declining)
 
 
 class InterventionPlan:
@@ -695,6 +734,8 @@ def write_planted_drivers(data_dir: Path, config: DemoConfig,
     path = data_dir / "planted_drivers.json"
     payload = {"seed": config.seed, "base_log_odds_per_renewal": BASE_LOG_ODDS,
                "drivers": PLANTED_DRIVERS,
+               "expansion_base_log_odds_per_renewal": EXPANSION_BASE_LOG_ODDS,
+               "expansion_drivers": PLANTED_EXPANSION_DRIVERS,
                "interventions": interventions or {**PLANTED_INTERVENTIONS,
                                                   "holdout_share": config.holdout_share}}
     path.write_text(json.dumps(payload, indent=2))

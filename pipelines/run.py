@@ -21,8 +21,13 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from account_health.demo_data import DemoConfig, default_end_date, generate_to_dir
-from features.contract import CONTRACT, day_files, read_table
+from account_health.demo_data import (
+    GENERATOR_VERSION,
+    DemoConfig,
+    default_end_date,
+    generate_to_dir,
+)
+from features.contract import day_files, read_table
 from features.validation import event_times
 from pipelines.resources import AccountHealthSettings, settings_from_env
 from pipelines.selections import SCORING, TRAINING_PIPELINE
@@ -33,7 +38,7 @@ def ensure_demo_data(data_dir: Path, config: DemoConfig) -> bool:
     marker = data_dir / "demo_config.json"
     wanted = {"accounts": config.accounts, "months": config.months, "seed": config.seed,
               "end_date": config.end_date.isoformat(), "holdout_share": config.holdout_share,
-              "tables": sorted(CONTRACT)}
+              "generator": GENERATOR_VERSION}
     if marker.exists() and json.loads(marker.read_text()) == wanted:
         return False
     counts = generate_to_dir(data_dir, config)

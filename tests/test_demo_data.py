@@ -78,3 +78,19 @@ def test_cli_writes_the_requested_demo(tmp_path, capsys):
           "--out", str(tmp_path)])
     assert pd.read_csv(tmp_path / "accounts.csv").shape[0] == 15
     assert "events" in capsys.readouterr().out
+
+
+def test_demo_data_is_reused_only_when_the_same_generator_wrote_it(tmp_path):
+    import json
+
+    from pipelines.run import ensure_demo_data
+
+    config = replace(TINY, accounts=40, months=3)
+    assert ensure_demo_data(tmp_path, config)
+    assert not ensure_demo_data(tmp_path, config)
+    marker = tmp_path / "demo_config.json"
+    older = json.loads(marker.read_text())
+    older["generator"] -= 1
+    marker.write_text(json.dumps(older))
+    assert ensure_demo_data(tmp_path, config)
+    assert (tmp_path / "cs_activities.csv").exists()

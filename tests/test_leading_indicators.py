@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from account_health.demo_data import PLANTED_DRIVERS
+from account_health.demo_data import PLANTED_DRIVERS, PLANTED_EXPANSION_DRIVERS
 from models.baselines import CorrelationWeightedHealthBaseline, correlation_weights
 from models.leading_indicators import (
     auc_with_interval,
@@ -119,25 +119,48 @@ def test_correlation_weights_follow_the_separating_component():
 
 @pytest.fixture(scope="module")
 def demo_indicators():
+    from features.expansion import expansion_events
     from models.features import feature_columns
-    from models.leading_indicators import churn_outcomes
-    from tests.conftest import labelled_snapshots
+    from models.leading_indicators import churn_outcomes, expansion_outcomes
+    from tests.conftest import demo_tables, labelled_snapshots
     from tests.test_models import MODEL_DEMO
 
-    training = labelled_snapshots(MODEL_DEMO)
+    tables = demo_tables(MODEL_DEMO)
+    training = labelled_snapshots(MODEL_DEMO, tables=tables)
     numeric = [c for c in feature_columns(training)
                if pd.api.types.is_numeric_dtype(training[c])]
-    return indicator_table(training, numeric, {"churn": churn_outcomes(training)},
-                           segment_column=None, n_boot=50)
+    outcomes = {"churn": churn_outcomes(training),
+                "expansion": expansion_outcomes(training,
+                                                expansion_events(tables["subscriptions"]),
+                                                observed_until=pd.Timestamp(
+                                                    MODEL_DEMO.end_date))}
+    return indicator_table(training, numeric, outcomes, segment_column=None, n_boot=50)
+
+
+def _planted_in_top(table: pd.DataFrame, drivers: dict, top: int = 10) -> list[str]:
+    """Planted drivers with a feature among the ``top`` signals whose interval excludes
+    chance."""
+    best = table.nsmallest(top, "rank")
+    strong = set(best.loc[best["interval_excludes_chance"], "feature"])
+    return [name for name, driver in drivers.items()
+            if driver["coefficient"] and set(driver["features"]) & strong]
 
 
 @pytest.mark.parametrize("lead", [30, 60, 90])
 def test_planted_churn_drivers_lead_on_the_demo(demo_indicators, lead):
-    table = demo_indicators[demo_indicators["lead_days"] == lead]
-    top = table.nsmallest(10, "rank")
-    leading = [name for name, driver in PLANTED_DRIVERS.items() if driver["coefficient"]
-               and set(driver["features"]) & set(top.loc[top["interval_excludes_chance"],
-                                                         "feature"])]
+    table = demo_indicators[(demo_indicators["lead_days"] == lead)
+                            & (demo_indicators["outcome"] == "churn")]
+    leading = _planted_in_top(table, PLANTED_DRIVERS)
     # usage decline, shallow adoption and detractor NPS lead by 90 days; tickets and failed
     # payments are rarer in 800 accounts
-    assert len(leading) >= 3, top[["feature", "auc", "auc_low", "auc_high"]]
+    assert len(leading) >= 3, table.nsmallest(10, "rank")[["feature", "auc", "auc_low",
+                                                            "auc_high"]]
+
+
+@pytest.mark.parametrize("lead", [30, 60, 90])
+def test_planted_expansion_drivers_lead_on_the_demo(demo_indicators, lead):
+    table = demo_indicators[(demo_indicators["lead_days"] == lead)
+                            & (demo_indicators["outcome"] == "expansion")]
+    leading = _planted_in_top(table, PLANTED_EXPANSION_DRIVERS)
+    assert {"deep_core_adoption", "engaged_team"} <= set(leading), table.nsmallest(
+        10, "rank")[["feature", "auc", "auc_low", "auc_high"]]
