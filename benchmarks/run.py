@@ -57,6 +57,8 @@ class Recorder:
     """Times stages and samples the process's resident memory while each runs."""
 
     stages: list[Stage] = field(default_factory=list)
+    #: seconds per step of each Dagster daily run, by its label
+    steps: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @contextlib.contextmanager
     def stage(self, name: str):
@@ -396,8 +398,10 @@ def daily_run(recorder: Recorder, settings, label: str) -> float:
             raise RuntimeError("the daily run failed")
         stage.rows = len(pd.read_parquet(settings.output_path / "assets" / "account_scores"
                                          / f"{day}.parquet", columns=["account_id"]))
-        stage.own_peak_gib = peak.get() / 1024**3  # the run's process, not this one
+        own_peak, steps = peak.get()
+        stage.own_peak_gib = own_peak / 1024**3  # the run's process, not this one
         stage.note = "(peak RSS of the run's own process)"
+    recorder.steps[label] = steps
     return stage.seconds
 
 
@@ -415,7 +419,9 @@ def _daily_job(data_dir: str, output_dir: str, day: str, peak) -> None:
     # the parent's resident memory at the fork that preceded the exec
     with open("/proc/self/status") as status:
         kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-    peak.put(kib * 1024)
+    steps = {event.step_key: event.event_specific_data.duration_ms / 1000
+             for event in result.get_step_success_events()}
+    peak.put((kib * 1024, steps))
     if not result.success:
         raise SystemExit(1)
 
@@ -444,14 +450,18 @@ def shorten_history(history: dict, months: int):
 
 
 def measure(accounts: int, months: int, feast_file_limit: int, feast_file_timeout: float,
-            history_ratio: bool, event_grain_fraction: float,
-            daily_only: bool) -> tuple[Recorder, dict]:
+            history_ratio: bool, event_grain_fraction: float, daily_only: bool,
+            workdir: str | None = None, daily_again: bool = False) -> tuple[Recorder, dict]:
     from features.snapshot import EVENT_LOOKBACK_DAYS
 
     recorder = Recorder()
     ratios = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        if daily_only:
+    with contextlib.ExitStack() as stack:
+        tmp = (Path(workdir) if workdir is not None
+               else stack.enter_context(tempfile.TemporaryDirectory()))
+        if daily_again:
+            history = {"settings": _settings(Path(tmp) / "data", Path(tmp) / "out")}
+        elif daily_only:
             data_dir = generate_data(recorder, accounts, months, Path(tmp), event_grain_fraction)
             history = ingest(recorder, data_dir, Path(tmp), event_days=EVENT_LOOKBACK_DAYS + 1)
             recent_champion(recorder, history)
@@ -490,12 +500,22 @@ def main() -> None:
                         help="only what the daily run needs: the export, its last 91 event "
                              "days ingested and a champion from four month-ends; then the "
                              "daily run")
+    parser.add_argument("--workdir", help="build in this directory and keep it (one size "
+                                          "only) instead of a temporary one")
+    parser.add_argument("--daily-again", action="store_true",
+                        help="with --workdir of an earlier --daily-only run: only the daily run "
+                             "again, on what is there")
     args = parser.parse_args()
+    if args.workdir and len(args.accounts) > 1:
+        parser.error("--workdir keeps one size: give one --accounts")
+    if args.daily_again and not args.workdir:
+        parser.error("--daily-again needs the --workdir of an earlier --daily-only run")
     for accounts in args.accounts:
         print(f"\n== {accounts:,} accounts × {args.months} months ==", flush=True)
         recorder, ratios = measure(accounts, args.months, args.feast_file_rows,
                                    args.feast_file_timeout, args.history_ratio,
-                                   args.event_grain_fraction, args.daily_only)
+                                   args.event_grain_fraction, args.daily_only,
+                                   args.workdir, args.daily_again)
         table = pd.DataFrame([{
             "stage": s.name, "wall s": s.seconds, "rows": s.rows,
             "rows/s": s.rows / s.seconds if s.seconds else float("nan"),
@@ -505,6 +525,10 @@ def main() -> None:
         print()
         for name, value in ratios.items():
             print(f"{name}: {value:,.2f}")
+        for label, steps in recorder.steps.items():
+            slowest = sorted(steps.items(), key=lambda item: -item[1])[:12]
+            print(f"\nslowest steps of the daily run ({label}): "
+                  + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in slowest))
 
 
 if __name__ == "__main__":

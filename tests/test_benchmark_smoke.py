@@ -7,12 +7,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_daily_only_benchmark_runs_every_stage_and_the_real_daily_job():
+def benchmark(*args: str) -> subprocess.CompletedProcess:
     # in a process of its own, as people run it (it starts worker processes of its own)
-    result = subprocess.run(
-        [sys.executable, "benchmarks/run.py", "--accounts", "400", "--months", "12",
-         "--daily-only", "--history-ratio", "--event-grain-fraction", "0.5"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, "benchmarks/run.py", "--accounts", "400",
+                           "--months", "12", *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_the_daily_only_benchmark_runs_every_stage_and_the_real_daily_job(tmp_path):
+    result = benchmark("--daily-only", "--history-ratio", "--event-grain-fraction", "0.5",
+                       "--workdir", str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     table = [line for line in result.stdout.splitlines() if line.startswith("| ")]
     stages = {line.split("|")[1].strip(): line.split("|")[2:] for line in table}
@@ -21,3 +25,9 @@ def test_the_daily_only_benchmark_runs_every_stage_and_the_real_daily_job():
     assert int(daily[1]) > 0  # accounts scored by the Dagster job
     assert float(daily[3]) > 0  # peak memory of the run's own process
     assert "daily run: 12 ÷ 6 months of history" in result.stdout
+    assert "slowest steps of the daily run (12 months of history): " in result.stdout
+    # the kept workdir runs the morning again, alone, with its slowest steps
+    again = benchmark("--workdir", str(tmp_path), "--daily-again")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "end-to-end daily run (12 months of history)" in again.stdout
+    assert "account_scores" in again.stdout.split("slowest steps of the daily run")[1]
