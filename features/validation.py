@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.contract import CONTRACT, TableSpec
 
@@ -42,13 +43,40 @@ def to_utc(values: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values):
         return values.dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
     text = values.astype(pd.ArrowDtype(pa.string())).str.strip()
+    parsed = _common_formats(text)
+    rest = text.notna() & parsed.isna()
+    if not rest.any():
+        return parsed
+    text = text[rest]
     has_offset = text.str.contains(_EXPLICIT_OFFSET, regex=True).fillna(False).astype(bool)
-    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
     for mask in (has_offset, ~has_offset):
         if mask.any():
-            parsed[mask] = pd.to_datetime(text[mask].astype(object), utc=True, errors="coerce",
-                                          format="ISO8601")
+            parsed[mask[mask].index] = pd.to_datetime(
+                text[mask].astype(object), utc=True, errors="coerce", format="ISO8601")
     return parsed
+
+
+#: Layouts nearly every export uses, parsed by Arrow's C++ strptime (about 20 times faster
+#: than pandas' ISO 8601 parser, which matters for whole invoice and ticket exports every
+#: morning); anything else, or anything they reject, goes through pandas.
+_COMMON_FORMATS = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
+
+
+def _common_formats(text: pd.Series) -> pd.Series:
+    """UTC timestamps of the values in a common layout ("Z" or no offset: UTC); NaT else."""
+    array = pa.array(text)
+    parsed = pa.nulls(len(array), pa.timestamp("ns"))
+    for layout in _COMMON_FORMATS:
+        parsed = pc.coalesce(parsed, pc.strptime(array, format=layout, unit="ns",
+                                                 error_is_null=True))
+    # strptime rolls impossible dates over (Feb 30 -> Mar 2): keep a value only when its day
+    # is the one written, so those fall through to pandas, which rejects them
+    written_day = pc.utf8_slice_codeunits(array, 8, 10)
+    parsed_day = pc.utf8_lpad(pc.cast(pc.day(parsed), pa.string()), width=2, padding="0")
+    parsed = pc.if_else(pc.fill_null(pc.equal(written_day, parsed_day), False), parsed,
+                        pa.scalar(None, pa.timestamp("ns")))
+    return pd.Series(parsed.to_numpy(zero_copy_only=False), index=text.index).dt.tz_localize(
+        "UTC").astype("datetime64[ns, UTC]")
 
 
 def _strings(values: pd.Series) -> pd.Series:

@@ -6,7 +6,12 @@ import pandas as pd
 import pytest
 
 from features.contract import ContractError, ContractMapping, read_table
-from features.validation import describe_quarantine, unplaceable_events, validate_table
+from features.validation import (
+    describe_quarantine,
+    to_utc,
+    unplaceable_events,
+    validate_table,
+)
 
 NOW = pd.Timestamp("2026-11-01", tz="UTC")
 
@@ -105,6 +110,20 @@ def test_timestamps_are_normalised_to_utc(tmp_path):
                             + "e2,a1,u1,2026-10-01 10:00:00,login\n").accepted
     assert list(accepted["event_time"]) == [pd.Timestamp("2026-10-01 08:00", tz="UTC"),
                                             pd.Timestamp("2026-10-01 10:00", tz="UTC")]
+
+
+def test_every_timestamp_layout_reads_as_pandas_reads_it():
+    """The fast path for common layouts gives pandas' ISO 8601 answer, impossible dates
+    included (Arrow's strptime alone would roll Feb 30 over to Mar 2)."""
+    values = pd.Series(["2026-01-05T10:00:00Z", "2026-01-05T10:00:00", "2026-01-05",
+                        "2026-01-05 10:00:00", " 2026-01-05T10:00:00Z ", "2026-01-05T10:00:00.5Z",
+                        "2026-01-05T10:00:00+02:00", "2026-01-05T23:30:00-05:00", "2024-02-29",
+                        "2026-02-30", "2026-02-30T10:00:00Z", "2026-04-31 10:00:00",
+                        "2026-13-01", "garbage", "", None])
+    expected = [pd.to_datetime(v.strip(), utc=True, format="ISO8601", errors="coerce")
+                if v and v.strip() else pd.NaT for v in values]
+    assert to_utc(values).tolist() == expected
+    assert to_utc(values).iloc[9:13].isna().all()
 
 
 def test_unplaceable_events_get_reasons(tmp_path):
