@@ -38,10 +38,15 @@ def mrr_movements(subscriptions: pd.DataFrame, last_day: pd.Timestamp) -> pd.Dat
     months = month_ends(subs["start_date"].min(), last_day)
     months = months[months <= pd.Timestamp(last_day).normalize()]
     rows, on = expand_intervals(subs["start_date"], subs["end_date"], months)
-    active = subs.iloc[rows][["account_id", "plan", "mrr"]].assign(month=on)
-    accounts = pd.Index(sorted(subs["account_id"].unique()), name="account_id")
-    ending = (active.groupby(["account_id", "month"])["mrr"].sum().unstack(fill_value=0.0)
-              .reindex(index=accounts, columns=months, fill_value=0.0).to_numpy())
+    # integer account and month codes: a dense account x month matrix instead of grouping
+    # string ids (the difference is seconds at 10^5 accounts, every morning)
+    account_code, accounts = pd.factorize(subs["account_id"], sort=True)
+    active_account = account_code[rows]
+    active_month = months.searchsorted(on)
+    cell = active_account * len(months) + active_month
+    mrr = subs["mrr"].to_numpy(dtype=float)[rows]
+    ending = np.bincount(cell, weights=mrr, minlength=len(accounts) * len(months)).reshape(
+        len(accounts), len(months))
     starting = np.hstack([np.zeros((len(accounts), 1)), ending[:, :-1]])
     paid_before = np.hstack([np.zeros((len(accounts), 1), dtype=bool),
                              np.maximum.accumulate(ending > 0, axis=1)[:, :-1]])
@@ -53,22 +58,24 @@ def mrr_movements(subscriptions: pd.DataFrame, last_day: pd.Timestamp) -> pd.Dat
         "contraction": np.where(was & now & (ending < starting), starting - ending, 0.0),
         "churned": np.where(was & ~now, starting, 0.0),
     }
+    # plan of the largest subscription at each month end (ties: the first plan by name); the
+    # start of a month is the end of the one before
+    plans = subs["plan"].to_numpy(dtype=object)[rows]
+    order = np.lexsort((plans.astype(str), -mrr, cell))
+    first = order[np.r_[True, cell[order][1:] != cell[order][:-1]]]
+    primary = np.full(len(accounts) * len(months), None, dtype=object)
+    primary[cell[first]] = plans[first]
+    primary = primary.reshape(len(accounts), len(months))
+    at_start = np.hstack([np.full((len(accounts), 1), None, dtype=object), primary[:, :-1]])
+    keep = (starting > 0) | (ending > 0)
+    account_index, month_index = np.nonzero(keep)  # row-major: by account, then month
     frame = pd.DataFrame({
-        "account_id": np.repeat(accounts.to_numpy(), len(months)),
-        "month": np.tile(months.to_numpy(), len(accounts)),
-        "starting_mrr": starting.ravel(), "ending_mrr": ending.ravel(),
-        **{name: movements[name].ravel() for name in MOVEMENTS},
-        "retained": (was & now).ravel()})
-    frame = frame[(frame["starting_mrr"] > 0) | (frame["ending_mrr"] > 0)]
-    # plan of the largest subscription at each month end; the start of a month is the end of
-    # the one before
-    primary = (active.sort_values(["mrr", "plan"], ascending=[False, True])
-               .drop_duplicates(["account_id", "month"]).set_index(["account_id", "month"])["plan"])
-    at_start = primary.reindex(pd.MultiIndex.from_arrays(
-        [frame["account_id"], frame["month"] - pd.offsets.MonthEnd(1)])).to_numpy()
-    at_end = primary.reindex(pd.MultiIndex.from_arrays(
-        [frame["account_id"], frame["month"]])).to_numpy()
-    frame.insert(2, "plan", np.where(frame["starting_mrr"] > 0, at_start, at_end))
+        "account_id": np.asarray(accounts, dtype=object)[account_index],
+        "month": months.to_numpy()[month_index],
+        "plan": np.where(starting[keep] > 0, at_start[keep], primary[keep]),
+        "starting_mrr": starting[keep], "ending_mrr": ending[keep],
+        **{name: movements[name][keep] for name in MOVEMENTS},
+        "retained": (was & now)[keep]})
     return frame.sort_values(["month", "account_id"], ignore_index=True)
 
 
@@ -82,12 +89,13 @@ def retention_by_month(movements: pd.DataFrame, by: list[str] | None = None) -> 
     churned, both in MRR.
     """
     keys = ["month", *(by or [])]
-    frame = movements.assign(paying_at_start=movements["starting_mrr"] > 0)
+    frame = movements.assign(paying_at_start=movements["starting_mrr"] > 0,
+                             paying_at_end=movements["ending_mrr"] > 0)
     totals = frame.groupby(keys, dropna=False).agg(
         starting_mrr=("starting_mrr", "sum"), **{m: (m, "sum") for m in MOVEMENTS},
         ending_mrr=("ending_mrr", "sum"), starting_accounts=("paying_at_start", "sum"),
         retained_accounts=("retained", "sum"),
-        ending_accounts=("ending_mrr", lambda mrr: int((mrr > 0).sum()))).reset_index()
+        ending_accounts=("paying_at_end", "sum")).reset_index()
     start = totals["starting_mrr"].where(totals["starting_mrr"] > 0)
     logos = totals["starting_accounts"].where(totals["starting_accounts"] > 0)
     lost = totals["contraction"] + totals["churned"]
@@ -116,11 +124,12 @@ def cohort_retention(movements: pd.DataFrame, by: list[str] | None = None, *,
     keys = by or []
     names = ["cohort", *keys, "age_months"]
     paying = movements[movements["ending_mrr"] > 0]
-    paying = paying.join(paying.groupby("account_id")["month"].min().rename("cohort"),
-                         on="account_id")
+    account_code = pd.factorize(paying["account_id"])[0]
+    paying = paying.assign(cohort=paying["month"].groupby(account_code).transform("min"))
     paying = paying.assign(age_months=_months_between(paying["cohort"], paying["month"]))
+    # an account has one row per month, so within a (cohort, group, age) cell rows = accounts
     cells = paying.groupby(names, dropna=False).agg(
-        paying_accounts=("account_id", "nunique"), mrr=("ending_mrr", "sum")).reset_index()
+        paying_accounts=("ending_mrr", "size"), mrr=("ending_mrr", "sum")).reset_index()
     start = cells[cells["age_months"] == 0].drop(columns="age_months").rename(
         columns={"paying_accounts": "accounts", "mrr": "cohort_mrr"}).reset_index(drop=True)
     # every age up to the last month, so a cohort with nobody left shows 0, not a gap
