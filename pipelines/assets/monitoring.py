@@ -54,7 +54,9 @@ def mrr_movements(settings: AccountHealthSettings, subscriptions: pd.DataFrame,
         present = [c for c in RETENTION_DIMENSIONS if c in accounts.columns and c != "plan"]
         movements = movements.merge(accounts[["account_id", *present]], on="account_id",
                                     how="left")
-    return movements
+    # categorical ids are stored dictionary-encoded and read back without building a Python
+    # string per row: seconds at 10^5 accounts for each of the two assets that read this
+    return movements.astype({"account_id": "category"})
 
 
 def _by_dimension(movements: pd.DataFrame, summarise, dimensions: list[str]) -> pd.DataFrame:
