@@ -118,8 +118,9 @@ def recommend_actions(accounts: pd.DataFrame, playbook: Playbook | None = None) 
     }, index=accounts.index)
     holdout = np.zeros(n, dtype=bool)
     if "account_id" in accounts:
-        holdout = (accounts["band"].isin(playbook.holdout_bands).to_numpy()
-                   & playbook.held_out(accounts["account_id"]))
+        # only flagged accounts are drawn (hashing every id is wasted on the healthy majority)
+        flagged = accounts["band"].isin(playbook.holdout_bands).to_numpy()
+        holdout[flagged] = playbook.held_out(accounts["account_id"][flagged])
     actions.loc[holdout, ["rule", "action", "owner", "sla_hours"]] = [
         HOLDOUT_RULE, HOLDOUT_ACTION_TEXT, "CSM (record only)", 24]
     return actions.assign(holdout=holdout)
