@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.day_grid import DayGrid, change, window_sum
+from features.day_grid import DayGrid, GridRows, change
 from features.labels import expand_intervals
 
 
@@ -25,9 +25,10 @@ def account_start(subscriptions: pd.DataFrame, accounts: pd.DataFrame | None) ->
     return start
 
 
-def billing_features(grid_rows: pd.DataFrame, subscriptions: pd.DataFrame,
-                     account_start: pd.Series) -> dict[str, np.ndarray]:
-    """MRR, seats, plan and renewal timing from subscriptions active at each as-of date.
+def billing_features(subscriptions: pd.DataFrame, accounts: pd.Index, dates: pd.DatetimeIndex,
+                     row_account: np.ndarray, row_date: np.ndarray) -> dict[str, np.ndarray]:
+    """MRR, seats, plan and renewal timing from subscriptions active at each as-of date, for
+    rows at ``accounts[row_account]`` and ``dates[row_date]`` (``dates`` sorted, unique).
 
     ``end_date`` is used only to decide whether a subscription is active on a day, never as
     a feature: a future end date is not known at the as-of date. Rows are matched on
@@ -35,10 +36,7 @@ def billing_features(grid_rows: pd.DataFrame, subscriptions: pd.DataFrame,
     as much at millions of rows.
     """
     subs = subscriptions.reset_index(drop=True)
-    dates = pd.DatetimeIndex(grid_rows["as_of_date"].unique()).sort_values()
-    accounts = pd.Index(grid_rows["account_id"].unique())
-    row_account = accounts.get_indexer(grid_rows["account_id"])
-    row_key = row_account * len(dates) + dates.get_indexer(grid_rows["as_of_date"])
+    row_key = row_account * len(dates) + row_date
     sub_account = accounts.get_indexer(subs["account_id"])
     sub_mrr = subs["mrr"].to_numpy(dtype=float)
 
@@ -59,34 +57,57 @@ def billing_features(grid_rows: pd.DataFrame, subscriptions: pd.DataFrame,
 
     mrr = np.where(found, total(sub_mrr, rows, keys), np.nan)
     mrr_before = total(sub_mrr, *active(dates - pd.Timedelta(days=90)))
-    # The primary subscription (largest MRR, then earliest start) sets plan and renewal.
-    subscription_rank = pd.factorize(subs["subscription_id"], sort=True)[0]
-    order = np.lexsort((subscription_rank[rows], subs["start_date"].to_numpy()[rows],
-                        -sub_mrr[rows], keys))
-    first = order[np.r_[True, keys[order][1:] != keys[order][:-1]]]
-    primary_by_key = np.zeros(size, dtype=np.int64)
-    primary_by_key[keys[first]] = rows[first]
-    primary = primary_by_key[row_key]
+    # The primary subscription (largest MRR, then earliest start, then id) sets plan and
+    # renewal: rank the subscriptions once, then keep each key's best rank.
+    by_priority = np.lexsort((pd.factorize(subs["subscription_id"], sort=True)[0],
+                              subs["start_date"].to_numpy(), -sub_mrr))
+    priority = np.empty(len(subs), dtype=np.int64)
+    priority[by_priority] = np.arange(len(subs))
+    best = np.full(size, len(subs), dtype=np.int64)
+    np.minimum.at(best, keys, priority[rows])
+    primary = by_priority[np.minimum(best[row_key], len(subs) - 1)]
+
+    renewal_table, renewal_anchor = renewal_days(subs, dates)
 
     def primary_column(name: str) -> np.ndarray:
-        return np.where(found, subs[name].to_numpy()[primary], np.nan)
+        values = subs[name].to_numpy(dtype=object)[primary]
+        values[~found] = np.nan
+        return values
 
-    start = pd.Series(subs["start_date"].to_numpy()[primary]).where(found)
-    as_of = grid_rows["as_of_date"].to_numpy()
-    signup = account_start.reindex(accounts).to_numpy()[row_account]
-    tenure = (as_of - signup) / np.timedelta64(1, "D")
-    billing_period = primary_column("billing_period")
     return {
         "plan": primary_column("plan"),
-        "billing_period": billing_period,
+        "billing_period": primary_column("billing_period"),
         "seats": np.where(found, total(subs["seats"].to_numpy(dtype=float), rows, keys),
                           np.nan),
         "mrr": mrr,
         "mrr_change_90d": mrr - mrr_before,
         "mrr_change_90d_pct": change(mrr, mrr_before),
-        "days_to_renewal": days_to_renewal(start, pd.Series(billing_period), pd.Series(as_of)),
-        "tenure_days": np.maximum(tenure, 0),
+        "days_to_renewal": np.where(found, renewal_table[renewal_anchor[primary], row_date],
+                                    np.nan),
     }
+
+
+def renewal_days(subscriptions: pd.DataFrame,
+                 dates: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    """``days_to_renewal`` of every subscription at each of ``dates`` on or after its start,
+    as a table and each subscription's row in it: ``table[anchor[s], date]``.
+
+    The answer depends only on the term and the anniversary's place in the calendar (day of
+    month; month too for annual terms), not on the start year, so it is worked out once per
+    such anchor and date instead of with calendar arithmetic on every snapshot row.
+    """
+    start = pd.DatetimeIndex(subscriptions["start_date"])
+    annual = (subscriptions["billing_period"] == "annual").to_numpy()
+    codes, anchor = np.unique(np.where(annual, 1024 + start.month * 32, 32) + start.day,
+                              return_inverse=True)
+    # a leap year stands for every start year, so February 29 starts stay February 29
+    starts = pd.to_datetime(pd.DataFrame({"year": 1968, "month": codes % 1024 // 32,
+                                          "day": codes % 32}))
+    table = days_to_renewal(
+        pd.Series(np.repeat(starts.to_numpy(), len(dates))),
+        pd.Series(np.repeat(np.where(codes >= 1024, "annual", "monthly"), len(dates))),
+        pd.Series(np.tile(dates.to_numpy(), len(codes))))
+    return table.reshape(len(codes), len(dates)), anchor
 
 
 def days_to_renewal(start: pd.Series, billing_period: pd.Series,
@@ -119,8 +140,8 @@ def days_to_renewal(start: pd.Series, billing_period: pd.Series,
     return np.where(missing, np.nan, days)
 
 
-def payment_features(grid: DayGrid, invoices: pd.DataFrame, row_acc: np.ndarray,
-                      row_day: np.ndarray) -> dict[str, np.ndarray]:
+def payment_features(grid: DayGrid, invoices: pd.DataFrame,
+                     rows: GridRows) -> dict[str, np.ndarray]:
     """Failed and late payments with a due date in the last 90 days.
 
     A payment is late once its due time has passed unpaid, so it counts from its due day on
@@ -132,8 +153,6 @@ def payment_features(grid: DayGrid, invoices: pd.DataFrame, row_acc: np.ndarray,
     failed = (inv["status"] == "failed").to_numpy()
     late = (inv["paid_at"].isna() | (inv["paid_at"] > inv["due_at"])).to_numpy() & ~failed
     return {
-        "failed_payments_90d": window_sum(grid.count_matrix(acc[failed], due_day[failed]),
-                                           90, row_acc, row_day),
-        "late_payments_90d": window_sum(grid.count_matrix(acc[late], due_day[late]),
-                                         90, row_acc, row_day),
+        "failed_payments_90d": grid.totals(acc[failed], due_day[failed]).window(rows, 90),
+        "late_payments_90d": grid.totals(acc[late], due_day[late]).window(rows, 90),
     }

@@ -20,7 +20,7 @@ import pandas as pd
 from features.billing import account_start, billing_features, payment_features
 from features.contract import EventTaxonomy
 from features.day_grid import DayGrid, ratio
-from features.labels import active_on, active_periods
+from features.labels import active_cells, active_periods
 from features.support import NPS_WINDOW_DAYS, nps_features, support_features
 from features.usage import DAYS_SINCE_LOGIN_CAP, usage_features
 from features.usage_rollup import roll_up
@@ -105,66 +105,73 @@ def compute_snapshots(
     """
     taxonomy = taxonomy or EventTaxonomy()
     dates = pd.DatetimeIndex(as_of_dates).normalize().unique().sort_values()
-    periods = active_periods(subscriptions)
-    grid_rows = active_on(periods, dates)[["account_id", "as_of_date"]]
+    cells = active_cells(active_periods(subscriptions), dates)
     present = {"events", "subscriptions"} | {
         name for name, table in [("accounts", accounts), ("invoices", invoices),
                                  ("support_tickets", support_tickets),
                                  ("nps_responses", nps_responses)] if table is not None}
     groups = feature_groups_for(present)
-    if grid_rows.empty:
+    if not len(cells.account):
         return _empty_snapshot(groups)
 
-    account_index = pd.Index(np.sort(grid_rows["account_id"].unique()))
+    account_index, row_acc = cells.accounts, cells.account
+    as_of = dates.values[cells.date]
     first_day = dates[0] - pd.Timedelta(days=GRID_LOOKBACK_DAYS)
     grid = DayGrid(account_index, first_day, (dates[-1] - first_day).days + 1)
-    row_acc = account_index.get_indexer(grid_rows["account_id"])
-    row_day = grid.day_index(grid_rows["as_of_date"])
+    rows = grid.rows(row_acc, (dates - first_day).days.to_numpy()[cells.date])
 
     columns: dict[str, np.ndarray] = {}
-    starts = account_start(subscriptions, accounts)
+    starts = account_start(subscriptions, accounts).reindex(account_index).to_numpy()
+    days_since_start = (as_of - starts[row_acc]) / np.timedelta64(1, "D")
     # Usage looks back less far than the other tables: its own, narrower grid.
     usage_first_day = dates[0] - pd.Timedelta(days=EVENT_LOOKBACK_DAYS)
     usage_grid = DayGrid(account_index, usage_first_day, (dates[-1] - usage_first_day).days + 1)
     usage = roll_up(events, account_index, usage_first_day, usage_grid.n_days, taxonomy,
                     usage_rollups)
-    columns.update(usage_features(usage_grid, usage, taxonomy, row_acc,
-                                  usage_grid.day_index(grid_rows["as_of_date"]), starts,
-                                  grid_rows))
-    columns.update(billing_features(grid_rows, subscriptions, starts))
+    columns.update(usage_features(
+        usage_grid, usage, taxonomy,
+        usage_grid.rows(row_acc, (dates - usage_first_day).days.to_numpy()[cells.date]),
+        days_since_start))
+    columns.update(billing_features(subscriptions, account_index, dates, row_acc, cells.date))
+    columns["tenure_days"] = np.maximum(days_since_start, 0)
     if accounts is not None:
-        profile = accounts.set_index("account_id").reindex(grid_rows["account_id"])
-        columns["segment"] = profile["segment"].to_numpy()
-        columns["industry"] = profile["industry"].to_numpy()
+        profile = accounts.drop_duplicates("account_id").set_index("account_id").reindex(
+            account_index)
+        columns["segment"] = profile["segment"].to_numpy(dtype=object)[row_acc]
+        columns["industry"] = profile["industry"].to_numpy(dtype=object)[row_acc]
     if invoices is not None:
-        columns.update(payment_features(grid, invoices, row_acc, row_day))
+        columns.update(payment_features(grid, invoices, rows))
     if support_tickets is not None:
-        columns.update(support_features(grid, support_tickets, row_acc, row_day))
+        columns.update(support_features(grid, support_tickets, rows))
     if nps_responses is not None:
-        columns.update(nps_features(grid, nps_responses, row_acc, row_day))
+        columns.update(nps_features(grid, nps_responses, rows))
 
     # The one feature that joins usage and billing.
     columns["active_users_per_seat"] = ratio(np.asarray(columns["active_users_30d"], float),
                                              np.asarray(columns["seats"], float))
     kinds = {c: k for g in groups for c, k in FEATURE_GROUPS[g].items()}
-    snapshot = pd.DataFrame({
-        "account_id": grid_rows["account_id"].to_numpy(),
-        "as_of_date": grid_rows["as_of_date"].to_numpy(),
+    # copy=False: pandas would otherwise copy every column into one block per dtype, which
+    # costs more than computing the features
+    return pd.DataFrame({
+        "account_id": account_index.to_numpy(dtype=object)[row_acc],
+        "as_of_date": as_of,
         # an index, not .to_numpy(), which would make an object array of Timestamps
-        "event_timestamp": pd.DatetimeIndex(grid_rows["as_of_date"] + pd.Timedelta(days=1)
-                                            ).tz_localize("UTC"),
+        "event_timestamp": pd.DatetimeIndex(as_of + np.timedelta64(1, "D")).tz_localize("UTC"),
         **{c: _column(columns[c], kinds[c]) for c in snapshot_columns(groups)[3:]},
-    })
-    return snapshot
+    }, copy=False)
 
 
 def _column(values, kind: str):
     """A feature column in its snapshot type, built directly: ``astype`` to a nullable
     integer checks every value and costs more than computing the feature."""
     if kind == "int":
-        values = np.asarray(values, dtype=float)
+        values = np.asarray(values)
+        if values.dtype.kind in "iu":
+            return pd.arrays.IntegerArray(values.astype(np.int64, copy=False),
+                                          np.zeros(len(values), dtype=bool))
         missing = np.isnan(values)
-        return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.int64), missing)
+        with np.errstate(invalid="ignore"):  # the masked values' integers are never read
+            return pd.arrays.IntegerArray(values.astype(np.int64), missing)
     if kind == "float":
         return np.asarray(values, dtype=np.float64)
     return np.asarray(values, dtype=object)

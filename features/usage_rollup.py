@@ -1,9 +1,10 @@
-"""Events rolled up to one row per account, user and day, in DuckDB.
+"""Events rolled up per account, user and day, in DuckDB.
 
 Usage features need, per account and day, how many events (of each kind) happened and which
 users were active. Rolling the events up to (account, user, day) first is one columnar scan
-and hash aggregation, after which features work on integer arrays a fraction of the size of
-the events; the raw events never pass through Python objects.
+and hash aggregation; ``roll_up`` then hands features the per-(account, day) totals and the
+sorted (account, user, day) keys as integer arrays a fraction of the size of the events: the
+raw events, and the account ids, never pass through Python objects.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features.contract import EventTaxonomy
@@ -26,25 +28,39 @@ MAX_CORE_FEATURES = 62
 
 
 @dataclass(frozen=True)
-class UsageRollup:
-    """Parallel arrays, one element per (account, user, day) with at least one event.
-
-    ``account`` indexes the account list given to ``roll_up``; ``user`` numbers the distinct
-    (account, user) pairs from 0; ``day`` counts days from the grid's first day.
-    """
+class AccountDays:
+    """Parallel arrays, one element per (account, day) with at least one event, sorted by day
+    then account: ``account`` indexes the account list given to ``roll_up`` and ``day``
+    counts days from the grid's first day. ``active_users`` counts the users with an event
+    that day, ``login_users`` those who logged in; ``core_mask`` has bit i set when core
+    feature i (taxonomy order) was used that day."""
 
     account: np.ndarray
-    user: np.ndarray
     day: np.ndarray
     events: np.ndarray
     core_events: np.ndarray
     error_events: np.ndarray
-    logins: np.ndarray
+    active_users: np.ndarray
+    login_users: np.ndarray
     core_mask: np.ndarray
 
-    @property
-    def n_users(self) -> int:
-        return int(self.user.max()) + 1 if len(self.user) else 0
+
+@dataclass(frozen=True)
+class UserDays:
+    """One element per (account, user, day) with at least one event, sorted by account, user
+    and day; ``user`` is a 64-bit key of the account and user ids (only equality matters)."""
+
+    account: np.ndarray
+    user: np.ndarray
+    day: np.ndarray
+
+
+@dataclass(frozen=True)
+class UsageRollup:
+    """The events of a grid's accounts and days, per account and day and per user and day."""
+
+    account_days: AccountDays
+    user_days: UserDays
 
 
 def _quoted(names: Sequence[str]) -> str:
@@ -174,27 +190,33 @@ def roll_up(events: pd.DataFrame | Sequence[Path], accounts: pd.Index, first_day
             "account_id": np.asarray(accounts, dtype=object),
             "account": np.arange(len(accounts), dtype=np.int32)}))
         first = int((pd.Timestamp(first_day) - pd.Timestamp(0)).days)
-        # Attach the grid's account numbers after aggregating: joining every event on its
-        # account string first costs twice as much.
-        query = f"""
-            WITH daily AS (
-                SELECT * FROM ({" UNION ALL ".join(parts)})
-                WHERE epoch_day >= {first} AND epoch_day < {first + int(n_days)}
-            ), users AS (
-                SELECT account_id, user_key, (row_number() OVER () - 1)::INTEGER AS user
-                FROM (SELECT DISTINCT account_id, user_key FROM daily)
-            )
-            SELECT g.account, u.user, (r.epoch_day - {first})::INTEGER AS day, r.events,
-                   r.core_events, r.error_events, r.logins, r.core_mask
-            FROM daily r JOIN grid_accounts g USING (account_id)
-                 JOIN users u USING (account_id, user_key)
-        """
-        table = connection.sql(query).to_arrow_table()
+        # Attach the grid's account numbers after aggregating (joining every event on its
+        # account string first costs twice as much), once, for both roll-ups; no strings
+        # leave DuckDB.
+        connection.execute(f"""
+            CREATE TEMP TABLE user_days AS
+            SELECT g.account, r.user_key AS user, (r.epoch_day - {first})::INTEGER AS day,
+                   r.events, r.core_events, r.error_events, r.logins, r.core_mask
+            FROM ({" UNION ALL ".join(parts)}) r JOIN grid_accounts g USING (account_id)
+            WHERE r.epoch_day >= {first} AND r.epoch_day < {first + int(n_days)}""")
+        account_days = connection.sql("""
+            SELECT account, day, sum(events)::BIGINT AS events,
+                   sum(core_events)::BIGINT AS core_events,
+                   sum(error_events)::BIGINT AS error_events, count(*) AS active_users,
+                   count(*) FILTER (WHERE logins > 0) AS login_users,
+                   bit_or(core_mask) AS core_mask
+            FROM user_days GROUP BY account, day ORDER BY day, account""").to_arrow_table()
+        user_days = connection.sql("SELECT account, user, day FROM user_days "
+                                   "ORDER BY account, user, day").to_arrow_table()
     finally:
         connection.close()
-    return UsageRollup(**{name: table.column(name).to_numpy() for name in table.column_names})
+    return UsageRollup(AccountDays(**_arrays(account_days)), UserDays(**_arrays(user_days)))
+
+
+def _arrays(table: pa.Table) -> dict[str, np.ndarray]:
+    return {name: table.column(name).to_numpy() for name in table.column_names}
 
 
 def _empty() -> UsageRollup:
     empty = np.zeros(0, dtype=np.int64)
-    return UsageRollup(empty, empty, empty, empty, empty, empty, empty, empty)
+    return UsageRollup(AccountDays(*[empty] * 8), UserDays(empty, empty.astype(np.uint64), empty))

@@ -29,35 +29,57 @@ def events() -> pd.DataFrame:
     return frame
 
 
-def as_table(rollup) -> pd.DataFrame:
-    table = pd.DataFrame(vars(rollup))
-    return table.sort_values(["account", "day", "user"], ignore_index=True)
+def account_days(rollup) -> pd.DataFrame:
+    return pd.DataFrame(vars(rollup.account_days))
+
+
+def user_days(rollup) -> pd.DataFrame:
+    return pd.DataFrame(vars(rollup.user_days))
 
 
 def test_rollup_by_hand():
     accounts = pd.Index(["acc_a", "acc_b"])
-    table = as_table(roll_up(events(), accounts, FIRST_DAY, 4, TAXONOMY))
-    # acc_a (0): u1 on day 2; acc_b (1): u1 and u2 on day 0, u1 on day 1
-    assert table[["account", "day"]].values.tolist() == [[0, 2], [1, 0], [1, 0], [1, 1]]
-    b_day0 = table[(table["account"] == 1) & (table["day"] == 0)].sort_values("events")
-    assert b_day0["events"].tolist() == [1, 3]
-    assert b_day0["error_events"].tolist() == [1, 0]
-    assert b_day0["logins"].tolist() == [0, 1]
-    assert b_day0["core_events"].tolist() == [0, 2]
-    assert b_day0["core_mask"].tolist() == [0, 0b11]  # reports is bit 0, alerts bit 1
-    b_day1 = table[(table["account"] == 1) & (table["day"] == 1)].iloc[0]
-    assert b_day1["core_mask"] == 0b01
-    # "u1" of acc_a and "u1" of acc_b are different users; acc_b's u1 is one user
-    users = table.groupby("account")["user"].unique()
-    assert not set(users[0]) & set(users[1])
-    assert len(set(table.loc[table["account"] == 1, "user"])) == 2
+    rollup = roll_up(events(), accounts, FIRST_DAY, 4, TAXONOMY)
+    table = account_days(rollup)
+    # sorted by day, then account: acc_b (1) on days 0 and 1, acc_a (0) on day 2
+    assert table[["account", "day"]].values.tolist() == [[1, 0], [1, 1], [0, 2]]
+    b_day0 = table.iloc[0]
+    assert b_day0["events"] == 4  # u1's login, reports, alerts; u2's error
+    assert b_day0["error_events"] == 1 and b_day0["core_events"] == 2
+    assert b_day0["active_users"] == 2 and b_day0["login_users"] == 1
+    assert b_day0["core_mask"] == 0b11  # reports is bit 0, alerts bit 1
+    assert table.iloc[1]["core_mask"] == 0b01 and table.iloc[1]["active_users"] == 1
+    assert table.iloc[2]["login_users"] == 0  # acc_a's only login is outside the grid
+    users = user_days(rollup)
+    # sorted by account, user, day: acc_a's u1 on day 2, acc_b's u1 on days 0 and 1, u2 on 0
+    assert users["account"].tolist() == [0, 1, 1, 1]
+    assert users.groupby("account")["user"].nunique().tolist() == [1, 2]
+    # "u1" of acc_a and "u1" of acc_b are different users
+    assert users.loc[0, "user"] not in set(users.loc[1:, "user"])
+    b_u1 = users[(users["account"] == 1) & users["day"].isin([0, 1])].groupby("user").size()
+    assert b_u1.max() == 2  # one user, two days
+    assert (users.sort_values(["account", "user", "day"]).index == users.index).all()
 
 
 def test_event_count_weights_aggregated_rows():
     frame = events().iloc[:4].assign(event_count=[1, 5, 2, 3])
-    table = as_table(roll_up(frame, pd.Index(["acc_b"]), FIRST_DAY, 4, TAXONOMY))
-    assert sorted(table["events"]) == [3, 8]
+    table = account_days(roll_up(frame, pd.Index(["acc_b"]), FIRST_DAY, 4, TAXONOMY))
+    assert table["events"].tolist() == [11]
     assert table["core_events"].sum() == 7 and table["error_events"].sum() == 3
+    assert table["active_users"].tolist() == [2]
+
+
+def comparable(rollup) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both roll-ups, with users renumbered in order of appearance (their keys are
+    arbitrary), so one user across days and sources must stay one user."""
+    users = user_days(rollup)
+    users["user"] = pd.factorize(users["user"])[0]
+    return account_days(rollup), users
+
+
+def assert_same_rollup(left, right) -> None:
+    for left_table, right_table in zip(comparable(left), comparable(right), strict=True):
+        pd.testing.assert_frame_equal(left_table, right_table)
 
 
 def test_files_and_frames_give_the_same_rollup(tmp_path):
@@ -65,19 +87,14 @@ def test_files_and_frames_give_the_same_rollup(tmp_path):
     for name, rows in frame.groupby(frame["event_time"].dt.strftime("%Y-%m-%d")):
         rows.to_parquet(tmp_path / f"{name}.parquet", index=False)
     accounts = pd.Index(["acc_a", "acc_b"])
-    from_files = as_table(roll_up(sorted(tmp_path.glob("*.parquet")), accounts, FIRST_DAY, 4,
-                                  TAXONOMY))
-    from_frame = as_table(roll_up(frame, accounts, FIRST_DAY, 4, TAXONOMY))
-    # user numbers are arbitrary (only equality matters), so compare without them
-    columns = ["account", "day", "events", "core_events", "error_events", "logins",
-               "core_mask"]
-    pd.testing.assert_frame_equal(from_files[columns].sort_values(columns, ignore_index=True),
-                                  from_frame[columns].sort_values(columns, ignore_index=True))
+    assert_same_rollup(roll_up(sorted(tmp_path.glob("*.parquet")), accounts, FIRST_DAY, 4,
+                               TAXONOMY),
+                       roll_up(frame, accounts, FIRST_DAY, 4, TAXONOMY))
 
 
 def test_no_files_is_an_empty_rollup():
     rollup = roll_up([], pd.Index(["acc_a"]), FIRST_DAY, 4, TAXONOMY)
-    assert len(rollup.day) == 0 and rollup.n_users == 0
+    assert len(rollup.account_days.day) == 0 and len(rollup.user_days.user) == 0
 
 
 def test_too_many_core_events_are_refused():
@@ -107,29 +124,19 @@ def stored_rollups(frame: pd.DataFrame, directory, taxonomy=TAXONOMY) -> dict[st
     return paths
 
 
-def comparable(rollup) -> pd.DataFrame:
-    """Rows without the arbitrary user numbers, plus how many distinct users each account has
-    (so one user across days and sources must stay one user)."""
-    table = as_table(rollup)
-    users = table.groupby("account")["user"].nunique().rename("account_users")
-    columns = ["account", "day", "events", "core_events", "error_events", "logins",
-               "core_mask"]
-    return (table[columns].join(users, on="account")
-            .sort_values(columns, ignore_index=True))
-
-
 def test_stored_daily_rollups_give_what_the_events_give(tmp_path):
     frame = events()
     accounts = pd.Index(["acc_a", "acc_b"])
-    from_events = comparable(roll_up(frame, accounts, FIRST_DAY, 4, TAXONOMY))
+    from_events = roll_up(frame, accounts, FIRST_DAY, 4, TAXONOMY)
     paths = stored_rollups(frame, tmp_path)
-    only_rollups = roll_up([], accounts, FIRST_DAY, 4, TAXONOMY, rollups=list(paths.values()))
-    pd.testing.assert_frame_equal(comparable(only_rollups), from_events)
+    assert_same_rollup(
+        roll_up([], accounts, FIRST_DAY, 4, TAXONOMY, rollups=list(paths.values())),
+        from_events)
     # mixed: Oct 1 from its stored rollup, the other days from their events
     later = frame[frame["event_time"] >= "2026-10-02"]
     mixed = roll_up(later, accounts, FIRST_DAY, 4, TAXONOMY, rollups=[paths["2026-10-01"]])
-    pd.testing.assert_frame_equal(comparable(mixed), from_events)
-    assert comparable(mixed).query("account == 1")["account_users"].iloc[0] == 2
+    assert_same_rollup(mixed, from_events)
+    assert user_days(mixed).query("account == 1")["user"].nunique() == 2
 
 
 def test_a_stored_rollup_matches_only_the_taxonomy_it_was_computed_with(tmp_path):

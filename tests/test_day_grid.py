@@ -1,0 +1,126 @@
+"""The grid's running totals, windows, open counts and distinct users against brute force."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.billing import days_to_renewal, renewal_days
+from features.day_grid import DayGrid, ratio
+from features.labels import active_cells, active_periods
+from features.usage import distinct_users
+from features.usage_rollup import UserDays
+
+RNG = np.random.default_rng(7)
+GRID = DayGrid(pd.Index([f"a{i}" for i in range(5)]), pd.Timestamp("2026-01-01"), 40)
+
+
+def every_row():
+    account, day = np.meshgrid(np.arange(GRID.n_accounts), np.arange(GRID.n_days))
+    return account.ravel(), day.ravel()  # sorted by day, then account, as snapshots are
+
+
+def test_windows_sum_exactly_the_days_in_them():
+    # items on days before the grid (-3) and after it (40, 45) must never count
+    account = RNG.integers(0, GRID.n_accounts, 300)
+    day = RNG.integers(-3, 46, 300)
+    weight = RNG.integers(1, 5, 300).astype(float)
+    totals = GRID.totals(account, day, weight)
+    row_account, row_day = every_row()
+    rows = GRID.rows(row_account, row_day)
+    for window, lag in [(1, 0), (7, 0), (7, 7), (30, 0), (30, 30), (90, 0)]:
+        expected = [weight[(account == a) & (day > d - lag - window) & (day <= d - lag)
+                           & (day >= 0) & (day < GRID.n_days)].sum()
+                    for a, d in zip(row_account, row_day, strict=True)]
+        np.testing.assert_array_equal(totals.window(rows, window, lag), expected)
+
+
+def test_open_counts_count_what_is_open_at_the_end_of_each_day():
+    account = RNG.integers(0, GRID.n_accounts, 60)
+    start = RNG.integers(-10, 45, 60)
+    end = start + RNG.integers(0, 20, 60)
+    row_account, row_day = every_row()
+    counts = GRID.open_counts(account, start, end).at(GRID.rows(row_account, row_day))
+    expected = [((account == a) & (start <= d) & (end > d)).sum()
+                for a, d in zip(row_account, row_day, strict=True)]
+    np.testing.assert_array_equal(counts, expected)
+
+
+def test_latest_is_the_last_day_on_or_before():
+    account = RNG.integers(0, GRID.n_accounts, 30)
+    day = RNG.integers(0, GRID.n_days, 30)
+    row_account, row_day = every_row()
+    latest = GRID.latest(account, day).at(GRID.rows(row_account, row_day))
+    for a, d, found in zip(row_account, row_day, latest, strict=True):
+        days = day[(account == a) & (day <= d)]
+        assert found == (days.max() if len(days) else -1e6)
+
+
+@pytest.mark.parametrize("window", [1, 7, 30])
+def test_distinct_users_count_each_user_once_per_window(window):
+    user_account = RNG.integers(0, GRID.n_accounts, 12)
+    pairs = {(int(u), int(d)) for u, d in zip(RNG.integers(0, 12, 150),
+                                               RNG.integers(0, GRID.n_days, 150), strict=True)}
+    table = pd.DataFrame(sorted(pairs), columns=["user", "day"])
+    table["account"] = user_account[table["user"]]
+    # keys like the rollup's: arbitrary 64-bit numbers, equal only for one user
+    table["key"] = (table["user"].to_numpy(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+    table = table.sort_values(["account", "key", "day"], ignore_index=True)
+    users = UserDays(table["account"].to_numpy(), table["key"].to_numpy(),
+                     table["day"].to_numpy())
+    row_account, row_day = every_row()
+    rows = GRID.rows(row_account, row_day)
+    counts = distinct_users(GRID, users, window)
+    for lag in (0, window):
+        expected = [table.loc[(table["account"] == a) & (table["day"] > d - lag - window)
+                              & (table["day"] <= d - lag), "user"].nunique()
+                    for a, d in zip(row_account, row_day, strict=True)]
+        np.testing.assert_array_equal(counts.at(rows, lag), expected)
+
+
+def test_ratio_is_undefined_without_a_positive_denominator():
+    result = ratio(np.array([1.0, 1.0, 0.0, np.nan]), np.array([2.0, 0.0, np.nan, 4.0]))
+    np.testing.assert_array_equal(result, [0.5, np.nan, np.nan, np.nan])
+
+
+def test_active_cells_are_every_active_account_and_date_in_order():
+    subscriptions = pd.DataFrame({
+        "account_id": ["b", "b", "a", "c", "d"],
+        "start_date": pd.to_datetime(["2026-01-01", "2026-01-10", "2026-01-05", "2025-06-01",
+                                      "2026-03-01"]),
+        "end_date": pd.to_datetime(["2026-01-10", None, "2026-01-07", "2026-01-03", None]),
+    })
+    periods = active_periods(subscriptions)
+    dates = pd.date_range("2026-01-01", "2026-01-12")
+    cells = active_cells(periods, dates)
+    found = [(dates[d], cells.accounts[a]) for a, d in zip(cells.account, cells.date,
+                                                          strict=True)]
+    expected = sorted((date, p.account_id) for p in periods.itertuples() for date in dates
+                      if p.period_start <= date and (pd.isna(p.period_end)
+                                                     or date < p.period_end))
+    assert found == expected  # sorted by date, then account
+    assert list(cells.accounts) == ["a", "b", "c"]  # d is never active on these dates
+    assert [periods.loc[p, "account_id"] for p in cells.period] == [a for _, a in found]
+
+
+def test_overlapping_periods_are_refused():
+    periods = pd.DataFrame({"account_id": ["a", "a"],
+                            "period_start": pd.to_datetime(["2026-01-01", "2026-01-03"]),
+                            "period_end": pd.to_datetime(["2026-01-05", None])})
+    with pytest.raises(ValueError, match="overlap"):
+        active_cells(periods, pd.date_range("2026-01-01", "2026-01-06"))
+
+
+def test_the_renewal_table_gives_what_the_calendar_gives():
+    starts = pd.to_datetime(["2024-02-29", "2025-01-31", "2023-03-15", "2026-01-01",
+                             "2024-02-29", "2025-08-31"])
+    subscriptions = pd.DataFrame({"start_date": starts, "billing_period": [
+        "annual", "monthly", "annual", "monthly", "monthly", "annual"]})
+    dates = pd.date_range("2026-01-01", "2028-03-31", freq="6D")
+    table, anchor = renewal_days(subscriptions, dates)
+    for row, subscription in subscriptions.iterrows():
+        on = dates[dates >= subscription["start_date"]]
+        expected = days_to_renewal(pd.Series([subscription["start_date"]] * len(on)),
+                                   pd.Series([subscription["billing_period"]] * len(on)),
+                                   pd.Series(on))
+        np.testing.assert_array_equal(table[anchor[row], dates >= subscription["start_date"]],
+                                      expected)
