@@ -22,7 +22,7 @@ from features.contract import EventTaxonomy
 from features.day_grid import DayGrid, ratio
 from features.labels import active_cells, active_periods
 from features.support import NPS_WINDOW_DAYS, nps_features, support_features
-from features.usage import DAYS_SINCE_LOGIN_CAP, usage_features
+from features.usage import DAYS_SINCE_LOGIN_CAP, DISTINCT_USERS_LOOKBACK_DAYS, usage_features
 from features.usage_rollup import roll_up
 
 #: Days of event history a snapshot needs before its as-of date (longest usage window).
@@ -127,7 +127,8 @@ def compute_snapshots(
     usage_first_day = dates[0] - pd.Timedelta(days=EVENT_LOOKBACK_DAYS)
     usage_grid = DayGrid(account_index, usage_first_day, (dates[-1] - usage_first_day).days + 1)
     usage = roll_up(events, account_index, usage_first_day, usage_grid.n_days, taxonomy,
-                    usage_rollups)
+                    usage_rollups,
+                    users_from_day=EVENT_LOOKBACK_DAYS - DISTINCT_USERS_LOOKBACK_DAYS + 1)
     columns.update(usage_features(
         usage_grid, usage, taxonomy,
         usage_grid.rows(row_acc, (dates - usage_first_day).days.to_numpy()[cells.date]),

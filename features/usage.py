@@ -9,6 +9,9 @@ from features.day_grid import DayGrid, GridRows, Running, change, ratio
 from features.usage_rollup import UsageRollup, UserDays
 
 DAYS_SINCE_LOGIN_CAP = 90
+#: Days of active users the distinct-user windows read before an as-of date: this month's
+#: 30 days and the 30 before them.
+DISTINCT_USERS_LOOKBACK_DAYS = 60
 
 
 def usage_features(grid: DayGrid, usage: UsageRollup, taxonomy: EventTaxonomy,

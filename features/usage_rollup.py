@@ -165,15 +165,16 @@ def rollup_matches(path: Path, taxonomy: EventTaxonomy) -> bool:
 
 
 def roll_up(events: pd.DataFrame | Sequence[Path], accounts: pd.Index, first_day: pd.Timestamp,
-            n_days: int, taxonomy: EventTaxonomy,
-            rollups: Sequence[Path] = ()) -> UsageRollup:
+            n_days: int, taxonomy: EventTaxonomy, rollups: Sequence[Path] = (),
+            users_from_day: int = 0) -> UsageRollup:
     """Roll up validated events (a DataFrame, or Parquet files of them) for ``accounts``
     over the ``n_days`` days from ``first_day``; other events are ignored.
 
     ``rollups`` are stored ``daily_rollup`` files of other days (ones matching the taxonomy:
     see ``rollup_matches``), read instead of those days' events. An optional
     ``event_count`` column says how many events a row stands for (an export of daily
-    per-user aggregates); without it every row is one event.
+    per-user aggregates); without it every row is one event. User-days before grid day
+    ``users_from_day`` are left out of ``user_days`` (no distinct-user window reaches them).
     """
     connection = duckdb.connect()
     try:
@@ -206,8 +207,9 @@ def roll_up(events: pd.DataFrame | Sequence[Path], accounts: pd.Index, first_day
                    count(*) FILTER (WHERE logins > 0) AS login_users,
                    bit_or(core_mask) AS core_mask
             FROM user_days GROUP BY account, day ORDER BY day, account""").to_arrow_table()
-        user_days = connection.sql("SELECT account, user, day FROM user_days "
-                                   "ORDER BY account, user, day").to_arrow_table()
+        user_days = connection.sql(
+            f"SELECT account, user, day FROM user_days WHERE day >= {int(users_from_day)} "
+            "ORDER BY account, user, day").to_arrow_table()
     finally:
         connection.close()
     return UsageRollup(AccountDays(**_arrays(account_days)), UserDays(**_arrays(user_days)))

@@ -148,3 +148,12 @@ def test_a_stored_rollup_matches_only_the_taxonomy_it_was_computed_with(tmp_path
     empty = tmp_path / "empty.parquet"
     daily_rollup(events().iloc[:0], other).to_parquet(empty, index=False)
     assert rollup_matches(empty, TAXONOMY)
+
+
+def test_user_days_before_the_first_wanted_day_are_left_out():
+    accounts = pd.Index(["acc_a", "acc_b"])
+    every = roll_up(events(), accounts, FIRST_DAY, 4, TAXONOMY)
+    later = roll_up(events(), accounts, FIRST_DAY, 4, TAXONOMY, users_from_day=1)
+    assert sorted(user_days(every)["day"]) == [0, 0, 1, 2]
+    assert sorted(user_days(later)["day"]) == [1, 2]
+    pd.testing.assert_frame_equal(account_days(later), account_days(every))
