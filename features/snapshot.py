@@ -4,9 +4,10 @@ An as-of date D means the end of day D (UTC): every feature for D uses only data
 timestamp before D+1 00:00 UTC, and the row's ``event_timestamp`` (what Feast joins on) is
 D+1 00:00 UTC. Usage windows are trailing calendar days ending with D: "30d" is (D-30, D].
 
-Computation is vectorised over an (account x day) grid with cumulative sums, so it costs
-O(accounts x days) regardless of window lengths. Results for a date never depend on which
-range of dates is computed together, which keeps partitioned runs deterministic.
+Computation is vectorised over a (day x account) grid of running totals
+(``features.day_grid``), so it costs O(accounts x days) regardless of window lengths.
+Results for a date never depend on which range of dates is computed together, which keeps
+partitioned runs deterministic.
 """
 
 from __future__ import annotations
