@@ -1,0 +1,50 @@
+"""Partitioned Parquet storage: one file per day, every day of the run written."""
+
+import pandas as pd
+import pytest
+from dagster import DailyPartitionsDefinition, PartitionKeyRange, build_output_context
+
+from pipelines.io_manager import PartitionedParquetIOManager
+
+DAYS = DailyPartitionsDefinition(start_date="2026-10-01")
+
+
+def write(manager: PartitionedParquetIOManager, frame: pd.DataFrame, first: str,
+          last: str) -> None:
+    context = build_output_context(
+        asset_key="scores", definition_metadata={"partition_column": "as_of_date"},
+        asset_partitions_def=DAYS, asset_partition_key_range=PartitionKeyRange(first, last))
+    manager.handle_output(context, frame)
+
+
+def frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        "account_id": ["b", "a", "c", "a"],
+        "as_of_date": pd.to_datetime(["2026-10-03", "2026-10-01", "2026-10-03",
+                                      "2026-10-03"]),
+        "risk": [0.2, 0.1, 0.3, float("nan")], "band": pd.Categorical(["x", "y", "x", "y"])})
+
+
+def test_each_day_gets_its_rows_and_a_day_without_rows_an_empty_file(tmp_path):
+    manager = PartitionedParquetIOManager(base_dir=str(tmp_path))
+    rows = frame()
+    write(manager, rows, "2026-10-01", "2026-10-03")
+    for day in ["2026-10-01", "2026-10-02", "2026-10-03"]:
+        stored = pd.read_parquet(tmp_path / "scores" / f"{day}.parquet")
+        expected = rows[rows["as_of_date"] == day].reset_index(drop=True)
+        assert isinstance(stored["band"].dtype, pd.CategoricalDtype)
+        # same rows, order and types (an empty day's file keeps no categories, only the type)
+        pd.testing.assert_frame_equal(stored.astype({"band": str}),
+                                      expected.astype({"band": str}))
+    # writing the same days again replaces the files: nothing is duplicated
+    write(manager, rows, "2026-10-01", "2026-10-03")
+    assert len(pd.read_parquet(tmp_path / "scores" / "2026-10-03.parquet")) == 3
+
+
+def test_rows_outside_the_run_s_days_are_refused(tmp_path):
+    manager = PartitionedParquetIOManager(base_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="outside the partitions"):
+        write(manager, frame(), "2026-10-01", "2026-10-02")
+    missing_day = frame().assign(as_of_date=pd.NaT)
+    with pytest.raises(ValueError, match="outside the partitions"):
+        write(manager, missing_day, "2026-10-01", "2026-10-03")
