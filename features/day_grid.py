@@ -76,10 +76,7 @@ class DayGrid:
     def running(self, daily: np.ndarray, step: np.ufunc = np.add) -> Running:
         """Running totals (or ``step``, e.g. maximum) over days of a ``daily`` matrix, which
         it overwrites."""
-        matrix = daily.reshape(self.n_days + 1, self.n_accounts)
-        # row by row: numpy's cumsum along the leading axis of a C-ordered matrix is 5x slower
-        for day in range(1, self.n_days + 1):
-            step(matrix[day], matrix[day - 1], out=matrix[day])
+        accumulate_rows(daily.reshape(self.n_days + 1, self.n_accounts), step)
         return Running(daily, self.n_accounts)
 
     def latest(self, account: np.ndarray, day: np.ndarray) -> Running:
@@ -99,6 +96,14 @@ class DayGrid:
         """Count of intervals [start_day, end_day) of each account that cover each day: +1
         at the start, -1 at the end, summed along the days. Read it with ``Running.at``."""
         return self.running(self.daily(account, start_day) - self.daily(account, end_day))
+
+
+def accumulate_rows(matrix: np.ndarray, step: np.ufunc = np.add) -> None:
+    """In place, each row of ``matrix`` becomes ``step`` of itself and the (already
+    accumulated) row before it: running totals down the leading axis."""
+    # row by row: numpy's cumsum along the leading axis of a C-ordered matrix is 5x slower
+    for row in range(1, len(matrix)):
+        step(matrix[row], matrix[row - 1], out=matrix[row])
 
 
 class Running:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.day_grid import accumulate_rows
+
 OPEN_END = pd.Timestamp("2262-01-01")  # stands for "still active" in interval arithmetic
 
 
@@ -94,8 +96,7 @@ def active_cells(periods: pd.DataFrame, dates: pd.DatetimeIndex) -> ActiveCells:
                          minlength=size)
              - np.bincount(last * n_accounts + period_account, weights=np.arange(1, len(last) + 1),
                            minlength=size)).reshape(len(dates) + 1, n_accounts)
-    for date in range(1, len(dates)):
-        np.add(marks[date], marks[date - 1], out=marks[date])
+    accumulate_rows(marks)
     marks = marks[:-1].ravel()
     cell = np.flatnonzero(marks)
     expected = np.clip(last - first, 0, None).sum()

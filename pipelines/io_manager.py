@@ -28,13 +28,19 @@ def _write_atomic(data: pd.DataFrame | pa.Table, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def day_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each timestamp's or date's UTC calendar day as a code into the distinct days' labels
+    (YYYY-MM-DD); -1 where there is no day. Formatting once per distinct day, not per row,
+    saves seconds at millions of rows."""
+    codes, distinct = pd.factorize(pd.Series(pd.to_datetime(values, utc=True)).dt.floor("D"))
+    return codes, np.array([day.strftime("%Y-%m-%d") for day in distinct], dtype=object)
+
+
 def partition_days(values: pd.Series) -> pd.Series:
     """The UTC calendar day (YYYY-MM-DD) of timestamps or dates, used as partition key."""
-    times = pd.Series(pd.to_datetime(values, utc=True))
-    days = times.dt.floor("D")
-    # Format each distinct day once, not every row.
-    labels = {day: day.strftime("%Y-%m-%d") for day in days.dropna().unique()}
-    return days.map(labels).set_axis(getattr(values, "index", times.index))
+    codes, labels = day_codes(values)
+    days = pd.Series(pd.Categorical.from_codes(codes, labels)).astype(object)
+    return days.set_axis(getattr(values, "index", days.index))
 
 
 class PartitionedParquetIOManager(ConfigurableIOManager):
@@ -59,11 +65,7 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
         column = (context.definition_metadata or {}).get("partition_column")
         if column is None:
             raise ValueError(f"{context.asset_key}: partitioned output needs partition_column")
-        # one day code per row and one label per distinct day: formatting or grouping a
-        # string per row costs seconds for a backfill of millions of rows
-        codes, distinct = pd.factorize(pd.Series(pd.to_datetime(obj[column], utc=True))
-                                       .dt.floor("D"))
-        labels = np.array([day.strftime("%Y-%m-%d") for day in distinct], dtype=object)
+        codes, labels = day_codes(obj[column])
         keys = set(context.asset_partition_keys)
         outside = sorted(set(labels) - keys)
         if outside or (codes < 0).any():
