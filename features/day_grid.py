@@ -91,6 +91,29 @@ class DayGrid:
         """Running totals of ``weights`` (default 1) per account up to each day."""
         return self.running(self.daily(account, day, weights))
 
+    def either(self, account: np.ndarray, day: np.ndarray, bits: np.ndarray,
+               window: int) -> np.ndarray:
+        """Padded matrix, flattened: per account and day d, the bitwise OR of the ``bits``
+        (non-negative integers, at most one per account and day) over days (d-window, d].
+        Read it at ``GridRows.cell``.
+
+        OR has no inverse, so no running total gives it: each step ORs every row with the
+        one ``span`` rows earlier, doubling the days it covers, and a last step with an
+        overlap makes up the window. A handful of passes over a matrix of small integers.
+        """
+        keep = (account >= 0) & (day >= 0) & (day < self.n_days)
+        dtype = np.min_scalar_type(int(bits.max())) if len(bits) else np.uint8
+        matrix = np.zeros((self.n_days + 1, self.n_accounts), dtype=dtype)
+        matrix.reshape(-1)[(day[keep] + 1) * self.n_accounts + account[keep]] = bits[keep]
+        span = 1
+        # ufuncs read overlapping operands as they were before the call
+        while 2 * span <= window:
+            matrix[span:] |= matrix[:-span]
+            span *= 2
+        if span < window:
+            matrix[window - span:] |= matrix[:span - window]
+        return matrix.reshape(-1)
+
     def open_counts(self, account: np.ndarray, start_day: np.ndarray,
                     end_day: np.ndarray) -> Running:
         """Count of intervals [start_day, end_day) of each account that cover each day: +1

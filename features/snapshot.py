@@ -13,6 +13,7 @@ partitioned runs deterministic.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -127,26 +128,36 @@ def compute_snapshots(
     # Usage looks back less far than the other tables: its own, narrower grid.
     usage_first_day = dates[0] - pd.Timedelta(days=EVENT_LOOKBACK_DAYS)
     usage_grid = DayGrid(account_index, usage_first_day, (dates[-1] - usage_first_day).days + 1)
-    usage = roll_up(events, account_index, usage_first_day, usage_grid.n_days, taxonomy,
-                    usage_rollups,
-                    users_from_day=EVENT_LOOKBACK_DAYS - DISTINCT_USERS_LOOKBACK_DAYS + 1)
-    columns.update(usage_features(
-        usage_grid, usage, taxonomy,
-        usage_grid.rows(row_acc, (dates - usage_first_day).days.to_numpy()[cells.date]),
-        days_since_start))
-    columns.update(billing_features(subscriptions, account_index, dates, row_acc, cells.date))
+    usage_rows = usage_grid.rows(row_acc, (dates - usage_first_day).days.to_numpy()[cells.date])
+
+    def usage_columns() -> dict[str, np.ndarray]:
+        usage = roll_up(events, account_index, usage_first_day, usage_grid.n_days, taxonomy,
+                        usage_rollups,
+                        users_from_day=EVENT_LOOKBACK_DAYS - DISTINCT_USERS_LOOKBACK_DAYS + 1)
+        return usage_features(usage_grid, usage, taxonomy, usage_rows, days_since_start)
+
+    def other_columns() -> dict[str, np.ndarray]:
+        found = billing_features(subscriptions, account_index, dates, row_acc, cells.date)
+        if invoices is not None:
+            found.update(payment_features(grid, invoices, rows))
+        if support_tickets is not None:
+            found.update(support_features(grid, support_tickets, rows))
+        if nps_responses is not None:
+            found.update(nps_features(grid, nps_responses, rows))
+        return found
+
+    # Two cores: usage on a worker thread, the other tables on this one. numpy and DuckDB
+    # release the GIL for their array work, and the two share only read-only inputs.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        usage_future = pool.submit(usage_columns)
+        columns.update(other_columns())
+        columns.update(usage_future.result())
     columns["tenure_days"] = np.maximum(days_since_start, 0)
     if accounts is not None:
         profile = accounts.drop_duplicates("account_id").set_index("account_id").reindex(
             account_index)
         columns["segment"] = profile["segment"].to_numpy(dtype=object)[row_acc]
         columns["industry"] = profile["industry"].to_numpy(dtype=object)[row_acc]
-    if invoices is not None:
-        columns.update(payment_features(grid, invoices, rows))
-    if support_tickets is not None:
-        columns.update(support_features(grid, support_tickets, rows))
-    if nps_responses is not None:
-        columns.update(nps_features(grid, nps_responses, rows))
 
     # The one feature that joins usage and billing.
     columns["active_users_per_seat"] = ratio(np.asarray(columns["active_users_30d"], float),

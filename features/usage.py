@@ -41,11 +41,8 @@ def usage_features(grid: DayGrid, usage: UsageRollup, taxonomy: EventTaxonomy,
     del users
 
     # Breadth: share of configured core features used at least once in the last 30 days.
-    breadth = np.zeros(len(rows))
-    for bit in range(len(taxonomy.core_events)):
-        used = (daily.core_mask >> bit) & 1 == 1
-        breadth += grid.totals(acc[used], day[used]).window(rows, 30) > 0
-    breadth /= max(len(taxonomy.core_events), 1)
+    used_30d = grid.either(acc, day, daily.core_mask, 30).take(rows.cell)
+    breadth = np.bitwise_count(used_30d) / max(len(taxonomy.core_events), 1)
 
     # Days since last login (or since the account started), capped at the lookback.
     logged_in = daily.login_users > 0
@@ -73,15 +70,11 @@ def usage_features(grid: DayGrid, usage: UsageRollup, taxonomy: EventTaxonomy,
 def distinct_users(grid: DayGrid, user_days: UserDays, window: int) -> Running:
     """Per account and day d, the count of distinct users active in (d-window, d].
 
-    Each active user-day covers the as-of days [day, day+window-1]; overlapping covers of
-    the same user merge into one run so the user counts once, and the runs are counted with
-    ``DayGrid.open_counts``. Linear in user-days, which come sorted by account, user, day.
+    A user counts once, on its first active day in the window: a user-day t is the first in
+    (d-window, d] when t <= d < t + window and the user's previous active day is at most
+    d - window. So each user-day opens an interval of days, counted with
+    ``DayGrid.open_counts``; linear in user-days, with no sort by user.
     """
-    account, user, day = user_days.account, user_days.user, user_days.day
-    same_user = np.r_[False, (user[1:] == user[:-1]) & (account[1:] == account[:-1])]
-    # a cover merges into the previous one when it starts before the previous one ends
-    begins_run = ~same_user | (day - np.r_[0, day[:-1]] > window)
-    starts = np.flatnonzero(begins_run)
-    # days ascend within a user, so a run ends where its last cover ends
-    last = np.r_[starts[1:], len(day)] - 1
-    return grid.open_counts(account[starts], day[starts], day[last] + window)
+    day = user_days.day
+    start = day + np.maximum(window - user_days.days_since_previous, 0)
+    return grid.open_counts(user_days.account, start, day + window)

@@ -2,9 +2,10 @@
 
 Usage features need, per account and day, how many events (of each kind) happened and which
 users were active. Rolling the events up to (account, user, day) first is one columnar scan
-and hash aggregation; ``roll_up`` then hands features the per-(account, day) totals and the
-sorted (account, user, day) keys as integer arrays a fraction of the size of the events: the
-raw events, and the account ids, never pass through Python objects.
+and hash aggregation (stored per day by the usage_rollup asset); ``roll_up`` reads the user-days
+in (day, account) order and hands features integer arrays: per-(account, day) totals, summed
+over runs of rows, and per user-day the days since its user was last active, from one pass
+over the days. Nothing is joined or sorted in DuckDB, and no id passes through Python objects.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from features.contract import EventTaxonomy
@@ -45,14 +47,21 @@ class AccountDays:
     core_mask: np.ndarray
 
 
+#: ``UserDays.days_since_previous`` of a user's first day in the roll-up: more than any window.
+NO_PREVIOUS_DAY = 1 << 40
+
+
 @dataclass(frozen=True)
 class UserDays:
-    """One element per (account, user, day) with at least one event, sorted by account, user
-    and day; ``user`` is a 64-bit key of the account and user ids (only equality matters)."""
+    """One element per (account, user, day) with at least one event, sorted by day then
+    account: ``days_since_previous`` counts the days since the same user's previous active
+    day in the roll-up (``NO_PREVIOUS_DAY`` for the first). That is all distinct-user windows
+    need: a user-day is its user's first in every window that starts after that previous
+    day."""
 
     account: np.ndarray
-    user: np.ndarray
     day: np.ndarray
+    days_since_previous: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -176,6 +185,7 @@ def roll_up(events: pd.DataFrame | Sequence[Path], accounts: pd.Index, first_day
     per-user aggregates); without it every row is one event. User-days before grid day
     ``users_from_day`` are left out of ``user_days`` (no distinct-user window reaches them).
     """
+    first = int((pd.Timestamp(first_day) - pd.Timestamp(0)).days)
     connection = duckdb.connect()
     try:
         columns = _events_view(connection, "events_source", events)
@@ -187,38 +197,122 @@ def roll_up(events: pd.DataFrame | Sequence[Path], accounts: pd.Index, first_day
                 f"[{_quoted([str(p) for p in rollups])}])")
         if not parts:
             return _empty()
-        connection.register("grid_accounts", pd.DataFrame({
-            "account_id": np.asarray(accounts, dtype=object),
-            "account": np.arange(len(accounts), dtype=np.int32)}))
-        first = int((pd.Timestamp(first_day) - pd.Timestamp(0)).days)
-        # Attach the grid's account numbers after aggregating (joining every event on its
-        # account string first costs twice as much), once, for both roll-ups; no strings
-        # leave DuckDB.
-        connection.execute(f"""
-            CREATE TEMP TABLE user_days AS
-            SELECT g.account, r.user_key AS user, (r.epoch_day - {first})::INTEGER AS day,
-                   r.events, r.core_events, r.error_events, r.logins, r.core_mask
-            FROM ({" UNION ALL ".join(parts)}) r JOIN grid_accounts g USING (account_id)
-            WHERE r.epoch_day >= {first} AND r.epoch_day < {first + int(n_days)}""")
-        account_days = connection.sql("""
-            SELECT account, day, sum(events)::BIGINT AS events,
-                   sum(core_events)::BIGINT AS core_events,
-                   sum(error_events)::BIGINT AS error_events, count(*) AS active_users,
-                   count(*) FILTER (WHERE logins > 0) AS login_users,
-                   bit_or(core_mask) AS core_mask
-            FROM user_days GROUP BY account, day ORDER BY day, account""").to_arrow_table()
-        user_days = connection.sql(
-            f"SELECT account, user, day FROM user_days WHERE day >= {int(users_from_day)} "
-            "ORDER BY account, user, day").to_arrow_table()
+        # Stored rollups are sorted by day, account and user and read in the order given, so
+        # they need no sort here; events' roll-ups come out of a hash aggregation and do.
+        order = " ORDER BY day, account_id, user_key" if columns is not None else ""
+        rows = _read_rows(connection, f"""
+            SELECT account_id, user_key, (epoch_day - {first})::INTEGER AS day,
+                   events, core_events, error_events, logins > 0 AS logged_in, core_mask
+            FROM ({" UNION ALL ".join(parts)})
+            WHERE epoch_day >= {first} AND epoch_day < {first + int(n_days)}{order}
+            """, accounts)
     finally:
         connection.close()
-    return UsageRollup(AccountDays(**_arrays(account_days)), UserDays(**_arrays(user_days)))
+    if rows is None:
+        return _empty()
+    rows = _in_cell_order(rows, len(accounts))
+    return UsageRollup(_account_days(rows, len(accounts)),
+                       _user_days(rows, users_from_day))
 
 
-def _arrays(table: pa.Table) -> dict[str, np.ndarray]:
-    return {name: table.column(name).to_numpy() for name in table.column_names}
+#: Rows per batch read from DuckDB: big enough to keep per-batch calls few, small enough
+#: that DuckDB and Arrow reuse their buffers.
+BATCH_ROWS = 1 << 20
+
+
+def _read_rows(connection: duckdb.DuckDBPyConnection, query: str,
+               accounts: pd.Index) -> dict[str, np.ndarray] | None:
+    """The rows of ``query`` as numpy columns, ``account_id`` replaced by ``account``, the
+    position in ``accounts`` (-1 when absent); None when there are none.
+
+    Read in batches and gathered in numpy: a whole Arrow result costs its size again in
+    fresh memory, which is slow to fault in, and numpy's large arrays are backed by huge
+    pages. Account numbers come from a hash lookup of each id in Arrow: a join in DuckDB,
+    or pandas on Python strings, costs several times as much at millions of rows.
+    """
+    value_set = pa.array([str(account) for account in accounts], pa.string())
+    parts: dict[str, list[np.ndarray]] = {}
+    for batch in connection.sql(query).to_arrow_reader(BATCH_ROWS):
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+            if name == "account_id":
+                name, column = "account", pc.index_in(column, value_set=value_set).fill_null(-1)
+            parts.setdefault(name, []).append(column.to_numpy(zero_copy_only=False))
+    if not parts:
+        return None
+    return {name: np.concatenate(chunks) for name, chunks in parts.items()}
+
+
+def _in_cell_order(rows: dict[str, np.ndarray], n_accounts: int) -> dict[str, np.ndarray]:
+    """The rows of grid accounts, with their ``cell`` (day * accounts + account), sorted by
+    day then account (they usually already are)."""
+    if not (rows["account"] >= 0).all():
+        keep = rows["account"] >= 0
+        rows = {name: values[keep] for name, values in rows.items()}
+    cell = rows["day"].astype(np.int64)
+    cell *= n_accounts
+    cell += rows["account"]
+    rows["cell"] = cell
+    if not (cell[1:] >= cell[:-1]).all():
+        order = np.argsort(cell, kind="stable")
+        rows = {name: values[order] for name, values in rows.items()}
+    return rows
+
+
+def _account_days(rows: dict[str, np.ndarray], n_accounts: int) -> AccountDays:
+    """Per-(account, day) totals of user-day ``rows`` in cell order: sums over runs."""
+    cell = rows["cell"]
+    if not len(cell):
+        return _empty().account_days
+    starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
+    last = np.r_[starts[1:], len(cell)] - 1
+
+    def total(values: np.ndarray) -> np.ndarray:
+        # differences of running sums: add.reduceat pays a call per run, of a few rows each
+        return np.diff(np.cumsum(values, dtype=np.int64)[last], prepend=0)
+
+    return AccountDays(
+        account=cell[starts] % n_accounts, day=cell[starts] // n_accounts,
+        events=total(rows["events"]), core_events=total(rows["core_events"]),
+        error_events=total(rows["error_events"]),
+        active_users=np.diff(np.r_[starts, len(cell)]), login_users=total(rows["logged_in"]),
+        core_mask=np.bitwise_or.reduceat(rows["core_mask"], starts))
+
+
+def _user_days(rows: dict[str, np.ndarray], users_from_day: int) -> UserDays:
+    """User-days from grid day ``users_from_day`` on, with the days since each one's user
+    was last active (earlier rows count as earlier activity)."""
+    day = rows["day"]
+    gap = days_since_previous(rows["user_key"], day)
+    first = np.searchsorted(day, int(users_from_day))
+    return UserDays(rows["account"][first:], day[first:], gap[first:])
+
+
+def days_since_previous(user: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """For rows sorted by ``day``, one per user and day: the days since the same ``user``'s
+    previous row, or ``NO_PREVIOUS_DAY`` or more when there is none. One pass over the days
+    with a table of each user's last day, so the rows need no sort by user."""
+    gap = np.empty(len(day), dtype=np.int64)
+    if not len(day):
+        return gap
+    codes, users = pd.factorize(user.view(np.int64) if user.dtype == np.uint64 else user,
+                                size_hint=_distinct_estimate(user))
+    last = np.full(len(users), -NO_PREVIOUS_DAY, dtype=np.int64)
+    bounds = np.r_[0, np.flatnonzero(day[1:] != day[:-1]) + 1, len(day)]
+    for begin, end in zip(bounds[:-1], bounds[1:], strict=False):
+        today = codes[begin:end]
+        gap[begin:end] = day[begin] - last[today]
+        last[today] = day[begin]
+    return gap
+
+
+def _distinct_estimate(keys: np.ndarray) -> int:
+    """About how many distinct ``keys`` (uniform 64-bit hashes) there are, from the 1/64 of
+    them whose low bits are zero. pandas otherwise sizes its hash table for every row, and
+    a table just big enough for the distinct keys is several times faster (it stays in
+    cache)."""
+    return max(64 * len(np.unique(keys[(keys & 63) == 0])), 1024)
 
 
 def _empty() -> UsageRollup:
     empty = np.zeros(0, dtype=np.int64)
-    return UsageRollup(AccountDays(*[empty] * 8), UserDays(empty, empty.astype(np.uint64), empty))
+    return UsageRollup(AccountDays(*[empty] * 8), UserDays(empty, empty, empty))

@@ -8,7 +8,7 @@ from features.billing import days_to_renewal, renewal_days
 from features.day_grid import DayGrid, ratio
 from features.labels import active_cells, active_periods
 from features.usage import distinct_users
-from features.usage_rollup import UserDays
+from features.usage_rollup import NO_PREVIOUS_DAY, UserDays, days_since_previous
 
 RNG = np.random.default_rng(7)
 GRID = DayGrid(pd.Index([f"a{i}" for i in range(5)]), pd.Timestamp("2026-01-01"), 40)
@@ -64,9 +64,9 @@ def test_distinct_users_count_each_user_once_per_window(window):
     table["account"] = user_account[table["user"]]
     # keys like the rollup's: arbitrary 64-bit numbers, equal only for one user
     table["key"] = (table["user"].to_numpy(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
-    table = table.sort_values(["account", "key", "day"], ignore_index=True)
-    users = UserDays(table["account"].to_numpy(), table["key"].to_numpy(),
-                     table["day"].to_numpy())
+    table = table.sort_values(["day", "account"], ignore_index=True)  # as roll-ups come
+    users = UserDays(table["account"].to_numpy(), table["day"].to_numpy(),
+                     days_since_previous(table["key"].to_numpy(), table["day"].to_numpy()))
     row_account, row_day = every_row()
     rows = GRID.rows(row_account, row_day)
     counts = distinct_users(GRID, users, window)
@@ -75,6 +75,26 @@ def test_distinct_users_count_each_user_once_per_window(window):
                               & (table["day"] <= d - lag), "user"].nunique()
                     for a, d in zip(row_account, row_day, strict=True)]
         np.testing.assert_array_equal(counts.at(rows, lag), expected)
+
+
+def test_days_since_previous_are_per_user():
+    user = np.array([5, 9, 5, 7, 9, 5], dtype=np.uint64)
+    day = np.array([0, 0, 3, 3, 4, 10])
+    np.testing.assert_array_equal(days_since_previous(user, day) >= NO_PREVIOUS_DAY,
+                                  [True, True, False, True, False, False])
+    np.testing.assert_array_equal(days_since_previous(user, day)[[2, 4, 5]], [3, 4, 7])
+
+
+@pytest.mark.parametrize("window", [1, 2, 7, 30, 31])
+def test_either_ors_the_bits_of_the_days_in_the_window(window):
+    cells = RNG.choice(GRID.n_days * GRID.n_accounts, 80, replace=False)
+    account, day = cells % GRID.n_accounts, cells // GRID.n_accounts
+    bits = RNG.integers(0, 64, 80)
+    row_account, row_day = every_row()
+    found = GRID.either(account, day, bits, window).take(GRID.rows(row_account, row_day).cell)
+    for a, d, value in zip(row_account, row_day, found, strict=True):
+        inside = bits[(account == a) & (day > d - window) & (day <= d)]
+        assert value == np.bitwise_or.reduce(inside, initial=0)
 
 
 def test_ratio_is_undefined_without_a_positive_denominator():

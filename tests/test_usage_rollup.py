@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from features.contract import EventTaxonomy
-from features.usage_rollup import daily_rollup, roll_up, rollup_matches
+from features.usage_rollup import NO_PREVIOUS_DAY, daily_rollup, roll_up, rollup_matches
 
 TAXONOMY = EventTaxonomy(core_events=("reports", "alerts"), error_events=("error",),
                          login_events=("login",))
@@ -51,14 +51,12 @@ def test_rollup_by_hand():
     assert table.iloc[1]["core_mask"] == 0b01 and table.iloc[1]["active_users"] == 1
     assert table.iloc[2]["login_users"] == 0  # acc_a's only login is outside the grid
     users = user_days(rollup)
-    # sorted by account, user, day: acc_a's u1 on day 2, acc_b's u1 on days 0 and 1, u2 on 0
-    assert users["account"].tolist() == [0, 1, 1, 1]
-    assert users.groupby("account")["user"].nunique().tolist() == [1, 2]
-    # "u1" of acc_a and "u1" of acc_b are different users
-    assert users.loc[0, "user"] not in set(users.loc[1:, "user"])
-    b_u1 = users[(users["account"] == 1) & users["day"].isin([0, 1])].groupby("user").size()
-    assert b_u1.max() == 2  # one user, two days
-    assert (users.sort_values(["account", "user", "day"]).index == users.index).all()
+    # sorted by day, then account: acc_b's u1 and u2 on day 0, u1 again on day 1, then
+    # acc_a's u1 on day 2, a user of its own although its id is the same as acc_b's u1
+    assert users[["day", "account"]].values.tolist() == [[0, 1], [0, 1], [1, 1], [2, 0]]
+    assert (users["days_since_previous"] >= NO_PREVIOUS_DAY).tolist() == [
+        True, True, False, True]
+    assert users.loc[2, "days_since_previous"] == 1
 
 
 def test_event_count_weights_aggregated_rows():
@@ -70,10 +68,10 @@ def test_event_count_weights_aggregated_rows():
 
 
 def comparable(rollup) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Both roll-ups, with users renumbered in order of appearance (their keys are
-    arbitrary), so one user across days and sources must stay one user."""
-    users = user_days(rollup)
-    users["user"] = pd.factorize(users["user"])[0]
+    """Both tables of a roll-up, the user-days in a fixed order (within an account and day,
+    their order follows the arbitrary user keys)."""
+    users = user_days(rollup).sort_values(["day", "account", "days_since_previous"],
+                                         ignore_index=True)
     return account_days(rollup), users
 
 
@@ -94,7 +92,7 @@ def test_files_and_frames_give_the_same_rollup(tmp_path):
 
 def test_no_files_is_an_empty_rollup():
     rollup = roll_up([], pd.Index(["acc_a"]), FIRST_DAY, 4, TAXONOMY)
-    assert len(rollup.account_days.day) == 0 and len(rollup.user_days.user) == 0
+    assert len(rollup.account_days.day) == 0 and len(rollup.user_days.day) == 0
 
 
 def test_too_many_core_events_are_refused():
@@ -136,7 +134,9 @@ def test_stored_daily_rollups_give_what_the_events_give(tmp_path):
     later = frame[frame["event_time"] >= "2026-10-02"]
     mixed = roll_up(later, accounts, FIRST_DAY, 4, TAXONOMY, rollups=[paths["2026-10-01"]])
     assert_same_rollup(mixed, from_events)
-    assert user_days(mixed).query("account == 1")["user"].nunique() == 2
+    # acc_b's u1, first seen in the stored rollup of Oct 1, is the same user on Oct 2
+    assert user_days(mixed).query("account == 1 and day == 1")["days_since_previous"].tolist(
+        ) == [1]
 
 
 def test_a_stored_rollup_matches_only_the_taxonomy_it_was_computed_with(tmp_path):
