@@ -230,15 +230,17 @@ def _read_rows(connection: duckdb.DuckDBPyConnection, query: str,
     pages. Account numbers come from a hash lookup of each id in Arrow: a join in DuckDB,
     or pandas on Python strings, costs several times as much at millions of rows.
     """
-    value_set = pa.array([str(account) for account in accounts], pa.string())
-    parts: dict[str, list[np.ndarray]] = {}
+    parts: dict[str, list] = {}
     for batch in connection.sql(query).to_arrow_reader(BATCH_ROWS):
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
-            if name == "account_id":
-                name, column = "account", pc.index_in(column, value_set=value_set).fill_null(-1)
-            parts.setdefault(name, []).append(column.to_numpy(zero_copy_only=False))
+            parts.setdefault(name, []).append(
+                column if name == "account_id" else column.to_numpy(zero_copy_only=False))
     if not parts:
         return None
+    # one lookup over every batch: each call hashes the whole set of accounts again
+    account = pc.index_in(pa.chunked_array(parts.pop("account_id")), value_set=pa.array(
+        [str(account) for account in accounts], pa.string())).fill_null(-1)
+    parts["account"] = [chunk.to_numpy() for chunk in account.chunks]
     return {name: np.concatenate(chunks) for name, chunks in parts.items()}
 
 
