@@ -143,7 +143,9 @@ class Running:
 
     def window(self, rows: GridRows, window: int, lag: int = 0) -> np.ndarray:
         """Sum over days (d-lag-window, d-lag] for each row's day d."""
-        return self.at(rows, lag) - self.at(rows, lag + window)
+        total = self.at(rows, lag)
+        total -= self.at(rows, lag + window)  # in place: fresh memory is slow to fault in
+        return total
 
 
 def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
