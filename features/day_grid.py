@@ -81,10 +81,16 @@ class DayGrid:
 
     def latest(self, account: np.ndarray, day: np.ndarray) -> Running:
         """Per account, the latest of ``day`` on or before each day (-1e6 when none)."""
-        keep = (account >= 0) & (day >= 0) & (day < self.n_days)
+        cells, keep = self._cells_on_grid(account, day)
         latest = np.full((self.n_days + 1) * self.n_accounts, -1e6)
-        latest[(day[keep] + 1) * self.n_accounts + account[keep]] = day[keep]
+        latest[cells] = day[keep]
         return self.running(latest, np.maximum)
+
+    def _cells_on_grid(self, account: np.ndarray,
+                       day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Padded-matrix cells of the (account, day) pairs on the grid, and which those are."""
+        keep = (account >= 0) & (day >= 0) & (day < self.n_days)
+        return (day[keep] + 1) * self.n_accounts + account[keep], keep
 
     def totals(self, account: np.ndarray, day: np.ndarray,
                weights: np.ndarray | None = None) -> Running:
@@ -101,10 +107,10 @@ class DayGrid:
         one ``span`` rows earlier, doubling the days it covers, and a last step with an
         overlap makes up the window. A handful of passes over a matrix of small integers.
         """
-        keep = (account >= 0) & (day >= 0) & (day < self.n_days)
+        cells, keep = self._cells_on_grid(account, day)
         dtype = np.min_scalar_type(int(bits.max())) if len(bits) else np.uint8
         matrix = np.zeros((self.n_days + 1, self.n_accounts), dtype=dtype)
-        matrix.reshape(-1)[(day[keep] + 1) * self.n_accounts + account[keep]] = bits[keep]
+        matrix.reshape(-1)[cells] = bits[keep]
         span = 1
         # ufuncs read overlapping operands as they were before the call
         while 2 * span <= window:
