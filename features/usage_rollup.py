@@ -2,17 +2,18 @@
 
 Usage features need, per account and day, how many events (of each kind) happened and which
 users were active. Rolling the events up to (account, user, day) first is one columnar scan
-and hash aggregation (stored per day by the usage_rollup asset); ``roll_up`` reads the user-days
-in (day, account) order and hands features integer arrays: per-(account, day) totals, summed
-over runs of rows, and per user-day the days since its user was last active, from one pass
-over the days. Nothing is joined or sorted in DuckDB, and no id passes through Python objects.
+and hash aggregation (stored per day by the usage_rollup asset). ``roll_up`` hands features
+integer arrays: per-(account, day) totals and, per user-day, the days since its user was last
+active. Stored rollups are read in their (day, account) order and summed over runs of rows
+in numpy; raw events, which a hash aggregation leaves in no order, are summed in DuckDB.
+Accounts are numbered by the hash of their id, so no id string leaves DuckDB.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,6 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from features.contract import EventTaxonomy
@@ -53,11 +53,11 @@ NO_PREVIOUS_DAY = 1 << 40
 
 @dataclass(frozen=True)
 class UserDays:
-    """One element per (account, user, day) with at least one event, sorted by day then
-    account: ``days_since_previous`` counts the days since the same user's previous active
-    day in the roll-up (``NO_PREVIOUS_DAY`` for the first). That is all distinct-user windows
-    need: a user-day is its user's first in every window that starts after that previous
-    day."""
+    """One element per (account, user, day) with at least one event, in no set order:
+    ``days_since_previous`` counts the days since the same user's previous active day in
+    the roll-up (``NO_PREVIOUS_DAY`` or more for the first). That is all distinct-user
+    windows need: a user-day is its user's first in every window that starts after that
+    previous day."""
 
     account: np.ndarray
     day: np.ndarray
@@ -85,33 +85,38 @@ def taxonomy_fingerprint(taxonomy: EventTaxonomy) -> str:
 
 
 def _events_view(connection: duckdb.DuckDBPyConnection, name: str,
-                 events: pd.DataFrame | Sequence[Path]) -> set[str] | None:
-    """Register events (a frame or Parquet files) as view ``name``; its columns, or None
-    when there are no files."""
+                 events: pd.DataFrame | Sequence[Path]) -> dict[str, str] | None:
+    """Register events (a frame or Parquet files) as view ``name``; its columns' DuckDB
+    types by name, or None when there are no files."""
     if isinstance(events, pd.DataFrame):
         connection.register(name, events)
-        return set(events.columns)
-    files = [str(path) for path in events]
-    if not files:
-        return None
-    connection.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet("
-                       f"[{_quoted(files)}], union_by_name = true)")
-    return {row[0] for row in connection.execute(f"DESCRIBE {name}").fetchall()}
+    else:
+        files = [str(path) for path in events]
+        if not files:
+            return None
+        connection.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet("
+                           f"[{_quoted(files)}], union_by_name = true)")
+    return {row[0]: row[1] for row in connection.execute(f"DESCRIBE {name}").fetchall()}
 
 
-def _daily_sql(source: str, columns: set[str], taxonomy: EventTaxonomy) -> str:
-    """Events of ``source`` per (account, user, epoch day): the daily rollup's rows."""
+def _daily_sql(source: str, columns: Collection[str], taxonomy: EventTaxonomy,
+               account_key: bool = False) -> str:
+    """Events of ``source`` per (account, user, epoch day): the daily rollup's rows, with
+    the account's id, or with ``account_key``, its hash (grouping by an integer is
+    faster)."""
     core = list(taxonomy.core_events)
     if len(core) > MAX_CORE_FEATURES:
         raise ValueError(f"at most {MAX_CORE_FEATURES} core events are supported")
     count = "coalesce(event_count, 1)" if "event_count" in columns else "1"
     mask = " ".join(f"WHEN '{name}' THEN {1 << i}" for i, name in
                     enumerate(n.replace("'", "''") for n in core))
+    account = ("hash(account_id::VARCHAR) AS account_key" if account_key
+               else "account_id::VARCHAR AS account_id")
     mask_expression = f"bit_or(CASE event_name {mask} ELSE 0 END)" if core else "0"
     # user_id is mandatory (validated), so hashing it needs no NULL handling; any numbering
     # of users will do: features only ask whether two rows are one user
     return f"""
-        SELECT account_id::VARCHAR AS account_id,
+        SELECT {account},
                hash(account_id::VARCHAR, user_id::VARCHAR) AS user_key,
                epoch_day,
                sum(n)::BIGINT AS events,
@@ -186,26 +191,30 @@ def roll_up(events: pd.DataFrame | Sequence[Path], accounts: pd.Index, first_day
     ``users_from_day`` are left out of ``user_days`` (no distinct-user window reaches them).
     """
     first = int((pd.Timestamp(first_day) - pd.Timestamp(0)).days)
+    end = first + int(n_days)
     connection = duckdb.connect()
     try:
+        keys = _account_keys(connection, accounts)
         columns = _events_view(connection, "events_source", events)
-        parts = [] if columns is None else [_daily_sql("events_source", columns, taxonomy)]
+        parts = [] if columns is None else [
+            _daily_sql("events_source", columns, taxonomy, account_key=True)]
         if rollups:
             parts.append(
-                "SELECT account_id, user_key, (epoch(day) / 86400)::INTEGER AS epoch_day, "
-                "events, core_events, error_events, logins, core_mask FROM read_parquet("
+                "SELECT hash(account_id) AS account_key, user_key, "
+                "(epoch(day) / 86400)::INTEGER AS epoch_day, events, core_events, "
+                "error_events, logins, core_mask FROM read_parquet("
                 f"[{_quoted([str(p) for p in rollups])}])")
         if not parts:
             return _empty()
-        # Stored rollups are sorted by day, account and user and read in the order given, so
-        # they need no sort here; events' roll-ups come out of a hash aggregation and do.
-        order = " ORDER BY day, account_id, user_key" if columns is not None else ""
-        rows = _read_rows(connection, f"""
-            SELECT account_id, user_key, (epoch_day - {first})::INTEGER AS day,
-                   events, core_events, error_events, logins > 0 AS logged_in, core_mask
+        user_days = f"""
+            SELECT account_key, user_key, (epoch_day - {first})::INTEGER AS day, events,
+                   core_events, error_events, logins > 0 AS logged_in, core_mask
             FROM ({" UNION ALL ".join(parts)})
-            WHERE epoch_day >= {first} AND epoch_day < {first + int(n_days)}{order}
-            """, accounts)
+            WHERE epoch_day >= {first} AND epoch_day < {end}"""
+        if columns is not None:
+            return _roll_up_in_duckdb(connection, user_days, keys, users_from_day)
+        # stored rollups alone: sorted by day, account and user, and read in the order given
+        rows = _read_rows(connection, user_days, keys)
     finally:
         connection.close()
     if rows is None:
@@ -220,33 +229,85 @@ def roll_up(events: pd.DataFrame | Sequence[Path], accounts: pd.Index, first_day
 BATCH_ROWS = 1 << 20
 
 
+def _account_keys(connection: duckdb.DuckDBPyConnection, accounts: pd.Index) -> pd.Index:
+    """DuckDB's 64-bit ``hash`` of each account id, in the order of ``accounts``.
+
+    Rows are numbered by their account id's hash, so that no id string leaves DuckDB or is
+    matched as a string: that costs several times as much at millions of rows.
+    """
+    connection.register("grid_accounts", pa.table(
+        {"account_id": pa.array([str(account) for account in accounts], pa.string())}))
+    keys = pd.Index(connection.sql(
+        "SELECT hash(account_id) AS account_key FROM grid_accounts").fetchnumpy()["account_key"])
+    if not keys.is_unique:  # about 1 in 10^8 for a million accounts
+        raise ValueError("two account ids have the same 64-bit hash; roll_up cannot tell "
+                         "them apart")
+    return keys
+
+
+def _roll_up_in_duckdb(connection: duckdb.DuckDBPyConnection, user_days: str, keys: pd.Index,
+                       users_from_day: int) -> UsageRollup:
+    """The roll-up of ``user_days`` (a query with an ``account_key``), in DuckDB.
+
+    Events come out of a hash aggregation in no order, and on this path reading every
+    user-day out to sort it costs more than it saves: DuckDB keeps them in its own memory
+    and hands out the per-(account, day) totals and the user-days that windows read.
+    """
+    connection.register("grid_keys", pa.table({
+        "account_key": pa.array(keys.to_numpy(), pa.uint64()),
+        "account": pa.array(np.arange(len(keys)), pa.int64())}))
+    connection.execute(f"""
+        CREATE TEMP TABLE user_days AS
+        SELECT g.account, r.* EXCLUDE (account_key)
+        FROM ({user_days}) r JOIN grid_keys g USING (account_key)""")
+    totals = _read_rows(connection, """
+        SELECT account, day::BIGINT AS day, sum(events)::BIGINT AS events,
+               sum(core_events)::BIGINT AS core_events,
+               sum(error_events)::BIGINT AS error_events, count(*) AS active_users,
+               count(*) FILTER (WHERE logged_in) AS login_users,
+               bit_or(core_mask)::BIGINT AS core_mask
+        FROM user_days GROUP BY account, day ORDER BY day, account""")
+    if totals is None:
+        return _empty()
+    # a user's previous active day by a window over each user's days, read out only for the
+    # days that distinct-user windows reach
+    users = _read_rows(connection, f"""
+        SELECT account, day, days_since_previous FROM (
+            SELECT account, day,
+                   coalesce(day - lag(day) OVER (PARTITION BY user_key ORDER BY day),
+                            day + {NO_PREVIOUS_DAY}) AS days_since_previous
+            FROM user_days)
+        WHERE day >= {int(users_from_day)}""")
+    if users is None:
+        return UsageRollup(AccountDays(**totals), _empty().user_days)
+    return UsageRollup(AccountDays(**totals), UserDays(**users))
+
+
 def _read_rows(connection: duckdb.DuckDBPyConnection, query: str,
-               accounts: pd.Index) -> dict[str, np.ndarray] | None:
-    """The rows of ``query`` as numpy columns, ``account_id`` replaced by ``account``, the
-    position in ``accounts`` (-1 when absent); None when there are none.
+               keys: pd.Index | None = None) -> dict[str, np.ndarray] | None:
+    """The rows of ``query`` as numpy columns, with ``keys``, ``account_key`` replaced by
+    ``account``, the position of the key in ``keys`` (-1 when absent); None when there are
+    none.
 
     Read in batches and gathered in numpy: a whole Arrow result costs its size again in
     fresh memory, which is slow to fault in, and numpy's large arrays are backed by huge
-    pages. Account numbers come from a hash lookup of each id in Arrow: a join in DuckDB,
-    or pandas on Python strings, costs several times as much at millions of rows.
+    pages.
     """
     parts: dict[str, list] = {}
     for batch in connection.sql(query).to_arrow_reader(BATCH_ROWS):
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
-            parts.setdefault(name, []).append(
-                column if name == "account_id" else column.to_numpy(zero_copy_only=False))
+            parts.setdefault(name, []).append(column.to_numpy(zero_copy_only=False))
     if not parts:
         return None
-    # one lookup over every batch: each call hashes the whole set of accounts again
-    account = pc.index_in(pa.chunked_array(parts.pop("account_id")), value_set=pa.array(
-        [str(account) for account in accounts], pa.string())).fill_null(-1)
-    parts["account"] = [chunk.to_numpy() for chunk in account.chunks]
-    return {name: np.concatenate(chunks) for name, chunks in parts.items()}
+    rows = {name: np.concatenate(chunks) for name, chunks in parts.items()}
+    if keys is not None:
+        rows["account"] = keys.get_indexer(rows.pop("account_key"))
+    return rows
 
 
 def _in_cell_order(rows: dict[str, np.ndarray], n_accounts: int) -> dict[str, np.ndarray]:
     """The rows of grid accounts, with their ``cell`` (day * accounts + account), sorted by
-    day then account (they usually already are)."""
+    day then account (stored rollups already are)."""
     if not (rows["account"] >= 0).all():
         keep = rows["account"] >= 0
         rows = {name: values[keep] for name, values in rows.items()}

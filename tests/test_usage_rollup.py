@@ -34,7 +34,9 @@ def account_days(rollup) -> pd.DataFrame:
 
 
 def user_days(rollup) -> pd.DataFrame:
-    return pd.DataFrame(vars(rollup.user_days))
+    """The user-days of a roll-up in a fixed order (they come in none)."""
+    return pd.DataFrame(vars(rollup.user_days)).sort_values(
+        ["day", "account", "days_since_previous"], ignore_index=True)
 
 
 def test_rollup_by_hand():
@@ -51,8 +53,8 @@ def test_rollup_by_hand():
     assert table.iloc[1]["core_mask"] == 0b01 and table.iloc[1]["active_users"] == 1
     assert table.iloc[2]["login_users"] == 0  # acc_a's only login is outside the grid
     users = user_days(rollup)
-    # sorted by day, then account: acc_b's u1 and u2 on day 0, u1 again on day 1, then
-    # acc_a's u1 on day 2, a user of its own although its id is the same as acc_b's u1
+    # acc_b's u1 and u2 on day 0, u1 again on day 1, then acc_a's u1 on day 2, a user of
+    # its own although its id is the same as acc_b's u1
     assert users[["day", "account"]].values.tolist() == [[0, 1], [0, 1], [1, 1], [2, 0]]
     assert (users["days_since_previous"] >= NO_PREVIOUS_DAY).tolist() == [
         True, True, False, True]
@@ -68,11 +70,8 @@ def test_event_count_weights_aggregated_rows():
 
 
 def comparable(rollup) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Both tables of a roll-up, the user-days in a fixed order (within an account and day,
-    their order follows the arbitrary user keys)."""
-    users = user_days(rollup).sort_values(["day", "account", "days_since_previous"],
-                                         ignore_index=True)
-    return account_days(rollup), users
+    """Both tables of a roll-up, the user-days in a fixed order."""
+    return account_days(rollup), user_days(rollup)
 
 
 def assert_same_rollup(left, right) -> None:
