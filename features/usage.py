@@ -23,14 +23,14 @@ def usage_features(grid: DayGrid, usage: UsageRollup, taxonomy: EventTaxonomy,
     acc, day = daily.account, daily.day
     # Each running-total matrix is read at the rows and dropped at once: a few hundred MB
     # of them alive together cost more in fresh memory than the arithmetic.
-    events = grid.totals(acc, day, daily.events.astype(float))
+    events = grid.totals(acc, day, daily.events)
     events_7d, events_prev_7d = events.window(rows, 7), events.window(rows, 7, lag=7)
     events_30d, events_prev_30d = events.window(rows, 30), events.window(rows, 30, lag=30)
     del events
-    core_30d = grid.totals(acc, day, daily.core_events.astype(float)).window(rows, 30)
-    errors_30d = grid.totals(acc, day, daily.error_events.astype(float)).window(rows, 30)
+    core_30d = grid.totals(acc, day, daily.core_events).window(rows, 30)
+    errors_30d = grid.totals(acc, day, daily.error_events).window(rows, 30)
     # summed over days, daily active users are user-days
-    dau_mean_30d = grid.totals(acc, day, daily.active_users.astype(float)).window(rows, 30) / 30
+    dau_mean_30d = grid.totals(acc, day, daily.active_users).window(rows, 30) / 30
 
     # Distinct active users per trailing window: a user counts once if active on any day.
     # The previous window's users are the same count read as many days earlier.

@@ -214,7 +214,8 @@ def roll_up(events: pd.DataFrame | Sequence[Path], accounts: pd.Index, first_day
         if columns is not None:
             return _roll_up_in_duckdb(connection, user_days, keys, users_from_day)
         # stored rollups alone: sorted by day, account and user, and read in the order given
-        rows = _read_rows(connection, user_days, keys)
+        rows = _read_rows(connection, user_days,
+                          sum(pq.read_metadata(path).num_rows for path in rollups), keys)
     finally:
         connection.close()
     if rows is None:
@@ -260,13 +261,14 @@ def _roll_up_in_duckdb(connection: duckdb.DuckDBPyConnection, user_days: str, ke
         CREATE TEMP TABLE user_days AS
         SELECT g.account, r.* EXCLUDE (account_key)
         FROM ({user_days}) r JOIN grid_keys g USING (account_key)""")
+    n_user_days = connection.sql("SELECT count(*) FROM user_days").fetchall()[0][0]
     totals = _read_rows(connection, """
         SELECT account, day::BIGINT AS day, sum(events)::BIGINT AS events,
                sum(core_events)::BIGINT AS core_events,
                sum(error_events)::BIGINT AS error_events, count(*) AS active_users,
                count(*) FILTER (WHERE logged_in) AS login_users,
                bit_or(core_mask)::BIGINT AS core_mask
-        FROM user_days GROUP BY account, day ORDER BY day, account""")
+        FROM user_days GROUP BY account, day ORDER BY day, account""", n_user_days)
     if totals is None:
         return _empty()
     # a user's previous active day by a window over each user's days, read out only for the
@@ -277,32 +279,39 @@ def _roll_up_in_duckdb(connection: duckdb.DuckDBPyConnection, user_days: str, ke
                    coalesce(day - lag(day) OVER (PARTITION BY user_key ORDER BY day),
                             day + {NO_PREVIOUS_DAY}) AS days_since_previous
             FROM user_days)
-        WHERE day >= {int(users_from_day)}""")
+        WHERE day >= {int(users_from_day)}""", n_user_days)
     if users is None:
         return UsageRollup(AccountDays(**totals), _empty().user_days)
     return UsageRollup(AccountDays(**totals), UserDays(**users))
 
 
-def _read_rows(connection: duckdb.DuckDBPyConnection, query: str,
+def _read_rows(connection: duckdb.DuckDBPyConnection, query: str, max_rows: int,
                keys: pd.Index | None = None) -> dict[str, np.ndarray] | None:
-    """The rows of ``query`` as numpy columns, with ``keys``, ``account_key`` replaced by
-    ``account``, the position of the key in ``keys`` (-1 when absent); None when there are
-    none.
+    """The rows of ``query`` (at most ``max_rows``) as numpy columns, with ``keys``,
+    ``account_key`` replaced by ``account``, the position of the key in ``keys`` (-1 when
+    absent); None when there are none.
 
-    Read in batches and gathered in numpy: a whole Arrow result costs its size again in
-    fresh memory, which is slow to fault in, and numpy's large arrays are backed by huge
-    pages.
+    Each batch is copied into columns allocated once and then let go, so that Arrow reuses
+    its buffers: on this VM fresh memory is slow to fault in, and numpy's large arrays get
+    huge pages where Arrow's do not.
     """
-    parts: dict[str, list] = {}
-    for batch in connection.sql(query).to_arrow_reader(BATCH_ROWS):
-        for name, column in zip(batch.schema.names, batch.columns, strict=True):
-            parts.setdefault(name, []).append(column.to_numpy(zero_copy_only=False))
-    if not parts:
+    reader = connection.sql(query).to_arrow_reader(BATCH_ROWS)
+    names = ["account" if keys is not None and name == "account_key" else name
+             for name in reader.schema.names]
+    columns = {name: np.empty(max_rows, dtype=np.int64 if name == "account"
+                              else field.type.to_pandas_dtype())
+               for name, field in zip(names, reader.schema, strict=True)}
+    filled = 0
+    for batch in reader:
+        end = filled + batch.num_rows
+        for name, column in zip(names, batch.columns, strict=True):
+            values = column.to_numpy(zero_copy_only=False)
+            columns[name][filled:end] = (keys.get_indexer(values) if name == "account"
+                                         and keys is not None else values)
+        filled = end
+    if not filled:
         return None
-    rows = {name: np.concatenate(chunks) for name, chunks in parts.items()}
-    if keys is not None:
-        rows["account"] = keys.get_indexer(rows.pop("account_key"))
-    return rows
+    return {name: values[:filled] for name, values in columns.items()}
 
 
 def _in_cell_order(rows: dict[str, np.ndarray], n_accounts: int) -> dict[str, np.ndarray]:
