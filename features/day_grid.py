@@ -36,6 +36,14 @@ class GridRows:
         return self._earlier[lag]
 
 
+@dataclass
+class _Scratch:
+    """A grid's reusable matrix of one type, and how many times it has been handed out."""
+
+    matrix: np.ndarray
+    lease: int = 0
+
+
 @dataclass(frozen=True)
 class DayGrid:
     """Accounts x days index used by all matrix computations."""
@@ -43,6 +51,8 @@ class DayGrid:
     accounts: pd.Index
     first_day: pd.Timestamp
     n_days: int
+    _scratch: dict[np.dtype, _Scratch] = field(default_factory=dict, compare=False,
+                                               repr=False)
 
     @property
     def n_accounts(self) -> int:
@@ -59,36 +69,49 @@ class DayGrid:
         account, day = np.asarray(account, np.int64), np.asarray(day, np.int64)
         return GridRows(account, day, (day + 1) * self.n_accounts + account)
 
-    def daily(self, account: np.ndarray, day: np.ndarray,
-              weights: np.ndarray | None = None) -> np.ndarray:
-        """Padded (1 + days) x accounts matrix, flattened, of ``weights`` (default 1: counts)
-        summed per account and day, in the weights' type (integers stay integers). Rows
-        before the grid land in the leading row (windows subtract it away; counts of what is
-        still open need it); rows after the grid are ignored."""
+    def _add(self, matrix: np.ndarray, account: np.ndarray, day: np.ndarray,
+             weights: np.ndarray | int) -> None:
+        """Add ``weights`` per account and day into a padded (1 + days) x accounts matrix,
+        flattened. Rows before the grid land in the leading row (windows subtract it away;
+        counts of what is still open need it); rows after the grid are ignored."""
         account, day = np.asarray(account), np.asarray(day)
         keep = (account >= 0) & (day < self.n_days)
         if not keep.all():
             account, day = account[keep], day[keep]
-            weights = None if weights is None else np.asarray(weights)[keep]
+            weights = weights if np.ndim(weights) == 0 else np.asarray(weights)[keep]
         cell = (np.maximum(day, -1) + 1) * self.n_accounts + account
         # add.at, not bincount: bincount sums weights as floats, ten times slower
-        matrix = np.zeros((self.n_days + 1) * self.n_accounts,
-                          dtype=np.int64 if weights is None else np.asarray(weights).dtype)
-        np.add.at(matrix, cell, 1 if weights is None else weights)
-        return matrix
+        np.add.at(matrix, cell, weights)
 
-    def running(self, daily: np.ndarray, step: np.ufunc = np.add) -> Running:
-        """Running totals (or ``step``, e.g. maximum) over days of a ``daily`` matrix, which
-        it overwrites."""
-        accumulate_rows(daily.reshape(self.n_days + 1, self.n_accounts), step)
-        return Running(daily, self.n_accounts)
+    def _scratch_matrix(self, dtype: np.dtype, fill: float) -> _Scratch:
+        """The grid's one padded matrix of ``dtype``, filled with ``fill`` and leased anew.
+
+        Running totals are read at the rows as soon as they are made, so one matrix per type
+        serves them all: fresh memory is slow to fault in, and a fresh 100 MB matrix per
+        total cost more than its arithmetic. A ``Running`` of an earlier lease refuses to be
+        read. A grid is therefore used by one thread at a time.
+        """
+        dtype = np.dtype(dtype)
+        scratch = self._scratch.get(dtype)
+        if scratch is None:
+            scratch = self._scratch[dtype] = _Scratch(
+                np.empty((self.n_days + 1) * self.n_accounts, dtype))
+        scratch.matrix.fill(fill)
+        scratch.lease += 1
+        return scratch
+
+    def _running(self, scratch: _Scratch, step: np.ufunc = np.add) -> Running:
+        """Running totals (or ``step``, e.g. maximum) over days of a scratch matrix, in
+        place."""
+        accumulate_rows(scratch.matrix.reshape(self.n_days + 1, self.n_accounts), step)
+        return Running(scratch.matrix, self.n_accounts, scratch)
 
     def latest(self, account: np.ndarray, day: np.ndarray) -> Running:
         """Per account, the latest of ``day`` on or before each day (-1e6 when none)."""
         cells, keep = self._cells_on_grid(account, day)
-        latest = np.full((self.n_days + 1) * self.n_accounts, -1e6)
-        latest[cells] = day[keep]
-        return self.running(latest, np.maximum)
+        latest = self._scratch_matrix(np.float64, -1e6)
+        latest.matrix[cells] = day[keep]
+        return self._running(latest, np.maximum)
 
     def _cells_on_grid(self, account: np.ndarray,
                        day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -98,8 +121,16 @@ class DayGrid:
 
     def totals(self, account: np.ndarray, day: np.ndarray,
                weights: np.ndarray | None = None) -> Running:
-        """Running totals of ``weights`` (default 1) per account up to each day."""
-        return self.running(self.daily(account, day, weights))
+        """Running totals of ``weights`` (default 1) per account up to each day, in the
+        weights' type (integers stay integers)."""
+        if weights is None:
+            weights, dtype = 1, np.dtype(np.int64)
+        else:
+            weights = np.asarray(weights)
+            dtype = np.promote_types(weights.dtype, np.int64)  # no overflow of small ints
+        scratch = self._scratch_matrix(dtype, 0)
+        self._add(scratch.matrix, account, day, weights)
+        return self._running(scratch)
 
     def either(self, account: np.ndarray, day: np.ndarray, bits: np.ndarray,
                window: int) -> np.ndarray:
@@ -128,7 +159,10 @@ class DayGrid:
                     end_day: np.ndarray) -> Running:
         """Count of intervals [start_day, end_day) of each account that cover each day: +1
         at the start, -1 at the end, summed along the days. Read it with ``Running.at``."""
-        return self.running(self.daily(account, start_day) - self.daily(account, end_day))
+        scratch = self._scratch_matrix(np.int64, 0)
+        self._add(scratch.matrix, account, start_day, 1)
+        self._add(scratch.matrix, account, end_day, -1)
+        return self._running(scratch)
 
 
 def accumulate_rows(matrix: np.ndarray, step: np.ufunc = np.add) -> None:
@@ -142,12 +176,18 @@ def accumulate_rows(matrix: np.ndarray, step: np.ufunc = np.add) -> None:
 class Running:
     """Running totals of one (day x account) quantity, read at snapshot rows."""
 
-    def __init__(self, cumulative: np.ndarray, n_accounts: int) -> None:
+    def __init__(self, cumulative: np.ndarray, n_accounts: int,
+                 scratch: _Scratch | None = None) -> None:
         self.cumulative = cumulative
         self.n_accounts = n_accounts
+        self._scratch = scratch
+        self._lease = scratch.lease if scratch is not None else 0
 
     def at(self, rows: GridRows, lag: int = 0) -> np.ndarray:
         """Total through day d - lag for each row's day d (zero before the grid)."""
+        if self._scratch is not None and self._scratch.lease != self._lease:
+            raise RuntimeError("these running totals were overwritten: the grid has made "
+                               "others of their type since; read each before the next")
         cells = rows.cell if lag == 0 else rows.cells_before(lag, self.n_accounts)
         return self.cumulative.take(cells)
 

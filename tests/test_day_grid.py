@@ -34,6 +34,23 @@ def test_windows_sum_exactly_the_days_in_them():
         np.testing.assert_array_equal(totals.window(rows, window, lag), expected)
 
 
+def test_integer_totals_stay_integers_and_a_grid_reuses_its_matrix_safely():
+    grid = DayGrid(GRID.accounts, GRID.first_day, GRID.n_days)
+    rows = grid.rows(*every_row())
+    counts = grid.totals([0, 0, 1], [2, 3, 3])
+    sums = grid.totals([1], [5], np.array([2.5]))  # another type: another matrix
+    by_day = counts.at(rows).reshape(grid.n_days, grid.n_accounts)  # rows: day, then account
+    assert by_day.dtype == np.int64
+    assert by_day[:5, 0].tolist() == [0, 0, 1, 2, 2] and by_day[:5, 1].tolist() == [0, 0, 0, 1, 1]
+    assert sums.at(rows).reshape(grid.n_days, grid.n_accounts)[4:7, 1].tolist() == [0, 2.5, 2.5]
+    # a later total of the same type overwrites the first one's matrix, so reading the
+    # first must fail loudly rather than give the second's numbers
+    later = grid.totals([4], [0])
+    assert later.at(rows).reshape(grid.n_days, grid.n_accounts)[0].tolist() == [0, 0, 0, 0, 1]
+    with pytest.raises(RuntimeError, match="overwritten"):
+        counts.at(rows)
+
+
 def test_open_counts_count_what_is_open_at_the_end_of_each_day():
     account = RNG.integers(0, GRID.n_accounts, 60)
     start = RNG.integers(-10, 45, 60)
