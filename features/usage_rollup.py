@@ -338,9 +338,11 @@ def _account_days(rows: dict[str, np.ndarray], n_accounts: int) -> AccountDays:
     starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
     last = np.r_[starts[1:], len(cell)] - 1
 
+    running = np.empty(len(cell), dtype=np.int64)  # one buffer for every running sum
+
     def total(values: np.ndarray) -> np.ndarray:
         # differences of running sums: add.reduceat pays a call per run, of a few rows each
-        return np.diff(np.cumsum(values, dtype=np.int64)[last], prepend=0)
+        return np.diff(np.cumsum(values, dtype=np.int64, out=running)[last], prepend=0)
 
     return AccountDays(
         account=cell[starts] % n_accounts, day=cell[starts] // n_accounts,
