@@ -104,7 +104,7 @@ class DayGrid:
         """Running totals (or ``step``, e.g. maximum) over days of a scratch matrix, in
         place."""
         accumulate_rows(scratch.matrix.reshape(self.n_days + 1, self.n_accounts), step)
-        return Running(scratch.matrix, self.n_accounts, scratch)
+        return Running(scratch, self.n_accounts)
 
     def latest(self, account: np.ndarray, day: np.ndarray) -> Running:
         """Per account, the latest of ``day`` on or before each day (-1e6 when none)."""
@@ -176,20 +176,18 @@ def accumulate_rows(matrix: np.ndarray, step: np.ufunc = np.add) -> None:
 class Running:
     """Running totals of one (day x account) quantity, read at snapshot rows."""
 
-    def __init__(self, cumulative: np.ndarray, n_accounts: int,
-                 scratch: _Scratch | None = None) -> None:
-        self.cumulative = cumulative
-        self.n_accounts = n_accounts
+    def __init__(self, scratch: _Scratch, n_accounts: int) -> None:
         self._scratch = scratch
-        self._lease = scratch.lease if scratch is not None else 0
+        self._lease = scratch.lease
+        self.n_accounts = n_accounts
 
     def at(self, rows: GridRows, lag: int = 0) -> np.ndarray:
         """Total through day d - lag for each row's day d (zero before the grid)."""
-        if self._scratch is not None and self._scratch.lease != self._lease:
+        if self._scratch.lease != self._lease:
             raise RuntimeError("these running totals were overwritten: the grid has made "
                                "others of their type since; read each before the next")
         cells = rows.cell if lag == 0 else rows.cells_before(lag, self.n_accounts)
-        return self.cumulative.take(cells)
+        return self._scratch.matrix.take(cells)
 
     def window(self, rows: GridRows, window: int, lag: int = 0) -> np.ndarray:
         """Sum over days (d-lag-window, d-lag] for each row's day d."""

@@ -21,12 +21,11 @@ def usage_features(grid: DayGrid, usage: UsageRollup, taxonomy: EventTaxonomy,
     age of the account (the cap of days since the last login)."""
     daily = usage.account_days
     acc, day = daily.account, daily.day
-    # Each running-total matrix is read at the rows and dropped at once: a few hundred MB
-    # of them alive together cost more in fresh memory than the arithmetic.
+    # Each total is read at the rows before the next is made: the grid refills one matrix
+    # per type (DayGrid._scratch_matrix).
     events = grid.totals(acc, day, daily.events)
     events_7d, events_prev_7d = events.window(rows, 7), events.window(rows, 7, lag=7)
     events_30d, events_prev_30d = events.window(rows, 30), events.window(rows, 30, lag=30)
-    del events
     core_30d = grid.totals(acc, day, daily.core_events).window(rows, 30)
     errors_30d = grid.totals(acc, day, daily.error_events).window(rows, 30)
     # summed over days, daily active users are user-days
@@ -38,7 +37,6 @@ def usage_features(grid: DayGrid, usage: UsageRollup, taxonomy: EventTaxonomy,
     active_7d, active_prev_7d = users.at(rows), users.at(rows, lag=7)
     users = distinct_users(grid, usage.user_days, 30)
     active_30d, active_prev_30d = users.at(rows), users.at(rows, lag=30)
-    del users
 
     # Breadth: share of configured core features used at least once in the last 30 days.
     used_30d = grid.either(acc, day, daily.core_mask, 30).take(rows.cell)
