@@ -166,8 +166,10 @@ def test_a_rollup_older_than_its_events_or_of_another_taxonomy_is_not_used(incre
     events, rollups = usage_sources(incremental, days)
     assert (len(events), len(rollups)) == (0, 3)
     # events of Oct 30 re-ingested after its rollup was computed: read the events instead
-    event_file = Path(incremental.output_dir) / "assets" / "events" / "2026-10-30.parquet"
-    later = event_file.stat().st_mtime_ns + 10**9
+    assets = Path(incremental.output_dir) / "assets"
+    event_file = assets / "events" / "2026-10-30.parquet"
+    # later than its rollup, however long after the events that was written
+    later = (assets / "usage_rollup" / "2026-10-30.parquet").stat().st_mtime_ns + 10**9
     os.utime(event_file, ns=(later, later))
     events, rollups = usage_sources(incremental, days)
     assert [p.stem for p in events] == ["2026-10-30"] and len(rollups) == 2
