@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from feature_repo.definitions import CHURN_FEATURE_SERVICE, FEATURE_VIEW
-from feature_repo.online_write import write_online
+from feature_repo.online_write import entity_keys, write_online
 from feature_repo.store import apply_definitions, open_store
 from features.snapshot import FEATURE_GROUPS
 
@@ -97,3 +97,25 @@ def test_a_second_write_replaces_the_first(both):
     online = bulk.get_online_features(features=[f"{FEATURE_VIEW}:mrr"],
                                       entity_rows=[{"account_id": "acc_000000"}]).to_dict()
     assert online["mrr"] == [changed.loc[0, "mrr"]]
+
+
+def test_a_write_of_some_accounts_leaves_the_others_as_they_were(both):
+    rows, tmp_path, bulk, _ = both
+    before = stored(tmp_path / "bulk_write")
+    later = rows.iloc[[4, 1]].assign(mrr=-5.0,
+                                     event_timestamp=pd.Timestamp("2026-11-02", tz="UTC"))
+    write_online(bulk, later)
+    after = stored(tmp_path / "bulk_write")
+    rewritten = set(entity_keys(later["account_id"],
+                                bulk.config.entity_key_serialization_version))
+    # every row of the two accounts is new (a new time), no other row changed
+    assert len(after) == len(before)
+    assert {row[1] for row in after - before} == rewritten
+    assert len(after - before) == 2 * sum(len(g) for g in FEATURE_GROUPS.values())
+    assert before - after == {row for row in before if row[1] in rewritten}
+    online = bulk.get_online_features(
+        features=[f"{FEATURE_VIEW}:mrr"],
+        entity_rows=[{"account_id": a} for a in rows["account_id"]]).to_dict()
+    expected = rows["mrr"].where(~rows.index.isin([1, 4]), -5.0)
+    pd.testing.assert_series_equal(pd.Series(online["mrr"], dtype=float), expected,
+                                   check_names=False)
