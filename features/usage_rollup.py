@@ -76,16 +76,11 @@ def _quoted(names: Sequence[str]) -> str:
     return ", ".join("'" + name.replace("'", "''") + "'" for name in names) or "NULL"
 
 
-#: The stored rollup's layout; bumped when its columns change, so older files are re-made.
-ROLLUP_FORMAT = 2
-
-
 def taxonomy_fingerprint(taxonomy: EventTaxonomy) -> str:
     """What a stored daily rollup depends on besides its events: the taxonomy (which names
-    are logins, errors, core features and their bit order), DuckDB's version (whose
-    ``hash`` numbers accounts and users) and the rollup's layout."""
-    text = json.dumps([taxonomy.model_dump(), duckdb.__version__, ROLLUP_FORMAT],
-                      sort_keys=True)
+    are logins, errors, core features and their bit order) and DuckDB's version (whose
+    ``hash`` numbers the users)."""
+    text = json.dumps([taxonomy.model_dump(), duckdb.__version__], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -152,8 +147,7 @@ def daily_rollup(events: pd.DataFrame | Sequence[Path], taxonomy: EventTaxonomy)
         if columns is None:
             return pd.DataFrame(columns=ROLLUP_COLUMNS)
         rolled = connection.sql(f"""
-            SELECT account_id, hash(account_id) AS account_key, user_key,
-                   to_timestamp(epoch_day * 86400)::TIMESTAMP AS day,
+            SELECT account_id, user_key, to_timestamp(epoch_day * 86400)::TIMESTAMP AS day,
                    events, core_events, error_events, logins, core_mask,
                    '{taxonomy_fingerprint(taxonomy)}' AS taxonomy_fingerprint
             FROM ({_daily_sql("events_source", columns, taxonomy)})
@@ -164,17 +158,15 @@ def daily_rollup(events: pd.DataFrame | Sequence[Path], taxonomy: EventTaxonomy)
 
 
 #: Columns of a stored daily rollup.
-ROLLUP_COLUMNS = ["account_id", "account_key", "user_key", "day", "events", "core_events",
-                  "error_events", "logins", "core_mask", "taxonomy_fingerprint"]
+ROLLUP_COLUMNS = ["account_id", "user_key", "day", "events", "core_events", "error_events",
+                  "logins", "core_mask", "taxonomy_fingerprint"]
 
 
 def rollup_matches(path: Path, taxonomy: EventTaxonomy) -> bool:
-    """Whether a stored daily rollup file was computed with this taxonomy and layout (read
-    from the file's schema and column statistics, not its rows). An empty file of the
-    current layout matches: it has no rows to be wrong about."""
+    """Whether a stored daily rollup file was computed with this taxonomy (read from the
+    file's column statistics, not its rows). An empty file matches: it has no rows to be
+    wrong about."""
     metadata = pq.read_metadata(path)
-    if not set(ROLLUP_COLUMNS) <= set(metadata.schema.names):
-        return False
     if metadata.num_rows == 0:
         return True
     position = metadata.schema.names.index("taxonomy_fingerprint")
@@ -208,7 +200,7 @@ def roll_up(events: pd.DataFrame | Sequence[Path], accounts: pd.Index, first_day
             _daily_sql("events_source", columns, taxonomy, account_key=True)]
         if rollups:
             parts.append(
-                "SELECT account_key, user_key, "
+                "SELECT hash(account_id) AS account_key, user_key, "
                 "(epoch(day) / 86400)::INTEGER AS epoch_day, events, core_events, "
                 "error_events, logins, core_mask FROM read_parquet("
                 f"[{_quoted([str(p) for p in rollups])}])")
@@ -222,7 +214,8 @@ def roll_up(events: pd.DataFrame | Sequence[Path], accounts: pd.Index, first_day
         if columns is not None:
             return _roll_up_in_duckdb(connection, user_days, users_from_day)
         # stored rollups alone: sorted by day, account and user, and read in the order given
-        rows = _read_rows(connection, user_days, _stored_rows(connection, rollups), keys)
+        rows = _read_rows(connection, user_days,
+                          sum(pq.read_metadata(path).num_rows for path in rollups), keys)
     finally:
         connection.close()
     if rows is None:
@@ -256,14 +249,6 @@ def _account_keys(connection: duckdb.DuckDBPyConnection, accounts: pd.Index) -> 
         raise ValueError("two account ids have the same 64-bit hash; roll_up cannot tell "
                          "them apart")
     return keys
-
-
-def _stored_rows(connection: duckdb.DuckDBPyConnection, rollups: Sequence[Path]) -> int:
-    """How many rows the ``rollups`` files hold, from their footers, which the connection
-    then keeps for its read of their rows."""
-    connection.execute("SET parquet_metadata_cache = true")
-    return connection.sql("SELECT count(*) FROM read_parquet("
-                          f"[{_quoted([str(p) for p in rollups])}])").fetchall()[0][0]
 
 
 def _roll_up_in_duckdb(connection: duckdb.DuckDBPyConnection, user_days: str,

@@ -149,14 +149,6 @@ def test_a_stored_rollup_matches_only_the_taxonomy_it_was_computed_with(tmp_path
     assert rollup_matches(empty, TAXONOMY)
 
 
-def test_a_stored_rollup_of_an_older_layout_is_not_used(tmp_path):
-    # rollups stored before they carried the account's hash, empty or not
-    for name, rows in {"full": events(), "empty": events().iloc[:0]}.items():
-        older = tmp_path / f"{name}.parquet"
-        daily_rollup(rows, TAXONOMY).drop(columns="account_key").to_parquet(older, index=False)
-        assert not rollup_matches(older, TAXONOMY)
-
-
 def test_user_days_before_the_first_wanted_day_are_left_out():
     accounts = pd.Index(["acc_a", "acc_b"])
     every = roll_up(events(), accounts, FIRST_DAY, 4, TAXONOMY)
