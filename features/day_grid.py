@@ -38,10 +38,17 @@ class GridRows:
 
 @dataclass
 class _Scratch:
-    """A grid's reusable matrix of one type, and how many times it has been handed out."""
+    """A grid's reusable matrix of one type, and how many times it has been handed out.
 
-    matrix: np.ndarray
+    ``padded`` is the matrix and one spare cell after it, where additions that fall off the
+    grid land (cheaper than filtering them out first)."""
+
+    padded: np.ndarray
     lease: int = 0
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return self.padded[:-1]
 
 
 @dataclass(frozen=True)
@@ -69,19 +76,24 @@ class DayGrid:
         account, day = np.asarray(account, np.int64), np.asarray(day, np.int64)
         return GridRows(account, day, (day + 1) * self.n_accounts + account)
 
-    def _add(self, matrix: np.ndarray, account: np.ndarray, day: np.ndarray,
+    def _add(self, scratch: _Scratch, account: np.ndarray, day: np.ndarray,
              weights: np.ndarray | int) -> None:
-        """Add ``weights`` per account and day into a padded (1 + days) x accounts matrix,
-        flattened. Rows before the grid land in the leading row (windows subtract it away;
-        counts of what is still open need it); rows after the grid are ignored."""
-        account, day = np.asarray(account), np.asarray(day)
-        keep = (account >= 0) & (day < self.n_days)
-        if not keep.all():
-            account, day = account[keep], day[keep]
-            weights = weights if np.ndim(weights) == 0 else np.asarray(weights)[keep]
-        cell = (np.maximum(day, -1) + 1) * self.n_accounts + account
+        """Add ``weights`` per account and day into a scratch matrix. Rows before the grid
+        land in the leading row (windows subtract it away; counts of what is still open need
+        it); rows after the grid, or of no grid account (-1), in the spare cell."""
+        account = np.asarray(account)
+        spare = len(scratch.padded) - 1
+        # one fresh array, worked in place: at 10^7 user-days every temporary is 100 MB of
+        # memory that is slow to fault in
+        cell = np.maximum(day, -1).astype(np.int64, copy=False)
+        cell += 1
+        cell *= self.n_accounts
+        cell += account
+        np.minimum(cell, spare, out=cell)
+        if len(account) and account.min() < 0:
+            cell[account < 0] = spare
         # add.at, not bincount: bincount sums weights as floats, ten times slower
-        np.add.at(matrix, cell, weights)
+        np.add.at(scratch.padded, cell, weights)
 
     def _scratch_matrix(self, dtype: np.dtype, fill: float) -> _Scratch:
         """The grid's one padded matrix of ``dtype``, filled with ``fill`` and leased anew.
@@ -95,8 +107,8 @@ class DayGrid:
         scratch = self._scratch.get(dtype)
         if scratch is None:
             scratch = self._scratch[dtype] = _Scratch(
-                np.empty((self.n_days + 1) * self.n_accounts, dtype))
-        scratch.matrix.fill(fill)
+                np.empty((self.n_days + 1) * self.n_accounts + 1, dtype))
+        scratch.padded.fill(fill)
         scratch.lease += 1
         return scratch
 
@@ -129,7 +141,7 @@ class DayGrid:
             weights = np.asarray(weights)
             dtype = np.promote_types(weights.dtype, np.int64)  # no overflow of small ints
         scratch = self._scratch_matrix(dtype, 0)
-        self._add(scratch.matrix, account, day, weights)
+        self._add(scratch, account, day, weights)
         return self._running(scratch)
 
     def either(self, account: np.ndarray, day: np.ndarray, bits: np.ndarray,
@@ -160,8 +172,8 @@ class DayGrid:
         """Count of intervals [start_day, end_day) of each account that cover each day: +1
         at the start, -1 at the end, summed along the days. Read it with ``Running.at``."""
         scratch = self._scratch_matrix(np.int64, 0)
-        self._add(scratch.matrix, account, start_day, 1)
-        self._add(scratch.matrix, account, end_day, -1)
+        self._add(scratch, account, start_day, 1)
+        self._add(scratch, account, end_day, -1)
         return self._running(scratch)
 
 

@@ -74,5 +74,8 @@ def distinct_users(grid: DayGrid, user_days: UserDays, window: int) -> Running:
     ``DayGrid.open_counts``; linear in user-days, with no sort by user.
     """
     day = user_days.day
-    start = day + np.maximum(window - user_days.days_since_previous, 0)
+    # in place: each temporary is as long as the user-days
+    start = np.subtract(window, user_days.days_since_previous)
+    np.maximum(start, 0, out=start)
+    start += day
     return grid.open_counts(user_days.account, start, day + window)

@@ -20,8 +20,9 @@ def every_row():
 
 
 def test_windows_sum_exactly_the_days_in_them():
-    # items on days before the grid (-3) and after it (40, 45) must never count
-    account = RNG.integers(0, GRID.n_accounts, 300)
+    # items on days before the grid (-3) and after it (40, 45), or of no grid account (-1),
+    # must never count
+    account = RNG.integers(-1, GRID.n_accounts, 300)
     day = RNG.integers(-3, 46, 300)
     weight = RNG.integers(1, 5, 300).astype(float)
     totals = GRID.totals(account, day, weight)
