@@ -30,7 +30,8 @@ def mrr_movements(subscriptions: pd.DataFrame, last_day: pd.Timestamp) -> pd.Dat
     Columns: ``account_id, month`` (month-end date), ``plan`` (of its largest subscription
     at the start of the month, or at the end for new and returning accounts),
     ``starting_mrr, ending_mrr``, one column per movement in ``MOVEMENTS`` (amounts >= 0,
-    at most one non-zero) and ``retained`` (paying at the start and the end). Months run from
+    at most one non-zero) and ``retained`` (paying at the start and the end), sorted by month
+    and account; ``account_id`` and ``plan`` are categoricals. Months run from
     the first subscription's month to the last one complete by ``last_day`` (the data's last
     day): a month in progress would count subscriptions on a day not yet seen.
     """
@@ -58,25 +59,53 @@ def mrr_movements(subscriptions: pd.DataFrame, last_day: pd.Timestamp) -> pd.Dat
         "contraction": np.where(was & now & (ending < starting), starting - ending, 0.0),
         "churned": np.where(was & ~now, starting, 0.0),
     }
-    # plan of the largest subscription at each month end (ties: the first plan by name); the
-    # start of a month is the end of the one before
-    plans = subs["plan"].to_numpy(dtype=object)[rows]
-    order = np.lexsort((plans.astype(str), -mrr, cell))
-    first = order[np.r_[True, cell[order][1:] != cell[order][:-1]]]
-    primary = np.full(len(accounts) * len(months), None, dtype=object)
-    primary[cell[first]] = plans[first]
+    # plan of the largest subscription at each month end (ties: the first plan by name, the
+    # lowest code as codes are given in name order); the start of a month is the end of the
+    # one before. -1: no plan. Two reductions by cell, not a sort of millions of rows.
+    plan_code, plan_names = pd.factorize(subs["plan"], sort=True)
+    largest = np.full(len(accounts) * len(months), -np.inf)
+    np.maximum.at(largest, cell, mrr)
+    tied = mrr == largest[cell]
+    primary = np.full(len(accounts) * len(months), len(plan_names), dtype=np.int64)
+    np.minimum.at(primary, cell[tied], plan_code[rows[tied]])
+    primary[primary == len(plan_names)] = -1
     primary = primary.reshape(len(accounts), len(months))
-    at_start = np.hstack([np.full((len(accounts), 1), None, dtype=object), primary[:, :-1]])
-    keep = (starting > 0) | (ending > 0)
-    account_index, month_index = np.nonzero(keep)  # row-major: by account, then month
-    frame = pd.DataFrame({
-        "account_id": np.asarray(accounts, dtype=object)[account_index],
+    at_start = np.hstack([np.full((len(accounts), 1), -1), primary[:, :-1]])
+    # month by month, then account by account: ids sort as their codes do, so this is the
+    # order of (month, account_id) without sorting millions of strings
+    month_index, account_index = np.nonzero((was | now).T)
+    pick = account_index * len(months) + month_index
+
+    def picked(matrix: np.ndarray) -> np.ndarray:
+        return matrix.reshape(-1)[pick]
+
+    return pd.DataFrame({
+        # categoricals: no Python string per row, here or when the table is read back
+        "account_id": pd.Categorical.from_codes(account_index, categories=accounts),
         "month": months.to_numpy()[month_index],
-        "plan": np.where(starting[keep] > 0, at_start[keep], primary[keep]),
-        "starting_mrr": starting[keep], "ending_mrr": ending[keep],
-        **{name: movements[name][keep] for name in MOVEMENTS},
-        "retained": (was & now)[keep]})
-    return frame.sort_values(["month", "account_id"], ignore_index=True)
+        "plan": pd.Categorical.from_codes(picked(np.where(starting > 0, at_start, primary)),
+                                          categories=plan_names),
+        "starting_mrr": picked(starting), "ending_mrr": picked(ending),
+        **{name: picked(movements[name]) for name in MOVEMENTS},
+        "retained": picked(was & now)})
+
+
+def with_account_attributes(movements: pd.DataFrame, accounts: pd.DataFrame,
+                            columns: list[str]) -> pd.DataFrame:
+    """``movements`` with each account's ``columns`` of ``accounts`` (e.g. segment), as
+    categoricals; missing for accounts not in ``accounts``.
+
+    Read through the categorical ``account_id``'s codes rather than joined on the ids: a join
+    on millions of string keys takes seconds.
+    """
+    ids = movements["account_id"].cat.categories
+    codes = movements["account_id"].cat.codes.to_numpy()
+    by_id = accounts.drop_duplicates("account_id").set_index("account_id")
+    columns_of_accounts = {}
+    for column in columns:
+        value_code, values = pd.factorize(by_id[column].reindex(ids), sort=True)
+        columns_of_accounts[column] = pd.Categorical.from_codes(value_code[codes], values)
+    return movements.assign(**columns_of_accounts)
 
 
 def retention_by_month(movements: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
@@ -89,13 +118,14 @@ def retention_by_month(movements: pd.DataFrame, by: list[str] | None = None) -> 
     churned, both in MRR.
     """
     keys = ["month", *(by or [])]
-    frame = movements.assign(paying_at_start=movements["starting_mrr"] > 0,
-                             paying_at_end=movements["ending_mrr"] > 0)
-    totals = frame.groupby(keys, dropna=False).agg(
-        starting_mrr=("starting_mrr", "sum"), **{m: (m, "sum") for m in MOVEMENTS},
-        ending_mrr=("ending_mrr", "sum"), starting_accounts=("paying_at_start", "sum"),
-        retained_accounts=("retained", "sum"),
-        ending_accounts=("paying_at_end", "sum")).reset_index()
+    starting, ending = movements["starting_mrr"], movements["ending_mrr"]
+    # only the columns summed: copying the whole table per grouping cost seconds at 10^6 rows
+    frame = pd.DataFrame({**{key: movements[key] for key in keys}, "starting_mrr": starting,
+                          **{m: movements[m] for m in MOVEMENTS}, "ending_mrr": ending,
+                          "starting_accounts": starting > 0,
+                          "retained_accounts": movements["retained"],
+                          "ending_accounts": ending > 0})
+    totals = frame.groupby(keys, dropna=False, observed=True).sum().reset_index()
     start = totals["starting_mrr"].where(totals["starting_mrr"] > 0)
     logos = totals["starting_accounts"].where(totals["starting_accounts"] > 0)
     lost = totals["contraction"] + totals["churned"]
@@ -123,18 +153,20 @@ def cohort_retention(movements: pd.DataFrame, by: list[str] | None = None, *,
     """
     keys = by or []
     names = ["cohort", *keys, "age_months"]
-    paying = movements[movements["ending_mrr"] > 0]
+    paying = movements.loc[movements["ending_mrr"].to_numpy() > 0,
+                           ["account_id", "month", "ending_mrr", *keys]]
     account_code = pd.factorize(paying["account_id"])[0]
     paying = paying.assign(cohort=paying["month"].groupby(account_code).transform("min"))
-    paying = paying.assign(age_months=_months_between(paying["cohort"], paying["month"]))
+    paying = paying.assign(age_months=_month_number(paying["month"])
+                           - _month_number(paying["cohort"]))
     # an account has one row per month, so within a (cohort, group, age) cell rows = accounts
-    cells = paying.groupby(names, dropna=False).agg(
+    cells = paying.groupby(names, dropna=False, observed=True).agg(
         paying_accounts=("ending_mrr", "size"), mrr=("ending_mrr", "sum")).reset_index()
     start = cells[cells["age_months"] == 0].drop(columns="age_months").rename(
         columns={"paying_accounts": "accounts", "mrr": "cohort_mrr"}).reset_index(drop=True)
     # every age up to the last month, so a cohort with nobody left shows 0, not a gap
     last = pd.Timestamp(last_month) if last_month is not None else movements["month"].max()
-    ages = _months_between(start["cohort"], pd.Series(last, index=start.index)) + 1
+    ages = _month_number(last) - _month_number(start["cohort"]) + 1
     grid = start.loc[start.index.repeat(ages)]
     grid = grid.assign(age_months=grid.groupby(level=0).cumcount().to_numpy())
     table = grid.merge(cells, on=names, how="left").fillna({"paying_accounts": 0, "mrr": 0.0})
@@ -144,8 +176,9 @@ def cohort_retention(movements: pd.DataFrame, by: list[str] | None = None, *,
                   "revenue_retention"]].reset_index(drop=True)
 
 
-def _months_between(earlier: pd.Series, later: pd.Series) -> pd.Series:
-    return (later.dt.year - earlier.dt.year) * 12 + later.dt.month - earlier.dt.month
+def _month_number(dates) -> np.ndarray:
+    """Months since January 1970 of naive dates (a NumPy cast, not two ``.dt`` fields)."""
+    return np.asarray(dates, dtype="datetime64[ns]").astype("datetime64[M]").astype(np.int64)
 
 
 def arr_by_band(scores: pd.DataFrame, bands: list[str]) -> pd.DataFrame:

@@ -184,3 +184,26 @@ def test_cohorts_by_segment_split_the_curves(movements):
     assert table.loc[(T("2025-12-31"), "SMB", 1), "logo_retention"] == pytest.approx(0.5)
     assert table.loc[(T("2025-12-31"), "enterprise", 2), "revenue_retention"] == pytest.approx(
         400 / 500)
+
+
+def test_an_account_s_plan_is_its_largest_subscription_s_and_ties_go_to_the_first_name():
+    subs = pd.DataFrame({"subscription_id": ["x1", "x2", "y1", "y2"],
+                         "account_id": ["X", "X", "Y", "Y"],
+                         "plan": ["pro", "basic", "zeta", "alpha"],
+                         "mrr": [100.0, 100.0, 300.0, 50.0],
+                         "start_date": T("2026-01-05"), "end_date": pd.NaT})
+    plans = mrr_movements(subs, last_day=T("2026-01-31")).set_index("account_id")["plan"]
+    assert plans.to_dict() == {"X": "basic", "Y": "zeta"}
+
+
+def test_account_attributes_are_read_per_account_and_missing_for_unknown_accounts(movements):
+    from features.retention import with_account_attributes
+
+    accounts = pd.DataFrame({"account_id": ["A", "B", "C", "D"],
+                             "segment": ["SMB", "SMB", "enterprise", None]})
+    table = with_account_attributes(movements, accounts, ["segment"])
+    segments = dict(zip(table["account_id"], table["segment"], strict=True))
+    assert {k: v for k, v in segments.items() if isinstance(v, str)} == {
+        "A": "SMB", "B": "SMB", "C": "enterprise"}
+    assert pd.isna(segments["D"]) and pd.isna(segments["E"])  # no segment; not in accounts
+    assert len(table) == len(movements)

@@ -52,18 +52,15 @@ def mrr_movements(settings: AccountHealthSettings, subscriptions: pd.DataFrame,
     movements = retention.mrr_movements(subscriptions, last_day=last_day)
     if accounts is not None:
         present = [c for c in RETENTION_DIMENSIONS if c in accounts.columns and c != "plan"]
-        movements = movements.merge(accounts[["account_id", *present]], on="account_id",
-                                    how="left")
-    # categorical ids are stored dictionary-encoded and read back without building a Python
-    # string per row: seconds at 10^5 accounts for each of the two assets that read this
-    return movements.astype({"account_id": "category"})
+        movements = retention.with_account_attributes(movements, accounts, present)
+    return movements
 
 
 def _by_dimension(movements: pd.DataFrame, summarise, dimensions: list[str]) -> pd.DataFrame:
     """``summarise`` for the whole business (``dimension = overall``) and per dimension."""
     tables = [summarise(movements, None).assign(dimension="overall", group="all")]
     for dimension in [d for d in dimensions if d in movements.columns]:
-        table = summarise(movements.assign(group=movements[dimension]), ["group"])
+        table = summarise(movements, [dimension]).rename(columns={dimension: "group"})
         tables.append(table.assign(dimension=dimension))
     result = pd.concat(tables, ignore_index=True)
     return result[["dimension", "group", *[c for c in result if c not in ("dimension", "group")]]]
