@@ -7,7 +7,6 @@ every account ``base_value + sum(all contributions) == margin``; the top reasons
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -65,10 +64,16 @@ SENTENCES: dict[str, Callable[[object], str]] = {
 
 def describe(feature: str, value: object) -> str:
     """The sentence for one feature value ('<feature> unknown' when missing)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return f"{feature.replace('_', ' ')} unknown"
-    writer = SENTENCES.get(feature)
-    return writer(value) if writer else f"{feature.replace('_', ' ')} = {value}"
+    return describe_all(feature, [value])[0]
+
+
+def describe_all(feature: str, values) -> list[str]:
+    """The sentences for many values of one feature: one writer lookup for them all."""
+    name = feature.replace("_", " ")
+    writer = SENTENCES.get(feature) or (lambda v: f"{name} = {v}")
+    return [f"{name} unknown" if missing else writer(value)
+            for value, missing in zip(values, pd.isna(np.asarray(values, dtype=object)),
+                                      strict=True)]
 
 
 def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, *,
@@ -92,8 +97,15 @@ def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, *,
     shown = np.zeros(len(effects))
     np.add.at(shown, rows, chosen)
     feature_names = np.array(features)[columns]
-    value_matrix = values[features].to_numpy(dtype=object)
-    chosen_values = value_matrix[rows, columns]
+    # feature by feature: only the chosen cells become Python objects (not the whole table),
+    # and each feature's writer is looked up once
+    chosen_values = np.empty(len(rows), dtype=object)
+    sentences = np.empty(len(rows), dtype=object)
+    for index, feature in enumerate(features):
+        at = np.flatnonzero(columns == index)
+        if len(at):
+            chosen_values[at] = values[feature].iloc[rows[at]].to_numpy(dtype=object)
+            sentences[at] = describe_all(feature, chosen_values[at])
     return pd.DataFrame({
         "account_index": contributions.index.to_numpy()[rows],
         "rank": np.tile(np.arange(1, k + 1), len(effects)),
@@ -101,7 +113,7 @@ def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, *,
         "value": chosen_values,
         "effect": chosen,
         "direction": np.where(chosen > 0, "raises risk", "lowers risk"),
-        "sentence": [describe(f, v) for f, v in zip(feature_names, chosen_values, strict=True)],
+        "sentence": sentences,
         "other_effect": (effects.sum(axis=1) - shown)[rows],
         "base_value": contributions["bias"].to_numpy()[rows],
     })
