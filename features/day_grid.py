@@ -76,15 +76,17 @@ class DayGrid:
         account, day = np.asarray(account, np.int64), np.asarray(day, np.int64)
         return GridRows(account, day, (day + 1) * self.n_accounts + account)
 
-    def _add(self, scratch: _Scratch, account: np.ndarray, day: np.ndarray,
-             weights: np.ndarray | int) -> None:
-        """Add ``weights`` per account and day into a scratch matrix. Rows before the grid
-        land in the leading row (windows subtract it away; counts of what is still open need
-        it); rows after the grid, or of no grid account (-1), in the spare cell."""
+    def _cells(self, account: np.ndarray, day: np.ndarray, spare: int, *,
+               before_to_leading_row: bool) -> np.ndarray:
+        """Padded-matrix cells of (account, day) rows, made in one array worked in place (at
+        10^7 user-days every temporary is 100 MB of memory that is slow to fault in).
+
+        Rows after the grid, or of no grid account (-1), go to the ``spare`` cell after the
+        matrix (cheaper than filtering them out). Rows before the grid go to the leading row
+        when ``before_to_leading_row`` (totals: windows subtract it away; counts of what is
+        still open need it), else to the spare cell too.
+        """
         account = np.asarray(account)
-        spare = len(scratch.padded) - 1
-        # one fresh array, worked in place: at 10^7 user-days every temporary is 100 MB of
-        # memory that is slow to fault in
         cell = np.maximum(day, -1).astype(np.int64, copy=False)
         cell += 1
         cell *= self.n_accounts
@@ -92,6 +94,15 @@ class DayGrid:
         np.minimum(cell, spare, out=cell)
         if len(account) and account.min() < 0:
             cell[account < 0] = spare
+        if not before_to_leading_row:
+            cell[np.less(day, 0)] = spare
+        return cell
+
+    def _add(self, scratch: _Scratch, account: np.ndarray, day: np.ndarray,
+             weights: np.ndarray | int) -> None:
+        """Add ``weights`` per account and day into a scratch matrix (rows before the grid in
+        its leading row, rows off it in the spare cell)."""
+        cell = self._cells(account, day, len(scratch.padded) - 1, before_to_leading_row=True)
         # add.at, not bincount: bincount sums weights as floats, ten times slower
         np.add.at(scratch.padded, cell, weights)
 
@@ -120,16 +131,10 @@ class DayGrid:
 
     def latest(self, account: np.ndarray, day: np.ndarray) -> Running:
         """Per account, the latest of ``day`` on or before each day (-1e6 when none)."""
-        cells, keep = self._cells_on_grid(account, day)
         latest = self._scratch_matrix(np.float64, -1e6)
-        latest.matrix[cells] = day[keep]
+        cells = self._cells(account, day, len(latest.padded) - 1, before_to_leading_row=False)
+        latest.padded[cells] = day
         return self._running(latest, np.maximum)
-
-    def _cells_on_grid(self, account: np.ndarray,
-                       day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Padded-matrix cells of the (account, day) pairs on the grid, and which those are."""
-        keep = (account >= 0) & (day >= 0) & (day < self.n_days)
-        return (day[keep] + 1) * self.n_accounts + account[keep], keep
 
     def totals(self, account: np.ndarray, day: np.ndarray,
                weights: np.ndarray | None = None) -> Running:
@@ -154,10 +159,10 @@ class DayGrid:
         one ``span`` rows earlier, doubling the days it covers, and a last step with an
         overlap makes up the window. A handful of passes over a matrix of small integers.
         """
-        cells, keep = self._cells_on_grid(account, day)
         dtype = np.min_scalar_type(int(bits.max())) if len(bits) else np.uint8
-        matrix = np.zeros((self.n_days + 1, self.n_accounts), dtype=dtype)
-        matrix.reshape(-1)[cells] = bits[keep]
+        padded = np.zeros((self.n_days + 1) * self.n_accounts + 1, dtype=dtype)
+        padded[self._cells(account, day, len(padded) - 1, before_to_leading_row=False)] = bits
+        matrix = padded[:-1].reshape(self.n_days + 1, self.n_accounts)
         span = 1
         # ufuncs read overlapping operands as they were before the call
         while 2 * span <= window:

@@ -64,12 +64,14 @@ def test_open_counts_count_what_is_open_at_the_end_of_each_day():
 
 
 def test_latest_is_the_last_day_on_or_before():
-    account = RNG.integers(0, GRID.n_accounts, 30)
-    day = RNG.integers(0, GRID.n_days, 30)
+    # days before the grid (-3) and after it (40), and rows of no grid account (-1), are not
+    # on the grid: they change nothing
+    account = RNG.integers(-1, GRID.n_accounts, 40)
+    day = RNG.choice([-3, *range(GRID.n_days), 40], 40)
     row_account, row_day = every_row()
     latest = GRID.latest(account, day).at(GRID.rows(row_account, row_day))
     for a, d, found in zip(row_account, row_day, latest, strict=True):
-        days = day[(account == a) & (day <= d)]
+        days = day[(account == a) & (day >= 0) & (day <= d)]
         assert found == (days.max() if len(days) else -1e6)
 
 
@@ -107,11 +109,14 @@ def test_days_since_previous_are_per_user():
 def test_either_ors_the_bits_of_the_days_in_the_window(window):
     cells = RNG.choice(GRID.n_days * GRID.n_accounts, 80, replace=False)
     account, day = cells % GRID.n_accounts, cells // GRID.n_accounts
-    bits = RNG.integers(0, 64, 80)
+    # and rows off the grid, which change nothing: before it, after it, of no grid account
+    account = np.r_[account, 0, 1, -1]
+    day = np.r_[day, -1, GRID.n_days, 3]
+    bits = RNG.integers(1, 64, len(day))
     row_account, row_day = every_row()
     found = GRID.either(account, day, bits, window).take(GRID.rows(row_account, row_day).cell)
     for a, d, value in zip(row_account, row_day, found, strict=True):
-        inside = bits[(account == a) & (day > d - window) & (day <= d)]
+        inside = bits[(account == a) & (day >= 0) & (day > d - window) & (day <= d)]
         assert value == np.bitwise_or.reduce(inside, initial=0)
 
 
