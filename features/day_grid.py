@@ -65,6 +65,10 @@ class DayGrid:
     def n_accounts(self) -> int:
         return len(self.accounts)
 
+    def twin(self) -> DayGrid:
+        """The same grid with scratch matrices of its own, for use on another thread."""
+        return DayGrid(self.accounts, self.first_day, self.n_days)
+
     def day_index(self, timestamps: pd.Series) -> np.ndarray:
         days = pd.to_datetime(timestamps)
         if getattr(days.dt, "tz", None) is not None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from features.contract import EventTaxonomy
 from features.day_grid import DayGrid, GridRows, Running, change, ratio
-from features.usage_rollup import UsageRollup, UserDays
+from features.usage_rollup import AccountDays, UsageRollup, UserDays
 
 DAYS_SINCE_LOGIN_CAP = 90
 #: Days of active users the distinct-user windows read before an as-of date: this month's
@@ -20,6 +22,46 @@ def usage_features(grid: DayGrid, usage: UsageRollup, taxonomy: EventTaxonomy,
     ``features.usage_rollup.roll_up`` on the same grid; ``days_since_start`` is each row's
     age of the account (the cap of days since the last login)."""
     daily = usage.account_days
+    # Distinct users come from the user-days, the rest from the account-days: the two run
+    # side by side, the users on a worker thread with a grid of their own (a grid's scratch
+    # matrices serve one thread).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        users = pool.submit(_active_users, grid.twin(), usage.user_days, rows)
+        found = _account_day_features(grid, daily, taxonomy, rows, days_since_start)
+        active_7d, active_prev_7d, active_30d, active_prev_30d = users.result()
+    events_7d, events_30d = found["events_7d"], found["events_30d"]
+    return {
+        "active_users_7d": active_7d,
+        "active_users_30d": active_30d,
+        "dau_mau_ratio": ratio(found["dau_mean_30d"], active_30d),
+        "events_7d": events_7d,
+        "events_30d": events_30d,
+        "events_per_active_user_30d": ratio(events_30d, active_30d),
+        "core_feature_breadth_30d": found["breadth"],
+        "core_events_per_active_user_30d": ratio(found["core_30d"], active_30d),
+        "days_since_last_login": found["since_login"],
+        "usage_velocity_30d": change(events_30d, found["events_prev_30d"]),
+        "events_wow_change": change(events_7d, found["events_prev_7d"]),
+        "active_users_wow_change": change(active_7d, active_prev_7d),
+        "active_users_mom_change": change(active_30d, active_prev_30d),
+        "error_rate_30d": ratio(found["errors_30d"], events_30d),
+    }
+
+
+def _active_users(grid: DayGrid, user_days: UserDays,
+                  rows: GridRows) -> tuple[np.ndarray, ...]:
+    """Distinct active users per trailing window (a user counts once if active on any day):
+    7 days, the 7 before, 30 days, the 30 before. The previous window's users are the same
+    count read as many days earlier."""
+    users = distinct_users(grid, user_days, 7)
+    active_7d, active_prev_7d = users.at(rows), users.at(rows, lag=7)
+    users = distinct_users(grid, user_days, 30)
+    return active_7d, active_prev_7d, users.at(rows), users.at(rows, lag=30)
+
+
+def _account_day_features(grid: DayGrid, daily: AccountDays, taxonomy: EventTaxonomy,
+                          rows: GridRows, days_since_start: np.ndarray) -> dict[str, np.ndarray]:
+    """The windows of per-account-day totals, breadth and days since the last login."""
     acc, day = daily.account, daily.day
     # Each total is read at the rows before the next is made: the grid refills one matrix
     # per type (DayGrid._scratch_matrix).
@@ -31,13 +73,6 @@ def usage_features(grid: DayGrid, usage: UsageRollup, taxonomy: EventTaxonomy,
     # summed over days, daily active users are user-days
     dau_mean_30d = grid.totals(acc, day, daily.active_users).window(rows, 30) / 30
 
-    # Distinct active users per trailing window: a user counts once if active on any day.
-    # The previous window's users are the same count read as many days earlier.
-    users = distinct_users(grid, usage.user_days, 7)
-    active_7d, active_prev_7d = users.at(rows), users.at(rows, lag=7)
-    users = distinct_users(grid, usage.user_days, 30)
-    active_30d, active_prev_30d = users.at(rows), users.at(rows, lag=30)
-
     # Breadth: share of configured core features used at least once in the last 30 days.
     used_30d = grid.either(acc, day, daily.core_mask, 30).take(rows.cell)
     breadth = np.bitwise_count(used_30d) / max(len(taxonomy.core_events), 1)
@@ -47,22 +82,9 @@ def usage_features(grid: DayGrid, usage: UsageRollup, taxonomy: EventTaxonomy,
     last_login = grid.latest(acc[logged_in], day[logged_in]).at(rows)
     since_login = np.minimum(np.minimum(rows.day - last_login, np.maximum(days_since_start, 0)),
                              DAYS_SINCE_LOGIN_CAP)
-    return {
-        "active_users_7d": active_7d,
-        "active_users_30d": active_30d,
-        "dau_mau_ratio": ratio(dau_mean_30d, active_30d),
-        "events_7d": events_7d,
-        "events_30d": events_30d,
-        "events_per_active_user_30d": ratio(events_30d, active_30d),
-        "core_feature_breadth_30d": breadth,
-        "core_events_per_active_user_30d": ratio(core_30d, active_30d),
-        "days_since_last_login": since_login,
-        "usage_velocity_30d": change(events_30d, events_prev_30d),
-        "events_wow_change": change(events_7d, events_prev_7d),
-        "active_users_wow_change": change(active_7d, active_prev_7d),
-        "active_users_mom_change": change(active_30d, active_prev_30d),
-        "error_rate_30d": ratio(errors_30d, events_30d),
-    }
+    return {"events_7d": events_7d, "events_prev_7d": events_prev_7d, "events_30d": events_30d,
+            "events_prev_30d": events_prev_30d, "core_30d": core_30d, "errors_30d": errors_30d,
+            "dau_mean_30d": dau_mean_30d, "breadth": breadth, "since_login": since_login}
 
 
 def distinct_users(grid: DayGrid, user_days: UserDays, window: int) -> Running:
