@@ -18,7 +18,7 @@ import pandas as pd
 
 from models.expansion import ExpansionModel
 from models.features import model_input
-from models.reasons import describe
+from models.reasons import values_and_sentences
 
 OPPORTUNITY_COLUMNS = ["account_id", "score", "projected_arr", "poc", "signals_json",
                        "created_date", "status", "tier"]
@@ -72,16 +72,19 @@ def score_opportunities(features: pd.DataFrame, scores: pd.DataFrame, model: Exp
 def _signals(contributions: pd.DataFrame, values: pd.DataFrame, k: int) -> list[str]:
     """Per row, the ``k`` features that raise its expansion probability most, as JSON."""
     effects = contributions.to_numpy(dtype=float)
-    names = np.array(contributions.columns)
+    features = list(contributions.columns)
+    k = min(k, len(features))
     order = np.argsort(-effects, axis=1, kind="stable")[:, :k]
-    rows = []
-    for index, top in enumerate(order):
-        rows.append(json.dumps([
-            {"feature": names[j], "value": _plain(values.at[index, names[j]]),
-             "effect": round(float(effects[index, j]), 4),
-             "sentence": describe(names[j], values.at[index, names[j]])}
-            for j in top if effects[index, j] > 0]))
-    return rows
+    rows = np.repeat(np.arange(len(effects)), k)
+    columns = order.ravel()
+    chosen = effects[rows, columns]
+    chosen_values, sentences = values_and_sentences(values, features, rows, columns)
+    signals = [{"feature": features[j], "value": _plain(v), "effect": round(e, 4),
+                "sentence": s} if e > 0 else None
+               for j, v, e, s in zip(columns.tolist(), chosen_values.tolist(), chosen.tolist(),
+                                     sentences.tolist(), strict=True)]
+    return [json.dumps([s for s in signals[start:start + k] if s is not None])
+            for start in range(0, len(signals), k)] if k else ["[]"] * len(effects)
 
 
 def _plain(value):

@@ -76,6 +76,24 @@ def describe_all(feature: str, values) -> list[str]:
                                       strict=True)]
 
 
+def values_and_sentences(values: pd.DataFrame, features: list[str], rows: np.ndarray,
+                         columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The value (a Python object) and sentence of each cell (``rows[i]``, the feature
+    ``features[columns[i]]``) of ``values``, positionally.
+
+    Feature by feature: only the chosen cells become Python objects (not the whole table),
+    and each feature's writer is looked up once.
+    """
+    chosen_values = np.empty(len(rows), dtype=object)
+    sentences = np.empty(len(rows), dtype=object)
+    for index, feature in enumerate(features):
+        at = np.flatnonzero(columns == index)
+        if len(at):
+            chosen_values[at] = values[feature].iloc[rows[at]].to_numpy(dtype=object)
+            sentences[at] = describe_all(feature, chosen_values[at])
+    return chosen_values, sentences
+
+
 def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, *,
                 k: int = 3) -> pd.DataFrame:
     """The ``k`` largest contributions per account, largest |effect| first.
@@ -97,15 +115,7 @@ def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, *,
     shown = np.zeros(len(effects))
     np.add.at(shown, rows, chosen)
     feature_names = np.array(features)[columns]
-    # feature by feature: only the chosen cells become Python objects (not the whole table),
-    # and each feature's writer is looked up once
-    chosen_values = np.empty(len(rows), dtype=object)
-    sentences = np.empty(len(rows), dtype=object)
-    for index, feature in enumerate(features):
-        at = np.flatnonzero(columns == index)
-        if len(at):
-            chosen_values[at] = values[feature].iloc[rows[at]].to_numpy(dtype=object)
-            sentences[at] = describe_all(feature, chosen_values[at])
+    chosen_values, sentences = values_and_sentences(values, features, rows, columns)
     return pd.DataFrame({
         "account_index": contributions.index.to_numpy()[rows],
         "rank": np.tile(np.arange(1, k + 1), len(effects)),
