@@ -17,6 +17,9 @@ def test_sentences_read_like_a_csm_would_write_them():
     assert describe("days_to_renewal", 1) == "Renewal in 1 day"
     assert describe("days_since_last_login", 1.0) == "Last login 1 day ago"
     assert describe("nps_latest", float("nan")) == "nps latest unknown"
+    # a missing value of a nullable integer column, as snapshots store counts
+    assert describe("failed_payments_90d", pd.NA) == "failed payments 90d unknown"
+    assert describe("open_tickets", None) == "open tickets unknown"
 
 
 def test_top_reasons_by_hand():
