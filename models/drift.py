@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 #: Floor for an empty bin's share, so ln(actual / expected) stays finite.
 EMPTY_BIN_SHARE = 1e-4
@@ -54,6 +53,18 @@ def _bin_labels(reference: pd.Series, values: pd.Series, bins: int) -> tuple[pd.
     return label(reference), label(values)
 
 
+def ks_statistic(reference: np.ndarray, current: np.ndarray) -> float:
+    """The two-sample Kolmogorov-Smirnov statistic: the largest gap between the empirical
+    CDFs, computed as scipy's ``ks_2samp`` does, without the p-value that nobody reads here
+    (two thirds of its time)."""
+    reference, current = np.sort(reference), np.sort(current)
+    values = np.concatenate([reference, current])
+    # in whole counts, divided once: the exact gap, rounded as scipy rounds it
+    gap = (np.searchsorted(reference, values, side="right") * len(current)
+           - np.searchsorted(current, values, side="right") * len(reference))
+    return float(np.max(np.abs(gap)) / (len(reference) * len(current)))
+
+
 def population_stability_index(reference: pd.Series, current: pd.Series, *,
                                bins: int = 10) -> float:
     """PSI of ``current`` against ``reference``; categories unseen in the reference form
@@ -89,7 +100,7 @@ def feature_drift(reference: pd.DataFrame, current: pd.DataFrame, features: list
         numeric = pd.api.types.is_numeric_dtype(ref) and not pd.api.types.is_bool_dtype(ref)
         ks = np.nan
         if numeric and ref.notna().any() and cur.notna().any():
-            ks = stats.ks_2samp(ref.dropna().astype(float), cur.dropna().astype(float)).statistic
+            ks = ks_statistic(ref.dropna().to_numpy(float), cur.dropna().to_numpy(float))
         psi = population_stability_index(ref, cur)
         rows.append({"feature": feature, "kind": "numeric" if numeric else "categorical",
                      "psi": psi, "ks_statistic": ks,

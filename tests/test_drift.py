@@ -7,6 +7,7 @@ import pytest
 from models.drift import (
     DriftThresholds,
     feature_drift,
+    ks_statistic,
     population_stability_index,
     psi_from_shares,
 )
@@ -107,3 +108,13 @@ def test_a_sampled_reference_measures_what_the_whole_one_does():
     # and it is a sample: a tiny one measures differently
     tiny = feature_drift(reference, today, FEATURES, max_reference_rows=20).set_index("feature")
     assert not np.allclose(tiny["psi"].to_numpy(), whole["psi"].to_numpy(), atol=0.02)
+
+
+def test_ks_statistic_by_hand_and_as_scipy_computes_it():
+    from scipy import stats
+
+    # ECDFs of [1, 2, 3] and [2, 3, 4] differ by 1/3 from 1 to 4
+    assert ks_statistic(np.array([1.0, 2, 3]), np.array([2.0, 3, 4])) == pytest.approx(1 / 3)
+    rng = np.random.default_rng(3)
+    reference, current = rng.poisson(4, 500).astype(float), rng.poisson(5, 700).astype(float)
+    assert ks_statistic(reference, current) == stats.ks_2samp(reference, current).statistic
