@@ -34,9 +34,11 @@ def psi_from_shares(expected: np.ndarray, actual: np.ndarray) -> float:
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
-def _bin_labels(reference: pd.Series, values: pd.Series, bins: int) -> tuple[pd.Series,
+def _bin_counts(reference: pd.Series, values: pd.Series, bins: int) -> tuple[pd.Series,
                                                                             pd.Series]:
-    """Reference and current values as bin labels; bins from the reference."""
+    """Rows per bin label of the reference and of the current values, bins from the
+    reference: numbered quantile bins of a numeric feature (counted as integers, not as a
+    string per row), a feature's own values otherwise; missing values in a bin of their own."""
     if pd.api.types.is_numeric_dtype(reference) and not pd.api.types.is_bool_dtype(reference):
         known = reference.dropna().astype(float)
         edges = np.unique(np.quantile(known, np.linspace(0, 1, bins + 1))) if len(known) else []
@@ -44,13 +46,31 @@ def _bin_labels(reference: pd.Series, values: pd.Series, bins: int) -> tuple[pd.
             edges = np.array([-np.inf, np.inf])
         inner = edges[1:-1]
 
-        def label(series: pd.Series) -> pd.Series:
-            codes = np.searchsorted(inner, series.astype(float).to_numpy(), side="right")
-            return pd.Series(codes.astype(str)).where(series.notna().to_numpy(), MISSING)
+        def counts(series: pd.Series) -> pd.Series:
+            present = series.notna().to_numpy()
+            codes = np.searchsorted(inner, series.astype(float).to_numpy()[present],
+                                    side="right")
+            found = pd.Series(np.bincount(codes, minlength=len(inner) + 1))
+            found = found[found > 0]
+            found.index = found.index.astype(str)
+            if not present.all():
+                found[MISSING] = int((~present).sum())
+            return found
     else:
-        def label(series: pd.Series) -> pd.Series:
-            return series.astype("object").where(series.notna(), MISSING).reset_index(drop=True)
-    return label(reference), label(values)
+        def counts(series: pd.Series) -> pd.Series:
+            return series.astype("object").where(series.notna(), MISSING).value_counts()
+    return counts(reference), counts(values)
+
+
+def population_stability_index(reference: pd.Series, current: pd.Series, *,
+                               bins: int = 10) -> float:
+    """PSI of ``current`` against ``reference``; categories unseen in the reference form
+    bins of their own (expected share ~0, so they weigh heavily)."""
+    ref_counts, cur_counts = _bin_counts(reference, current, bins)
+    categories = sorted(set(ref_counts.index) | set(cur_counts.index))
+    expected = (ref_counts / ref_counts.sum()).reindex(categories, fill_value=0.0)
+    actual = (cur_counts / cur_counts.sum()).reindex(categories, fill_value=0.0)
+    return psi_from_shares(expected.to_numpy(), actual.to_numpy())
 
 
 def ks_statistic(reference: np.ndarray, current: np.ndarray) -> float:
@@ -63,17 +83,6 @@ def ks_statistic(reference: np.ndarray, current: np.ndarray) -> float:
     gap = (np.searchsorted(reference, values, side="right") * len(current)
            - np.searchsorted(current, values, side="right") * len(reference))
     return float(np.max(np.abs(gap)) / (len(reference) * len(current)))
-
-
-def population_stability_index(reference: pd.Series, current: pd.Series, *,
-                               bins: int = 10) -> float:
-    """PSI of ``current`` against ``reference``; categories unseen in the reference form
-    bins of their own (expected share ~0, so they weigh heavily)."""
-    ref_labels, cur_labels = _bin_labels(reference, current, bins)
-    categories = sorted(set(ref_labels) | set(cur_labels))
-    expected = ref_labels.value_counts(normalize=True).reindex(categories, fill_value=0.0)
-    actual = cur_labels.value_counts(normalize=True).reindex(categories, fill_value=0.0)
-    return psi_from_shares(expected.to_numpy(), actual.to_numpy())
 
 
 #: Reference rows drift is measured against: a seeded sample of a larger training set. PSI's
