@@ -69,6 +69,8 @@ def _common_formats(text: pd.Series) -> pd.Series:
     for layout in _COMMON_FORMATS:
         parsed = pc.coalesce(parsed, pc.strptime(array, format=layout, unit="ns",
                                                  error_is_null=True))
+        if parsed.null_count == array.null_count:  # every value parsed: no layout is left
+            break                                  # to fill anything in
     # strptime rolls impossible dates over (Feb 30 -> Mar 2): keep a value only when its day
     # is the one written, so those fall through to pandas, which rejects them
     written_day = pc.utf8_slice_codeunits(array, 8, 10)
