@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from features.contract import billing_period_months
 from features.day_grid import DayGrid, GridRows, change
 from features.labels import expand_intervals
 
@@ -87,25 +88,43 @@ def billing_features(subscriptions: pd.DataFrame, accounts: pd.Index, dates: pd.
     }
 
 
+#: January 1968 as months since year 0: the stand-in calendar of ``renewal_days``.
+_STAND_IN_MONTH = 1968 * 12
+
+
 def renewal_days(subscriptions: pd.DataFrame,
                  dates: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
     """``days_to_renewal`` of every subscription at each of ``dates`` on or after its start,
     as a table and each subscription's row in it: ``table[anchor[s], date]``.
 
     The answer depends only on the term and the anniversary's place in the calendar (day of
-    month; month too for annual terms), not on the start year, so it is worked out once per
-    such anchor and date instead of with calendar arithmetic on every snapshot row.
+    month; the month's place in the term for terms of several months), not on the year, so
+    it is worked out once per such anchor and date instead of with calendar arithmetic on
+    every snapshot row.
     """
     start = pd.DatetimeIndex(subscriptions["start_date"])
-    annual = (subscriptions["billing_period"] == "annual").to_numpy()
-    codes, anchor = np.unique(np.where(annual, 1024 + start.month * 32, 32) + start.day,
-                              return_inverse=True)
-    # a leap year stands for every start year, so February 29 starts stay February 29
-    starts = pd.to_datetime(pd.DataFrame({"year": 1968, "month": codes % 1024 // 32,
-                                          "day": codes % 32}))
+    term = billing_period_months(subscriptions["billing_period"]).fillna(1).to_numpy(np.int64)
+    month = start.year.to_numpy(np.int64) * 12 + start.month.to_numpy(np.int64) - 1
+    codes, anchor = np.unique(np.stack([term, month % term, start.day.to_numpy(np.int64)],
+                                       axis=1), axis=0, return_inverse=True)
+    anchor = anchor.ravel()
+    # A start in 1968 or later with the same place in its term and the same day of month
+    # stands for every start of its anchor (the month must have that day: February 29 needs
+    # a leap year, so up to four years of candidates).
+    code_term, place, day = codes[:, 0], codes[:, 1], codes[:, 2]
+    stand_in = _STAND_IN_MONTH + (place - _STAND_IN_MONTH) % code_term - 12 * 1970
+    for _ in range(48):
+        first_day = stand_in.astype("datetime64[M]").astype("datetime64[D]")
+        month_days = ((stand_in + 1).astype("datetime64[M]").astype("datetime64[D]")
+                      - first_day).astype(np.int64)
+        if (short := month_days < day).any():
+            stand_in = np.where(short, stand_in + code_term, stand_in)
+        else:
+            break
+    starts = first_day + (day - 1).astype("timedelta64[D]")
     table = days_to_renewal(
-        pd.Series(np.repeat(starts.to_numpy(), len(dates))),
-        pd.Series(np.repeat(np.where(codes >= 1024, "annual", "monthly"), len(dates))),
+        pd.Series(np.repeat(starts.astype("datetime64[ns]"), len(dates))),
+        pd.Series(np.repeat(code_term, len(dates))),
         pd.Series(np.tile(dates.to_numpy(), len(codes))))
     return table.reshape(len(codes), len(dates)), anchor
 
@@ -114,14 +133,18 @@ def days_to_renewal(start: pd.Series, billing_period: pd.Series,
                     as_of: pd.Series) -> np.ndarray:
     """Days from each as-of date to the next term anniversary of the subscription start.
 
-    Monthly terms renew every month and annual terms every 12 months on the start's day of
-    month (clipped to the month's last day). The anniversary falls strictly after the as-of
+    ``billing_period`` holds names (``features.contract.billing_period_months``) or months
+    per term; a term of N months renews every N months on the start's day of month
+    (clipped to the month's last day). The anniversary falls strictly after the as-of
     date, so a renewal today counts as the next term (the term has just renewed). Missing
     starts give NaN.
     """
     start_day = pd.DatetimeIndex(start.to_numpy()).to_numpy().astype("datetime64[D]")
     as_of_day = pd.DatetimeIndex(as_of.to_numpy()).to_numpy().astype("datetime64[D]")
-    term = np.where(np.asarray(billing_period) == "annual", 12, 1)
+    term = np.asarray(billing_period)
+    if term.dtype.kind not in "iuf":  # billing period names, not months
+        term = billing_period_months(pd.Series(term)).fillna(1).to_numpy()
+    term = term.astype(np.int64)
     missing = np.isnat(start_day)
     start_day = np.where(missing, as_of_day, start_day)
     start_month = start_day.astype("datetime64[M]")

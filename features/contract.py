@@ -8,6 +8,7 @@ rewrite their export.
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -31,7 +32,11 @@ class TableSpec:
     key: tuple[str, ...]
     columns: dict[str, ColumnKind]
     mandatory: tuple[str, ...]
+    #: Values the pipeline computes with: any other value quarantines its row.
     allowed_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Descriptive labels with documented values: another value is kept as given (and
+    #: reported as a warning), never a reason to lose the row.
+    documented_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
     time_column: str | None = None
 
 
@@ -43,7 +48,7 @@ CONTRACT: dict[str, TableSpec] = {
             columns={"account_id": "id", "segment": "text", "industry": "text",
                      "signup_date": "date", "csm_owner": "text"},
             mandatory=("account_id",),
-            allowed_values={"segment": ("SMB", "mid-market", "enterprise")},
+            documented_values={"segment": ("SMB", "mid-market", "enterprise")},
         ),
         TableSpec(
             name="subscriptions", required=True, key=("subscription_id",),
@@ -53,7 +58,6 @@ CONTRACT: dict[str, TableSpec] = {
                      "status": "text", "cancel_reason": "text"},
             mandatory=("subscription_id", "account_id", "plan", "mrr", "start_date",
                        "billing_period"),
-            allowed_values={"billing_period": ("monthly", "annual")},
         ),
         TableSpec(
             name="events", required=True, key=("event_id",),
@@ -78,7 +82,7 @@ CONTRACT: dict[str, TableSpec] = {
                      "closed_at": "timestamp", "priority": "text", "csat": "number",
                      "sentiment": "text"},
             mandatory=("ticket_id", "account_id", "opened_at", "priority"),
-            allowed_values={"priority": ("low", "normal", "high", "urgent")},
+            documented_values={"priority": ("low", "normal", "high", "urgent")},
         ),
         TableSpec(
             name="nps_responses", required=False, key=("account_id", "user_id", "responded_at"),
@@ -104,18 +108,69 @@ REQUIRED_TABLES = tuple(name for name, spec in CONTRACT.items() if spec.required
 OPTIONAL_TABLES = tuple(name for name, spec in CONTRACT.items() if not spec.required)
 SUPPORTED_SUFFIXES = (".csv", ".parquet")
 
+#: Named billing periods and their length in months; ``N months`` names any other length.
+BILLING_PERIODS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12,
+                   "biennial": 24}
+_BILLING_PERIOD_ALIASES = {"month": 1, "quarter": 3, "semi-annual": 6, "semi-annually": 6,
+                           "half-yearly": 6, "yearly": 12, "year": 12, "annually": 12,
+                           "biennially": 24}
+_MONTHS_PATTERN = re.compile(r"^(\d+)[ -]?(?:months?|mo)$")
+
+
+def billing_period_months(values: pd.Series) -> pd.Series:
+    """Months per billing term of each ``billing_period`` value (``monthly``, ``quarterly``,
+    ``semiannual``, ``annual``, ``biennial`` or ``N months``; case and spacing do not
+    matter); NaN for a value that names no whole, positive number of months."""
+    unique = pd.Series(values.dropna().unique())
+    months = {value: _months(str(value)) for value in unique}
+    return values.map(months).astype("float64")
+
+
+def _months(value: str) -> float:
+    text = " ".join(value.strip().lower().replace("_", " ").split())
+    known = BILLING_PERIODS.get(text) or _BILLING_PERIOD_ALIASES.get(text.replace(" ", "-"))
+    if known:
+        return float(known)
+    match = _MONTHS_PATTERN.match(text)
+    return float(match.group(1)) if match and int(match.group(1)) > 0 else float("nan")
+
+
+def billing_period_name(months: float) -> str:
+    """The canonical name of a term of ``months`` months (``N months`` when it has none)."""
+    names = {m: name for name, m in BILLING_PERIODS.items()}
+    return names.get(int(months), f"{int(months)} months")
+
+
+def canonical_label(value: str, documented: tuple[str, ...]) -> str:
+    """``value`` as the documented label it matches ignoring case, spaces, ``-`` and ``_``
+    (``smb`` -> ``SMB``, ``Mid Market`` -> ``mid-market``); otherwise ``value`` as given."""
+    key = _label_key(value)
+    return next((label for label in documented if _label_key(label) == key), value)
+
+
+def _label_key(value: str) -> str:
+    return re.sub(r"[\s_\-]+", "", str(value)).lower()
+
 
 class ContractError(Exception):
     """A whole table cannot be used: missing, unreadable, or lacking mandatory columns."""
 
 
+#: Event names that get usage features of their own (``event_1_30d``, ...), whatever they
+#: mean: the export's own vocabulary, most widely used first.
+TRACKED_EVENT_SLOTS = 8
+
+
 class EventTaxonomy(BaseModel):
-    """What a user's event names mean: which are logins, errors and core-feature use."""
+    """What a user's event names mean: which are logins, errors and core-feature use, and
+    which names get per-event features (``tracked_events``; empty: the most widely used
+    names of the export, chosen by the pipeline)."""
 
     login_events: list[str] = Field(default_factory=lambda: ["login"])
     error_events: list[str] = Field(default_factory=lambda: ["error"])
     core_events: list[str] = Field(default_factory=lambda: [
         "dashboards", "reports", "automations", "integrations", "alerts", "exports"])
+    tracked_events: list[str] = Field(default_factory=list, max_length=TRACKED_EVENT_SLOTS)
 
 
 class ContractMapping(BaseModel):
@@ -123,7 +178,7 @@ class ContractMapping(BaseModel):
 
     ``columns``: per table, export column name -> contract column name.
     ``values``: per table and contract column, export value -> contract value
-    (e.g. ``billing_period: {semiannual: annual}``).
+    (e.g. ``segment: {appstore1: SMB}``).
     """
 
     columns: dict[str, dict[str, str]] = Field(default_factory=dict)

@@ -8,6 +8,7 @@ gives the same accepted rows and the same quarantine, whatever the run.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,7 +17,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.contract import CONTRACT, TableSpec
+from features.contract import (
+    CONTRACT,
+    TableSpec,
+    billing_period_months,
+    billing_period_name,
+    canonical_label,
+)
 
 QUARANTINE_COLUMNS = ["table", "source_file", "source_row", "record_id", "reason", "raw"]
 
@@ -184,12 +191,17 @@ def validate_table(
             reasons.add(typed[column] > now.tz_localize(None),
                         lambda rows, c=column: f"{c} " + _show(typed.loc[rows, c].dt.date)
                         + " is in the future")
+    for column, labels in {**spec.documented_values, **spec.allowed_values}.items():
+        if column in frame.columns:
+            typed[column] = _canonical_labels(typed[column], labels)
     for column, allowed in spec.allowed_values.items():
         if column not in frame.columns:
             continue
         bad = typed[column].notna() & ~typed[column].isin(allowed)
         reasons.add(bad, lambda rows, c=column, a=allowed: f"{c} '" + _show(typed.loc[rows, c])
                     + f"' is not one of {', '.join(a)} (map it in mapping.yaml)")
+    if table == "subscriptions":
+        _billing_periods(typed, reasons)
     if known_accounts is not None and table != "accounts":
         unknown = typed["account_id"].notna() & ~typed["account_id"].isin(known_accounts)
         reasons.add(unknown, lambda rows: "unknown account_id '"
@@ -201,6 +213,50 @@ def validate_table(
     accepted = typed.loc[~rejected, list(spec.columns)].reset_index(drop=True)
     quarantine = quarantine_rows(table, source_file, frame.loc[rejected], reasons.text[rejected])
     return ValidationResult(accepted=accepted, quarantine=quarantine)
+
+
+def _canonical_labels(values: pd.Series, labels: tuple[str, ...]) -> pd.Series:
+    """Values matching a documented label but for case or spacing, written as the label."""
+    unique = values.dropna().unique()
+    renamed = {v: canonical_label(str(v), labels) for v in unique}
+    renamed = {v: label for v, label in renamed.items() if label != v}
+    return values.replace(renamed) if renamed else values
+
+
+def _billing_periods(typed: pd.DataFrame, reasons: _Reasons) -> None:
+    """Billing periods as their canonical name; a value naming no whole number of months
+    quarantines the row (renewal dates are computed from it)."""
+    period = typed["billing_period"]
+    months = billing_period_months(period)
+    reasons.add(period.notna() & months.isna(),
+                lambda rows: "billing_period '" + _show(period.loc[rows]) + "' is not a whole "
+                "number of months (monthly, quarterly, semiannual, annual, biennial or "
+                "'N months')")
+    names = {m: billing_period_name(m) for m in months.dropna().unique()}
+    typed["billing_period"] = months.map(names).where(months.notna(), period).astype(
+        period.dtype)
+
+
+def label_warnings(table: str, accepted: pd.DataFrame) -> pd.DataFrame:
+    """Descriptive values outside the documented set (kept as given): per table, column and
+    value, how many rows have it and the ``mapping.yaml`` line that would map it."""
+    spec = CONTRACT[table]
+    rows = []
+    for column, labels in spec.documented_values.items():
+        if column not in accepted.columns:
+            continue
+        values = accepted[column].dropna()
+        counts = values[~values.isin(labels)].astype(str).value_counts()
+        for value, n in counts.sort_index().items():
+            rows.append({
+                "table": table, "column": column, "value": value, "rows": int(n),
+                "documented": ", ".join(labels),
+                "mapping_line": f"values: {{{table}: {{{column}: {{{json.dumps(value)}: "
+                                f"<{'|'.join(labels)}>}}}}}}"})
+    return pd.DataFrame(rows, columns=LABEL_WARNING_COLUMNS)
+
+
+LABEL_WARNING_COLUMNS = ["table", "column", "value", "rows", "documented", "mapping_line"]
 
 
 def _table_rules(table: str, typed: pd.DataFrame, reasons: _Reasons, currency: str) -> None:
@@ -334,10 +390,11 @@ def unplaceable_events(frame: pd.DataFrame, times: pd.Series, *, source_file: st
     return quarantine_rows("events", source_file, frame.loc[bad], reasons[bad])
 
 
-def known_accounts(accounts: pd.DataFrame | None, subscriptions: pd.DataFrame) -> pd.Index:
-    """Account ids other tables may reference: the accounts table when given, else billing."""
-    source = accounts if accounts is not None else subscriptions
-    return pd.Index(source["account_id"].dropna().astype(str).unique())
+def export_account_ids(frame: pd.DataFrame) -> pd.Index:
+    """Account ids present in an export's rows (as read, before validation): the parents
+    other tables may reference. A row whose own values were rejected still proves its
+    account exists, so its dependants are kept."""
+    return pd.Index(_strings(frame["account_id"]).dropna().astype(str).unique())
 
 
 def reason_kind(reasons: pd.Series) -> pd.Series:
@@ -348,3 +405,42 @@ def reason_kind(reasons: pd.Series) -> pd.Series:
     return (reasons.str.split("; ").explode()
             .str.replace(r"'[^']*'", "'…'", regex=True)
             .str.replace(r"-?\d+(?:[\-:.+ T]+\d+)*", "…", regex=True))
+
+
+_VALUE_REASON = re.compile(
+    r"^(\w+) '([^']*)' is not (?:one of ([^(]*) \(|a whole number of months)")
+
+
+def quarantine_stop(summary: pd.DataFrame, quarantine: pd.DataFrame, *, limit: float,
+                    tables: tuple[str, ...]) -> str | None:
+    """Why the run must stop after ingestion, or None: a table of ``tables`` of which more
+    than ``limit`` (a share) was quarantined. The message names the share, the top reasons
+    and the ``mapping.yaml`` lines that would map rejected values."""
+    over = summary[summary["table"].isin(tables) & (summary["quarantine_rate"] > limit)]
+    if over.empty:
+        return None
+    lines = []
+    for row in over.itertuples():
+        lines.append(f"{row.table}: {row.quarantine_rate:.0%} of {row.input_rows:,} rows "
+                     f"quarantined, more than the {limit:.0%} allowed "
+                     "(ACCOUNT_HEALTH_MAX_QUARANTINE_SHARE); the run stops here rather than "
+                     "learn from what is left.")
+        reasons = quarantine.loc[quarantine["table"] == row.table, "reason"]
+        kinds = reason_kind(reasons.reset_index(drop=True)).value_counts().head(5)
+        lines += [f"  {n:,} × {kind}" for kind, n in kinds.items()]
+        fixes = _mapping_lines(row.table, reasons)
+        if fixes:
+            lines.append("  to map the rejected values, add to mapping.yaml (pick the value):")
+            lines += [f"    {line}" for line in fixes]
+    return "\n".join(lines)
+
+
+def _mapping_lines(table: str, reasons: pd.Series, limit: int = 10) -> list[str]:
+    found = reasons.str.split("; ").explode().str.extract(_VALUE_REASON).dropna(
+        subset=[0]).drop_duplicates(subset=[0, 1]).head(limit)
+    lines = []
+    for column, value, allowed in found.itertuples(index=False):
+        choices = ("|".join(a.strip() for a in allowed.split(",")) if isinstance(allowed, str)
+                   else "monthly|quarterly|semiannual|annual|biennial|N months")
+        lines.append(f"values: {{{table}: {{{column}: {{{json.dumps(value)}: <{choices}>}}}}}}")
+    return lines

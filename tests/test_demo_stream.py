@@ -12,7 +12,7 @@ import pytest
 from account_health.demo_stream import generate_streamed
 from features.contract import ContractMapping, EventTaxonomy, day_files, read_table
 from features.usage_rollup import roll_up
-from features.validation import known_accounts, validate_table
+from features.validation import export_account_ids, validate_table
 from tests.conftest import NOW, TINY
 
 STREAMED = replace(TINY, accounts=50, months=3)
@@ -65,7 +65,7 @@ def test_clean_streamed_data_passes_the_contract(streamed):
         result = validate_table(table, frame, source_file=table, now=pd.Timestamp(NOW, tz="UTC"))
         assert result.quarantine.empty, (table, result.quarantine["reason"].head().tolist())
         validated[table] = result.accepted
-    known = known_accounts(validated["accounts"], validated["subscriptions"])
+    known = export_account_ids(validated["accounts"])
     for day, path in list(day_files(data / "events").items())[-5:]:
         frame = read_table(path, "events", ContractMapping())
         result = validate_table("events", frame, source_file=path.name,
@@ -84,7 +84,7 @@ def test_aggregated_exports_carry_the_same_usage(streamed):
     first = grain["event_time"].min().tz_localize(None).normalize()
     days = (grain["event_time"].max().tz_localize(None).normalize() - first).days + 1
     rolled = [roll_up(frame, accounts, first, days, EventTaxonomy()) for frame in (grain, mixed)]
-    pd.testing.assert_frame_equal(*[pd.DataFrame(vars(rollup.account_days))
+    pd.testing.assert_frame_equal(*[rollup.account_days.as_frame()
                                     for rollup in rolled])
     # user keys hash the ids, so the same users give the same keys
     pd.testing.assert_frame_equal(*[

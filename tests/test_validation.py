@@ -58,7 +58,8 @@ def test_each_bad_subscription_row_is_quarantined_with_its_reason(tmp_path):
     assert reasons == {
         2: "mrr -5.0 is negative",
         3: "end_date 2025-01-03 is before start_date 2025-02-01",
-        4: "billing_period 'fortnightly' is not one of monthly, annual (map it in mapping.yaml)",
+        4: "billing_period 'fortnightly' is not a whole number of months (monthly, quarterly, "
+           "semiannual, annual, biennial or 'N months')",
         5: "mrr 'abc' is not a valid number",
         6: "duplicate subscription_id 's1' (exact copy, first kept at row 1)",
         7: "currency 'EUR' is not the reporting currency USD (set reporting_currency in "
@@ -154,12 +155,13 @@ def test_column_and_value_mapping_adapts_a_foreign_export(tmp_path):
         "columns": {"subscriptions": {"id": "subscription_id", "customer": "account_id",
                                       "tier": "plan", "monthly_revenue": "mrr",
                                       "start": "start_date", "billing": "billing_period"}},
-        "values": {"subscriptions": {"billing_period": {"semiannual": "annual"}}},
+        "values": {"subscriptions": {"plan": {"pro": "growth"}}},
     })
     result = validate_table("subscriptions", read_table(path, "subscriptions", mapping),
                             source_file=path.name, now=NOW)
     assert result.quarantine.empty
-    assert result.accepted.loc[0, "billing_period"] == "annual"
+    assert result.accepted.loc[0, "plan"] == "growth"
+    assert result.accepted.loc[0, "billing_period"] == "semiannual"
     assert result.accepted.loc[0, "mrr"] == 10.0
 
 
@@ -208,3 +210,42 @@ def test_csv_exports_are_read_as_text_with_only_empty_fields_missing(tmp_path):
     assert frame["industry"].tolist()[1:] == ["NA", "null", "007"]
     assert frame["industry"].isna().tolist()[0]
     assert frame["segment"].iloc[3] == " padded "
+
+
+def test_any_whole_number_of_months_is_a_billing_period(tmp_path):
+    header = SUBSCRIPTIONS_CSV.splitlines()[0]
+    rows = [f"s{i},a{i},growth,10,USD,2025-01-01,,{period},1,active,"
+            for i, period in enumerate(["Monthly", "quarterly", "semiannual", "Semi-Annual",
+                                        "annual", "yearly", "biennial", "18 months",
+                                        "2 month", "0 months", "fortnightly"])]
+    result = validate_csv(tmp_path, "subscriptions", "\n".join([header, *rows]) + "\n")
+    assert result.accepted["billing_period"].tolist() == [
+        "monthly", "quarterly", "semiannual", "semiannual", "annual", "annual", "biennial",
+        "18 months", "2 months"]
+    assert result.quarantine["record_id"].tolist() == ["s9", "s10"]
+
+
+def test_descriptive_labels_never_quarantine_a_row(tmp_path):
+    from features.validation import label_warnings
+
+    accounts = validate_csv(tmp_path, "accounts", "account_id,segment,industry\n"
+                            "a1,smb,retail\na2,appstore1,\na3,Mid Market,x\na4,web,\n"
+                            "a5,appstore1,\n")
+    assert accounts.quarantine.empty
+    assert accounts.accepted["segment"].tolist() == ["SMB", "appstore1", "mid-market", "web",
+                                                     "appstore1"]
+    warnings = label_warnings("accounts", accounts.accepted)
+    assert warnings[["value", "rows"]].values.tolist() == [["appstore1", 2], ["web", 1]]
+    assert warnings["mapping_line"].iloc[0] == (
+        'values: {accounts: {segment: {"appstore1": <SMB|mid-market|enterprise>}}}')
+    tickets = validate_csv(tmp_path, "support_tickets", "ticket_id,account_id,opened_at,"
+                           "priority\nt1,a1,2026-01-01,P1\nt2,a1,2026-01-01,HIGH\n")
+    assert tickets.quarantine.empty
+    assert tickets.accepted["priority"].tolist() == ["P1", "high"]
+
+
+def test_values_the_pipeline_computes_with_still_quarantine(tmp_path):
+    result = validate_csv(tmp_path, "invoices", "invoice_id,account_id,issued_at,amount,"
+                          "status\ni1,a1,2026-01-01,10,Paid\ni2,a1,2026-01-01,10,void\n")
+    assert result.accepted["status"].tolist() == ["paid"]
+    assert result.quarantine["reason"].str.startswith("status 'void' is not one of").all()

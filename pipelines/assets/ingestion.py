@@ -11,7 +11,6 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetIn,
     AssetOut,
     BackfillPolicy,
     Failure,
@@ -27,7 +26,7 @@ from features.validation import (
     describe_quarantine,
     empty_quarantine,
     event_times,
-    known_accounts,
+    export_account_ids,
     quarantine_rows,
     unplaceable_events,
     validate_table,
@@ -37,6 +36,8 @@ from pipelines.partitions import daily_partitions, run_days
 from pipelines.resources import AccountHealthSettings
 
 GROUP = "raw"
+#: Where a row's account must exist: the accounts table, or without one, the subscriptions.
+PARENT_TABLES = ("accounts", "subscriptions")
 
 
 def _sha256(path: Path) -> str:
@@ -126,6 +127,23 @@ def _validate_file(settings: AccountHealthSettings, table: str,
     return result, "present"
 
 
+def _parent_account_ids(settings: AccountHealthSettings,
+                        tables: tuple[str, ...]) -> pd.Index | None:
+    """Account ids of the first of ``tables`` in the export, read as written: a dependant
+    row is quarantined only when its account is nowhere in that table, never because the
+    account's own row was rejected. None when none of the tables can be read."""
+    mapping = settings.mapping()
+    for table in tables:
+        path = settings.table_file(table)
+        if path is None:
+            continue
+        try:
+            return export_account_ids(read_table(path, table, mapping))
+        except ContractError:
+            continue
+    return None
+
+
 def _outputs(table: str, result: ValidationResult | None, status: str):
     quarantine = result.quarantine if result is not None else empty_quarantine()
     meta = {"status": status, "accepted_rows": 0 if result is None else len(result.accepted),
@@ -152,22 +170,20 @@ def accounts(settings: AccountHealthSettings):
     yield from _outputs("accounts", result, status)
 
 
-@multi_asset(outs=_table_outs("subscriptions"), group_name=GROUP,
-             ins={"accounts": AssetIn()})
-def subscriptions(settings: AccountHealthSettings, accounts: pd.DataFrame | None):
+@multi_asset(outs=_table_outs("subscriptions"), group_name=GROUP, deps=["accounts"])
+def subscriptions(settings: AccountHealthSettings):
     """Subscriptions (required): plans, MRR, seats and their start and end dates."""
-    known = pd.Index(accounts["account_id"]) if accounts is not None else None
-    result, status = _validate_file(settings, "subscriptions", known)
+    result, status = _validate_file(settings, "subscriptions",
+                                    _parent_account_ids(settings, ("accounts",)))
     yield from _outputs("subscriptions", result, status)
 
 
 def _optional_table_asset(table: str, description: str):
     @multi_asset(name=f"{table}_ingestion", outs=_table_outs(table), group_name=GROUP,
-                 ins={"accounts": AssetIn(), "subscriptions": AssetIn()},
-                 description=description)
-    def _ingest(settings: AccountHealthSettings, accounts: pd.DataFrame | None,
-                subscriptions: pd.DataFrame):
-        result, status = _validate_file(settings, table, known_accounts(accounts, subscriptions))
+                 deps=["accounts", "subscriptions"], description=description)
+    def _ingest(settings: AccountHealthSettings):
+        result, status = _validate_file(settings, table,
+                                        _parent_account_ids(settings, PARENT_TABLES))
         yield from _outputs(table, result, status)
 
     return _ingest
@@ -188,7 +204,7 @@ cs_activities = _optional_table_asset(
         "events_quarantine": AssetOut(description="Rejected events of the day with reasons",
                                       metadata={"partition_column": "partition_date"}),
     },
-    ins={"accounts": AssetIn(), "subscriptions": AssetIn()},
+    deps=["accounts", "subscriptions"],
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     group_name=GROUP,
@@ -199,8 +215,7 @@ cs_activities = _optional_table_asset(
                     "arrived, so a late export cannot look like every account going quiet; "
                     "re-run the day once it lands. Earlier empty days are listed.")],
 )
-def events(context: AssetExecutionContext, settings: AccountHealthSettings,
-           accounts: pd.DataFrame | None, subscriptions: pd.DataFrame):
+def events(context: AssetExecutionContext, settings: AccountHealthSettings):
     """Product events (required), one partition per UTC day of ``event_time``.
 
     From one export file, a run over a range of days reads it once and writes every day in
@@ -212,7 +227,7 @@ def events(context: AssetExecutionContext, settings: AccountHealthSettings,
         if path is None:
             raise Failure(f"required table 'events' not found in {settings.data_dir}")
         window = context.partition_time_window
-        known = known_accounts(accounts, subscriptions)
+        known = _parent_account_ids(settings, PARENT_TABLES)
         if path.is_dir():
             accepted, quarantine, arrived, export_ends = _from_day_files(
                 path, run_days(context), settings, known)
