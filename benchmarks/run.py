@@ -115,7 +115,7 @@ def ingest(recorder: Recorder, data_dir: Path, workdir: Path, *,
     one day at a time, as daily runs would, into the output layout the daily job expects."""
     from features.contract import CONTRACT, day_files, read_table
     from features.usage_rollup import daily_rollup
-    from features.validation import known_accounts, validate_table
+    from features.validation import export_account_ids, validate_table
 
     out_dir = workdir / "out"
     settings = _settings(data_dir, out_dir)
@@ -133,7 +133,8 @@ def ingest(recorder: Recorder, data_dir: Path, workdir: Path, *,
             stage.rows += len(frame)
             validated[table] = validate_table(table, frame, source_file=path.name,
                                               now=settings.current_time()).accepted
-        known = known_accounts(validated["accounts"], validated["subscriptions"])
+            if table == "accounts":
+                known = export_account_ids(frame)
         (assets / "events").mkdir(parents=True)
         (assets / "usage_rollup").mkdir(parents=True)
         taxonomy = settings.mapping().event_taxonomy
@@ -244,7 +245,7 @@ def feast_and_training_set(recorder: Recorder, history: dict, feast_file_limit: 
     from feature_repo.definitions import CHURN_FEATURE_SERVICE
     from feature_repo.store import apply_definitions, open_store
     from features.snapshot import FEATURE_GROUPS
-    from features.training_set import build_training_set, label_rows, monthly_as_of_dates
+    from features.training_set import build_training_set, label_rows, training_as_of_dates
 
     settings, tables = history["settings"], history["tables"]
     snapshot_glob = str(settings.snapshot_dir() / "*.parquet")
@@ -258,7 +259,9 @@ def feast_and_training_set(recorder: Recorder, history: dict, feast_file_limit: 
         stage.rows = len(pd.read_parquet(settings.snapshot_dir() / f"{last:%Y-%m-%d}.parquet",
                                          columns=["account_id"]))
     labels = label_rows(tables["subscriptions"],
-                        monthly_as_of_dates(history["first_day"], last, horizon_days=90),
+                        # four-weekly, to bound the cost at 200k (the product's default is weekly)
+                        training_as_of_dates(history["first_day"], last, horizon_days=90,
+                                             cadence_days=28),
                         horizon_days=90, observed_until=last)
     with recorder.stage("point-in-time training set (Feast DuckDB store)") as stage:
         training = build_training_set(store, labels, feature_service=CHURN_FEATURE_SERVICE)

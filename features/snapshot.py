@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from features.billing import account_start, billing_features, payment_features
-from features.contract import EventTaxonomy
+from features.contract import TRACKED_EVENT_SLOTS, EventTaxonomy
 from features.day_grid import DayGrid, ratio
 from features.labels import active_cells, active_periods
 from features.support import NPS_WINDOW_DAYS, nps_features, support_features
@@ -43,6 +43,13 @@ FEATURE_GROUPS: dict[str, dict[str, str]] = {
         "active_users_wow_change": "float", "active_users_mom_change": "float",
         "error_rate_30d": "float",
     },
+    # the export's own event names (features.event_vocabulary), slot k for the k-th name
+    "account_event_mix": {
+        f"event_{slot}_{measure}": kind
+        for slot in range(1, TRACKED_EVENT_SLOTS + 1)
+        for measure, kind in (("7d", "int"), ("30d", "int"), ("90d", "int"),
+                              ("per_user_7d", "float"), ("per_user_30d", "float"),
+                              ("wow_change", "float"), ("mom_change", "float"))},
     "account_billing": {
         "plan": "str", "billing_period": "str", "seats": "int", "mrr": "float",
         "mrr_change_90d": "float", "mrr_change_90d_pct": "float", "days_to_renewal": "int",
@@ -57,7 +64,8 @@ FEATURE_GROUPS: dict[str, dict[str, str]] = {
     "account_nps": {"nps_latest": "float", "nps_trend": "float"},
 }
 GROUP_SOURCE_TABLE = {
-    "account_usage": "events", "account_billing": "subscriptions", "account_profile": "accounts",
+    "account_usage": "events", "account_event_mix": "events",
+    "account_billing": "subscriptions", "account_profile": "accounts",
     "account_payments": "invoices", "account_support": "support_tickets",
     "account_nps": "nps_responses",
 }

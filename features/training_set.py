@@ -5,20 +5,45 @@ from __future__ import annotations
 import pandas as pd
 from feast import FeatureStore
 
+from features.contract import EventTaxonomy
+from features.event_vocabulary import top_event_names, with_tracked_events
 from features.labels import active_periods, churn_labels
 from features.snapshot import EVENT_LOOKBACK_DAYS, compute_snapshots, feature_tables
 
 
-def monthly_as_of_dates(first_data_day: pd.Timestamp, last_data_day: pd.Timestamp, *,
-                        horizon_days: int) -> pd.DatetimeIndex:
-    """Month-end as-of dates whose features have full history and whose label has closed.
+def training_as_of_dates(first_data_day: pd.Timestamp, last_data_day: pd.Timestamp, *,
+                         horizon_days: int, cadence_days: int = 7) -> pd.DatetimeIndex:
+    """As-of dates every ``cadence_days`` whose features have full history and whose label
+    has closed.
 
     The first date leaves ``EVENT_LOOKBACK_DAYS`` of usage history; the last leaves a full
-    horizon before ``last_data_day`` so every label is observed.
+    horizon before ``last_data_day`` so every label is observed. Dates fall on a fixed
+    calendar (days since 1970-01-04, a Sunday, divisible by the cadence), so they stay the
+    same as history grows: weekly dates are Sundays.
     """
     first = pd.Timestamp(first_data_day).normalize() + pd.Timedelta(days=EVENT_LOOKBACK_DAYS)
     last = pd.Timestamp(last_data_day).normalize() - pd.Timedelta(days=horizon_days)
-    return pd.date_range(first, last, freq="ME")
+    offset = (first - _CADENCE_ANCHOR).days % cadence_days
+    start = first + pd.Timedelta(days=(cadence_days - offset) % cadence_days)
+    return pd.date_range(start, last, freq=f"{cadence_days}D") if start <= last else (
+        pd.DatetimeIndex([]))
+
+
+_CADENCE_ANCHOR = pd.Timestamp("1970-01-04")
+
+
+def too_little_history(first_data_day: pd.Timestamp, last_data_day: pd.Timestamp, *,
+                       horizon_days: int) -> str:
+    """Why no training date fits between the first and last day of data, and how much more
+    history it takes."""
+    days = (pd.Timestamp(last_data_day) - pd.Timestamp(first_data_day)).days + 1
+    needed = EVENT_LOOKBACK_DAYS + horizon_days + 1
+    return (f"the data covers {pd.Timestamp(first_data_day):%Y-%m-%d} to "
+            f"{pd.Timestamp(last_data_day):%Y-%m-%d} ({days} days): a training date needs "
+            f"{EVENT_LOOKBACK_DAYS} days of usage before it and a closed {horizon_days}-day "
+            f"label after it, so no model can be trained before {needed - days} more days of "
+            "history arrive (walk-forward validation takes about a year), or with a shorter "
+            "ACCOUNT_HEALTH_HORIZON_DAYS")
 
 
 def label_rows(subscriptions: pd.DataFrame, as_of_dates: pd.DatetimeIndex, *,
@@ -52,16 +77,23 @@ def build_training_set(store: FeatureStore, labels: pd.DataFrame, *,
 
 
 def training_set_from_tables(tables: dict[str, pd.DataFrame], *, last_data_day: pd.Timestamp,
-                             horizon_days: int) -> pd.DataFrame:
-    """Monthly labelled snapshots computed straight from validated tables, without Feast.
+                             horizon_days: int, cadence_days: int = 7,
+                             taxonomy: EventTaxonomy | None = None) -> pd.DataFrame:
+    """Labelled snapshots every ``cadence_days`` computed straight from validated tables,
+    without Feast.
 
     For experiments and benchmarks: a row at as-of D gets the snapshot of D, which is what
     Feast's point-in-time join returns for it (tests/test_pipeline.py proves that).
     """
     first = tables["events"]["event_time"].min().tz_localize(None).normalize()
-    dates = monthly_as_of_dates(first, last_data_day, horizon_days=horizon_days)
+    dates = training_as_of_dates(first, last_data_day, horizon_days=horizon_days,
+                                 cadence_days=cadence_days)
     labels = label_rows(tables["subscriptions"], dates, horizon_days=horizon_days,
                         observed_until=last_data_day)
-    snapshot = compute_snapshots(dates, **feature_tables(tables)).drop(columns="event_timestamp")
+    # the export's own event names, as the event_vocabulary asset chooses them
+    taxonomy = with_tracked_events(taxonomy or EventTaxonomy(),
+                                   top_event_names(tables["events"]))
+    snapshot = compute_snapshots(dates, **feature_tables(tables), taxonomy=taxonomy).drop(
+        columns="event_timestamp")
     return labels.drop(columns="event_timestamp").merge(snapshot,
                                                         on=["account_id", "as_of_date"])

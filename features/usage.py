@@ -28,9 +28,21 @@ def usage_features(grid: DayGrid, usage: UsageRollup, taxonomy: EventTaxonomy,
     with ThreadPoolExecutor(max_workers=1) as pool:
         users = pool.submit(_active_users, grid.twin(), usage.user_days, rows)
         found = _account_day_features(grid, daily, taxonomy, rows, days_since_start)
+        tracked = _tracked_event_counts(grid, daily, rows)
         active_7d, active_prev_7d, active_30d, active_prev_30d = users.result()
     events_7d, events_30d = found["events_7d"], found["events_30d"]
+    per_event = {}
+    for slot, counts in enumerate(tracked, start=1):
+        per_event.update({
+            f"event_{slot}_7d": counts["7d"], f"event_{slot}_30d": counts["30d"],
+            f"event_{slot}_90d": counts["90d"],
+            f"event_{slot}_per_user_7d": ratio(counts["7d"], active_7d),
+            f"event_{slot}_per_user_30d": ratio(counts["30d"], active_30d),
+            f"event_{slot}_wow_change": change(counts["7d"], counts["prev_7d"]),
+            f"event_{slot}_mom_change": change(counts["30d"], counts["prev_30d"]),
+        })
     return {
+        **per_event,
         "active_users_7d": active_7d,
         "active_users_30d": active_30d,
         "dau_mau_ratio": ratio(found["dau_mean_30d"], active_30d),
@@ -85,6 +97,20 @@ def _account_day_features(grid: DayGrid, daily: AccountDays, taxonomy: EventTaxo
     return {"events_7d": events_7d, "events_prev_7d": events_prev_7d, "events_30d": events_30d,
             "events_prev_30d": events_prev_30d, "core_30d": core_30d, "errors_30d": errors_30d,
             "dau_mean_30d": dau_mean_30d, "breadth": breadth, "since_login": since_login}
+
+
+def _tracked_event_counts(grid: DayGrid, daily: AccountDays,
+                          rows: GridRows) -> list[dict[str, np.ndarray]]:
+    """Per tracked event slot, its events over the trailing 7, 30 and 90 days and the 7 and
+    30 before."""
+    counts = []
+    for events in daily.tracked:
+        totals = grid.totals(daily.account, daily.day, events)
+        counts.append({"7d": totals.window(rows, 7), "prev_7d": totals.window(rows, 7, lag=7),
+                       "30d": totals.window(rows, 30),
+                       "prev_30d": totals.window(rows, 30, lag=30),
+                       "90d": totals.window(rows, 90)})
+    return counts
 
 
 def distinct_users(grid: DayGrid, user_days: UserDays, window: int) -> Running:

@@ -24,10 +24,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features.contract import EventTaxonomy
+from features.contract import TRACKED_EVENT_SLOTS, EventTaxonomy
 
 #: Bit i of ``core_mask`` is set when the user used core feature i (taxonomy order) that day.
 MAX_CORE_FEATURES = 62
+#: Per user-day events of each tracked event name (taxonomy order; 0 for an unused slot).
+TRACKED_COLUMNS = [f"tracked_{k}" for k in range(1, TRACKED_EVENT_SLOTS + 1)]
+
+
+def _slots(taxonomy: EventTaxonomy) -> list[str | None]:
+    names = list(taxonomy.tracked_events)
+    return names + [None] * (TRACKED_EVENT_SLOTS - len(names))
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,13 @@ class AccountDays:
     active_users: np.ndarray
     login_users: np.ndarray
     core_mask: np.ndarray
+    #: One row per tracked event slot (``TRACKED_EVENT_SLOTS``): events of that name.
+    tracked: np.ndarray
+
+    def as_frame(self) -> pd.DataFrame:
+        """The fields as columns, each tracked slot as its own (``tracked_1``, ...)."""
+        fields = {name: values for name, values in vars(self).items() if name != "tracked"}
+        return pd.DataFrame({**fields, **dict(zip(TRACKED_COLUMNS, self.tracked, strict=True))})
 
 
 #: ``UserDays.days_since_previous`` of a user's first day in the roll-up: more than any window.
@@ -114,6 +128,10 @@ def _daily_sql(source: str, columns: Collection[str], taxonomy: EventTaxonomy,
     account = ("hash(account_id::VARCHAR) AS account_key" if account_key
                else "account_id::VARCHAR AS account_id")
     mask_expression = f"bit_or(CASE event_name {mask} ELSE 0 END)" if core else "0"
+    tracked = "".join(
+        f",\n               coalesce(sum(n) FILTER (WHERE event_name = {_quoted([name])}), "
+        f"0)::INTEGER AS {column}" if name is not None else f", 0::INTEGER AS {column}"
+        for column, name in zip(TRACKED_COLUMNS, _slots(taxonomy), strict=True))
     # user_id is mandatory (validated), so hashing it needs no NULL handling; any numbering
     # of users will do: features only ask whether two rows are one user
     return f"""
@@ -127,7 +145,7 @@ def _daily_sql(source: str, columns: Collection[str], taxonomy: EventTaxonomy,
                    ({_quoted(taxonomy.error_events)})), 0)::BIGINT AS error_events,
                coalesce(sum(n) FILTER (WHERE event_name IN
                    ({_quoted(taxonomy.login_events)})), 0)::BIGINT AS logins,
-               {mask_expression}::BIGINT AS core_mask
+               {mask_expression}::BIGINT AS core_mask{tracked}
         FROM (SELECT account_id, user_id, event_name::VARCHAR AS event_name,
                      (floor(epoch(event_time) / 86400))::INTEGER AS epoch_day,
                      {count}::BIGINT AS n
@@ -150,6 +168,7 @@ def daily_rollup(events: pd.DataFrame | Sequence[Path], taxonomy: EventTaxonomy)
         rolled = connection.sql(f"""
             SELECT account_id, user_key, to_timestamp(epoch_day * 86400)::TIMESTAMP AS day,
                    events, core_events, error_events, logins, core_mask,
+                   {", ".join(TRACKED_COLUMNS)},
                    '{taxonomy_fingerprint(taxonomy)}' AS taxonomy_fingerprint
             FROM ({_daily_sql("events_source", columns, taxonomy)})
             ORDER BY day, account_id, user_key""").df()
@@ -160,7 +179,7 @@ def daily_rollup(events: pd.DataFrame | Sequence[Path], taxonomy: EventTaxonomy)
 
 #: Columns of a stored daily rollup.
 ROLLUP_COLUMNS = ["account_id", "user_key", "day", "events", "core_events", "error_events",
-                  "logins", "core_mask", "taxonomy_fingerprint"]
+                  "logins", "core_mask", *TRACKED_COLUMNS, "taxonomy_fingerprint"]
 
 
 def rollup_matches(path: Path, taxonomy: EventTaxonomy) -> bool:
@@ -203,14 +222,15 @@ def roll_up(events: pd.DataFrame | Sequence[Path], accounts: pd.Index, first_day
             parts.append(
                 "SELECT hash(account_id) AS account_key, user_key, "
                 "(epoch(day) / 86400)::INTEGER AS epoch_day, events, core_events, "
-                "error_events, logins, core_mask FROM read_parquet("
+                f"error_events, logins, core_mask, {', '.join(TRACKED_COLUMNS)} FROM read_parquet("
                 f"[{_quoted([str(p) for p in rollups])}])")
         if not parts:
             return _empty()
         user_days = f"""
             SELECT account_key, user_key, (epoch_day - {first})::INTEGER AS day,
                    events::INTEGER AS events, core_events::INTEGER AS core_events,
-                   error_events::INTEGER AS error_events, logins > 0 AS logged_in, core_mask
+                   error_events::INTEGER AS error_events, logins > 0 AS logged_in, core_mask,
+                   {", ".join(f"{c}::INTEGER AS {c}" for c in TRACKED_COLUMNS)}
             FROM ({" UNION ALL ".join(parts)})
             WHERE epoch_day >= {first} AND epoch_day < {end}"""
         if columns is not None:
@@ -269,15 +289,17 @@ def _roll_up_in_duckdb(connection: duckdb.DuckDBPyConnection, user_days: str,
         SELECT g.account, r.* EXCLUDE (account_key)
         FROM ({user_days}) r JOIN grid_keys g USING (account_key)""")
     n_user_days = connection.sql("SELECT count(*) FROM user_days").fetchall()[0][0]
-    totals = _read_rows(connection, """
+    totals = _read_rows(connection, f"""
         SELECT account, day::BIGINT AS day, sum(events)::BIGINT AS events,
                sum(core_events)::BIGINT AS core_events,
                sum(error_events)::BIGINT AS error_events, count(*) AS active_users,
                count(*) FILTER (WHERE logged_in) AS login_users,
-               bit_or(core_mask)::BIGINT AS core_mask
+               bit_or(core_mask)::BIGINT AS core_mask,
+               {", ".join(f"sum({c})::BIGINT AS {c}" for c in TRACKED_COLUMNS)}
         FROM user_days GROUP BY account, day ORDER BY day, account""", n_user_days)
     if totals is None:
         return _empty()
+    totals["tracked"] = np.stack([totals.pop(c) for c in TRACKED_COLUMNS])
     # a user's previous active day by a window over each user's days, read out only for the
     # days that distinct-user windows reach
     users = _read_rows(connection, f"""
@@ -359,7 +381,8 @@ def _account_days(rows: dict[str, np.ndarray], n_accounts: int) -> AccountDays:
         events=total(rows["events"]), core_events=total(rows["core_events"]),
         error_events=total(rows["error_events"]),
         active_users=np.diff(np.r_[starts, len(cell)]), login_users=total(rows["logged_in"]),
-        core_mask=np.bitwise_or.reduceat(rows["core_mask"], starts))
+        core_mask=np.bitwise_or.reduceat(rows["core_mask"], starts),
+        tracked=np.stack([total(rows[c]) for c in TRACKED_COLUMNS]))
 
 
 def _user_days(rows: dict[str, np.ndarray], users_from_day: int) -> UserDays:
@@ -399,4 +422,5 @@ def _distinct_estimate(keys: np.ndarray) -> int:
 
 def _empty() -> UsageRollup:
     empty = np.zeros(0, dtype=np.int64)
-    return UsageRollup(AccountDays(*[empty] * 8), UserDays(empty, empty, empty))
+    return UsageRollup(AccountDays(*[empty] * 8, np.zeros((TRACKED_EVENT_SLOTS, 0), np.int64)),
+                       UserDays(empty, empty, empty))

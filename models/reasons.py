@@ -1,13 +1,15 @@
 """Reasons a CSM can read: the features that moved an account's churn score the most.
 
-Reasons come from exact TreeSHAP contributions to the classifier's margin (log-odds), so for
+Reasons come from exact contributions to the classifier's margin (log-odds: TreeSHAP for
+XGBoost, coefficient times centred value for the logistic model), so for
 every account ``base_value + sum(all contributions) == margin``; the top reasons plus
 ``other_effect`` (everything not shown) add up to the same margin.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -62,22 +64,50 @@ SENTENCES: dict[str, Callable[[object], str]] = {
 }
 
 
-def describe(feature: str, value: object) -> str:
+_EVENT_SLOT = re.compile(r"^event_(\d+)_(.+)$")
+#: Sentences of the per-event-name features (features.usage), for event name ``e``.
+_EVENT_SENTENCES = {
+    "7d": lambda e: lambda v: f"{_count(v, repr(e) + ' event')} in the last 7 days",
+    "30d": lambda e: lambda v: f"{_count(v, repr(e) + ' event')} in the last 30 days",
+    "90d": lambda e: lambda v: f"{_count(v, repr(e) + ' event')} in the last 90 days",
+    "per_user_7d": lambda e: lambda v: f"{v:.1f} {e!r} events per active user in 7 days",
+    "per_user_30d": lambda e: lambda v: f"{v:.1f} {e!r} events per active user in 30 days",
+    "wow_change": lambda e: lambda v: f"{e!r} events {_signed_percent(v)} week over week",
+    "mom_change": lambda e: lambda v: f"{e!r} events {_signed_percent(v)} over the last 30 "
+                                      "days",
+}
+
+
+def describe(feature: str, value: object, event_names: Sequence[str] = ()) -> str:
     """The sentence for one feature value ('<feature> unknown' when missing)."""
-    return describe_all(feature, [value])[0]
+    return describe_all(feature, [value], event_names)[0]
 
 
-def describe_all(feature: str, values) -> list[str]:
+def _writer(feature: str, event_names: Sequence[str]) -> Callable[[object], str] | None:
+    """The sentence writer of a feature; per-event features name their event
+    (``event_names[k - 1]`` for slot k)."""
+    if feature in SENTENCES:
+        return SENTENCES[feature]
+    slot = _EVENT_SLOT.match(feature)
+    if slot and slot.group(2) in _EVENT_SENTENCES:
+        k = int(slot.group(1))
+        event = event_names[k - 1] if k <= len(event_names) else f"event {k}"
+        return _EVENT_SENTENCES[slot.group(2)](event)
+    return None
+
+
+def describe_all(feature: str, values, event_names: Sequence[str] = ()) -> list[str]:
     """The sentences for many values of one feature: one writer lookup for them all."""
     name = feature.replace("_", " ")
-    writer = SENTENCES.get(feature) or (lambda v: f"{name} = {v}")
+    writer = _writer(feature, event_names) or (lambda v: f"{name} = {v}")
     return [f"{name} unknown" if missing else writer(value)
             for value, missing in zip(values, pd.isna(np.asarray(values, dtype=object)),
                                       strict=True)]
 
 
 def values_and_sentences(values: pd.DataFrame, features: list[str], rows: np.ndarray,
-                         columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                         columns: np.ndarray, event_names: Sequence[str] = ()
+                         ) -> tuple[np.ndarray, np.ndarray]:
     """The value (a Python object) and sentence of each cell (``rows[i]``, the feature
     ``features[columns[i]]``) of ``values``, positionally.
 
@@ -90,12 +120,12 @@ def values_and_sentences(values: pd.DataFrame, features: list[str], rows: np.nda
         at = np.flatnonzero(columns == index)
         if len(at):
             chosen_values[at] = values[feature].iloc[rows[at]].to_numpy(dtype=object)
-            sentences[at] = describe_all(feature, chosen_values[at])
+            sentences[at] = describe_all(feature, chosen_values[at], event_names)
     return chosen_values, sentences
 
 
 def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, *,
-                k: int = 3) -> pd.DataFrame:
+                k: int = 3, event_names: Sequence[str] = ()) -> pd.DataFrame:
     """The ``k`` largest contributions per account, largest |effect| first.
 
     ``contributions``: SHAP values per feature plus a ``bias`` column (the base value), one
@@ -115,7 +145,8 @@ def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, *,
     shown = np.zeros(len(effects))
     np.add.at(shown, rows, chosen)
     feature_names = np.array(features)[columns]
-    chosen_values, sentences = values_and_sentences(values, features, rows, columns)
+    chosen_values, sentences = values_and_sentences(values, features, rows, columns,
+                                                    event_names)
     return pd.DataFrame({
         "account_index": contributions.index.to_numpy()[rows],
         "rank": np.tile(np.arange(1, k + 1), len(effects)),

@@ -28,26 +28,74 @@ class Fold:
         return (as_of == self.origin).to_numpy()
 
 
-def walk_forward_folds(as_of_dates, *, n_folds: int = 6, horizon_days: int = 90,
-                       gap_days: int = 0, min_train_dates: int = 1) -> list[Fold]:
-    """The last ``n_folds`` as-of dates as origins, each with its closed-label training dates.
+class NotEnoughHistory(ValueError):
+    """The history holds fewer walk-forward folds than validation needs; says how many more
+    days it takes."""
 
-    Raises ``ValueError`` when there are not enough dates for the requested folds.
+
+def walk_forward_folds(as_of_dates, *, n_folds: int = 6, horizon_days: int = 90,
+                       gap_days: int = 0, min_train_dates: int = 1,
+                       min_folds: int | None = None,
+                       origin_spacing_days: int = 0) -> list[Fold]:
+    """Up to ``n_folds`` rolling origins, the latest as-of dates that have at least
+    ``min_train_dates`` training dates whose label closed before them, each at least
+    ``origin_spacing_days`` after the previous origin; each with its training dates.
+
+    Raises ``NotEnoughHistory`` when fewer than ``min_folds`` (default: ``n_folds``)
+    origins fit, with the days of history still missing.
     """
     dates = pd.DatetimeIndex(pd.unique(pd.DatetimeIndex(as_of_dates))).sort_values()
-    if len(dates) < n_folds + min_train_dates:
-        raise ValueError(f"{len(dates)} as-of dates cannot make {n_folds} folds with "
-                         f"{min_train_dates} training date(s) each")
+    min_folds = n_folds if min_folds is None else min_folds
     reach = pd.Timedelta(days=horizon_days + gap_days)
-    folds = []
-    for number, origin in enumerate(dates[-n_folds:], start=1):
-        train = dates[dates + reach <= origin]
-        if len(train) < min_train_dates:
-            raise ValueError(f"fold {number} (origin {origin.date()}) has {len(train)} "
-                             f"training dates whose {horizon_days}-day label closed before it; "
-                             "use fewer folds or more history")
-        folds.append(Fold(number=number, origin=origin, train_dates=train))
-    return folds
+    trainable = np.searchsorted(dates.values, (dates - reach).values, side="right")
+    usable = dates[trainable >= min_train_dates]
+    origins: list[pd.Timestamp] = []
+    for origin in usable[::-1]:
+        if len(origins) == n_folds:
+            break
+        if not origins or origins[-1] - origin >= pd.Timedelta(days=origin_spacing_days):
+            origins.append(origin)
+    if len(origins) < min_folds:
+        raise NotEnoughHistory(_missing_history(dates, len(origins), min_folds=min_folds,
+                                                min_train_dates=min_train_dates, reach=reach,
+                                                spacing_days=origin_spacing_days,
+                                                horizon_days=horizon_days))
+    return [Fold(number=number, origin=origin, train_dates=dates[dates + reach <= origin])
+            for number, origin in enumerate(origins[::-1], start=1)]
+
+
+def adaptive_folds(as_of_dates, *, max_folds: int, horizon_days: int, min_train_dates: int,
+                   spacing_days: int, min_folds: int = 2) -> list[Fold]:
+    """As many rolling origins as the history holds, up to ``max_folds`` and at least
+    ``min_folds``: ``spacing_days`` apart when enough fit that way (folds then test
+    different months), else on every as-of date. Raises ``NotEnoughHistory``."""
+    common = {"n_folds": max_folds, "horizon_days": horizon_days,
+              "min_train_dates": min_train_dates, "min_folds": min_folds}
+    try:
+        return walk_forward_folds(as_of_dates, **common, origin_spacing_days=spacing_days)
+    except NotEnoughHistory:
+        return walk_forward_folds(as_of_dates, **common)
+
+
+def _missing_history(dates: pd.DatetimeIndex, found: int, *, min_folds: int,
+                     min_train_dates: int, reach: pd.Timedelta, spacing_days: int,
+                     horizon_days: int) -> str:
+    """What is missing for ``min_folds`` folds, in days of history, when dates go on at the
+    cadence they have."""
+    need = (f"walk-forward validation needs {min_folds} folds and the history allows "
+            f"{found}: each origin needs {min_train_dates} earlier training date(s) whose "
+            f"{horizon_days}-day label closed before it")
+    if len(dates) == 0:
+        return need + "; there is no as-of date with a closed label yet"
+    cadence = pd.Timedelta(dates.to_series().diff().median()) if len(dates) > 1 else (
+        pd.Timedelta(days=7))
+    step = max(cadence, pd.Timedelta(days=spacing_days))
+    first_origin = dates[0] + cadence * (min_train_dates - 1) + reach
+    last_needed = first_origin + step * (min_folds - 1)
+    more = max((last_needed - dates[-1]).days, 1)
+    return (f"{need}. About {more} more days of history are needed (as-of dates run "
+            f"{dates[0]:%Y-%m-%d} to {dates[-1]:%Y-%m-%d}), or set a shorter "
+            "ACCOUNT_HEALTH_HORIZON_DAYS")
 
 
 def censor_at(frame: pd.DataFrame, origin: pd.Timestamp) -> pd.DataFrame:

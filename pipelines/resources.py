@@ -16,9 +16,11 @@ from dagster import ConfigurableResource, Failure
 from feast import FeatureStore
 
 from feature_repo.store import LOCAL_CONFIG, open_store
-from features.contract import ContractMapping, find_table_file
+from features.contract import ContractMapping, EventTaxonomy, find_table_file
+from features.event_vocabulary import with_tracked_events
 from models.drift import DriftThresholds
 from models.scoring_config import ScoringConfig
+from models.validation import Fold, NotEnoughHistory, adaptive_folds
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT_DIR = REPO_ROOT / "output"
@@ -33,10 +35,22 @@ class AccountHealthSettings(ConfigurableResource):
     mapping_file: str = ""
     pipeline_start_date: str = DEFAULT_START_DATE
     max_quarantine_rate: float = 0.05
+    #: Share of a required table's rows that may be quarantined before the run stops after
+    #: ingestion instead of learning from what is left.
+    max_required_quarantine_share: float = 0.2
     freshness_hours: int = 48
     horizon_days: int = 90
-    #: Walk-forward folds (monthly origins) and the bar a model must clear to be promoted.
+    #: Days between the as-of dates of the training set (7: weekly).
+    training_cadence_days: int = 7
+    #: Most walk-forward folds (rolling origins); fewer when the history holds fewer, at
+    #: least 2. Then the bar a model must clear to be promoted.
     n_folds: int = 6
+    #: Least days between two origins (folds test different months when history allows);
+    #: fewer when only closer origins fit.
+    fold_spacing_days: int = 28
+    #: Training as-of dates each fold needs at least (its classifier's calibration needs
+    #: later dates than the ones it fits on).
+    min_training_dates: int = 4
     auc_floor: float = 0.65
     promotion_margin: float = 0.005
     #: Accounts per origin date an expansion list holds when targeting is measured
@@ -70,6 +84,31 @@ class AccountHealthSettings(ConfigurableResource):
 
     def start_timestamp(self) -> pd.Timestamp:
         return pd.Timestamp(self.pipeline_start_date, tz="UTC")
+
+    def walk_forward_folds(self, as_of_dates: pd.Series) -> list[Fold]:
+        """The rolling origins the history allows (at most ``n_folds``, at least two, at
+        least ``fold_spacing_days`` apart when enough fit). A Failure that says how much
+        more history is needed when fewer than two fit."""
+        try:
+            return adaptive_folds(as_of_dates, max_folds=self.n_folds,
+                                  horizon_days=self.horizon_days,
+                                  min_train_dates=self.min_training_dates,
+                                  spacing_days=self.fold_spacing_days)
+        except NotEnoughHistory as exc:
+            raise Failure(description=str(exc)) from exc
+
+    def event_vocabulary_file(self) -> Path:
+        """Where the event_vocabulary asset keeps the tracked event names (JSON)."""
+        return self.output_path / "event_vocabulary.json"
+
+    def event_taxonomy(self) -> EventTaxonomy:
+        """The mapping's event taxonomy, tracking the names of the event_vocabulary asset
+        unless the mapping names its own ``tracked_events``."""
+        taxonomy = self.mapping().event_taxonomy
+        stored = self.event_vocabulary_file()
+        if taxonomy.tracked_events or not stored.exists():
+            return taxonomy
+        return with_tracked_events(taxonomy, json.loads(stored.read_text())["events"])
 
     def mapping(self) -> ContractMapping:
         path = Path(self.mapping_file) if self.mapping_file else self.data_path / "mapping.yaml"
@@ -135,6 +174,28 @@ class MlflowTracking(ConfigurableResource):
         model = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
         return model.unwrap_python_model(), str(version.version)
 
+    def load_scoring_model(self):
+        """(model, version, status) of the churn model that scores the day: the champion
+        (status ``champion``), or while there is none, the latest challenger, with a status
+        that says plainly it is below the promotion bar and why. A Failure saying what to
+        run when the registry has neither."""
+        import mlflow
+        from mlflow import MlflowClient
+
+        from models.tracking import CHALLENGER, REGISTERED_MODEL
+
+        found = self.load_champion(required=False)
+        if found is not None:
+            return (*found, "champion")
+        try:
+            version = MlflowClient().get_model_version_by_alias(REGISTERED_MODEL, CHALLENGER)
+        except mlflow.exceptions.MlflowException:
+            return (*self.load_champion(), "champion")  # raises the Failure saying what to run
+        model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL}@{CHALLENGER}")
+        reason = version.tags.get("promotion_reason", "it did not clear the promotion rule")
+        return (model.unwrap_python_model(), str(version.version),
+                f"below the bar, no champion yet: {reason}")
+
     @classmethod
     def local(cls, output_dir: str) -> MlflowTracking:
         root = Path(output_dir).resolve() / "mlflow"
@@ -171,15 +232,31 @@ class AlertWebhook(ConfigurableResource):
         urllib.request.urlopen(request, timeout=self.timeout_seconds).close()
 
 
+#: Environment variables that set an ``AccountHealthSettings`` field (README, Configuration).
+SETTINGS_ENV = {
+    "ACCOUNT_HEALTH_MAPPING_FILE": "mapping_file",
+    "ACCOUNT_HEALTH_START_DATE": "pipeline_start_date",
+    "ACCOUNT_HEALTH_NOW": "now",
+    "ACCOUNT_HEALTH_SCORING_CONFIG": "scoring_config_file",
+    "ACCOUNT_HEALTH_MAX_QUARANTINE_SHARE": "max_required_quarantine_share",
+    "ACCOUNT_HEALTH_HORIZON_DAYS": "horizon_days",
+    "ACCOUNT_HEALTH_TRAINING_CADENCE_DAYS": "training_cadence_days",
+    "ACCOUNT_HEALTH_MAX_FOLDS": "n_folds",
+    "ACCOUNT_HEALTH_AUC_FLOOR": "auc_floor",
+    "ACCOUNT_HEALTH_PROMOTION_MARGIN": "promotion_margin",
+}
+
+
 def settings_from_env() -> AccountHealthSettings:
     """Settings from ACCOUNT_HEALTH_* variables, defaulting to demo data under ./output."""
     output_dir = Path(os.environ.get("ACCOUNT_HEALTH_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR)
     data_dir = os.environ.get("ACCOUNT_HEALTH_DATA_DIR") or str(output_dir / "demo_data")
-    return AccountHealthSettings(
-        data_dir=str(Path(data_dir).resolve()),
-        output_dir=str(output_dir.resolve()),
-        mapping_file=os.environ.get("ACCOUNT_HEALTH_MAPPING_FILE", ""),
-        pipeline_start_date=os.environ.get("ACCOUNT_HEALTH_START_DATE", DEFAULT_START_DATE),
-        now=os.environ.get("ACCOUNT_HEALTH_NOW", ""),
-        scoring_config_file=os.environ.get("ACCOUNT_HEALTH_SCORING_CONFIG", ""),
-    )
+    chosen = {field: os.environ[name] for name, field in SETTINGS_ENV.items()
+              if os.environ.get(name)}
+    try:
+        return AccountHealthSettings(data_dir=str(Path(data_dir).resolve()),
+                                     output_dir=str(output_dir.resolve()), **chosen)
+    except ValueError as exc:  # pydantic names the field and the value it could not read
+        names = {field: name for name, field in SETTINGS_ENV.items()}
+        raise SystemExit(f"a setting cannot be read ({', '.join(names[f] for f in chosen)}): "
+                         f"{exc}") from exc

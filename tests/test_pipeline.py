@@ -149,9 +149,10 @@ def test_runs_with_only_the_two_required_tables(tiny_data_dir, tmp_path):
     store = open_store(Path(settings.output_dir))
     [view] = store.list_feature_views()
     groups = {field.tags["group"] for field in view.features}
-    assert groups == {"account_usage", "account_billing"}
-    assert {field.name for field in view.features} == (set(FEATURE_GROUPS["account_usage"])
-                                                        | set(FEATURE_GROUPS["account_billing"]))
+    assert groups == {"account_usage", "account_event_mix", "account_billing"}
+    assert {field.name for field in view.features} == (
+        set(FEATURE_GROUPS["account_usage"]) | set(FEATURE_GROUPS["account_event_mix"])
+        | set(FEATURE_GROUPS["account_billing"]))
     training = pd.read_parquet(Path(settings.output_dir) / "assets" / "training_set.parquet")
     assert "nps_latest" not in training.columns
 

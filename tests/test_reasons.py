@@ -59,4 +59,20 @@ def test_every_feature_has_a_sentence():
     from features.snapshot import FEATURE_GROUPS
     from models.reasons import SENTENCES
 
-    assert {f for group in FEATURE_GROUPS.values() for f in group} == set(SENTENCES)
+    features = {f for group in FEATURE_GROUPS.values() for f in group}
+    assert set(SENTENCES) <= features
+    names = [f"name{k}" for k in range(1, 9)]
+    fallback = [f for f in features
+                if describe(f, 1.0, names) == f"{f.replace('_', ' ')} = 1.0"]
+    assert fallback == []
+
+
+def test_per_event_features_name_their_event():
+    names = ["call_started", "invite_sent"]
+    assert describe("event_1_30d", 3, names) == "3 'call_started' events in the last 30 days"
+    assert describe("event_2_mom_change", -0.5, names) == (
+        "'invite_sent' events fell 50% over the last 30 days")
+    assert describe("event_2_per_user_7d", 0.25, names) == (
+        "0.2 'invite_sent' events per active user in 7 days")
+    # a slot the model knows no name for still reads as an event
+    assert describe("event_5_7d", 1, names) == "1 'event 5' event in the last 7 days"

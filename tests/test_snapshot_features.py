@@ -47,6 +47,29 @@ def test_usage_features(snapshot):
     assert a1["error_rate_30d"] == pytest.approx(1 / 5)
 
 
+def test_per_event_name_features():
+    """Features of the export's own event names (slot k = the k-th tracked name)."""
+    from features.contract import EventTaxonomy
+
+    frame = compute_snapshots(
+        pd.DatetimeIndex([fx.AS_OF]), events=fx.events(), subscriptions=fx.subscriptions(),
+        taxonomy=EventTaxonomy(tracked_events=["login", "reports"])).set_index("account_id")
+    a1 = frame.loc["a1"]
+    # logins: Apr 10 (u1) in the last 7 days, Apr 1 (u2) the 7 before; Mar 5 (u3) in the 30
+    # days before the last 30; u4's login on Apr 11 is after the as-of date
+    assert a1[["event_1_7d", "event_1_30d", "event_1_90d"]].tolist() == [1, 2, 3]
+    assert a1["event_1_per_user_7d"] == pytest.approx(1 / 1)  # one active user in 7 days
+    assert a1["event_1_per_user_30d"] == pytest.approx(2 / 2)
+    assert a1["event_1_wow_change"] == pytest.approx(0.0)  # 1 against 1
+    assert a1["event_1_mom_change"] == pytest.approx(1.0)  # 2 against 1
+    # reports: once, on Apr 10; nothing before, so no change can be computed
+    assert a1[["event_2_7d", "event_2_30d", "event_2_90d"]].tolist() == [1, 1, 1]
+    assert a1["event_2_per_user_30d"] == pytest.approx(1 / 2)
+    assert np.isnan(a1["event_2_mom_change"]) and np.isnan(a1["event_2_wow_change"])
+    # a slot without a name counts nothing
+    assert a1["event_3_30d"] == 0 and np.isnan(a1["event_3_mom_change"])
+
+
 def test_usage_features_of_an_account_without_events(snapshot):
     a2 = snapshot.loc["a2"]
     assert a2["events_30d"] == 0 and a2["active_users_30d"] == 0
@@ -106,7 +129,8 @@ def test_profile_features_and_signup_tenure():
 def test_absent_tables_leave_their_features_out():
     frame = compute_snapshots(pd.DatetimeIndex([fx.AS_OF]), events=fx.events(),
                               subscriptions=fx.subscriptions())
-    expected = set(FEATURE_GROUPS["account_usage"]) | set(FEATURE_GROUPS["account_billing"])
+    expected = (set(FEATURE_GROUPS["account_usage"]) | set(FEATURE_GROUPS["account_event_mix"])
+                | set(FEATURE_GROUPS["account_billing"]))
     assert set(frame.columns) - {"account_id", "as_of_date", "event_timestamp"} == expected
 
 
@@ -123,8 +147,32 @@ def test_churned_accounts_have_no_rows_after_churn():
     ("2026-01-15", "monthly", "2026-01-15", 31),  # renewed today: next term
     ("2024-02-29", "annual", "2026-02-01", 27),  # leap day renews on Feb 28
     ("2026-03-01", "annual", "2026-02-01", 28),  # not started yet: first start
+    ("2025-01-15", "semiannual", "2025-03-01", 136),  # next on Jul 15
+    ("2025-08-31", "quarterly", "2025-12-01", 89),  # Nov 30, then Feb 28 2026
+    ("2024-02-29", "biennial", "2026-02-27", 1),  # renews Feb 28 2026
+    ("2025-01-10", "5 months", "2025-06-10", 153),  # Jun 10 is today: next Nov 10
 ])
 def test_days_to_renewal(start, period, as_of, expected):
     result = days_to_renewal(pd.Series([pd.Timestamp(start)]), pd.Series([period]),
                              pd.Series([pd.Timestamp(as_of)]))
     assert result[0] == expected
+
+
+def test_renewal_table_matches_the_calendar_for_every_term():
+    """renewal_days works each anchor out once; it must agree with the calendar arithmetic
+    of days_to_renewal for every start and term."""
+    from features.billing import renewal_days
+
+    rng = np.random.default_rng(3)
+    starts = pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 2500, 600), unit="D")
+    starts = starts.append(pd.DatetimeIndex(["2024-02-29", "2020-02-29", "2024-05-31"]))
+    periods = np.r_[rng.choice(["monthly", "quarterly", "semiannual", "annual", "biennial",
+                                "7 months"], 600), ["biennial", "annual", "quarterly"]]
+    subscriptions = pd.DataFrame({"start_date": starts, "billing_period": periods})
+    dates = pd.date_range("2025-01-01", "2028-03-01", freq="13D")
+    table, anchor = renewal_days(subscriptions, dates)
+    for row, (start, period) in enumerate(zip(starts, periods, strict=True)):
+        on = dates[dates >= start]
+        expected = days_to_renewal(pd.Series([start] * len(on)), pd.Series([period] * len(on)),
+                                   pd.Series(on))
+        np.testing.assert_array_equal(table[anchor[row]][dates >= start], expected)

@@ -7,7 +7,7 @@ from features.contract import EventTaxonomy
 from features.usage_rollup import NO_PREVIOUS_DAY, daily_rollup, roll_up, rollup_matches
 
 TAXONOMY = EventTaxonomy(core_events=("reports", "alerts"), error_events=("error",),
-                         login_events=("login",))
+                         login_events=("login",), tracked_events=("reports", "login", "settings"))
 FIRST_DAY = pd.Timestamp("2026-10-01")
 
 
@@ -30,7 +30,7 @@ def events() -> pd.DataFrame:
 
 
 def account_days(rollup) -> pd.DataFrame:
-    return pd.DataFrame(vars(rollup.account_days))
+    return rollup.account_days.as_frame()
 
 
 def user_days(rollup) -> pd.DataFrame:
@@ -50,6 +50,9 @@ def test_rollup_by_hand():
     assert b_day0["error_events"] == 1 and b_day0["core_events"] == 2
     assert b_day0["active_users"] == 2 and b_day0["login_users"] == 1
     assert b_day0["core_mask"] == 0b11  # reports is bit 0, alerts bit 1
+    # tracked names, in the taxonomy's order; unused slots count nothing
+    assert b_day0[["tracked_1", "tracked_2", "tracked_3", "tracked_4"]].tolist() == [1, 1, 0, 0]
+    assert table.iloc[2][["tracked_1", "tracked_3"]].tolist() == [0, 1]  # acc_a's settings
     assert table.iloc[1]["core_mask"] == 0b01 and table.iloc[1]["active_users"] == 1
     assert table.iloc[2]["login_users"] == 0  # acc_a's only login is outside the grid
     users = user_days(rollup)

@@ -1,5 +1,6 @@
 """Feature layer: the daily account snapshot and the Feast feature store built on it."""
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +22,7 @@ from dagster import (
 from feature_repo.definitions import CHURN_FEATURE_SERVICE, FEATURE_VIEW
 from feature_repo.online_write import write_online
 from feature_repo.store import apply_definitions, sync_offline_snapshot
+from features.event_vocabulary import top_event_names
 from features.expansion import expansion_events, expansion_labels
 from features.snapshot import (
     EVENT_LOOKBACK_DAYS,
@@ -28,7 +30,12 @@ from features.snapshot import (
     compute_snapshots,
     feature_groups_for,
 )
-from features.training_set import build_training_set, label_rows, monthly_as_of_dates
+from features.training_set import (
+    build_training_set,
+    label_rows,
+    too_little_history,
+    training_as_of_dates,
+)
 from features.usage_rollup import daily_rollup, rollup_matches
 from pipelines.partitions import daily_partitions, run_days
 from pipelines.resources import AccountHealthSettings, FeastFeatureStore
@@ -36,19 +43,43 @@ from pipelines.resources import AccountHealthSettings, FeastFeatureStore
 GROUP = "features"
 
 
+@asset(group_name=GROUP, deps=["events"])
+def event_vocabulary(context: AssetExecutionContext, settings: AccountHealthSettings
+                     ) -> pd.DataFrame:
+    """The event names that get usage features of their own (``event_1_*`` ...): the
+    mapping's ``tracked_events``, or the export's names used by the most accounts. Chosen
+    once per data directory and then kept, so ``event_k`` means the same name in every
+    snapshot and model; delete ``event_vocabulary.json`` to choose again."""
+    stored = settings.event_vocabulary_file()
+    explicit = settings.mapping().event_taxonomy.tracked_events
+    previous = json.loads(stored.read_text()) if stored.exists() else {}
+    if explicit:
+        names, source = list(explicit), "mapping.yaml tracked_events"
+    elif previous.get("data_dir") == settings.data_dir:
+        names, source = previous["events"], "kept from the first run on this data"
+    else:
+        files = sorted((settings.output_path / "assets" / "events").glob("*.parquet"))
+        names, source = top_event_names(files), "most widely used in the export"
+    stored.write_text(json.dumps({"data_dir": settings.data_dir, "events": names}))
+    context.add_output_metadata({"source": source, "events": ", ".join(names) or "none"})
+    return pd.DataFrame({"slot": [f"event_{k}" for k in range(1, len(names) + 1)],
+                         "event_name": names})
+
+
 @asset(
     group_name=GROUP,
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     metadata={"partition_column": "day"},
-    deps=["events"],
+    deps=["events", event_vocabulary],
 )
 def usage_rollup(context: AssetExecutionContext, settings: AccountHealthSettings) -> pd.DataFrame:
     """Each day's validated events per account, user and day (counts by kind, core features
-    used): the rolling-window state usage features read instead of 90 days of raw events."""
+    and tracked event names used): the rolling-window state usage features read instead of
+    90 days of raw events."""
     days = run_days(context)
     files = [path for day in days if (path := _day_file(settings, "events", day)).exists()]
-    rollup = daily_rollup(files, settings.mapping().event_taxonomy)
+    rollup = daily_rollup(files, settings.event_taxonomy())
     context.add_output_metadata({"rows": len(rollup), "event_files": len(files)})
     return rollup
 
@@ -61,7 +92,7 @@ def usage_sources(settings: AccountHealthSettings, days: pd.DatetimeIndex
                   ) -> tuple[list[Path], list[Path]]:
     """Per day, its stored rollup when it is current (same taxonomy, not older than the day's
     events), else its validated events: (event files, rollup files)."""
-    taxonomy = settings.mapping().event_taxonomy
+    taxonomy = settings.event_taxonomy()
     events, rollups = [], []
     for day in days:
         event_file, rollup_file = (_day_file(settings, "events", day),
@@ -82,9 +113,11 @@ def usage_sources(settings: AccountHealthSettings, days: pd.DatetimeIndex
     metadata={"partition_column": "as_of_date"},
     # Usage comes from the lookback's daily rollups (or, for a day without a current one, its
     # validated events), read straight from their day files by DuckDB, not through pandas.
-    deps=[AssetDep(name, partition_mapping=TimeWindowPartitionMapping(
+    deps=[*(AssetDep(name, partition_mapping=TimeWindowPartitionMapping(
         start_offset=-EVENT_LOOKBACK_DAYS, allow_nonexistent_upstream_partitions=True))
-        for name in ("events", "usage_rollup")],
+        for name in ("events", "usage_rollup")),
+        # stops here when a required table was mostly quarantined
+        "quarantine_report"],
     ins={
         "subscriptions": AssetIn(), "accounts": AssetIn(), "invoices": AssetIn(),
         "support_tickets": AssetIn(), "nps_responses": AssetIn(),
@@ -107,7 +140,7 @@ def account_snapshot(context: AssetExecutionContext, settings: AccountHealthSett
     snapshot = compute_snapshots(
         dates, events=event_files, subscriptions=subscriptions, accounts=accounts,
         invoices=invoices, support_tickets=support_tickets, nps_responses=nps_responses,
-        taxonomy=settings.mapping().event_taxonomy, usage_rollups=rollup_files)
+        taxonomy=settings.event_taxonomy(), usage_rollups=rollup_files)
     yield Output(snapshot, metadata={
         "days_read_from_rollups": len(rollup_files), "days_read_from_events": len(event_files),
         "accounts_per_day": MetadataValue.float(len(snapshot) / max(len(dates), 1)),
@@ -175,13 +208,17 @@ def online_features(context: AssetExecutionContext, settings: AccountHealthSetti
 @asset(group_name="training", deps=[feast_feature_store], ins={"subscriptions": AssetIn()})
 def training_set(context: AssetExecutionContext, settings: AccountHealthSettings,
                  feast: FeastFeatureStore, subscriptions: pd.DataFrame) -> pd.DataFrame:
-    """Labelled monthly snapshots (churn, and expansion, within the horizon) with
-    point-in-time features."""
+    """Labelled snapshots every ``training_cadence_days`` (churn, and expansion, within the
+    horizon) with point-in-time features."""
     days = settings.snapshot_days()
     if not days:
         raise ValueError("account_snapshot has no partitions yet; materialise it first")
     first, last = pd.Timestamp(days[0]), pd.Timestamp(days[-1])
-    as_of = monthly_as_of_dates(first, last, horizon_days=settings.horizon_days)
+    as_of = training_as_of_dates(first, last, horizon_days=settings.horizon_days,
+                                 cadence_days=settings.training_cadence_days)
+    if as_of.empty:  # the models say what is missing; features can still be looked at
+        context.log.warning(too_little_history(first, last,
+                                               horizon_days=settings.horizon_days))
     labels = label_rows(subscriptions, as_of, horizon_days=settings.horizon_days,
                         observed_until=last)
     training = build_training_set(feast.open(), labels, feature_service=CHURN_FEATURE_SERVICE)

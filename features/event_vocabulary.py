@@ -1,0 +1,60 @@
+"""Which event names get usage features of their own: the export's own vocabulary.
+
+Exports name their events as their product does (``like``, ``post``, ``call_started``), so
+beside the taxonomy's logins, errors and core features, the ``TRACKED_EVENT_SLOTS`` names
+used by the most accounts each get counts, counts per active user and changes
+(``features.usage``). Slot k always holds the same name once chosen, so a feature means the
+same thing in every snapshot and model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from features.contract import TRACKED_EVENT_SLOTS, EventTaxonomy
+
+
+def top_event_names(events: pd.DataFrame | Sequence[Path],
+                    n: int = TRACKED_EVENT_SLOTS) -> list[str]:
+    """The ``n`` event names used by the most accounts (ties: more events, then by name),
+    from validated events (a frame, or Parquet files of them)."""
+    connection = duckdb.connect()
+    try:
+        if isinstance(events, pd.DataFrame):
+            connection.register("events_source", events)
+            source = "events_source"
+        else:
+            files = [str(path) for path in events]
+            if not files:
+                return []
+            source = "read_parquet($files, union_by_name = true)"
+        count = "coalesce(event_count, 1)" if "event_count" in _columns(connection, source,
+                                                                        events) else "1"
+        rows = connection.execute(f"""
+            SELECT event_name::VARCHAR, count(DISTINCT account_id) AS accounts,
+                   sum({count}) AS events
+            FROM {source} WHERE event_name IS NOT NULL
+            GROUP BY 1 ORDER BY accounts DESC, events DESC, 1 LIMIT {int(n)}""",
+            {} if isinstance(events, pd.DataFrame) else {"files": files}).fetchall()
+    finally:
+        connection.close()
+    return [row[0] for row in rows]
+
+
+def _columns(connection: duckdb.DuckDBPyConnection, source: str, events) -> set[str]:
+    if isinstance(events, pd.DataFrame):
+        return set(events.columns)
+    files = [str(path) for path in events]
+    described = connection.execute(f"DESCRIBE SELECT * FROM {source}", {"files": files})
+    return {row[0] for row in described.fetchall()}
+
+
+def with_tracked_events(taxonomy: EventTaxonomy, names: Sequence[str]) -> EventTaxonomy:
+    """``taxonomy`` tracking ``names``, unless it names its own ``tracked_events``."""
+    if taxonomy.tracked_events:
+        return taxonomy
+    return taxonomy.model_copy(update={"tracked_events": list(names)[:TRACKED_EVENT_SLOTS]})
