@@ -64,6 +64,29 @@ def _account(args: argparse.Namespace) -> None:
               f"within {row.action_sla_hours} h)")
 
 
+def _check_data(args: argparse.Namespace) -> None:
+    import os
+
+    from account_health.data_check import check_data, format_check
+    from pipelines.resources import settings_from_env
+
+    os.environ["ACCOUNT_HEALTH_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    check = check_data(settings_from_env())
+    print(format_check(check))
+    if not check.ok:
+        raise SystemExit(1)
+
+
+def _messaging_demo(args: argparse.Namespace) -> None:
+    from account_health.messaging_demo import MessagingDemoConfig
+    from account_health.messaging_demo import generate_to_dir as write_messaging
+
+    config = MessagingDemoConfig(accounts=args.accounts, months=args.months, seed=args.seed,
+                                 end_date=args.end_date or default_end_date())
+    counts = write_messaging(Path(args.out), config)
+    print(f"wrote {args.out}: " + ", ".join(f"{name} {rows:,}" for name, rows in counts.items()))
+
+
 def _champion(args: argparse.Namespace) -> None:
     warnings.simplefilter("ignore")
     from models.tracking import model_versions, set_champion
@@ -106,6 +129,24 @@ def main(argv: list[str] | None = None) -> None:
                       help="with --chunk-accounts: share of accounts exported event by event; "
                            "the others as daily per-user aggregates with event_count")
     demo.set_defaults(handler=_demo)
+
+    messaging = commands.add_parser(
+        "messaging-demo", help="write the second demo: a team-messaging product's export "
+                               "(own event names, acquisition channels as segments, "
+                               "quarterly/semiannual billing, a year of history)")
+    messaging.add_argument("--accounts", type=int, default=800)
+    messaging.add_argument("--months", type=int, default=12)
+    messaging.add_argument("--seed", type=int, default=11)
+    messaging.add_argument("--end-date", type=date.fromisoformat, default=None,
+                           help="last day with data (default: yesterday, UTC)")
+    messaging.add_argument("--out", default="output/messaging_demo")
+    messaging.set_defaults(handler=_messaging_demo)
+
+    check = commands.add_parser(
+        "check-data", help="what the pipeline will make of an export, before it runs; "
+                           "exits non-zero on anything that would stop the run")
+    check.add_argument("data_dir", metavar="DIR")
+    check.set_defaults(handler=_check_data)
 
     run = commands.add_parser("run", help="run the pipeline as `make run` does")
     run.set_defaults(handler=_run)

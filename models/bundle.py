@@ -6,12 +6,15 @@ with a time-to-churn estimate from the same registry version.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
 from models.classifier import ChurnClassifier
 from models.features import LABEL
+from models.logistic import LogisticChurnModel
 from models.survival import ChurnSurvivalModel
 
 OUTPUT_COLUMNS = ["churn_probability", "p_churn_30d", "p_churn_60d", "p_churn_90d",
@@ -21,11 +24,14 @@ OUTPUT_COLUMNS = ["churn_probability", "p_churn_30d", "p_churn_60d", "p_churn_90
 class ChurnModelBundle(mlflow.pyfunc.PythonModel):
     """``predict`` takes snapshot feature rows and returns ``OUTPUT_COLUMNS``."""
 
-    def __init__(self, classifier: ChurnClassifier, survival: ChurnSurvivalModel,
-                 horizon_days: int) -> None:
+    def __init__(self, classifier: ChurnClassifier | LogisticChurnModel,
+                 survival: ChurnSurvivalModel,
+                 horizon_days: int, event_names: Sequence[str] = ()) -> None:
         self.classifier = classifier
         self.survival = survival
         self.horizon_days = horizon_days
+        #: What the per-event features' slots held in training (``event_k`` is name k).
+        self.event_names = list(event_names)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         probability = self.survival.churn_probability(model_input)
@@ -39,9 +45,14 @@ class ChurnModelBundle(mlflow.pyfunc.PythonModel):
 
 
 def train_bundle(training: pd.DataFrame, *, horizon_days: int, classifier_config=None,
-                 survival_config=None) -> ChurnModelBundle:
-    """Fit the deployable models on every training row (labels must have closed)."""
+                 survival_config=None, candidate: str = "xgboost",
+                 event_names: Sequence[str] = ()) -> ChurnModelBundle:
+    """Fit the deployable models on every training row (labels must have closed);
+    ``candidate`` names the classifier (``models.evaluation.CANDIDATES``), ``event_names``
+    the tracked event of each per-event feature slot (for the reasons' sentences)."""
     complete = training[training["label_complete"]]
-    classifier = ChurnClassifier(classifier_config).fit(complete, complete[LABEL])
+    model = (LogisticChurnModel() if candidate == LogisticChurnModel.name
+             else ChurnClassifier(classifier_config))
+    classifier = model.fit(complete, complete[LABEL])
     survival = ChurnSurvivalModel(survival_config).fit(training)
-    return ChurnModelBundle(classifier, survival, horizon_days)
+    return ChurnModelBundle(classifier, survival, horizon_days, event_names)

@@ -1,7 +1,7 @@
-"""XGBoost churn classifier: churn within the horizon, calibrated on later data.
+"""XGBoost churn classifier: churn within the horizon, calibrated on later data (Platt).
 
 Training rows are split by time: the latest as-of dates form the inner validation set used
-for early stopping and for the isotonic calibration, so both only ever look forward in time,
+for early stopping and for the calibration, so both only ever look forward in time,
 never at shuffled rows.
 """
 
@@ -12,9 +12,14 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 import xgboost as xgb
-from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
 
-from models.features import feature_columns, learn_categories, model_matrix
+from models.features import (
+    feature_columns,
+    informative_columns,
+    learn_categories,
+    model_matrix,
+)
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ def time_ordered_split(as_of: pd.Series, share: float) -> tuple[np.ndarray, np.n
 
 
 class ChurnClassifier:
-    """Gradient-boosted trees with class-imbalance weighting and isotonic calibration."""
+    """Gradient-boosted trees with class-imbalance weighting and Platt calibration."""
 
     name = "xgboost"
 
@@ -60,7 +65,11 @@ class ChurnClassifier:
     def fit(self, frame: pd.DataFrame, y: pd.Series) -> ChurnClassifier:
         """Fit on ``frame`` (training-set rows with ``as_of_date``) and labels ``y``."""
         c = self.config
-        self.features_ = feature_columns(frame)
+        if len(np.unique(np.asarray(y))) < 2:
+            raise ValueError("the training labels hold one class only: there is nothing to "
+                             "learn (more history, or a longer horizon)")
+        self.features_, self.dropped_features_ = informative_columns(frame,
+                                                                     feature_columns(frame))
         self.categories_ = learn_categories(frame, self.features_)
         fit_rows, validation_rows = time_ordered_split(frame["as_of_date"], c.validation_share)
         X = model_matrix(frame, self.features_, self.categories_)
@@ -76,8 +85,13 @@ class ChurnClassifier:
         self.model_.fit(X[fit_rows], y[fit_rows],
                         eval_set=[(X[validation_rows], y[validation_rows])], verbose=False)
         self.best_iteration_ = int(self.model_.best_iteration)
-        self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-        self.calibrator_.fit(self.raw_score(frame[validation_rows]), y[validation_rows])
+        # A sigmoid of the margin (Platt scaling), not isotonic steps: strictly increasing,
+        # so the model's own ranking survives calibration, accounts do not share a handful of
+        # values, and no probability is exactly 0 or 1.
+        self.calibrator_ = LogisticRegression(C=1e4)
+        # a validation slice with one class cannot calibrate: then every training row does
+        calibrate = validation_rows if len(np.unique(y[validation_rows])) == 2 else slice(None)
+        self.calibrator_.fit(self._margin(frame[calibrate]), y[calibrate])
         return self
 
     def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -87,9 +101,12 @@ class ChurnClassifier:
         """Uncalibrated probability (skewed upwards by the class weighting)."""
         return self.model_.predict_proba(self.matrix(frame))[:, 1]
 
+    def _margin(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.model_.predict(self.matrix(frame), output_margin=True).reshape(-1, 1)
+
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of churn within the horizon."""
-        return self.calibrator_.predict(self.raw_score(frame))
+        return self.calibrator_.predict_proba(self._margin(frame))[:, 1]
 
     def shap_values(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Exact TreeSHAP contributions to the margin, one column per feature plus ``bias``."""

@@ -13,13 +13,16 @@ from models.baselines import (
 )
 from models.classifier import ChurnClassifier, ClassifierConfig
 from models.features import LABEL
+from models.logistic import LogisticChurnModel, LogisticConfig
 from models.metrics import SURVIVAL_HORIZONS, classification_metrics, survival_metrics
 from models.survival import ChurnSurvivalModel, SurvivalConfig
 from models.validation import Fold, censor_at
 
 #: The naive baselines every model is compared with on the same folds.
 BASELINES = ("health_score", "correlation_health", "base_rate")
-CLASSIFIERS = ("xgboost", *BASELINES)
+#: Models that may become the champion's classifier, chosen by walk-forward evidence.
+CANDIDATES = ("xgboost", "logistic")
+CLASSIFIERS = (*CANDIDATES, *BASELINES)
 SEGMENT_COLUMNS = ("segment", "plan")
 
 
@@ -40,7 +43,8 @@ class WalkForwardResult:
 
 def evaluate_walk_forward(training: pd.DataFrame, folds: list[Fold], *,
                           classifier_config: ClassifierConfig | None = None,
-                          survival_config: SurvivalConfig | None = None) -> WalkForwardResult:
+                          survival_config: SurvivalConfig | None = None,
+                          logistic_config: LogisticConfig | None = None) -> WalkForwardResult:
     """Fit every model on each fold's training dates and score the fold's origin date."""
     parts, shap_parts, data_parts = [], [], []
     for fold in folds:
@@ -49,8 +53,9 @@ def evaluate_walk_forward(training: pd.DataFrame, folds: list[Fold], *,
         scored = test[["account_id", "as_of_date", LABEL, "duration_days", "churn_observed",
                        *[c for c in SEGMENT_COLUMNS if c in test]]].copy()
         scored.insert(0, "fold", fold.number)
-        for model in (ChurnClassifier(classifier_config), HealthScoreBaseline(),
-                      CorrelationWeightedHealthBaseline(), BaseRateBaseline()):
+        for model in (ChurnClassifier(classifier_config), LogisticChurnModel(logistic_config),
+                      HealthScoreBaseline(), CorrelationWeightedHealthBaseline(),
+                      BaseRateBaseline()):
             model.fit(train, train[LABEL])
             scored[f"p_{model.name}"] = model.predict_proba(test)
             if isinstance(model, ChurnClassifier):
@@ -116,9 +121,20 @@ def beats_baselines(pooled: pd.DataFrame, *, metrics=("roc_auc", "lift_at_10pct"
                         for b in BASELINES if b in table.index)) for m in metrics}
 
 
+def best_candidate(pooled: pd.DataFrame) -> str:
+    """The candidate (``CANDIDATES``) with the best pooled walk-forward ROC AUC (ties: the
+    first listed); a candidate without an AUC never wins over one with."""
+    table = pooled.set_index("model")["roc_auc"]
+    scores = {c: table.get(c, float("nan")) for c in CANDIDATES}
+    return max(CANDIDATES, key=lambda c: (pd.notna(scores[c]), scores[c]
+                                          if pd.notna(scores[c]) else 0.0,
+                                          -CANDIDATES.index(c)))
+
+
 def pooled_summary(pooled: pd.DataFrame) -> pd.DataFrame:
     """Compact model-by-metric table for reports."""
-    columns = ["roc_auc", "pr_auc", "brier", "ece", "precision_at_10pct", "recall_at_10pct",
-               "lift_at_10pct", "concordance", "auc_30d", "auc_60d", "auc_90d", "brier_90d"]
+    columns = ["roc_auc", "pr_auc", "brier", "ece", "distinct_probabilities",
+               "precision_at_10pct", "recall_at_10pct", "lift_at_10pct", "concordance",
+               "auc_30d", "auc_60d", "auc_90d", "brier_90d"]
     return pooled.set_index("model")[[c for c in columns if c in pooled]].round(4)
 

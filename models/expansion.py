@@ -73,8 +73,11 @@ def evaluate_expansion(training: pd.DataFrame, folds: list[Fold], *, n: int = TO
         test = training[fold.test_mask(training["as_of_date"])]
         scored = test[["account_id", "as_of_date", EXPANSION_LABEL, EXPANSION_VALUE]].copy()
         scored.insert(0, "fold", fold.number)
-        model = ChurnClassifier(config).fit(train, train[EXPANSION_LABEL])
-        scored["p_xgboost"] = model.predict_proba(test)
+        if train[EXPANSION_LABEL].nunique() == 2:
+            model = ChurnClassifier(config).fit(train, train[EXPANSION_LABEL])
+            scored["p_xgboost"] = model.predict_proba(test)
+        else:  # no expansion before this origin: nothing to learn, no order to offer
+            scored["p_xgboost"] = 0.0
         scored["p_rubric"] = rubric_score(test).to_numpy() / 100
         scored["p_random"] = rng.random(len(test))
         parts.append(scored)

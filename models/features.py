@@ -16,6 +16,14 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
     return [c for group in FEATURE_GROUPS.values() for c in group if c in frame.columns]
 
 
+def informative_columns(frame: pd.DataFrame,
+                        columns: list[str]) -> tuple[list[str], list[str]]:
+    """(kept, dropped): a column with fewer than two distinct values (empty or constant)
+    teaches a model nothing and would break its fit, so it is left out."""
+    kept = [c for c in columns if frame[c].nunique(dropna=True) >= 2]
+    return kept, [c for c in columns if c not in kept]
+
+
 def model_matrix(frame: pd.DataFrame, columns: list[str],
                  categories: dict[str, list[str]]) -> pd.DataFrame:
     """Features typed for XGBoost: numbers as float, strings as categories fixed at training.

@@ -71,6 +71,8 @@ def classification_metrics(y_true, y_prob) -> dict[str, float]:
         "lift_at_10pct": top["lift"],
         "positive_rate": float(np.mean(y_true)),
         "rows": float(len(y_true)),
+        # a model whose scores come in a few steps cannot rank the accounts within a step
+        "distinct_probabilities": float(len(np.unique(np.round(np.asarray(y_prob, float), 6)))),
     }
 
 

@@ -19,10 +19,13 @@ N_REASONS = 3
 
 def score_accounts(features: pd.DataFrame, bundle: ChurnModelBundle, *,
                    model_version: str, health: HealthConfig | None = None,
-                   playbook: Playbook | None = None, n_reasons: int = N_REASONS) -> pd.DataFrame:
+                   playbook: Playbook | None = None, n_reasons: int = N_REASONS,
+                   model_status: str = "champion") -> pd.DataFrame:
     """Score feature rows (``account_id``, ``as_of_date``, ``event_timestamp`` + features).
 
-    Rows come back riskiest first with ``risk_rank`` 1 for the riskiest account.
+    Rows come back riskiest first with ``risk_rank`` 1 for the riskiest account;
+    ``model_status`` (``champion``, or why the model is below the promotion bar) is kept on
+    every row so nobody reads provisional scores as vetted ones.
     """
     frame = features.reset_index(drop=True)
     inputs = model_input(frame)
@@ -34,7 +37,8 @@ def score_accounts(features: pd.DataFrame, bundle: ChurnModelBundle, *,
     bands = assign_bands(scores, segments, health_config)
 
     contributions = bundle.classifier.shap_values(frame)
-    reasons = top_reasons(contributions, frame, k=n_reasons)
+    reasons = top_reasons(contributions, frame, k=n_reasons,
+                          event_names=getattr(bundle, "event_names", ()))
     # top_reasons gives k rows per account, account by account: reshape instead of grouping.
     n_shown = len(reasons) // max(len(frame), 1)
     sentences = reasons["sentence"].to_numpy(object).reshape(len(frame), n_shown)
@@ -74,6 +78,7 @@ def score_accounts(features: pd.DataFrame, bundle: ChurnModelBundle, *,
            for i in range(n_reasons)},
         "reasons": detail,
         "model_version": model_version,
+        "model_status": model_status,
         "feature_snapshot_timestamp": frame["event_timestamp"].to_numpy(),
     })
     actions = recommend_actions(

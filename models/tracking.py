@@ -138,14 +138,26 @@ def log_bundle(run_id: str, bundle: mlflow.pyfunc.PythonModel, example: pd.DataF
 def champion_metrics(registered_model: str = REGISTERED_MODEL,
                      metrics: tuple[str, ...] = ("roc_auc", "lift_at_10pct")
                      ) -> dict[str, float] | None:
-    """Walk-forward XGBoost ``metrics`` of the current champion's training run, if any."""
+    """Walk-forward ``metrics`` of the current champion's candidate model (its version's
+    ``candidate`` tag, XGBoost when untagged) in its training run, if there is a champion."""
     client = MlflowClient()
     try:
         version = client.get_model_version_by_alias(registered_model, CHAMPION)
     except mlflow.exceptions.MlflowException:
         return None
     logged = client.get_run(version.run_id).data.metrics
-    return {**{m: logged[f"xgboost.{m}"] for m in metrics}, "version": int(version.version)}
+    candidate = version.tags.get(CANDIDATE_TAG, "xgboost")
+    return {**{m: logged[f"{candidate}.{m}"] for m in metrics}, "version": int(version.version)}
+
+
+#: Version tag naming the candidate model (models.evaluation.CANDIDATES) it holds.
+CANDIDATE_TAG = "candidate"
+
+
+def tag_candidate(version: str, candidate: str,
+                  registered_model: str = REGISTERED_MODEL) -> None:
+    """Record which candidate model a registered version holds."""
+    MlflowClient().set_model_version_tag(registered_model, version, CANDIDATE_TAG, candidate)
 
 
 def log_expansion_validation(validation: ExpansionValidation, folds: list[Fold], params: dict,

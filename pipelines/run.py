@@ -21,6 +21,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from account_health.data_check import check_data, format_check
 from account_health.demo_data import (
     GENERATOR_VERSION,
     DemoConfig,
@@ -102,19 +103,39 @@ def main() -> None:
                                                           "dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").touch()
+    check = check_data(settings)
+    print(f"== data check of {settings.data_dir} ==\n{format_check(check)}\n")
+    if not check.ok:
+        raise SystemExit("the run did not start: change what the data check lists above "
+                         f"(account-health check-data {settings.data_dir} checks again)")
     first_day, last_day = event_day_range(settings)
     print(f"materialising all assets for {first_day}..{last_day} from {settings.data_dir}")
     instance = DagsterInstance.get()
     result = run_pipeline(settings, instance, first_day=first_day, last_day=last_day,
                           log_level="INFO", raise_on_error=False, selection=TRAINING_PIPELINE)
+    scoring = result
     if result.success:
         print(f"scoring every active account on {last_day}")
         scoring = run_pipeline(settings, instance, first_day=last_day, last_day=last_day,
                                log_level="INFO", raise_on_error=False, selection=SCORING)
     print_summary(settings, result)
     if not result.success or not scoring.success:
+        print_failures(result if not result.success else scoring)
         raise SystemExit(1)
     print_top_at_risk(settings, last_day)
+
+
+def print_failures(result) -> None:
+    """Why the run stopped, in the words of the step that stopped it (no stack trace)."""
+    print("\n== the run stopped ==")
+    for event in result.all_events:
+        if not event.is_step_failure:
+            continue
+        data = event.step_failure_data
+        user = data.user_failure_data
+        message = (user.description if user is not None and user.description
+                   else data.error.message.strip() if data.error else "unknown error")
+        print(f"{event.step_key}:\n{message}\n")
 
 
 def print_top_at_risk(settings: AccountHealthSettings, day: str, top: int = 10) -> None:
@@ -123,6 +144,11 @@ def print_top_at_risk(settings: AccountHealthSettings, day: str, top: int = 10) 
     csv = Path(settings.output_dir) / "scores" / f"{day}.csv"
     scores = pd.read_parquet(parquet)
     print(f"\n== scores for {day}: {len(scores)} accounts ==\n{parquet}\n{csv}")
+    status = scores["model_status"].iloc[0] if len(scores) else "champion"
+    if status != "champion":
+        print(f"NOTE: these scores come from model v{scores['model_version'].iloc[0]}, "
+              f"{status}. Rank accounts by them with care; more history or data makes a "
+              "better model.")
     counts = scores["band"].value_counts()
     print("bands: " + ", ".join(f"{b} {counts.get(b, 0)}" for b in
                                 ["thriving", "healthy", "neutral", "at-risk", "critical"]))
@@ -250,13 +276,19 @@ def print_summary(settings: AccountHealthSettings, result) -> None:
         print("\nwalk-forward validation (pooled over folds):")
         print(pooled_summary(pd.read_parquet(validation))[columns].to_markdown(floatfmt=".3f"))
         decision = pd.read_parquet(promotion).iloc[0]
-        print(f"registered account-health-churn v{decision['version']} as {decision['alias']}: "
+        print(f"registered account-health-churn v{decision['version']} "
+              f"({decision.get('candidate', 'xgboost')}) as {decision['alias']}: "
               f"{decision['reason']}")
         print(f"MLflow UI: make mlflow-ui  (backend {out / 'mlflow' / 'mlflow.db'})")
     expansion = out / "assets" / "expansion_model_validation.parquet"
     expansion_model = out / "assets" / "expansion_model.parquet"
+    pooled = None
     if expansion.exists() and expansion_model.exists():
         pooled = pd.read_parquet(expansion)
+        if "skipped" in pooled:
+            print(f"\nexpansion targeting: {pooled['skipped'].iloc[0]}")
+            pooled = None
+    if pooled is not None and expansion_model.exists():
         size = int(pooled["n"].iloc[0])
         print(f"\nexpansion targeting, walk-forward (top {size} accounts per origin):")
         print(pooled[["model", "precision_at_n", "lift_at_n", "arr_captured_at_n"]]

@@ -61,8 +61,8 @@ def test_cox_ranks_time_to_churn(result):
 
 def test_metrics_exist_per_fold_and_segment(result):
     assert sorted(result.fold_metrics["fold"].unique()) == [1, 2, 3, 4]
-    assert set(result.fold_metrics["model"]) == {"xgboost", "health_score", "correlation_health",
-                                                 "base_rate", "cox"}
+    assert set(result.fold_metrics["model"]) == {"xgboost", "logistic", "health_score",
+                                                 "correlation_health", "base_rate", "cox"}
     segments = result.segment_metrics
     assert set(segments["segment_by"]) == {"segment", "plan"}
     assert {"SMB", "mid-market"} <= set(segments["value"])

@@ -6,22 +6,24 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
+    Failure,
     MetadataValue,
     Output,
     asset,
 )
 
 from features.expansion import expansion_events
+from features.training_set import too_little_history
 from models.baselines import HEALTH_WEIGHTS, correlation_weights
 from models.bundle import train_bundle
 from models.classifier import ClassifierConfig
-from models.evaluation import BASELINES, evaluate_walk_forward, pooled_summary
+from models.evaluation import BASELINES, best_candidate, evaluate_walk_forward, pooled_summary
 from models.expansion import (
     decide_expansion_promotion,
     evaluate_expansion,
     train_expansion_model,
 )
-from models.features import LABEL, feature_columns
+from models.features import LABEL, feature_columns, informative_columns
 from models.leading_indicators import (
     churn_outcomes,
     collinear_groups,
@@ -41,21 +43,28 @@ from models.tracking import (
     log_bundle,
     log_expansion_validation,
     log_walk_forward,
+    tag_candidate,
 )
-from models.validation import walk_forward_folds
 from pipelines.resources import AccountHealthSettings, MlflowTracking
 
 GROUP = "models"
+#: Expansions (complete labels) the history must hold before an expansion model is trained.
+MIN_EXPANSIONS = 20
 
 
 @asset(group_name=GROUP, ins={"training_set": AssetIn()})
 def churn_model_validation(context: AssetExecutionContext, settings: AccountHealthSettings,
                            mlflow_tracking: MlflowTracking,
                            training_set: pd.DataFrame) -> pd.DataFrame:
-    """Walk-forward metrics of XGBoost, Cox and the baselines; one MLflow parent run."""
+    """Walk-forward metrics of the candidates (XGBoost, logistic regression, Cox) and the
+    baselines on the same folds; one MLflow parent run. Constant or empty feature columns
+    are left out of the fit and listed in the metadata."""
     mlflow_tracking.activate()
-    folds = walk_forward_folds(training_set["as_of_date"], n_folds=settings.n_folds,
-                               horizon_days=settings.horizon_days)
+    if training_set.empty:
+        days = settings.snapshot_days()
+        raise Failure(description=too_little_history(
+            pd.Timestamp(days[0]), pd.Timestamp(days[-1]), horizon_days=settings.horizon_days))
+    folds = settings.walk_forward_folds(training_set["as_of_date"])
     classifier, survival = ClassifierConfig(), SurvivalConfig()
     result = evaluate_walk_forward(training_set, folds, classifier_config=classifier,
                                    survival_config=survival)
@@ -75,6 +84,9 @@ def churn_model_validation(context: AssetExecutionContext, settings: AccountHeal
         "pooled_metrics": MetadataValue.md(summary.to_markdown(floatfmt=".4f")),
         "top_shap_features": ", ".join(result.shap_importance.index[:10]),
         "ph_assumption_violations": int(result.proportional_hazards["violates"].sum()),
+        "folds": len(folds), "best_candidate": best_candidate(result.pooled_metrics),
+        "features_left_out": ", ".join(informative_columns(
+            training_set, feature_columns(training_set))[1]) or "none",
     })
     return result.pooled_metrics.assign(mlflow_run_id=run_id)
 
@@ -83,33 +95,43 @@ def churn_model_validation(context: AssetExecutionContext, settings: AccountHeal
 def churn_model(context: AssetExecutionContext, settings: AccountHealthSettings,
                 mlflow_tracking: MlflowTracking, training_set: pd.DataFrame,
                 churn_model_validation: pd.DataFrame) -> pd.DataFrame:
-    """Classifier + Cox model fitted on all rows, logged and registered in MLflow."""
+    """The candidate classifier with the best walk-forward ROC AUC, with the Cox model,
+    fitted on all rows, logged and registered in MLflow (tagged with the candidate)."""
     mlflow_tracking.activate()
     run_id = churn_model_validation["mlflow_run_id"].iloc[0]
-    bundle = train_bundle(training_set, horizon_days=settings.horizon_days)
+    candidate = best_candidate(churn_model_validation)
+    bundle = train_bundle(training_set, horizon_days=settings.horizon_days,
+                          candidate=candidate,
+                          event_names=settings.event_taxonomy().tracked_events)
     model_uri, version = log_bundle(run_id, bundle, training_set,
                                     reference=reference_predictions(bundle, training_set))
-    context.add_output_metadata({"model_uri": model_uri, "registered_version": version})
-    return pd.DataFrame([{"mlflow_run_id": run_id, "model_uri": model_uri, "version": version}])
+    tag_candidate(version, candidate)
+    context.add_output_metadata({"model_uri": model_uri, "registered_version": version,
+                                 "candidate": candidate})
+    return pd.DataFrame([{"mlflow_run_id": run_id, "model_uri": model_uri, "version": version,
+                          "candidate": candidate}])
 
 
 @asset(group_name=GROUP, ins={"churn_model": AssetIn(), "churn_model_validation": AssetIn()})
 def churn_model_promotion(context: AssetExecutionContext, settings: AccountHealthSettings,
                           mlflow_tracking: MlflowTracking, churn_model: pd.DataFrame,
                           churn_model_validation: pd.DataFrame) -> pd.DataFrame:
-    """Champion if it beats the champion and baselines by the margin, else challenger."""
+    """Champion if it beats the champion and baselines by the margin, else challenger (a
+    day is then scored by the champion, or without one, by this version, marked as below
+    the bar)."""
     mlflow_tracking.activate()
     pooled = churn_model_validation.set_index("model")
     version = str(churn_model["version"].iloc[0])
+    candidate = str(churn_model["candidate"].iloc[0])
     champion = champion_metrics()
     decision = decide_promotion(
-        pooled.loc["xgboost"].to_dict(),
+        pooled.loc[candidate].to_dict(),
         {b: pooled.loc[b].to_dict() for b in BASELINES if b in pooled.index},
         champion, margin=settings.promotion_margin, auc_floor=settings.auc_floor)
     alias = apply_decision(version, decision)
     context.add_output_metadata({"version": version, "alias": alias, "reason": decision.reason})
     return pd.DataFrame([{"version": version, "alias": alias, "promoted": decision.promote,
-                          "reason": decision.reason,
+                          "candidate": candidate, "reason": decision.reason,
                           "previous_champion": None if champion is None
                           else champion["version"]}])
 
@@ -126,8 +148,7 @@ def leading_indicators(context: AssetExecutionContext, settings: AccountHealthSe
     account-bootstrap intervals), Spearman and point-biserial correlation per signal, lead
     time (30/60/90 days) and segment, collinear groups and VIFs; the data-driven health
     weights beside the hand-set ones; and the page ``reports/leading_indicators.html``."""
-    folds = walk_forward_folds(training_set["as_of_date"], n_folds=settings.n_folds,
-                               horizon_days=settings.horizon_days)
+    folds = settings.walk_forward_folds(training_set["as_of_date"])
     origin = folds[-1].origin
     train = training_set[folds[-1].train_mask(training_set["as_of_date"])].reset_index(
         drop=True)
@@ -170,8 +191,14 @@ def expansion_model_validation(context: AssetExecutionContext, settings: Account
     """Walk-forward top-N targeting of the expansion model against the seeds' rubric and
     random targeting, on the churn model's folds; one run in the expansion experiment."""
     mlflow_tracking.activate(EXPANSION_EXPERIMENT)
-    folds = walk_forward_folds(training_set["as_of_date"], n_folds=settings.n_folds,
-                               horizon_days=settings.horizon_days)
+    folds = settings.walk_forward_folds(training_set["as_of_date"])
+    expansions = int(training_set.loc[training_set["expansion_label_complete"],
+                                      "expanded_within_horizon"].sum())
+    if expansions < MIN_EXPANSIONS:
+        reason = (f"{expansions} expansions in the history, fewer than the {MIN_EXPANSIONS} "
+                  "an expansion model needs; no expansion model is trained")
+        context.add_output_metadata({"skipped": reason})
+        return pd.DataFrame([{"model": "none", "skipped": reason}])
     config = ClassifierConfig()
     validation = evaluate_expansion(training_set, folds, n=settings.expansion_list_size,
                                     config=config)
@@ -198,6 +225,11 @@ def expansion_model(context: AssetExecutionContext, settings: AccountHealthSetti
     account-health-expansion; champion when it beats the rubric, random targeting and the
     current champion on walk-forward precision at N, else challenger."""
     mlflow_tracking.activate(EXPANSION_EXPERIMENT)
+    if "skipped" in expansion_model_validation:
+        reason = str(expansion_model_validation["skipped"].iloc[0])
+        context.add_output_metadata({"skipped": reason})
+        return pd.DataFrame([{"mlflow_run_id": None, "model_uri": None, "version": None,
+                              "alias": "none", "promoted": False, "reason": reason}])
     run_id = expansion_model_validation["mlflow_run_id"].iloc[0]
     model = train_expansion_model(training_set, horizon_days=settings.horizon_days)
     model_uri, version = log_bundle(run_id, model, training_set, name="expansion_model",

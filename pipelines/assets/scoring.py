@@ -43,7 +43,9 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
     Feast's point-in-time retrieval returns for that day, without scanning every day);
     each day is also exported as CSV and as CRM JSON records under ``output/scores/``.
     """
-    bundle, version = mlflow_tracking.load_champion()
+    bundle, version, model_status = mlflow_tracking.load_scoring_model()
+    if model_status != "champion":
+        context.log.warning(f"scored by model v{version}, {model_status}")
     store = feast.open()
     days = run_days(context)
     config = settings.scoring_config()
@@ -59,14 +61,16 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
                                 (day + pd.Timedelta(days=1)).tz_localize("UTC"))
         features["as_of_date"] = day
         scores = score_accounts(features, bundle, model_version=version, health=config.health,
-                                playbook=playbook, n_reasons=config.n_reasons)
+                                playbook=playbook, n_reasons=config.n_reasons,
+                                model_status=model_status)
         scores.to_csv(exports / f"{day:%Y-%m-%d}.csv", index=False)
         (exports / f"{day:%Y-%m-%d}.json").write_text(json.dumps(crm_records(scores)))
         tables.append(scores)
     result = pd.concat(tables, ignore_index=True)
     latest = tables[-1]
     context.add_output_metadata({
-        "model_version": version, "accounts_scored": len(result),
+        "model_version": version, "model_status": model_status,
+        "accounts_scored": len(result),
         "bands_on_last_day": MetadataValue.md(
             latest["band"].value_counts().to_frame().to_markdown()),
         "arr_at_risk_on_last_day": float(latest["arr_at_risk"].sum()),
