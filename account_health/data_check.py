@@ -15,7 +15,7 @@ import pandas as pd
 
 from features.contract import CONTRACT, REQUIRED_TABLES, ContractError, day_files, read_table
 from features.event_vocabulary import top_event_names
-from features.training_set import training_as_of_dates
+from features.training_set import too_little_history, training_as_of_dates
 from features.validation import (
     event_times,
     export_account_ids,
@@ -180,6 +180,10 @@ def _events(check: DataCheck, settings: AccountHealthSettings, frame: pd.DataFra
     dates = training_as_of_dates(first.tz_localize(None), last_day,
                                  horizon_days=settings.horizon_days,
                                  cadence_days=settings.training_cadence_days)
+    if dates.empty:
+        check.problems.append(too_little_history(first.tz_localize(None), last_day,
+                                                 horizon_days=settings.horizon_days))
+        return
     try:
         folds = adaptive_folds(dates, max_folds=settings.n_folds,
                                horizon_days=settings.horizon_days,

@@ -31,6 +31,10 @@ class ClassifierConfig:
     learning_rate: float = 0.05
     max_depth: int = 2
     min_child_weight: float = 20.0
+    #: ... or this share of the fitted rows, whichever is larger: weekly training dates give
+    #: four times the rows of monthly ones, mostly the same accounts a week apart, and a
+    #: leaf should hold as many accounts whatever the cadence.
+    min_child_weight_share: float = 0.004
     subsample: float = 0.8
     colsample_bytree: float = 0.8
     reg_lambda: float = 1.0
@@ -77,7 +81,9 @@ class ChurnClassifier:
         positives = max(int(y[fit_rows].sum()), 1)
         self.model_ = xgb.XGBClassifier(
             n_estimators=c.n_estimators, learning_rate=c.learning_rate, max_depth=c.max_depth,
-            min_child_weight=c.min_child_weight, subsample=c.subsample,
+            min_child_weight=max(c.min_child_weight,
+                                 c.min_child_weight_share * int(fit_rows.sum())),
+            subsample=c.subsample,
             colsample_bytree=c.colsample_bytree, reg_lambda=c.reg_lambda,
             scale_pos_weight=(len(y[fit_rows]) - positives) / positives,
             early_stopping_rounds=c.early_stopping_rounds, eval_metric="logloss",
@@ -102,7 +108,8 @@ class ChurnClassifier:
         return self.model_.predict_proba(self.matrix(frame))[:, 1]
 
     def _margin(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.model_.predict(self.matrix(frame), output_margin=True).reshape(-1, 1)
+        return self.model_.predict(self.matrix(frame), output_margin=True).astype(
+            np.float64).reshape(-1, 1)
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of churn within the horizon."""

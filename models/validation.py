@@ -90,7 +90,9 @@ def _missing_history(dates: pd.DatetimeIndex, found: int, *, min_folds: int,
     cadence = pd.Timedelta(dates.to_series().diff().median()) if len(dates) > 1 else (
         pd.Timedelta(days=7))
     step = max(cadence, pd.Timedelta(days=spacing_days))
-    first_origin = dates[0] + cadence * (min_train_dates - 1) + reach
+    # the first date on the dates' own cadence with enough closed training dates before it
+    earliest = dates[0] + cadence * (min_train_dates - 1) + reach
+    first_origin = dates[0] + cadence * int(np.ceil((earliest - dates[0]) / cadence))
     last_needed = first_origin + step * (min_folds - 1)
     more = max((last_needed - dates[-1]).days, 1)
     return (f"{need}. About {more} more days of history are needed (as-of dates run "

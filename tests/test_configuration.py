@@ -50,3 +50,22 @@ def test_an_unknown_environment_is_refused_rather_than_run_locally(settings, mon
     monkeypatch.setenv("ACCOUNT_HEALTH_ENV", "prod")
     with pytest.raises(ValueError, match="ACCOUNT_HEALTH_ENV='prod'"):
         build_resources(settings)
+
+
+def test_folds_horizon_cadence_and_promotion_thresholds_come_from_the_environment(
+        monkeypatch, tmp_path):
+    from pipelines.resources import settings_from_env
+
+    for name, value in {"MAX_FOLDS": "3", "HORIZON_DAYS": "60", "TRAINING_CADENCE_DAYS": "14",
+                        "AUC_FLOOR": "0.7", "PROMOTION_MARGIN": "0.01",
+                        "MAX_QUARANTINE_SHARE": "0.3"}.items():
+        monkeypatch.setenv(f"ACCOUNT_HEALTH_{name}", value)
+    monkeypatch.setenv("ACCOUNT_HEALTH_OUTPUT_DIR", str(tmp_path))
+    settings = settings_from_env()
+    assert (settings.n_folds, settings.horizon_days, settings.training_cadence_days) == (
+        3, 60, 14)
+    assert (settings.auc_floor, settings.promotion_margin,
+            settings.max_required_quarantine_share) == (0.7, 0.01, 0.3)
+    monkeypatch.setenv("ACCOUNT_HEALTH_MAX_FOLDS", "six")
+    with pytest.raises(SystemExit, match="ACCOUNT_HEALTH_MAX_FOLDS"):
+        settings_from_env()

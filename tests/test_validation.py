@@ -249,3 +249,18 @@ def test_values_the_pipeline_computes_with_still_quarantine(tmp_path):
                           "status\ni1,a1,2026-01-01,10,Paid\ni2,a1,2026-01-01,10,void\n")
     assert result.accepted["status"].tolist() == ["paid"]
     assert result.quarantine["reason"].str.startswith("status 'void' is not one of").all()
+
+
+def test_a_rejected_account_row_keeps_its_dependants(tmp_path):
+    from features.validation import export_account_ids
+
+    path = write(tmp_path, "accounts.csv", "account_id,segment,signup_date\n"
+                 "a1,SMB,2025-01-01\na10,enterprise,not-a-date\n")
+    accounts = read_table(path, "accounts", ContractMapping())
+    assert validate_table("accounts", accounts, source_file="accounts.csv",
+                          now=NOW).quarantine["record_id"].tolist() == ["a10"]
+    result = validate_subscriptions(tmp_path, known=export_account_ids(accounts))
+    # a10's own row was rejected, but the account is in the export: its subscription stays
+    assert "s10" in result.accepted["subscription_id"].tolist()
+    unknown = result.quarantine[result.quarantine["reason"].str.contains("unknown account_id")]
+    assert unknown["record_id"].tolist() == ["s2", "s3", "s4", "s5", "s6", "s7", "s9"]

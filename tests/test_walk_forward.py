@@ -49,3 +49,53 @@ def test_censor_at_origin_hides_later_churn():
     censored = censor_at(frame, pd.Timestamp("2025-03-31"))  # 59 days later
     assert censored["churn_observed"].tolist() == [1, 0]
     assert censored["duration_days"].tolist() == [20, 59]
+
+
+SUNDAYS = pd.date_range("2025-09-07", "2026-03-01", freq="7D")  # a year's weekly dates
+
+
+def test_folds_adapt_to_the_history_and_space_their_origins():
+    from models.validation import adaptive_folds
+
+    folds = adaptive_folds(SUNDAYS, max_folds=6, horizon_days=90, min_train_dates=4,
+                           spacing_days=28)
+    origins = [f.origin for f in folds]
+    # origins from the last date back, 28 days apart, each with 4+ closed training dates
+    assert origins[-1] == SUNDAYS[-1]
+    assert set(pd.DatetimeIndex(origins).to_series().diff().dropna()) == {pd.Timedelta(days=28)}
+    assert 2 <= len(folds) < 6
+    assert all(len(f.train_dates) >= 4 for f in folds)
+    # a maximum below what fits is respected
+    assert len(adaptive_folds(SUNDAYS, max_folds=2, horizon_days=90, min_train_dates=4,
+                              spacing_days=28)) == 2
+
+
+def test_closer_origins_are_used_when_spaced_ones_do_not_fit():
+    from models.validation import adaptive_folds
+
+    dates = SUNDAYS[:19]  # the first origin with 4 training dates is the 17th date
+    folds = adaptive_folds(dates, max_folds=6, horizon_days=90, min_train_dates=4,
+                           spacing_days=28)
+    assert [f.origin for f in folds] == list(dates[-3:])
+
+
+def test_too_little_history_says_how_many_more_days_are_needed():
+    from models.validation import NotEnoughHistory, adaptive_folds
+
+    dates = SUNDAYS[:17]  # one origin fits: the second needs one more week of dates
+    with pytest.raises(NotEnoughHistory, match=r"allows 1: .* About 7 more days of history"):
+        adaptive_folds(dates, max_folds=6, horizon_days=90, min_train_dates=4,
+                       spacing_days=28)
+
+
+def test_weekly_training_dates_stay_put_as_history_grows():
+    from features.training_set import training_as_of_dates
+
+    year = training_as_of_dates(pd.Timestamp("2025-06-04"), pd.Timestamp("2026-06-03"),
+                                horizon_days=90)
+    longer = training_as_of_dates(pd.Timestamp("2025-06-04"), pd.Timestamp("2026-09-30"),
+                                  horizon_days=90)
+    assert (year.dayofweek == 6).all() and len(year) == 26  # Sundays
+    assert year[0] >= pd.Timestamp("2025-06-04") + pd.Timedelta(days=90)
+    assert year[-1] <= pd.Timestamp("2026-06-03") - pd.Timedelta(days=90)
+    assert set(year) <= set(longer)

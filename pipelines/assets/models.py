@@ -73,6 +73,8 @@ def churn_model_validation(context: AssetExecutionContext, settings: AccountHeal
         "fold_origins": ",".join(f.origin.date().isoformat() for f in folds),
         "features": ",".join(feature_columns(training_set)),
         "training_rows": len(training_set), "data_hash": data_hash(training_set),
+        "features_left_out": ",".join(informative_columns(
+            training_set, feature_columns(training_set))[1]) or "none",
         **{f"xgboost.{k}": v for k, v in classifier.params().items()},
         **{f"cox.{k}": v for k, v in vars(survival).items()},
     }

@@ -69,7 +69,9 @@ def production(tmp_path_factory):
     generate_to_dir(tmp / "data", DEMO)
     settings = make_settings(environment["ACCOUNT_HEALTH_DATA_DIR"],
                              environment["ACCOUNT_HEALTH_OUTPUT_DIR"], n_folds=2,
-                             horizon_days=60)
+                             # four-weekly training dates: this checks the stores, and the
+                             # Postgres point-in-time join costs by the entity row
+                             horizon_days=60, training_cadence_days=28)
     mlflow_command = replace_option(replace_option(service_command("mlflow"), "--host",
                                                    "127.0.0.1"), "--port", str(port))
     server = start_service(mlflow_command, service_environment("mlflow", VARIABLES, replaced),
