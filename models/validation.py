@@ -48,20 +48,27 @@ def walk_forward_folds(as_of_dates, *, n_folds: int = 6, horizon_days: int = 90,
     min_folds = n_folds if min_folds is None else min_folds
     reach = pd.Timedelta(days=horizon_days + gap_days)
     trainable = np.searchsorted(dates.values, (dates - reach).values, side="right")
-    usable = dates[trainable >= min_train_dates]
-    origins: list[pd.Timestamp] = []
-    for origin in usable[::-1]:
-        if len(origins) == n_folds:
-            break
-        if not origins or origins[-1] - origin >= pd.Timedelta(days=origin_spacing_days):
-            origins.append(origin)
+    origins = spaced_dates(dates[trainable >= min_train_dates], origin_spacing_days,
+                           limit=n_folds)
     if len(origins) < min_folds:
         raise NotEnoughHistory(_missing_history(dates, len(origins), min_folds=min_folds,
                                                 min_train_dates=min_train_dates, reach=reach,
                                                 spacing_days=origin_spacing_days,
                                                 horizon_days=horizon_days))
     return [Fold(number=number, origin=origin, train_dates=dates[dates + reach <= origin])
-            for number, origin in enumerate(origins[::-1], start=1)]
+            for number, origin in enumerate(origins, start=1)]
+
+
+def spaced_dates(dates, spacing_days: int, *, limit: int | None = None) -> pd.DatetimeIndex:
+    """The latest of ``dates``, then going back, each date at least ``spacing_days`` before
+    the one kept after it; at most ``limit`` dates, in ascending order."""
+    kept: list[pd.Timestamp] = []
+    for date in pd.DatetimeIndex(dates).sort_values()[::-1]:
+        if limit is not None and len(kept) == limit:
+            break
+        if not kept or kept[-1] - date >= pd.Timedelta(days=spacing_days):
+            kept.append(date)
+    return pd.DatetimeIndex(kept[::-1])
 
 
 def adaptive_folds(as_of_dates, *, max_folds: int, horizon_days: int, min_train_dates: int,
