@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -96,8 +96,8 @@ def _churn_days(rng, signup, term, drift_start, start, n_days) -> np.ndarray:
     months = np.array([TERMS[t] for t in term])
     churn = np.full(len(signup), 10**6)
     for k in range(1, 60):
-        renewal = (pd.DatetimeIndex(signup) + pd.to_timedelta(0, unit="D")).to_numpy(
-            "datetime64[M]") + (k * months).astype("timedelta64[M]")
+        renewal = (pd.DatetimeIndex(signup).to_numpy().astype("datetime64[M]")
+                   + (k * months).astype("timedelta64[M]"))
         day_of_month = pd.DatetimeIndex(signup).day.to_numpy() - 1
         renewal_day = ((renewal.astype("datetime64[D]") + day_of_month.astype("timedelta64[D]")
                         - np.datetime64(start.date())).astype(int))
@@ -176,8 +176,3 @@ def generate_to_dir(data_dir: Path, config: MessagingDemoConfig) -> dict[str, in
         "partial_drift_log_odds": PARTIAL_DRIFT_LOG_ODDS, "drift_share": DRIFT_SHARE,
         "drift_effects_on_event_rates": DRIFT_EFFECTS}, indent=2))
     return {name: len(frame) for name, frame in tables.items()}
-
-
-def default_end_date() -> date:
-    """Yesterday (UTC), so the demo looks like a live export."""
-    return pd.Timestamp.now(tz="UTC").date() - timedelta(days=1)
