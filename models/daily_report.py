@@ -159,13 +159,19 @@ def render_report(inputs: ReportInputs) -> str:
                     f'<div class="label">{html.escape(k)}</div></div>'
                     for k, v in headline.items())
     day = html.escape(inputs.day)
+    status = scores["model_status"].iloc[0] if "model_status" in scores and len(scores) else (
+        "champion")
+    warning = ("" if status == "champion" else
+               f'<p class="warning"><strong>These scores come from a model below the '
+               f"promotion bar</strong> ({html.escape(str(status))}). They rank accounts "
+               "better than nothing, not as well as a promoted model would.</p>")
     links = " · ".join(f'<a href="{html.escape(href)}">{html.escape(label)}</a>'
                        for label, href in inputs.links.items())
     return report_html.page(f"account-health {inputs.day}", f"""
 <h1>account-health</h1><p>Scores of {day}</p>
 {f"<nav>Also: {links}</nav>" if links else ""}
 <section id="executive"><h2>Executive summary</h2>
-<div class="cards">{cards}</div>
+{warning}<div class="cards">{cards}</div>
 {report_html.charts(charts)}
 <h3>Top {inputs.top_accounts} accounts at risk</h3>{report_html.table(top_table)}
 <h3>ARR by band</h3>{report_html.table(_band_table(by_band))}

@@ -13,6 +13,7 @@ body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px;
 h1 { margin-bottom: 0; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .3rem; }
 .cards { display: flex; flex-wrap: wrap; gap: .8rem; margin: 1rem 0; }
 .card { border: 1px solid #ddd; border-radius: 6px; padding: .6rem 1rem; min-width: 9rem; }
+.warning { background: #fdecea; border-left: 4px solid #c0392b; padding: .5rem 1rem; }
 .value { font-size: 1.5rem; font-weight: 600; } .label { color: #666; font-size: .85rem; }
 .charts { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
 .charts svg { width: 100%; height: auto; }

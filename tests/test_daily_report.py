@@ -141,3 +141,11 @@ def test_links_to_the_days_other_pages_only_when_given():
     assert '<a href="../../reports/interventions.html">interventions</a>' in page
     assert '<a href="x?a=1&amp;b=2">a &lt;b&gt;</a>' in page
     assert "<nav>" not in render()
+
+
+def test_scores_from_a_model_below_the_bar_say_so_at_the_top():
+    assert "below the promotion bar" not in render()  # a champion's scores: no warning
+    below = scores().assign(model_status="below the bar, no champion yet: roc_auc 0.6199 "
+                                         "is below the floor 0.65")
+    executive = sections(render(scores=below))[0]
+    assert "below the promotion bar" in executive and "roc_auc 0.6199" in executive
