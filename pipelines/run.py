@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from dagster import AssetSelection, DagsterInstance, materialize
+from dagster import (
+    AssetSelection,
+    BetaWarning,
+    DagsterInstance,
+    PreviewWarning,
+    materialize,
+)
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -92,7 +99,19 @@ def run_pipeline(settings: AccountHealthSettings, instance: DagsterInstance | No
     )
 
 
+def prepare_dagster_home(home: Path) -> None:
+    """The local Dagster instance's folder, with telemetry off unless the user wrote an
+    instance config of their own (Dagster's notice would otherwise greet every run)."""
+    home.mkdir(parents=True, exist_ok=True)
+    instance_config = home / "dagster.yaml"
+    if not instance_config.exists() or not instance_config.read_text().strip():
+        instance_config.write_text("telemetry:\n  enabled: false\n")
+
+
 def main() -> None:
+    # Dagster warns about its own beta parameters at every import; they are not the user's
+    warnings.filterwarnings("ignore", category=BetaWarning)
+    warnings.filterwarnings("ignore", category=PreviewWarning)
     settings = settings_from_env()
     if not os.environ.get("ACCOUNT_HEALTH_DATA_DIR"):
         ensure_demo_data(Path(settings.data_dir), DemoConfig(
@@ -101,8 +120,7 @@ def main() -> None:
             end_date=default_end_date()))
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(settings.output_dir) /
                                                           "dagster_home")))
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").touch()
+    prepare_dagster_home(home)
     check = check_data(settings)
     print(f"== data check of {settings.data_dir} ==\n{format_check(check)}\n")
     if not check.ok:

@@ -69,3 +69,18 @@ def test_folds_horizon_cadence_and_promotion_thresholds_come_from_the_environmen
     monkeypatch.setenv("ACCOUNT_HEALTH_MAX_FOLDS", "six")
     with pytest.raises(SystemExit, match="ACCOUNT_HEALTH_MAX_FOLDS"):
         settings_from_env()
+
+
+def test_the_local_dagster_instance_has_telemetry_off_unless_configured(tmp_path):
+    import yaml
+
+    from pipelines.run import prepare_dagster_home
+
+    prepare_dagster_home(tmp_path / "home")
+    written = yaml.safe_load((tmp_path / "home" / "dagster.yaml").read_text())
+    assert written == {"telemetry": {"enabled": False}}
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "dagster.yaml").write_text("run_monitoring:\n  enabled: true\n")
+    prepare_dagster_home(own)
+    assert (own / "dagster.yaml").read_text() == "run_monitoring:\n  enabled: true\n"
