@@ -2,7 +2,7 @@
 
 The model is the churn classifier's calibrated XGBoost on the expansion label
 (``features.expansion.expansion_labels``). It is compared, on the same walk-forward folds,
-with random targeting and a rule-based rubric with the seeds' weights: usage depth 40 %,
+with random targeting and a rule-based rubric with fixed weights: usage depth 40 %,
 feature co-usage 30 %, seat growth 15 %, NPS trend 10 %, feature-request tickets 5 %.
 Targeting is judged where sales would use it: precision, lift over random and the share of
 expansion ARR captured among the top N accounts of each origin date.
@@ -33,7 +33,7 @@ RUBRIC = {
     "nps_trend": (0.10, "nps_trend"),
     "feature_requests": (0.05, "tickets_30d"),
 }
-#: List length of the seeds' targets (precision@100 > 0.15, lift > 1.5).
+#: Length of the target list (precision@100 > 0.15, lift > 1.5 are the bar).
 TOP_N = 100
 EXPANSION_MODELS = ("xgboost", "rubric", "random")
 

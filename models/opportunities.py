@@ -1,4 +1,5 @@
-"""The daily scored-opportunities table: which accounts to offer more, in the seeds' schema.
+"""The daily scored-opportunities table: which accounts to offer more, in the documented schema
+(docs/data-contract.md, "Scored opportunities").
 
 ``account_id, score (0-100), projected_arr, poc (probability of close), signals_json,
 created_date, status`` plus ``tier`` (High > 80, Medium 50-80, Low < 50). ``poc`` is the

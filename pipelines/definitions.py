@@ -1,6 +1,6 @@
 """The single Dagster ``Definitions`` of account-health.
 
-Serve it with ``dagster dev -m pipelines.definitions`` (see README).
+Serve it with ``dagster dev -m pipelines.definitions`` (``make dagster-ui``).
 """
 
 import os

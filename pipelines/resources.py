@@ -1,7 +1,7 @@
 """Typed configuration and storage for the pipeline (Dagster resources).
 
 The embedded default (local files, DuckDB, SQLite) is used unless environment variables
-point elsewhere; see README "Configuration".
+point elsewhere; see docs/configuration.md.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class AccountHealthSettings(ConfigurableResource):
     auc_floor: float = 0.65
     promotion_margin: float = 0.005
     #: Accounts per origin date an expansion list holds when targeting is measured
-    #: (precision, lift and ARR captured at N; the seeds' target list has 100).
+    #: (precision, lift and ARR captured at N).
     expansion_list_size: int = 100
     #: A feature has drifted from the training data above these (docs/metrics.md).
     drift_psi_threshold: float = DriftThresholds.psi
@@ -232,7 +232,7 @@ class AlertWebhook(ConfigurableResource):
         urllib.request.urlopen(request, timeout=self.timeout_seconds).close()
 
 
-#: Environment variables that set an ``AccountHealthSettings`` field (README, Configuration).
+#: Environment variables that set an ``AccountHealthSettings`` field (docs/configuration.md).
 SETTINGS_ENV = {
     "ACCOUNT_HEALTH_MAPPING_FILE": "mapping_file",
     "ACCOUNT_HEALTH_START_DATE": "pipeline_start_date",

@@ -196,7 +196,7 @@ def leading_indicators(context: AssetExecutionContext, settings: AccountHealthSe
 def expansion_model_validation(context: AssetExecutionContext, settings: AccountHealthSettings,
                                mlflow_tracking: MlflowTracking,
                                training_set: pd.DataFrame) -> pd.DataFrame:
-    """Walk-forward top-N targeting of the expansion model against the seeds' rubric and
+    """Walk-forward top-N targeting of the expansion model against the rule-based rubric and
     random targeting, on the churn model's folds; one run in the expansion experiment."""
     mlflow_tracking.activate(EXPANSION_EXPERIMENT)
     folds = settings.walk_forward_folds(training_set["as_of_date"])

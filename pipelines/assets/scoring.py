@@ -91,7 +91,7 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
 )
 def scored_opportunities(context: AssetExecutionContext, settings: AccountHealthSettings,
                          mlflow_tracking: MlflowTracking, account_scores: pd.DataFrame):
-    """Expansion opportunities of the day in the seeds' schema (``models.opportunities``),
+    """Expansion opportunities of the day in the documented schema (``models.opportunities``),
     best first, from the expansion model's champion; accounts in the at-risk and critical
     churn bands are listed as "expansion after recovery", not handed over. Also exported as
     ``output/opportunities/<day>.csv``. Empty, with the reason, while the registry has no
