@@ -5,7 +5,7 @@ Serve it with ``dagster dev -m pipelines.definitions`` (``make dagster-ui``).
 
 import os
 
-from dagster import AssetSelection, Definitions, define_asset_job, load_assets_from_modules
+from dagster import Definitions, define_asset_job, load_assets_from_modules
 
 from feature_repo.store import PRODUCTION_CONFIG
 from pipelines import checks
@@ -27,7 +27,7 @@ from pipelines.resources import (
     settings_from_env,
 )
 from pipelines.schedules import schedules_from_env
-from pipelines.selections import DAILY_SCORING, RETRAINING
+from pipelines.selections import DAILY_SCORING, FEATURE_PIPELINE, RETRAINING
 
 all_assets = load_assets_from_modules([ingestion, features, reports, models, interventions,
                                        scoring, alerts, monitoring])
@@ -35,10 +35,11 @@ all_checks = [checks.required_tables_present, checks.quarantine_rate_within_limi
               checks.snapshot_freshness,
               checks.model_beats_baselines, checks.model_auc_above_floor]
 
-#: Ingest, validate, compute features and publish them to Feast (offline and online).
+#: Ingest, validate, compute features, publish them to Feast and build the training set.
 feature_pipeline_job = define_asset_job(
-    "feature_pipeline", selection=AssetSelection.all(),
-    description="Ingest and validate exports, build daily snapshots, apply and serve Feast")
+    "feature_pipeline", selection=FEATURE_PIPELINE,
+    description="Ingest and validate exports, build daily snapshots, apply and serve Feast, "
+                "build the labelled training set")
 
 
 #: Rebuild the training set, validate walk-forward, retrain, register and promote.

@@ -233,3 +233,11 @@ def test_events_arrived_passes_when_the_last_day_has_events(first_run):
     _, result = first_run
     checks = {e.asset_check_key.name: e for e in result.get_asset_check_evaluations()}
     assert checks["events_arrived"].passed
+
+
+def test_the_feature_pipeline_job_selects_features_not_models_or_scores():
+    job = defs.resolve_job_def("feature_pipeline")
+    selected = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+    assert {"events", "account_snapshot", "feast_feature_store", "training_set"} <= selected
+    assert not selected & {"churn_model", "churn_model_validation", "account_scores",
+                           "account_alerts"}

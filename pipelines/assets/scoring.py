@@ -73,7 +73,7 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
         "accounts_scored": len(result),
         "bands_on_last_day": MetadataValue.md(
             latest["band"].value_counts().to_frame().to_markdown()),
-        "arr_at_risk_on_last_day": float(latest["arr_at_risk"].sum()),
+        "arr_at_risk_on_last_day": round(float(latest["arr_at_risk"].sum()), 2),
     })
     return result
 
