@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import multiprocessing
 import tempfile
 import threading
@@ -114,6 +115,7 @@ def ingest(recorder: Recorder, data_dir: Path, workdir: Path, *,
     """Validate the tables and the event day files (the last ``event_days`` of them, or all)
     one day at a time, as daily runs would, into the output layout the daily job expects."""
     from features.contract import CONTRACT, day_files, read_table
+    from features.event_vocabulary import top_event_names
     from features.usage_rollup import daily_rollup
     from features.validation import export_account_ids, validate_table
 
@@ -137,7 +139,6 @@ def ingest(recorder: Recorder, data_dir: Path, workdir: Path, *,
                 known = export_account_ids(frame)
         (assets / "events").mkdir(parents=True)
         (assets / "usage_rollup").mkdir(parents=True)
-        taxonomy = settings.mapping().event_taxonomy
         for day in days:
             frame = read_table(files[day], "events", settings.mapping())
             stage.rows += len(frame)
@@ -146,9 +147,14 @@ def ingest(recorder: Recorder, data_dir: Path, workdir: Path, *,
                                       known_accounts=known).accepted
             accepted = accepted[accepted["event_time"].dt.floor("D") == day.tz_localize("UTC")]
             accepted.to_parquet(assets / "events" / f"{day:%Y-%m-%d}.parquet", index=False)
-            # the usage_rollup asset's state for the day
-            daily_rollup(accepted, taxonomy).to_parquet(
-                assets / "usage_rollup" / f"{day:%Y-%m-%d}.parquet", index=False)
+        # the event_vocabulary asset's choice, then the usage_rollup asset's state per day
+        written = sorted((assets / "events").glob("*.parquet"))
+        settings.event_vocabulary_file().write_text(json.dumps(
+            {"data_dir": settings.data_dir, "events": top_event_names(written)}))
+        taxonomy = settings.event_taxonomy()
+        for path in written:
+            daily_rollup([path], taxonomy).to_parquet(assets / "usage_rollup" / path.name,
+                                                      index=False)
         for table, frame in validated.items():
             frame.to_parquet(assets / f"{table}.parquet", index=False)
     return {"settings": settings, "tables": validated, "first_day": min(files),
@@ -184,7 +190,7 @@ def recent_champion(recorder: Recorder, history: dict) -> None:
             pd.DatetimeIndex([date]), events=[path for day, path in files.items()
                                               if date - pd.Timedelta(days=EVENT_LOOKBACK_DAYS)
                                               <= day <= date],
-            **feature_tables(tables), taxonomy=settings.mapping().event_taxonomy)
+            **feature_tables(tables), taxonomy=settings.event_taxonomy())
             for date in dates],
             ignore_index=True)
         stage.rows = len(snapshot)
@@ -207,7 +213,7 @@ def features_and_floor(recorder: Recorder, history: dict) -> dict[str, float]:
     event_files = sorted((assets / "events").glob("*.parquet"))
     rollup_files = sorted((assets / "usage_rollup").glob("*.parquet"))
     days = pd.date_range(history["first_day"], pd.Timestamp(END_DATE))
-    taxonomy = settings.mapping().event_taxonomy
+    taxonomy = settings.event_taxonomy()
     with recorder.stage("DuckDB floor: scan events, group by account and day") as floor:
         scanned = duckdb.sql(
             "SELECT account_id, floor(epoch(event_time) / 86400) AS day, count(*) AS events "
