@@ -1,6 +1,7 @@
 """Raw layer: read the contract files, validate them, split accepted rows from quarantine."""
 
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from dagster import (
     multi_asset,
 )
 
-from features.contract import CONTRACT, ContractError, day_files, read_table
+from features.contract import CONTRACT, ContractError, ContractMapping, day_files, read_table
 from features.validation import (
     ValidationResult,
     describe_quarantine,
@@ -138,10 +139,21 @@ def _parent_account_ids(settings: AccountHealthSettings,
         if path is None:
             continue
         try:
-            return export_account_ids(read_table(path, table, mapping))
+            stat = path.stat()
+            return _account_ids_of(str(path), stat.st_mtime_ns, stat.st_size, table,
+                                   mapping.model_dump_json())
         except ContractError:
             continue
     return None
+
+
+@functools.lru_cache(maxsize=4)
+def _account_ids_of(path: str, modified_ns: int, size: int, table: str,
+                    mapping_json: str) -> pd.Index:
+    """The ids of one export file, read once per file version and mapping in a process:
+    every table's ingestion asks for them."""
+    mapping = ContractMapping.model_validate_json(mapping_json)
+    return export_account_ids(read_table(Path(path), table, mapping))
 
 
 def _outputs(table: str, result: ValidationResult | None, status: str):
