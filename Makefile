@@ -34,7 +34,7 @@ chromium:
 		--no-install-recommends chromium >/dev/null 2>&1; } || echo "chromium not installed"
 
 run: $(STAMP)
-	$(VENV)/bin/python -m pipelines.run
+	$(VENV)/bin/python -m account_health.run
 
 test: $(STAMP) $(COMPOSE_SCHEMA) chromium
 	$(VENV)/bin/ruff check .
@@ -43,13 +43,14 @@ test: $(STAMP) $(COMPOSE_SCHEMA) chromium
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# Each benchmark writes its table into benchmarks/README.md (--readme).
 bench: $(STAMP)
-	$(VENV)/bin/python benchmarks/run.py --accounts 20000 --history-ratio
-	$(VENV)/bin/python benchmarks/scoring_throughput.py
+	$(VENV)/bin/python benchmarks/run.py --accounts 20000 --history-ratio --readme
+	$(VENV)/bin/python benchmarks/scoring_throughput.py --readme
 
 # The daily run at 200k accounts × 18 months (about 25 minutes on 2 cores, 8 GB of disk).
 bench-daily-200k: $(STAMP)
-	$(VENV)/bin/python benchmarks/run.py --accounts 200000 --daily-only --history-ratio
+	$(VENV)/bin/python benchmarks/run.py --accounts 200000 --daily-only --history-ratio --readme
 
 dagster-ui: $(STAMP)
 	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/output/dagster_home} $(VENV)/bin/dagster dev -m pipelines.definitions

@@ -31,7 +31,7 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def _run(_: argparse.Namespace) -> None:
-    from pipelines.run import main as run_main
+    from account_health.run import main as run_main
 
     run_main()
 

@@ -15,17 +15,17 @@ import pandas as pd
 
 from features.contract import CONTRACT, REQUIRED_TABLES, ContractError, day_files, read_table
 from features.event_vocabulary import top_event_names
-from features.training_set import too_little_history, training_as_of_dates
-from features.validation import (
+from features.row_checks import (
+    check_table,
     event_times,
     export_account_ids,
     label_warnings,
     quarantine_stop,
     reason_kind,
     unplaceable_events,
-    validate_table,
 )
-from models.validation import NotEnoughHistory, adaptive_folds
+from features.training_set import too_little_history, training_as_of_dates
+from models.walk_forward import NotEnoughHistory, adaptive_folds
 from pipelines.resources import AccountHealthSettings
 
 #: The column that dates each table's rows.
@@ -129,14 +129,14 @@ def _validate(settings: AccountHealthSettings, table: str, frame: pd.DataFrame,
     """(validation result, every quarantined row) as ingestion would make them."""
     now = settings.current_time()
     if table != "events":
-        result = validate_table(table, frame, source_file=table, now=now, known_accounts=known,
+        result = check_table(table, frame, source_file=table, now=now, known_accounts=known,
                                 reporting_currency=settings.mapping().reporting_currency)
         return result, result.quarantine
     times = event_times(frame)
     unplaceable = unplaceable_events(frame, times, source_file=table,
                                      pipeline_start=settings.start_timestamp(), now=now)
     placeable = ~frame["source_row"].isin(unplaceable["source_row"])
-    result = validate_table(table, frame[placeable], source_file=table, now=now,
+    result = check_table(table, frame[placeable], source_file=table, now=now,
                             known_accounts=known)
     return result, pd.concat([unplaceable, result.quarantine], ignore_index=True)
 

@@ -26,17 +26,18 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from readme import write_section  # noqa: E402  (benchmarks/readme.py)
+
 from account_health import demo_data, messaging_demo  # noqa: E402
+from features.row_checks import check_table  # noqa: E402
 from features.training_set import training_set_from_tables  # noqa: E402
-from features.validation import validate_table  # noqa: E402
-from models.evaluation import CANDIDATES, best_candidate, evaluate_walk_forward  # noqa: E402
-from models.features import LABEL  # noqa: E402
+from models.churn.evaluation import CANDIDATES, best_candidate, evaluate_walk_forward  # noqa: E402
+from models.inputs import LABEL  # noqa: E402
 from pipelines.resources import AccountHealthSettings  # noqa: E402
 
 END = date(2026, 10, 31)
 TEXTBOOK_WINDOW_DAYS = 28
-README = Path(__file__).resolve().parent / "README.md"
-SECTION = "## Candidate models"
+SECTION = "Candidate models"
 
 
 def validated(raw: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -46,7 +47,7 @@ def validated(raw: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     for name, frame in raw.items():
         frame = frame.copy()
         frame.insert(0, "source_row", range(1, len(frame) + 1))
-        tables[name] = validate_table(name, frame, source_file=name, now=now).accepted
+        tables[name] = check_table(name, frame, source_file=name, now=now).accepted
     return tables
 
 
@@ -117,18 +118,10 @@ def measure(name: str, raw: dict[str, pd.DataFrame]) -> dict:
 
 
 def write_readme(table: str, command: str) -> None:
-    text = README.read_text() if README.exists() else "# Benchmarks\n"
-    section = (f"{SECTION}\n\nWritten by `{command}` on {date.today():%Y-%m-%d}. Pooled "
-               "walk-forward ROC AUC (churn within 90 days) on the same folds and rows; "
-               "`textbook`: 28-day counts per event name, tenure, MRR and seats in a "
-               "standardised logistic regression.\n\n" + table + "\n")
-    if SECTION in text:
-        before, _, after = text.partition(SECTION)
-        rest = after.split("\n## ", 1)
-        text = before + section + ("\n## " + rest[1] if len(rest) > 1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    README.write_text(text)
+    write_section(SECTION, command,
+                  "Pooled walk-forward ROC AUC (churn within 90 days) on the same folds and "
+                  "rows; `textbook`: 28-day counts per event name, tenure, MRR and seats in a "
+                  "standardised logistic regression.\n\n" + table)
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import json
 import multiprocessing
+import sys
 import tempfile
 import threading
 import time
@@ -36,6 +37,12 @@ import duckdb
 import pandas as pd
 
 END_DATE = date(2026, 10, 31)
+#: What the written table shows, above it in benchmarks/README.md.
+STAGE_NOTES = ("Wall seconds, rows and peak resident memory per stage, built with the "
+               "functions the Dagster assets call; the end-to-end daily run is the real "
+               "Dagster daily job for the last day, in a process of its own. Below the "
+               "table: the ratios to the DuckDB floors measured in the same run, and the "
+               "slowest steps of the daily run.")
 NOW = "2026-11-01T06:00:00"
 
 
@@ -116,8 +123,8 @@ def ingest(recorder: Recorder, data_dir: Path, workdir: Path, *,
     one day at a time, as daily runs would, into the output layout the daily job expects."""
     from features.contract import CONTRACT, day_files, read_table
     from features.event_vocabulary import top_event_names
+    from features.row_checks import check_table, export_account_ids
     from features.usage_rollup import daily_rollup
-    from features.validation import export_account_ids, validate_table
 
     out_dir = workdir / "out"
     settings = _settings(data_dir, out_dir)
@@ -133,7 +140,7 @@ def ingest(recorder: Recorder, data_dir: Path, workdir: Path, *,
             path = settings.table_file(table)
             frame = read_table(path, table, settings.mapping())
             stage.rows += len(frame)
-            validated[table] = validate_table(table, frame, source_file=path.name,
+            validated[table] = check_table(table, frame, source_file=path.name,
                                               now=settings.current_time()).accepted
             if table == "accounts":
                 known = export_account_ids(frame)
@@ -142,7 +149,7 @@ def ingest(recorder: Recorder, data_dir: Path, workdir: Path, *,
         for day in days:
             frame = read_table(files[day], "events", settings.mapping())
             stage.rows += len(frame)
-            accepted = validate_table("events", frame, source_file=files[day].name,
+            accepted = check_table("events", frame, source_file=files[day].name,
                                       now=settings.current_time(),
                                       known_accounts=known).accepted
             accepted = accepted[accepted["event_time"].dt.floor("D") == day.tz_localize("UTC")]
@@ -343,12 +350,12 @@ def _file_store(output_dir: Path):
 def train_and_register(recorder: Recorder, history: dict, training: pd.DataFrame,
                        n_folds: int = 6) -> None:
     """Walk-forward validation and the final fit, registered as champion."""
-    from models.bundle import train_bundle
-    from models.evaluation import evaluate_walk_forward
-    from models.model_health import reference_predictions
+    from models.analysis.model_quality import reference_predictions
+    from models.churn.bundle import train_bundle
+    from models.churn.evaluation import evaluate_walk_forward
     from models.promotion import PromotionDecision
     from models.tracking import apply_decision, log_bundle, log_walk_forward
-    from models.validation import walk_forward_folds
+    from models.walk_forward import walk_forward_folds
     from pipelines.resources import MlflowTracking
 
     with recorder.stage(f"training + {n_folds}-fold walk-forward validation") as stage:
@@ -373,8 +380,8 @@ def register_expansion_champion(recorder: Recorder, history: dict,
                                 training: pd.DataFrame) -> None:
     """The expansion model on the same rows, registered as its champion, so the daily run
     scores opportunities as it would in production."""
-    from features.expansion import expansion_events, expansion_labels
-    from models.expansion import train_expansion_model
+    from features.expansion_events import expansion_events, expansion_labels
+    from models.expansion.model import train_expansion_model
     from models.promotion import PromotionDecision
     from models.tracking import EXPANSION_MODEL, apply_decision, log_bundle
 
@@ -399,7 +406,7 @@ def register_expansion_champion(recorder: Recorder, history: dict,
 
 def daily_scoring(recorder: Recorder, history: dict) -> None:
     """Scoring with explanations for every account of the last day (pure function)."""
-    from models.scoring import score_accounts
+    from models.scoring.scores import score_accounts
 
     snapshot = pd.read_parquet(history["settings"].snapshot_dir() / f"{END_DATE}.parquet")
     with recorder.stage("daily scoring with explanations") as stage:
@@ -526,6 +533,8 @@ def main() -> None:
                              "daily run")
     parser.add_argument("--workdir", help="build in this directory and keep it (one size "
                                           "only) instead of a temporary one")
+    parser.add_argument("--readme", action="store_true",
+                        help="write the table into benchmarks/README.md (make bench does)")
     parser.add_argument("--daily-again", action="store_true",
                         help="with --workdir of an earlier --daily-only run: only the daily run "
                              "again, on what is there")
@@ -544,15 +553,20 @@ def main() -> None:
             "stage": s.name, "wall s": s.seconds, "rows": s.rows,
             "rows/s": s.rows / s.seconds if s.seconds else float("nan"),
             "peak RSS GiB": s.peak_gib, "note": s.note} for s in recorder.stages])
-        print()
-        print(table.to_markdown(index=False, floatfmt=",.1f"))
-        print()
-        for name, value in ratios.items():
-            print(f"{name}: {value:,.2f}")
+        figures = [f"- {name}: {value:,.2f}" for name, value in ratios.items()]
         for label, steps in recorder.steps.items():
             slowest = sorted(steps.items(), key=lambda item: -item[1])[:12]
-            print(f"\nslowest steps of the daily run ({label}): "
-                  + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in slowest))
+            figures.append(f"- slowest steps of the daily run ({label}): "
+                           + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in slowest))
+        body = table.to_markdown(index=False, floatfmt=",.1f") + "\n\n" + "\n".join(figures)
+        print("\n" + body)
+        if args.readme:
+            from readme import write_section  # benchmarks/readme.py
+
+            kind = "The morning run" if args.daily_only or args.daily_again else "Every stage"
+            write_section(f"{kind} at {accounts:,} accounts × {args.months} months",
+                          "benchmarks/run.py " + " ".join(sys.argv[1:]),
+                          STAGE_NOTES + "\n\n" + body)
 
 
 if __name__ == "__main__":

@@ -42,16 +42,16 @@ def _rss_gib(field: str) -> float:
 def prepare(workdir: Path, training_accounts: int) -> None:
     """Train the bundle and keep a pool of feature rows to draw accounts from."""
     from account_health.demo_data import DemoConfig, generate
+    from features.row_checks import check_table
     from features.training_set import training_set_from_tables
-    from features.validation import validate_table
-    from models.bundle import train_bundle
+    from models.churn.bundle import train_bundle
 
     config = DemoConfig(accounts=training_accounts, months=18, end_date=END_DATE)
     now = pd.Timestamp(END_DATE, tz="UTC") + pd.Timedelta(days=1)
     tables = {}
     for name, frame in generate(config).items():
         frame.insert(0, "source_row", range(1, len(frame) + 1))
-        tables[name] = validate_table(name, frame, source_file=name, now=now).accepted
+        tables[name] = check_table(name, frame, source_file=name, now=now).accepted
     training = training_set_from_tables(tables, last_data_day=pd.Timestamp(END_DATE),
                                         horizon_days=90)
     bundle = train_bundle(training, horizon_days=90)
@@ -61,9 +61,9 @@ def prepare(workdir: Path, training_accounts: int) -> None:
 
 def measure(workdir: Path, accounts: int) -> dict:
     """Runs in the child: score ``accounts`` rows and time the parts."""
-    from models.features import model_input
-    from models.reasons import top_reasons
-    from models.scoring import score_accounts
+    from models.inputs import model_input
+    from models.scoring.reasons import top_reasons
+    from models.scoring.scores import score_accounts
 
     bundle = pickle.loads((workdir / "bundle.pkl").read_bytes())
     pool = pd.read_parquet(workdir / "pool.parquet")
@@ -101,6 +101,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, nargs="+", default=[20000, 200000])
     parser.add_argument("--training-accounts", type=int, default=2000)
+    parser.add_argument("--readme", action="store_true",
+                        help="write the table into benchmarks/README.md (make bench does)")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -121,7 +123,16 @@ def main() -> None:
             print(pd.Series(rows[-1]).to_string(float_format=lambda v: f"{v:,.2f}"),
                   flush=True)
             print()
-    print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=",.2f"))
+    table = pd.DataFrame(rows).to_markdown(index=False, floatfmt=",.2f")
+    print(table)
+    if args.readme:
+        from readme import write_section  # benchmarks/readme.py
+
+        write_section("Daily scoring", "benchmarks/scoring_throughput.py "
+                      + " ".join(sys.argv[1:]),
+                      "Everything `score_accounts` does (calibrated risk, Cox survival, health "
+                      "and bands, SHAP values for every account, reasons, playbook), one fresh "
+                      "process per size; seconds and peak resident memory.\n\n" + table)
 
 
 if __name__ == "__main__":

@@ -30,14 +30,16 @@ def main() -> None:
     from features.contract import day_files
     from features.snapshot import EVENT_LOOKBACK_DAYS, compute_snapshots, feature_tables
     from features.training_set import label_rows, training_as_of_dates
-    from models.bundle import train_bundle
-    from models.evaluation import evaluate_walk_forward
-    from models.validation import walk_forward_folds
+    from models.churn.bundle import train_bundle
+    from models.churn.evaluation import evaluate_walk_forward
+    from models.walk_forward import walk_forward_folds
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=200000)
     parser.add_argument("--months", type=int, default=18)
     parser.add_argument("--folds", type=int, default=6)
+    parser.add_argument("--readme", action="store_true",
+                        help="write the table into benchmarks/README.md")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     recorder = stages.Recorder()
@@ -68,10 +70,17 @@ def main() -> None:
             stage.rows = len(training)
             auc = result.pooled_metrics.set_index("model")["roc_auc"].round(3)
             stage.note = "walk-forward ROC AUC " + ", ".join(f"{m} {v}" for m, v in auc.items())
-    print()
-    print(pd.DataFrame([{"stage": s.name, "wall s": s.seconds, "rows": s.rows,
-                         "peak RSS GiB": s.peak_gib, "note": s.note}
-                        for s in recorder.stages]).to_markdown(index=False, floatfmt=",.1f"))
+    table = pd.DataFrame([{"stage": s.name, "wall s": s.seconds, "rows": s.rows,
+                           "peak RSS GiB": s.peak_gib, "note": s.note}
+                          for s in recorder.stages]).to_markdown(index=False, floatfmt=",.1f")
+    print("\n" + table)
+    if args.readme:
+        from readme import write_section  # benchmarks/readme.py
+
+        write_section(f"Training at {args.accounts:,} accounts × {args.months} months",
+                      "benchmarks/training_walk_forward.py " + " ".join(sys.argv[1:]),
+                      "Four-weekly training dates, every candidate and baseline on "
+                      f"{args.folds} walk-forward folds, then the final bundle.\n\n" + table)
 
 
 if __name__ == "__main__":

@@ -5,11 +5,22 @@ joins them point-in-time for training and serves the latest values online. One f
 holds every feature of the groups whose source table is present in the input; each field's
 ``group`` tag names its feature group (Feast's point-in-time join costs a join per view, and
 every group comes from the same snapshot rows).
+
+The pipeline applies these objects itself (asset ``feast_feature_store``). They are also
+module-level objects, so Feast's own CLI works on this folder as on any Feast repository::
+
+    ACCOUNT_HEALTH_OUTPUT_DIR=$PWD/output .venv/bin/feast -c feature_repo feature-views list
+
+The module-level objects describe the output directory of ``ACCOUNT_HEALTH_OUTPUT_DIR``
+(default ``./output``): its snapshot files and the feature groups the last run applied.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from datetime import timedelta
+from pathlib import Path
 
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
 from feast.data_source import DataSource
@@ -74,3 +85,27 @@ def repo_objects(snapshot_glob: str, groups: list[str], offline_store: str = "du
     source = account_daily_snapshot(snapshot_glob, offline_store)
     view = feature_view(source, groups)
     return [account, source, view, churn_feature_service(view)]
+
+
+def applied_groups_file(output_dir: str | Path) -> Path:
+    """Where the pipeline records the feature groups it applied (JSON list)."""
+    return Path(output_dir) / "feast" / "feature_groups.json"
+
+
+def applied_groups(output_dir: str | Path) -> list[str]:
+    """The feature groups the last run applied; every group before any run."""
+    try:
+        groups = json.loads(applied_groups_file(output_dir).read_text())
+    except (OSError, ValueError):
+        return list(FEATURE_GROUPS)
+    return [g for g in groups if g in FEATURE_GROUPS]
+
+
+# Module-level objects for Feast's CLI (see the module docstring).
+_output_dir = Path(os.environ.get("ACCOUNT_HEALTH_OUTPUT_DIR")
+                   or Path(__file__).resolve().parent.parent / "output")
+_offline_store = "postgres" if os.environ.get("ACCOUNT_HEALTH_ENV") == "production" else "duckdb"
+account_daily_snapshot_source = account_daily_snapshot(
+    str(_output_dir.resolve() / "assets" / "account_snapshot" / "*.parquet"), _offline_store)
+account_features = feature_view(account_daily_snapshot_source, applied_groups(_output_dir))
+churn_model_v1 = churn_feature_service(account_features)

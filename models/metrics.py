@@ -101,3 +101,21 @@ def survival_metrics(duration, event, risk, churn_probability: dict[int, np.ndar
                                       else float("nan"))
         metrics[f"brier_{horizon}d"] = float(np.mean((p - y) ** 2)) if len(y) else float("nan")
     return metrics
+
+
+def weighted_auc(values: np.ndarray, outcome: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """ROC AUC of ``values`` for the 0/1 ``outcome`` under each row of ``weights`` (replicates
+    × rows): the weighted Mann-Whitney statistic, ties counting one half. NaN where a
+    replicate has no positive or no negative weight."""
+    values = np.asarray(values, dtype=float)
+    order = np.argsort(values, kind="stable")
+    sorted_values, positive = values[order], np.asarray(outcome, dtype=float)[order]
+    weights = np.atleast_2d(weights)[:, order]
+    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
+    positive_by_value = np.add.reduceat(weights * positive, starts, axis=1)
+    negative_by_value = np.add.reduceat(weights * (1 - positive), starts, axis=1)
+    negatives_below = np.cumsum(negative_by_value, axis=1) - negative_by_value
+    pairs = positive_by_value.sum(axis=1) * negative_by_value.sum(axis=1)
+    wins = (positive_by_value * (negatives_below + 0.5 * negative_by_value)).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(pairs > 0, wins / np.where(pairs > 0, pairs, 1), np.nan)

@@ -1,8 +1,10 @@
-"""MLflow tracking and registry for churn-model training runs.
+"""MLflow tracking and registry for the churn and expansion models, and daily monitoring.
 
-One parent run per training with a child run per walk-forward fold; the deployable bundle is
-logged in the parent run and registered; aliases ``champion`` and ``challenger`` mark what
-scoring uses and what lost (with the reason as a version tag).
+One parent run per training with a child run per walk-forward fold (both models); the
+deployable bundle is logged in the parent run and registered, the version described by its
+data window, folds, metrics and promotion reason; aliases ``champion`` and ``challenger``
+mark what scoring uses and what lost (with the reason as a version tag). Each scored day's
+monitoring figures are a run of their own in the monitoring experiment.
 """
 
 from __future__ import annotations
@@ -20,19 +22,23 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 from mlflow.models import infer_signature
 
-from models import report_plots
-from models.evaluation import WalkForwardResult
-from models.expansion import ExpansionValidation
-from models.features import model_input
-from models.health_bands import churn_by_band
+from models.churn.evaluation import WalkForwardResult
+from models.expansion.model import ExpansionValidation
+from models.inputs import model_input
 from models.promotion import PromotionDecision
-from models.validation import Fold
+from models.reports import plots as report_plots
+from models.scoring.health_bands import churn_by_band
+from models.walk_forward import Fold
 
 EXPERIMENT = "account-health-churn"
 REGISTERED_MODEL = "account-health-churn"
 #: The expansion propensity model: an experiment and a registered model of its own.
 EXPANSION_EXPERIMENT = "account-health-expansion"
 EXPANSION_MODEL = "account-health-expansion"
+#: One run per scored day: its headline, drift and realised-performance figures.
+MONITORING_EXPERIMENT = "account-health-monitoring"
+#: MLflow 3 opens an experiment in the view its kind names (traces for GenAI otherwise).
+EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
 CHAMPION, CHALLENGER = "champion", "challenger"
 VALIDATION_PREDICTIONS = "walk_forward_predictions.parquet"
 REFERENCE_PREDICTIONS = "reference_predictions.parquet"
@@ -55,7 +61,10 @@ def use_tracking(tracking_uri: str, artifact_location: str,
     existing = mlflow.get_experiment_by_name(experiment)
     experiment_id = (existing.experiment_id if existing else
                      mlflow.create_experiment(experiment,
-                                              artifact_location=artifact_location or None))
+                                              artifact_location=artifact_location or None,
+                                              tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}))
+    if existing and existing.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+        MlflowClient().set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
 
@@ -82,15 +91,7 @@ def log_walk_forward(result: WalkForwardResult, folds: list[Fold], params: dict,
         # Proportional-hazards test of the last fold's Cox model (details in the CSV).
         mlflow.log_metric("cox.ph_assumption_violations",
                           int(result.proportional_hazards["violates"].sum()))
-        for fold in folds:
-            fold_table = result.fold_metrics[result.fold_metrics["fold"] == fold.number]
-            with mlflow.start_run(run_name=f"fold {fold.number} · origin {fold.origin.date()}",
-                                  nested=True):
-                mlflow.log_params({"fold": fold.number, "origin": fold.origin.date().isoformat(),
-                                   "train_dates": len(fold.train_dates),
-                                   "first_train_date": fold.train_dates[0].date().isoformat(),
-                                   "last_train_date": fold.train_dates[-1].date().isoformat()})
-                mlflow.log_metrics(_model_metrics(fold_table))
+        _log_folds(folds, result.fold_metrics)
         with tempfile.TemporaryDirectory() as tmp:
             directory = Path(tmp)
             report_plots.save_all(result, directory / "plots")
@@ -107,6 +108,19 @@ def log_walk_forward(result: WalkForwardResult, folds: list[Fold], params: dict,
                 directory / "churn_by_health_band.csv", index=False)
             mlflow.log_artifacts(str(directory))
         return parent.info.run_id
+
+
+def _log_folds(folds: list[Fold], fold_metrics: pd.DataFrame) -> None:
+    """One child run per walk-forward fold of the active run: its dates and metrics."""
+    for fold in folds:
+        fold_table = fold_metrics[fold_metrics["fold"] == fold.number]
+        with mlflow.start_run(run_name=f"fold {fold.number} · origin {fold.origin.date()}",
+                              nested=True):
+            mlflow.log_params({"fold": fold.number, "origin": fold.origin.date().isoformat(),
+                               "train_dates": len(fold.train_dates),
+                               "first_train_date": fold.train_dates[0].date().isoformat(),
+                               "last_train_date": fold.train_dates[-1].date().isoformat()})
+            mlflow.log_metrics(_model_metrics(fold_table))
 
 
 def log_bundle(run_id: str, bundle: mlflow.pyfunc.PythonModel, example: pd.DataFrame,
@@ -163,11 +177,13 @@ def tag_candidate(version: str, candidate: str,
 def log_expansion_validation(validation: ExpansionValidation, folds: list[Fold], params: dict,
                              run_name: str) -> str:
     """A run in the expansion experiment with params, pooled top-N metrics per targeting
-    method, and the fold metrics and out-of-fold predictions as artifacts."""
+    method, and the fold metrics and out-of-fold predictions as artifacts; one child run
+    per fold, as for the churn model."""
     with mlflow.start_run(run_name=run_name) as run:
         mlflow.log_params({**params, "fold_origins": ",".join(
             f.origin.date().isoformat() for f in folds)})
         mlflow.log_metrics(_model_metrics(validation.pooled_metrics))
+        _log_folds(folds, validation.fold_metrics)
         with tempfile.TemporaryDirectory() as tmp:
             directory = Path(tmp)
             validation.fold_metrics.to_csv(directory / "fold_metrics.csv", index=False)
@@ -214,19 +230,32 @@ def validation_of(version: str,
             reference=pd.read_parquet(reference) if reference is not None else None)
 
 
-def log_monitoring(run_id: str, day: pd.Timestamp, metrics: dict[str, float],
-                   report: Path | None = None) -> None:
-    """A day's monitoring figures on the model's own training run, as ``monitoring.*``
-    metrics stepped by day (so the MLflow UI charts them over time), and the day's report
-    as an artifact. Logging the same day again adds nothing new."""
-    since_epoch = pd.Timestamp(day).normalize().tz_localize(None) - pd.Timestamp(0)
+def log_monitoring(experiment_id: str, day: pd.Timestamp, metrics: dict[str, float], *,
+                   model_version: str, training_run_id: str,
+                   report: Path | None = None) -> str:
+    """A scored day's monitoring figures as the run ``monitoring <day>`` of the monitoring
+    experiment (tagged with the scoring model's version and training run), and the day's
+    report as its artifact; the run's id. Logging the same day again reuses its run and
+    adds nothing new."""
+    day = pd.Timestamp(day).normalize().tz_localize(None)
+    since_epoch = day - pd.Timestamp(0)
     timestamp, step = since_epoch // pd.Timedelta(milliseconds=1), since_epoch.days
     client = MlflowClient()
+    name = f"{day:%Y-%m-%d}"
+    found = client.search_runs([experiment_id], filter_string=f"tags.day = '{name}'",
+                               max_results=1)
+    run_id = found[0].info.run_id if found else client.create_run(
+        experiment_id, run_name=f"monitoring {name}", start_time=timestamp,
+        tags={"day": name}).info.run_id
+    client.set_tag(run_id, "model_version", str(model_version))
+    client.set_tag(run_id, "training_run_id", training_run_id)
     client.log_batch(run_id, metrics=[
-        Metric(f"monitoring.{name}", float(value), timestamp, step)
-        for name, value in metrics.items() if value is not None and pd.notna(value)])
+        Metric(name_, float(value), timestamp, step)
+        for name_, value in metrics.items() if value is not None and pd.notna(value)])
     if report is not None:
-        client.log_artifact(run_id, str(report), artifact_path="monitoring/daily")
+        client.log_artifact(run_id, str(report))
+    client.set_terminated(run_id)
+    return run_id
 
 
 def model_versions(registered_model: str = REGISTERED_MODEL) -> pd.DataFrame:
@@ -283,10 +312,38 @@ def set_champion(version: str, *, reason: str,
 
 def apply_decision(version: str, decision: PromotionDecision,
                    registered_model: str = REGISTERED_MODEL) -> str:
-    """Set ``champion`` or ``challenger`` on the version and record the reason."""
+    """Set ``champion`` or ``challenger`` on the version, record the reason, and describe
+    the version (``describe_version``)."""
     client = MlflowClient()
     alias = CHAMPION if decision.promote else CHALLENGER
     client.set_registered_model_alias(registered_model, alias, version)
     client.set_model_version_tag(registered_model, version, "promotion_reason", decision.reason)
     client.set_model_version_tag(registered_model, version, "promoted", str(decision.promote))
+    client.update_model_version(registered_model, version, description=describe_version(
+        client, registered_model, version, alias, decision.reason))
     return alias
+
+
+#: Walk-forward metrics a version's description quotes, per registered model.
+DESCRIBED_METRICS = {REGISTERED_MODEL: ("roc_auc", "pr_auc", "lift_at_10pct", "ece"),
+                     EXPANSION_MODEL: ("precision_at_n", "lift_at_n", "arr_captured_at_n")}
+
+
+def describe_version(client: MlflowClient, registered_model: str, version: str, alias: str,
+                     reason: str) -> str:
+    """What a reader of the registry needs: the data window and folds the version was
+    validated on, its walk-forward metrics and why it is champion or challenger."""
+    details = client.get_model_version(registered_model, version)
+    run = client.get_run(details.run_id)
+    params, metrics = run.data.params, run.data.metrics
+    candidate = details.tags.get(CANDIDATE_TAG, "xgboost")
+    origins = [o for o in params.get("fold_origins", "").split(",") if o]
+    shown = ", ".join(f"{m} {metrics[f'{candidate}.{m}']:.3f}"
+                      for m in DESCRIBED_METRICS.get(registered_model, ())
+                      if f"{candidate}.{m}" in metrics)
+    window = (f"validated walk-forward on {len(origins)} folds, origins {origins[0]} to "
+              f"{origins[-1]}" if origins else "validated walk-forward")
+    return (f"{candidate} model, {alias}. Trained on {params.get('training_rows', '?')} "
+            f"labelled rows (data hash {params.get('data_hash', '?')}, horizon "
+            f"{params.get('horizon_days', '?')} days); {window}. Pooled metrics: "
+            f"{shown or 'none logged'}. Promotion: {reason}")

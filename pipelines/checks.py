@@ -1,4 +1,9 @@
-"""Data-quality checks shown beside the assets in the Dagster UI.
+"""Asset checks that judge an asset's stored output, shown beside the assets in the UI.
+
+Where checks live: a check that needs only what an asset stored (its output, the settings)
+is an ``@asset_check`` here, so it can be re-run on its own from the UI; a check that judges
+values only the computation has (rows it dropped, what it read back from a store) is a
+``check_specs`` entry of that asset, yielded by its body.
 
 Checks warn rather than fail the run: a run fails loudly only when a required table is
 missing or unreadable (the assets raise then). A warning is still visible in the UI.
@@ -54,7 +59,7 @@ def snapshot_freshness(settings: AccountHealthSettings) -> AssetCheckResult:
              description="XGBoost beats the base rate and the hand-weighted health score on "
                          "walk-forward ROC AUC and lift at the top 10 %")
 def model_beats_baselines(churn_model_validation: pd.DataFrame) -> AssetCheckResult:
-    from models.evaluation import beats_baselines
+    from models.churn.evaluation import beats_baselines
 
     results = beats_baselines(churn_model_validation)
     return AssetCheckResult(passed=all(results.values()), severity=AssetCheckSeverity.ERROR,

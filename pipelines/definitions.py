@@ -5,22 +5,20 @@ Serve it with ``dagster dev -m pipelines.definitions`` (``make dagster-ui``).
 
 import os
 
-from dagster import Definitions, define_asset_job, load_assets_from_modules
+from dagster import (
+    Definitions,
+    colored_console_logger,
+    define_asset_job,
+    load_assets_from_modules,
+)
 
 from feature_repo.store import PRODUCTION_CONFIG
 from pipelines import checks
-from pipelines.assets import (
-    alerts,
-    features,
-    ingestion,
-    interventions,
-    models,
-    monitoring,
-    reports,
-    scoring,
-)
+from pipelines.assets import features, models, monitoring, raw, scoring, training
 from pipelines.io_manager import PartitionedParquetIOManager
+from pipelines.progress import progress_logger
 from pipelines.resources import (
+    AccountHealthSettings,
     AlertWebhook,
     FeastFeatureStore,
     MlflowTracking,
@@ -29,8 +27,7 @@ from pipelines.resources import (
 from pipelines.schedules import schedules_from_env
 from pipelines.selections import DAILY_SCORING, FEATURE_PIPELINE, RETRAINING
 
-all_assets = load_assets_from_modules([ingestion, features, reports, models, interventions,
-                                       scoring, alerts, monitoring])
+all_assets = load_assets_from_modules([raw, features, training, models, scoring, monitoring])
 all_checks = [checks.required_tables_present, checks.quarantine_rate_within_limit,
               checks.snapshot_freshness,
               checks.model_beats_baselines, checks.model_auc_above_floor]
@@ -55,7 +52,7 @@ daily_scoring_job = define_asset_job(
     description="The morning run: a day's features, scores with reasons and actions, alerts")
 
 
-def build_resources(settings=None) -> dict:
+def build_resources(settings: AccountHealthSettings | None = None) -> dict:
     """Resources for the given settings (default: from ACCOUNT_HEALTH_* variables).
 
     ``ACCOUNT_HEALTH_ENV=production`` selects the production stores (docs/operations.md):
@@ -84,16 +81,23 @@ def build_resources(settings=None) -> dict:
         "settings": settings,
         "feast": feast,
         "mlflow_tracking": mlflow_tracking,
-        "io_manager": PartitionedParquetIOManager(base_dir=f"{settings.output_dir}/assets"),
+        "io_manager": PartitionedParquetIOManager(base_dir=str(settings.assets_dir())),
         "alert_webhook": AlertWebhook(
             url=os.environ.get("ACCOUNT_HEALTH_ALERT_WEBHOOK_URL", "")),
     }
 
 
-defs = Definitions(
-    assets=all_assets,
-    asset_checks=all_checks,
-    jobs=[feature_pipeline_job, train_churn_models_job, daily_scoring_job],
-    schedules=schedules_from_env(daily_scoring_job, train_churn_models_job),
-    resources=build_resources(),
-)
+def definitions(settings: AccountHealthSettings | None = None) -> Definitions:
+    """Assets, checks, jobs and schedules with the resources of ``settings`` (default: from
+    the environment)."""
+    return Definitions(
+        assets=all_assets,
+        asset_checks=all_checks,
+        jobs=[feature_pipeline_job, train_churn_models_job, daily_scoring_job],
+        schedules=schedules_from_env(daily_scoring_job, train_churn_models_job),
+        resources=build_resources(settings),
+        loggers={"console": colored_console_logger, "progress": progress_logger},
+    )
+
+
+defs = definitions()

@@ -9,6 +9,7 @@ a day with no rows is written as an empty file so stale rows cannot survive.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -43,14 +44,30 @@ def partition_days(values: pd.Series) -> pd.Series:
     return days.set_axis(getattr(values, "index", days.index))
 
 
+def day_key(day: str | pd.Timestamp) -> str:
+    """A daily partition's key (``YYYY-MM-DD``) from a key or a timestamp."""
+    return day if isinstance(day, str) else f"{pd.Timestamp(day):%Y-%m-%d}"
+
+
+def asset_file(base_dir: str | Path, asset_key: Sequence[str],
+               partition: str | None = None) -> Path:
+    """Where an asset's output is stored: ``<base_dir>/<asset>.parquet``, or one day's
+    partition ``<base_dir>/<asset>/<day>.parquet``. The one place that says so."""
+    base = Path(base_dir).joinpath(*asset_key)
+    return base / f"{partition}.parquet" if partition else base.with_suffix(".parquet")
+
+
 class PartitionedParquetIOManager(ConfigurableIOManager):
-    """Stores ``<base_dir>/<asset>.parquet`` or ``<base_dir>/<asset>/<day>.parquet``."""
+    """Stores ``<base_dir>/<asset>.parquet`` or ``<base_dir>/<asset>/<day>.parquet``.
+
+    An input declared with ``metadata={"missing_ok": True}`` (the previous day, through a
+    partition mapping) loads as ``None`` when none of its partitions was stored.
+    """
 
     base_dir: str
 
-    def asset_path(self, asset_key: list[str], partition: str | None = None) -> Path:
-        base = Path(self.base_dir).joinpath(*asset_key)
-        return base / f"{partition}.parquet" if partition else base.with_suffix(".parquet")
+    def asset_path(self, asset_key: Sequence[str], partition: str | None = None) -> Path:
+        return asset_file(self.base_dir, asset_key, partition)
 
     def handle_output(self, context: OutputContext, obj: pd.DataFrame | None) -> None:
         key = list(context.asset_key.path)
@@ -91,6 +108,8 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
             return pd.read_parquet(path) if path.exists() else None
         paths = [self.asset_path(key, k) for k in context.asset_partition_keys]
         existing = [str(p) for p in paths if p.exists()]
+        if not existing and (context.definition_metadata or {}).get("missing_ok"):
+            return None
         if not existing:
             raise FileNotFoundError(f"{context.asset_key}: no partition files in "
                                     f"{self.asset_path(key).with_suffix('')}")

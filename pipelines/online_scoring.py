@@ -11,7 +11,7 @@ import pandas as pd
 from feast import FeatureStore
 
 from feature_repo.definitions import CHURN_FEATURE_SERVICE
-from models.scoring import score_accounts
+from models.scoring.scores import score_accounts
 from pipelines.resources import AccountHealthSettings, FeastFeatureStore, MlflowTracking
 
 TIMESTAMP_SUFFIX = "__ts"

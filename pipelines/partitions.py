@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pandas as pd
 from dagster import AssetExecutionContext, DailyPartitionsDefinition
 
-from pipelines.resources import DEFAULT_START_DATE
+from pipelines.resources import DEFAULT_START_DATE, settings_from_env
 
-#: One partition per UTC day from ACCOUNT_HEALTH_START_DATE to yesterday (complete days).
-daily_partitions = DailyPartitionsDefinition(
-    start_date=os.environ.get("ACCOUNT_HEALTH_START_DATE", DEFAULT_START_DATE),
-    timezone="UTC",
-)
+
+def partitions_start() -> str:
+    """The first daily partition: ``ACCOUNT_HEALTH_START_DATE`` when set, else the first day
+    of the data as the last run recorded it (``pipelines.run.record_data_window``), so no
+    day before the data shows as missing; before any run, the default start date."""
+    explicit = os.environ.get("ACCOUNT_HEALTH_START_DATE")
+    if explicit:
+        return explicit
+    settings = settings_from_env()
+    try:
+        window = json.loads(settings.data_window_file().read_text())
+    except (OSError, ValueError):
+        return DEFAULT_START_DATE
+    if window.get("data_dir") != settings.data_dir or "first_day" not in window:
+        return DEFAULT_START_DATE
+    return window["first_day"]
+
+
+#: One partition per UTC day from the start (``partitions_start``) to yesterday.
+daily_partitions = DailyPartitionsDefinition(start_date=partitions_start(), timezone="UTC")
 
 
 def run_days(context: AssetExecutionContext) -> pd.DatetimeIndex:

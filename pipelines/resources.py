@@ -18,9 +18,10 @@ from feast import FeatureStore
 from feature_repo.store import LOCAL_CONFIG, open_store
 from features.contract import ContractMapping, EventTaxonomy, find_table_file
 from features.event_vocabulary import with_tracked_events
-from models.drift import DriftThresholds
-from models.scoring_config import ScoringConfig
-from models.validation import Fold, NotEnoughHistory, adaptive_folds
+from models.analysis.drift import DriftThresholds
+from models.scoring.config import ScoringConfig
+from models.walk_forward import Fold, NotEnoughHistory, adaptive_folds
+from pipelines.io_manager import asset_file, day_key
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT_DIR = REPO_ROOT / "output"
@@ -121,9 +122,26 @@ class AccountHealthSettings(ConfigurableResource):
     def table_file(self, table: str) -> Path | None:
         return find_table_file(self.data_path, table)
 
+    def assets_dir(self) -> Path:
+        """Where the IO manager stores asset outputs (``io_manager.asset_file``)."""
+        return self.output_path / "assets"
+
+    def asset_file(self, asset: str, day: str | pd.Timestamp | None = None) -> Path:
+        """The stored output of ``asset``, or of its partition for ``day``."""
+        return asset_file(self.assets_dir(), [asset], None if day is None else day_key(day))
+
+    def export_file(self, export: str, day: str | pd.Timestamp, suffix: str = "csv") -> Path:
+        """A day's export for people and other tools: ``<output_dir>/<export>/<day>.<suffix>``
+        (scores, alerts, opportunities, work_queue)."""
+        return self.output_path / export / f"{day_key(day)}.{suffix}"
+
+    def data_window_file(self) -> Path:
+        """Where a run records the first and last day the data covers (JSON)."""
+        return self.output_path / "data_window.json"
+
     def snapshot_dir(self) -> Path:
-        """Where the io_manager keeps the daily snapshot partitions (the Feast source)."""
-        return self.output_path / "assets" / "account_snapshot"
+        """Where the IO manager keeps the daily snapshot partitions (the Feast source)."""
+        return self.asset_file("account_snapshot").with_suffix("")
 
     def snapshot_days(self) -> list[str]:
         """Days (``YYYY-MM-DD``) with a stored snapshot partition, oldest first."""
@@ -171,8 +189,7 @@ class MlflowTracking(ConfigurableResource):
             raise Failure(f"No champion model: the MLflow registry at {self.tracking_uri} has "
                           f"no {name}@{CHAMPION}. Train one first (job "
                           "train_churn_models, or make run).") from exc
-        model = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
-        return model.unwrap_python_model(), str(version.version)
+        return _load_version(name, CHAMPION, str(version.version)), str(version.version)
 
     def load_scoring_model(self):
         """(model, version, status) of the churn model that scores the day: the champion
@@ -191,9 +208,9 @@ class MlflowTracking(ConfigurableResource):
             version = MlflowClient().get_model_version_by_alias(REGISTERED_MODEL, CHALLENGER)
         except mlflow.exceptions.MlflowException:
             return (*self.load_champion(), "champion")  # raises the Failure saying what to run
-        model = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL}@{CHALLENGER}")
+        model = _load_version(REGISTERED_MODEL, CHALLENGER, str(version.version))
         reason = version.tags.get("promotion_reason", "it did not clear the promotion rule")
-        return (model.unwrap_python_model(), str(version.version),
+        return (model, str(version.version),
                 f"below the bar, no champion yet: {reason}")
 
     @classmethod
@@ -201,6 +218,20 @@ class MlflowTracking(ConfigurableResource):
         root = Path(output_dir).resolve() / "mlflow"
         return cls(tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
                    artifact_location=(root / "artifacts").as_uri())
+
+
+def _load_version(name: str, alias: str, version: str):
+    """The Python model of ``name@alias``; a Failure saying what to do when it was saved by
+    code whose modules no longer exist (a model from before an upgrade)."""
+    import mlflow
+
+    try:
+        return mlflow.pyfunc.load_model(f"models:/{name}@{alias}").unwrap_python_model()
+    except (ModuleNotFoundError, AttributeError) as exc:
+        raise Failure(f"{name} v{version} ({alias}) was saved by an earlier version of "
+                      f"account-health and cannot be loaded ({exc}). Train a new one (job "
+                      "train_churn_models, or make run) and, if it stays challenger, make it "
+                      "champion: account-health champion --set <version> --reason ...") from exc
 
 
 class FeastFeatureStore(ConfigurableResource):

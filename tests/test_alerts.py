@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from models.alerts import AlertConfig, evaluate_alerts
-from models.health_bands import Band, HealthConfig
+from models.alerts.score_changes import AlertConfig, evaluate_alerts
+from models.scoring.health_bands import Band, HealthConfig
 
 
 def day_scores(rows: dict[str, tuple[float, str, float]]) -> pd.DataFrame:
@@ -123,7 +123,7 @@ def test_same_inputs_give_the_same_alert_ids():
 
 
 def test_webhook_payload_is_one_slack_message_listing_the_largest_first():
-    from models.alerts import webhook_payload
+    from models.alerts.score_changes import webhook_payload
 
     days = [day_scores({"A": (75, "healthy", 200), "B": (80, "healthy", 200),
                         "C": (90, "thriving", 200)}),

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from models.classifier import ChurnClassifier
-from models.evaluation import best_candidate
-from models.features import informative_columns
-from models.logistic import LogisticChurnModel
+from models.churn.classifier import ChurnClassifier
+from models.churn.evaluation import best_candidate
+from models.churn.logistic import LogisticChurnModel
+from models.inputs import informative_columns
 
 
 def synthetic(n: int = 3000, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:

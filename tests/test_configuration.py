@@ -74,7 +74,7 @@ def test_folds_horizon_cadence_and_promotion_thresholds_come_from_the_environmen
 def test_the_local_dagster_instance_has_telemetry_off_unless_configured(tmp_path):
     import yaml
 
-    from pipelines.run import prepare_dagster_home
+    from account_health.run import prepare_dagster_home
 
     prepare_dagster_home(tmp_path / "home")
     written = yaml.safe_load((tmp_path / "home" / "dagster.yaml").read_text())

@@ -4,7 +4,7 @@ import re
 
 import pandas as pd
 
-from models.daily_report import ReportInputs, render_report
+from models.reports.daily import ReportInputs, render_report
 
 BANDS = ["thriving", "healthy", "neutral", "at-risk", "critical"]
 
@@ -71,7 +71,7 @@ def test_without_retention_drift_or_outcomes_the_page_says_so():
 
 
 def test_targets_and_drift_thresholds_come_from_the_inputs():
-    from models.drift import DriftThresholds
+    from models.analysis.drift import DriftThresholds
 
     page = render(targets={"nrr": 1.05, "grr": 0.92},
                   drift=pd.DataFrame({"feature": ["seats"], "psi": [0.01], "ks_statistic": [0.0],

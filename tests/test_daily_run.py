@@ -59,7 +59,7 @@ def test_backfill_of_three_days_writes_three_partitions(backfill):
 
 
 def test_each_day_gets_drift_per_model_feature_and_a_drift_check(backfill):
-    from models.features import feature_columns
+    from models.inputs import feature_columns
 
     settings, (result, tables), _ = backfill
     training = pd.read_parquet(Path(settings.output_dir) / "assets" / "training_set.parquet")
@@ -75,7 +75,7 @@ def test_each_day_gets_drift_per_model_feature_and_a_drift_check(backfill):
 
 
 def test_each_day_gets_prediction_drift_against_the_models_training_dates(backfill):
-    from models.model_health import prediction_drift
+    from models.analysis.model_quality import prediction_drift
     from models.tracking import validation_of
     from tests.conftest import use_registry_of
 
@@ -97,30 +97,36 @@ def test_each_day_gets_prediction_drift_against_the_models_training_dates(backfi
     assert check.passed == (not tables["prediction_drift"][DAYS[-1]]["drifted"].iloc[0])
 
 
-def test_monitoring_figures_are_logged_on_the_models_run_once_per_day(backfill):
-    """Run twice over three days: each monitoring metric has one value per day (no
-    duplicates), and each day's report is an artifact of the scoring model's run."""
+def test_monitoring_figures_are_a_run_per_scored_day_not_on_the_training_run(backfill):
+    """Run twice over three days: one monitoring run per day (no duplicates), each with the
+    day's figures, report and scoring model; the training run holds no monitoring figures."""
     from mlflow import MlflowClient
 
-    from models.tracking import validation_of
+    from models.tracking import MONITORING_EXPERIMENT, validation_of
     from tests.conftest import use_registry_of
 
     settings, (_, tables), _ = backfill
     use_registry_of(settings)
     scores = tables["account_scores"][DAYS[-1]]
-    run_id = validation_of(str(scores["model_version"].iloc[0])).run_id
+    version = str(scores["model_version"].iloc[0])
+    training_run = validation_of(version).run_id
     client = MlflowClient()
-    history = client.get_metric_history(run_id, "monitoring.arr_at_risk")
-    by_day = {pd.Timestamp(0) + pd.Timedelta(days=m.step): m.value for m in history}
-    assert len(history) == len(DAYS)
-    assert by_day == pytest.approx({pd.Timestamp(day): tables["account_scores"][day]
-                                    ["arr_at_risk"].sum() for day in DAYS})
-    latest = client.get_run(run_id).data.metrics
-    assert latest["monitoring.accounts_scored"] == len(scores)
-    assert latest["monitoring.prediction_psi"] == pytest.approx(
+    experiment = client.get_experiment_by_name(MONITORING_EXPERIMENT)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    runs = {r.data.tags["day"]: r for r in client.search_runs([experiment.experiment_id])}
+    assert sorted(runs) == sorted(DAYS)
+    for day, run in runs.items():
+        day_scores = tables["account_scores"][day]
+        assert run.data.metrics["arr_at_risk"] == pytest.approx(day_scores["arr_at_risk"].sum())
+        assert run.data.metrics["accounts_scored"] == len(day_scores)
+        assert run.data.tags["model_version"] == version
+        assert run.data.tags["training_run_id"] == training_run
+        assert len(client.get_metric_history(run.info.run_id, "arr_at_risk")) == 1
+        assert {a.path for a in client.list_artifacts(run.info.run_id)} == {f"{day}.html"}
+    assert runs[DAYS[-1]].data.metrics["prediction_psi"] == pytest.approx(
         tables["prediction_drift"][DAYS[-1]]["psi"].iloc[0])
-    reports = {a.path for a in client.list_artifacts(run_id, "monitoring/daily")}
-    assert reports == {f"monitoring/daily/{day}.html" for day in DAYS}
+    assert not any(name.startswith("monitoring") for name in
+                   client.get_run(training_run).data.metrics)
 
 
 def test_retention_metrics_cover_the_business_and_each_segment_plan_and_owner(backfill):
@@ -345,7 +351,7 @@ def test_past_scores_are_judged_once_their_horizon_has_closed(backfill):
 
 
 def test_the_run_summary_prints_both_drifts_of_the_day(backfill, capsys):
-    from pipelines.run import print_monitoring
+    from account_health.summary import print_monitoring
 
     settings, (_, tables), _ = backfill
     print_monitoring(settings, DAYS[-1])

@@ -9,8 +9,8 @@ from account_health.demo_data import DemoConfig, generate, generate_to_dir
 from features.billing import days_to_renewal
 from features.contract import CONTRACT
 from features.labels import active_periods
+from features.row_checks import check_table
 from features.snapshot import FEATURE_GROUPS
-from features.validation import validate_table
 from tests.conftest import NOW, TINY
 
 
@@ -27,7 +27,7 @@ def test_clean_demo_data_passes_the_contract_entirely():
     for table, frame in tables.items():
         frame = frame.copy()
         frame.insert(0, "source_row", range(1, len(frame) + 1))
-        result = validate_table(table, frame, source_file=table, now=pd.Timestamp(NOW, tz="UTC"))
+        result = check_table(table, frame, source_file=table, now=pd.Timestamp(NOW, tz="UTC"))
         assert result.quarantine.empty, (table, result.quarantine["reason"].head().tolist())
         assert len(result.accepted) == len(frame)
 
@@ -83,7 +83,7 @@ def test_cli_writes_the_requested_demo(tmp_path, capsys):
 def test_demo_data_is_reused_only_when_the_same_generator_wrote_it(tmp_path):
     import json
 
-    from pipelines.run import ensure_demo_data
+    from account_health.run import ensure_demo_data
 
     config = replace(TINY, accounts=40, months=3)
     assert ensure_demo_data(tmp_path, config)

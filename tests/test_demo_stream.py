@@ -11,8 +11,8 @@ import pytest
 
 from account_health.demo_stream import generate_streamed
 from features.contract import ContractMapping, EventTaxonomy, day_files, read_table
+from features.row_checks import check_table, export_account_ids
 from features.usage_rollup import roll_up
-from features.validation import export_account_ids, validate_table
 from tests.conftest import NOW, TINY
 
 STREAMED = replace(TINY, accounts=50, months=3)
@@ -62,13 +62,13 @@ def test_clean_streamed_data_passes_the_contract(streamed):
     validated = {}
     for table in ("accounts", "subscriptions"):
         frame = read_table(data / f"{table}.csv", table, ContractMapping())
-        result = validate_table(table, frame, source_file=table, now=pd.Timestamp(NOW, tz="UTC"))
+        result = check_table(table, frame, source_file=table, now=pd.Timestamp(NOW, tz="UTC"))
         assert result.quarantine.empty, (table, result.quarantine["reason"].head().tolist())
         validated[table] = result.accepted
     known = export_account_ids(validated["accounts"])
     for day, path in list(day_files(data / "events").items())[-5:]:
         frame = read_table(path, "events", ContractMapping())
-        result = validate_table("events", frame, source_file=path.name,
+        result = check_table("events", frame, source_file=path.name,
                                 now=pd.Timestamp(NOW, tz="UTC"), known_accounts=known)
         assert result.quarantine.empty, (day, result.quarantine["reason"].head().tolist())
 

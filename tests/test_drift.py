@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.drift import (
+from models.analysis.drift import (
     DriftThresholds,
     feature_drift,
     ks_statistic,

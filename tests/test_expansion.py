@@ -4,7 +4,7 @@ counting them in windows after as-of dates, on hand-made subscriptions."""
 import numpy as np
 import pandas as pd
 
-from features.expansion import events_in_window, expansion_events, expansion_labels
+from features.expansion_events import events_in_window, expansion_events, expansion_labels
 
 
 def subs(*rows) -> pd.DataFrame:

@@ -7,22 +7,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.expansion import expansion_events, expansion_labels
-from models.expansion import (
+from features.expansion_events import expansion_events, expansion_labels
+from models.expansion.model import (
     EXPANSION_LABEL,
     RUBRIC,
     evaluate_expansion,
     rubric_score,
     train_expansion_model,
 )
-from models.metrics import top_n
-from models.opportunities import (
+from models.expansion.opportunities import (
     OPPORTUNITY_COLUMNS,
     score_opportunities,
     tier_of,
     validate_opportunities,
 )
-from models.validation import walk_forward_folds
+from models.metrics import top_n
+from models.walk_forward import walk_forward_folds
 from tests.conftest import demo_tables, labelled_snapshots
 from tests.test_models import MODEL_DEMO
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from models.health_bands import Band, HealthConfig, assign_bands, health_score
+from models.scoring.health_bands import Band, HealthConfig, assign_bands, health_score
 
 
 def test_score_is_100_at_no_risk_50_at_the_midpoint_and_falls_with_risk():
@@ -37,7 +37,7 @@ def test_bands_must_cover_every_score():
 
 
 def test_churn_by_band_counts_and_rates():
-    from models.health_bands import churn_by_band
+    from models.scoring.health_bands import churn_by_band
 
     # risks 0.01 and 0.02 score > 85 (thriving); 0.5 scores ~20 (critical)
     table = churn_by_band([0.01, 0.02, 0.5, 0.5], [0, 0, 1, 0]).set_index("band")

@@ -9,7 +9,7 @@ import pytest
 
 from account_health.demo_data import DemoConfig, generate
 from features.contract import HOLDOUT_ACTION
-from models.interventions import (
+from models.analysis.interventions import (
     BROKEN,
     CONTROL,
     TREATED,
@@ -242,7 +242,7 @@ def test_uplift_interval_contains_the_planted_effect(demo_with_holdout):
 
 
 def test_two_model_uplift_is_estimable_on_the_demo_with_a_larger_holdout(demo_with_holdout):
-    from models.features import feature_columns
+    from models.inputs import feature_columns
     from tests.conftest import labelled_snapshots
 
     config, tables, planted = demo_with_holdout

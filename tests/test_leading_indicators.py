@@ -7,16 +7,16 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from account_health.demo_data import PLANTED_DRIVERS, PLANTED_EXPANSION_DRIVERS
-from models.baselines import CorrelationWeightedHealthBaseline, correlation_weights
-from models.leading_indicators import (
+from models.analysis.leading_indicators import (
     auc_with_interval,
     bootstrap_weights,
     collinear_groups,
     indicator_table,
     lead_outcomes,
     univariate_association,
-    weighted_auc,
 )
+from models.churn.baselines import CorrelationWeightedHealthBaseline, correlation_weights
+from models.metrics import weighted_auc
 
 
 def test_lead_outcomes_by_hand():
@@ -119,9 +119,9 @@ def test_correlation_weights_follow_the_separating_component():
 
 @pytest.fixture(scope="module")
 def demo_indicators():
-    from features.expansion import expansion_events
-    from models.features import feature_columns
-    from models.leading_indicators import churn_outcomes, expansion_outcomes
+    from features.expansion_events import expansion_events
+    from models.analysis.leading_indicators import churn_outcomes, expansion_outcomes
+    from models.inputs import feature_columns
     from tests.conftest import demo_tables, labelled_snapshots
     from tests.test_models import MODEL_DEMO
 

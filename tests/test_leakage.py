@@ -3,8 +3,8 @@
 import pandas as pd
 
 from features.contract import ContractMapping, find_table_file, read_table
+from features.row_checks import check_table
 from features.snapshot import FEATURE_TABLES, compute_snapshots
-from features.validation import validate_table
 
 CUTOFF = pd.Timestamp("2026-08-31")  # end of this day is the last moment "known"
 
@@ -14,7 +14,7 @@ def load_validated(data_dir):
     for table in FEATURE_TABLES:
         path = find_table_file(data_dir, table)
         frame = read_table(path, table, ContractMapping())
-        tables[table] = validate_table(table, frame, source_file=path.name,
+        tables[table] = check_table(table, frame, source_file=path.name,
                                        now=pd.Timestamp("2026-11-01", tz="UTC")).accepted
     return tables
 

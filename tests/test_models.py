@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from account_health.demo_data import PLANTED_DRIVERS, DemoConfig
-from models.baselines import BaseRateBaseline, HealthScoreBaseline, hand_weighted_health_score
-from models.classifier import ChurnClassifier
-from models.evaluation import beats_baselines, evaluate_walk_forward
-from models.survival import ChurnSurvivalModel
-from models.validation import walk_forward_folds
+from models.churn.baselines import BaseRateBaseline, HealthScoreBaseline, hand_weighted_health_score
+from models.churn.classifier import ChurnClassifier
+from models.churn.evaluation import beats_baselines, evaluate_walk_forward
+from models.churn.survival import ChurnSurvivalModel
+from models.walk_forward import walk_forward_folds
 from tests.conftest import TINY, labelled_snapshots
 
 MODEL_DEMO = DemoConfig(accounts=800, months=18, seed=1, end_date=TINY.end_date)

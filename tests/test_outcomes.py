@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from models.outcomes import label_scores, realised_performance, surprise_churn
+from models.analysis.outcomes import label_scores, realised_performance, surprise_churn
 
 T = pd.Timestamp
 HORIZON = 60

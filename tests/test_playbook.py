@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from models.playbook import HOLDOUT_RULE, Playbook, recommend_actions
+from models.scoring.playbook import HOLDOUT_RULE, Playbook, recommend_actions
 
 
 def accounts(**columns):

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.classifier import ChurnClassifier
-from models.reasons import describe, top_reasons
+from models.churn.classifier import ChurnClassifier
+from models.scoring.reasons import describe, top_reasons
 
 
 def test_sentences_read_like_a_csm_would_write_them():
@@ -57,7 +57,7 @@ def test_reasons_add_up_to_the_model_margin():
 
 def test_every_feature_has_a_sentence():
     from features.snapshot import FEATURE_GROUPS
-    from models.reasons import SENTENCES
+    from models.scoring.reasons import SENTENCES
 
     features = {f for group in FEATURE_GROUPS.values() for f in group}
     assert set(SENTENCES) <= features

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from account_health.demo_data import DemoConfig
-from models.bundle import train_bundle
-from models.health_bands import health_score
-from models.scoring import score_accounts
+from models.churn.bundle import train_bundle
+from models.scoring.health_bands import health_score
+from models.scoring.scores import score_accounts
 from tests.conftest import TINY, labelled_snapshots
 
 
@@ -53,7 +53,7 @@ def test_every_account_has_reasons_an_action_and_provenance(scored):
 
 
 def test_crm_records_follow_the_output_contract(scored):
-    from models.scoring import crm_records
+    from models.scoring.scores import crm_records
 
     _, table = scored
     records = crm_records(table.head(3))

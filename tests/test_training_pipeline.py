@@ -10,9 +10,10 @@ import pytest
 from dagster import AssetSelection, DagsterInstance
 from mlflow import MlflowClient
 
-from models.features import model_input
+from account_health.summary import print_interventions
+from models.inputs import model_input
 from models.tracking import EXPANSION_EXPERIMENT, EXPANSION_MODEL, EXPERIMENT, REGISTERED_MODEL
-from pipelines.run import print_interventions, run_pipeline
+from pipelines.run import run_pipeline
 from tests.conftest import make_settings, use_registry_of
 
 
@@ -44,6 +45,23 @@ def test_training_run_has_parent_fold_runs_metrics_and_artifacts(trained):
     assert version.run_id == parents[0].info.run_id
     assert {"plots/roc_pr_curves.png", "plots/shap_beeswarm.png",
             "plots/kaplan_meier_by_risk_band.png"} <= plots
+
+
+def test_experiments_open_as_model_training_and_versions_say_what_they_are(trained):
+    client = MlflowClient()
+    for name in (EXPERIMENT, EXPANSION_EXPERIMENT):
+        tags = client.get_experiment_by_name(name).tags
+        assert tags["mlflow.experimentKind"] == "custom_model_development"
+    for number in ("1", "2"):
+        version = client.get_model_version(REGISTERED_MODEL, number)
+        run = client.get_run(version.run_id)
+        origins = run.data.params["fold_origins"].split(",")
+        candidate = version.tags["candidate"]
+        auc = run.data.metrics[f"{candidate}.roc_auc"]
+        assert version.description.startswith(f"{candidate} model, ")
+        assert f"origins {origins[0]} to {origins[-1]}" in version.description
+        assert f"roc_auc {auc:.3f}" in version.description
+        assert version.tags["promotion_reason"] in version.description
 
 
 def test_first_model_is_champion_and_an_equal_retrain_is_challenger(trained):
@@ -201,8 +219,14 @@ def test_expansion_model_is_validated_registered_and_promoted_on_its_own(trained
     settings, _, _ = trained
     client = MlflowClient()
     experiment = client.get_experiment_by_name(EXPANSION_EXPERIMENT)
-    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time"])
+    every_run = client.search_runs([experiment.experiment_id],
+                                   order_by=["attributes.start_time"])
+    runs = [r for r in every_run if "mlflow.parentRunId" not in r.data.tags]
     assert len(runs) == 2
+    # one child run per fold, as in the churn experiment
+    folds = [r for r in every_run if r.data.tags.get("mlflow.parentRunId") == runs[0].info.run_id]
+    assert sorted(r.data.params["fold"] for r in folds) == ["1", "2"]
+    assert all("xgboost.precision_at_n" in r.data.metrics for r in folds)
     metrics = runs[0].data.metrics
     for name in ["xgboost.precision_at_n", "rubric.lift_at_n", "random.arr_captured_at_n"]:
         assert name in metrics
@@ -223,7 +247,7 @@ def test_expansion_model_is_validated_registered_and_promoted_on_its_own(trained
 
 
 def test_scored_opportunities_and_what_make_run_prints(trained, capsys):
-    from pipelines.run import print_opportunities, print_summary, print_work_queue
+    from account_health.summary import print_opportunities, print_summary, print_work_queue
     from pipelines.selections import SCORING
 
     settings, first, _ = trained

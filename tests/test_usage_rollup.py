@@ -104,11 +104,11 @@ def test_too_many_core_events_are_refused():
 
 
 def test_an_event_count_below_one_is_quarantined():
-    from features.validation import validate_table
+    from features.row_checks import check_table
 
     frame = events().iloc[:3].assign(event_count=["2", "0", ""], event_id=["e1", "e2", "e3"])
     frame.insert(0, "source_row", range(1, 4))
-    result = validate_table("events", frame, source_file="events.csv",
+    result = check_table("events", frame, source_file="events.csv",
                             now=pd.Timestamp("2026-11-01", tz="UTC"))
     assert result.accepted["event_id"].tolist() == ["e1", "e3"]
     [reason] = result.quarantine["reason"]

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from models.validation import censor_at, walk_forward_folds
+from models.walk_forward import censor_at, walk_forward_folds
 
 MONTH_ENDS = pd.date_range("2025-01-31", periods=14, freq="ME")
 
@@ -55,7 +55,7 @@ SUNDAYS = pd.date_range("2025-09-07", "2026-03-01", freq="7D")  # a year's weekl
 
 
 def test_folds_adapt_to_the_history_and_space_their_origins():
-    from models.validation import adaptive_folds
+    from models.walk_forward import adaptive_folds
 
     folds = adaptive_folds(SUNDAYS, max_folds=6, horizon_days=90, min_train_dates=4,
                            spacing_days=28)
@@ -71,7 +71,7 @@ def test_folds_adapt_to_the_history_and_space_their_origins():
 
 
 def test_closer_origins_are_used_when_spaced_ones_do_not_fit():
-    from models.validation import adaptive_folds
+    from models.walk_forward import adaptive_folds
 
     dates = SUNDAYS[:19]  # the first origin with 4 training dates is the 17th date
     folds = adaptive_folds(dates, max_folds=6, horizon_days=90, min_train_dates=4,
@@ -80,7 +80,7 @@ def test_closer_origins_are_used_when_spaced_ones_do_not_fit():
 
 
 def test_too_little_history_says_how_many_more_days_are_needed():
-    from models.validation import NotEnoughHistory, adaptive_folds
+    from models.walk_forward import NotEnoughHistory, adaptive_folds
 
     dates = SUNDAYS[:17]  # one origin fits: the second needs one more week of dates
     with pytest.raises(NotEnoughHistory, match=r"allows 1: .* About 7 more days of history"):

@@ -3,8 +3,8 @@ overflow reported (never dropped), unowned accounts visible."""
 
 import pandas as pd
 
-from models.opportunities import OPPORTUNITY_COLUMNS
-from models.work_queue import CapacityConfig, overflow_summary, work_queue
+from models.alerts.work_queue import CapacityConfig, overflow_summary, work_queue
+from models.expansion.opportunities import OPPORTUNITY_COLUMNS
 
 SCORES = pd.DataFrame({
     "account_id": ["a1", "a2", "a3", "a4", "a5", "a6"],

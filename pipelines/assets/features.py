@@ -19,22 +19,15 @@ from dagster import (
     asset,
 )
 
-from feature_repo.definitions import CHURN_FEATURE_SERVICE, FEATURE_VIEW
+from feature_repo.definitions import CHURN_FEATURE_SERVICE, FEATURE_VIEW, applied_groups_file
 from feature_repo.online_write import write_online
 from feature_repo.store import apply_definitions, sync_offline_snapshot
 from features.event_vocabulary import top_event_names
-from features.expansion import expansion_events, expansion_labels
 from features.snapshot import (
     EVENT_LOOKBACK_DAYS,
     FEATURE_GROUPS,
     compute_snapshots,
     feature_groups_for,
-)
-from features.training_set import (
-    build_training_set,
-    label_rows,
-    too_little_history,
-    training_as_of_dates,
 )
 from features.usage_rollup import daily_rollup, rollup_matches
 from pipelines.partitions import daily_partitions, run_days
@@ -58,7 +51,7 @@ def event_vocabulary(context: AssetExecutionContext, settings: AccountHealthSett
     elif previous.get("data_dir") == settings.data_dir:
         names, source = previous["events"], "kept from the first run on this data"
     else:
-        files = sorted((settings.output_path / "assets" / "events").glob("*.parquet"))
+        files = sorted(settings.asset_file("events").with_suffix("").glob("*.parquet"))
         names, source = top_event_names(files), "most widely used in the export"
     stored.write_text(json.dumps({"data_dir": settings.data_dir, "events": names}))
     context.add_output_metadata({"source": source, "events": ", ".join(names) or "none"})
@@ -78,14 +71,10 @@ def usage_rollup(context: AssetExecutionContext, settings: AccountHealthSettings
     and tracked event names used): the rolling-window state usage features read instead of
     90 days of raw events."""
     days = run_days(context)
-    files = [path for day in days if (path := _day_file(settings, "events", day)).exists()]
+    files = [path for day in days if (path := settings.asset_file("events", day)).exists()]
     rollup = daily_rollup(files, settings.event_taxonomy())
     context.add_output_metadata({"rows": len(rollup), "event_files": len(files)})
     return rollup
-
-
-def _day_file(settings: AccountHealthSettings, asset_name: str, day: pd.Timestamp) -> Path:
-    return settings.output_path / "assets" / asset_name / f"{day:%Y-%m-%d}.parquet"
 
 
 def usage_sources(settings: AccountHealthSettings, days: pd.DatetimeIndex
@@ -95,8 +84,8 @@ def usage_sources(settings: AccountHealthSettings, days: pd.DatetimeIndex
     taxonomy = settings.event_taxonomy()
     events, rollups = [], []
     for day in days:
-        event_file, rollup_file = (_day_file(settings, "events", day),
-                                   _day_file(settings, "usage_rollup", day))
+        event_file, rollup_file = (settings.asset_file("events", day),
+                                   settings.asset_file("usage_rollup", day))
         if rollup_file.exists() and rollup_matches(rollup_file, taxonomy) and (
                 not event_file.exists()
                 or rollup_file.stat().st_mtime_ns >= event_file.stat().st_mtime_ns):
@@ -163,6 +152,8 @@ def feast_feature_store(context: AssetExecutionContext, settings: AccountHealthS
     groups = feature_groups_for(set(source_files.loc[source_files["present"], "table"]))
     store = feast.open()
     views = apply_definitions(store, str(settings.snapshot_dir() / "*.parquet"), groups)
+    # what `feast -c feature_repo apply` builds the same objects from
+    applied_groups_file(settings.output_dir).write_text(json.dumps(groups))
     copied_days = sync_offline_snapshot(store, settings.snapshot_dir())
     context.add_output_metadata({"feature_views": MetadataValue.text(", ".join(views)),
                                  "feature_service": CHURN_FEATURE_SERVICE,
@@ -203,34 +194,3 @@ def online_features(context: AssetExecutionContext, settings: AccountHealthSetti
     context.add_output_metadata({"as_of_date": latest.stem, "accounts": len(rows),
                                  "values_written": written, "read_back": len(online)})
     return online
-
-
-@asset(group_name="training", deps=[feast_feature_store], ins={"subscriptions": AssetIn()})
-def training_set(context: AssetExecutionContext, settings: AccountHealthSettings,
-                 feast: FeastFeatureStore, subscriptions: pd.DataFrame) -> pd.DataFrame:
-    """Labelled snapshots every ``training_cadence_days`` (churn, and expansion, within the
-    horizon) with point-in-time features."""
-    days = settings.snapshot_days()
-    if not days:
-        raise ValueError("account_snapshot has no partitions yet; materialise it first")
-    first, last = pd.Timestamp(days[0]), pd.Timestamp(days[-1])
-    as_of = training_as_of_dates(first, last, horizon_days=settings.horizon_days,
-                                 cadence_days=settings.training_cadence_days)
-    if as_of.empty:  # the models say what is missing; features can still be looked at
-        context.log.warning(too_little_history(first, last,
-                                               horizon_days=settings.horizon_days))
-    labels = label_rows(subscriptions, as_of, horizon_days=settings.horizon_days,
-                        observed_until=last)
-    training = build_training_set(feast.open(), labels, feature_service=CHURN_FEATURE_SERVICE)
-    # the expansion label of the same rows (features.expansion): a second target, not a feature
-    training = pd.concat([training, expansion_labels(
-        training, expansion_events(subscriptions), horizon_days=settings.horizon_days,
-        observed_until=last)], axis=1)
-    context.add_output_metadata({
-        "rows": len(training), "as_of_dates": len(as_of),
-        "churn_rate": MetadataValue.float(float(training["churned_within_horizon"].mean())
-                                          if len(training) else 0.0),
-        "expansion_rate": MetadataValue.float(float(training["expanded_within_horizon"].mean())
-                                              if len(training) else 0.0),
-    })
-    return training

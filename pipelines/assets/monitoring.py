@@ -2,7 +2,6 @@
 performance for data scientists."""
 
 import functools
-from pathlib import Path
 
 import pandas as pd
 from dagster import (
@@ -21,12 +20,12 @@ from dagster import (
 
 from features import retention
 from features.labels import active_periods
-from models import model_health
-from models.daily_report import ReportInputs, render_report
-from models.drift import DriftThresholds, feature_drift
-from models.features import feature_columns
-from models.outcomes import label_scores, realised_performance, surprise_churn
-from models.tracking import log_monitoring, validation_of
+from models.analysis import model_quality
+from models.analysis.drift import DriftThresholds, feature_drift
+from models.analysis.outcomes import label_scores, realised_performance, surprise_churn
+from models.inputs import feature_columns
+from models.reports.daily import ReportInputs, render_report
+from models.tracking import MONITORING_EXPERIMENT, log_monitoring, validation_of
 from pipelines.assets.features import account_snapshot
 from pipelines.assets.scoring import account_scores
 from pipelines.partitions import daily_partitions, run_days
@@ -174,8 +173,7 @@ def prediction_drift(context: AssetExecutionContext, settings: AccountHealthSett
     days = run_days(context)
     rows = []
     for day in days:
-        scores = pd.read_parquet(settings.output_path / "assets" / "account_scores"
-                                 / f"{day:%Y-%m-%d}.parquet",
+        scores = pd.read_parquet(settings.asset_file("account_scores", day),
                                  columns=["churn_probability", "color", "model_version"])
         version = str(scores["model_version"].iloc[0])
         reference = validation(version)
@@ -183,8 +181,8 @@ def prediction_drift(context: AssetExecutionContext, settings: AccountHealthSett
         if reference is not None and reference.reference is not None:
             predictions = reference.reference["churn_probability"]
             segments = reference.reference["segment"]
-            flagged = model_health.bands_of(predictions, segments, health)["color"] == "red"
-            row |= model_health.prediction_drift(
+            flagged = model_quality.bands_of(predictions, segments, health)["color"] == "red"
+            row |= model_quality.prediction_drift(
                 predictions, scores["churn_probability"], thresholds=thresholds,
                 flagged_reference=flagged, flagged_current=scores["color"] == "red")
         rows.append(row)
@@ -225,7 +223,7 @@ def model_outcomes(settings: AccountHealthSettings, subscriptions: pd.DataFrame)
     churns (green 30-90 days before) in ``reports/surprise_churn.csv``."""
     observed_until = settings.current_time().tz_localize(None).normalize() - pd.Timedelta(days=1)
     first = observed_until - pd.Timedelta(days=OUTCOME_LOOKBACK_DAYS)
-    files = [f for f in sorted((settings.output_path / "assets" / "account_scores")
+    files = [f for f in sorted(settings.asset_file("account_scores").with_suffix("")
                                .glob("*.parquet")) if pd.Timestamp(f.stem) >= first]
     scores = (pd.concat([pd.read_parquet(f, columns=SCORE_COLUMNS) for f in files],
                         ignore_index=True) if files else pd.DataFrame(columns=SCORE_COLUMNS))
@@ -263,15 +261,15 @@ def model_outcomes(settings: AccountHealthSettings, subscriptions: pd.DataFrame)
                   "auc_floor": settings.auc_floor, "surprise_churn_rate": surprise_rate})
 
 
-def _links(output: Path, day: str) -> dict[str, str]:
+def _links(settings: AccountHealthSettings, day: str) -> dict[str, str]:
     """The day's other pages and tables that exist, relative to reports/daily/<day>.html."""
-    targets = {"leading indicators": "reports/leading_indicators.html",
-               "interventions": "reports/interventions.html",
-               "expansion opportunities (CSV)": f"opportunities/{day}.csv",
-               "CSM work queue (CSV)": f"work_queue/{day}.csv",
-               "alerts (CSV)": f"alerts/{day}.csv"}
-    return {label: f"../../{path}" for label, path in targets.items()
-            if (output / path).exists()}
+    targets = {"leading indicators": settings.reports_dir() / "leading_indicators.html",
+               "interventions": settings.reports_dir() / "interventions.html",
+               "expansion opportunities (CSV)": settings.export_file("opportunities", day),
+               "CSM work queue (CSV)": settings.export_file("work_queue", day),
+               "alerts (CSV)": settings.export_file("alerts", day)}
+    return {label: f"../../{path.relative_to(settings.output_path).as_posix()}"
+            for label, path in targets.items() if path.exists()}
 
 
 @asset(
@@ -289,8 +287,8 @@ def daily_report(context: AssetExecutionContext, settings: AccountHealthSettings
     accounts with reasons and actions) and the model-health page (the scoring model's
     walk-forward metrics, calibration, lift and Kaplan-Meier curves; prediction and feature
     drift; realised performance). Opens in any browser without a server. The day's headline
-    and monitoring figures, and the report, are also logged on the scoring model's MLflow
-    training run (``monitoring.*`` metrics, one step per day)."""
+    and monitoring figures, and the report, are also logged as the day's run in the MLflow
+    experiment account-health-monitoring, tagged with the scoring model's version."""
     health = settings.scoring_config().health
     every_band = [*health.bands, *(b for bands in health.segment_bands.values() for b in bands)]
     bands = list(dict.fromkeys(b.name for b in sorted(every_band, key=lambda b: -b.min_score)))
@@ -304,13 +302,13 @@ def daily_report(context: AssetExecutionContext, settings: AccountHealthSettings
     outcome_figures = ({"realised_roc_auc": float(judged["roc_auc"].iloc[0]),
                         "realised_ece": float(judged["ece"].iloc[0])} if len(judged) else {})
     validation = _validations(mlflow_tracking)
-    assets = settings.output_path / "assets"
+    monitoring_experiment, monitoring_run = mlflow_tracking.activate(MONITORING_EXPERIMENT), None
     directory = settings.reports_dir() / "daily"
     directory.mkdir(parents=True, exist_ok=True)
     for day in run_days(context):
         name = f"{day:%Y-%m-%d}"
-        scores = pd.read_parquet(assets / "account_scores" / f"{name}.parquet")
-        drift, predictions = (_partition(assets / a / f"{name}.parquet")
+        scores = pd.read_parquet(settings.asset_file("account_scores", name))
+        drift, predictions = (_partition(settings.asset_file(a, name))
                               for a in ("feature_drift", "prediction_drift"))
         prediction_figures = predictions.iloc[0].to_dict() if len(predictions) else {}
         reference = validation(str(scores["model_version"].iloc[0]))
@@ -324,7 +322,7 @@ def daily_report(context: AssetExecutionContext, settings: AccountHealthSettings
             **({"validation": reference.predictions,
                 "validation_metrics": reference.pooled_metrics,
                 "reference": reference.reference} if reference else {}),
-            links=_links(settings.output_path, name)))
+            links=_links(settings, name)))
         path = directory / f"{name}.html"
         path.write_text(page)
         headline = {"accounts_scored": len(scores),
@@ -332,18 +330,18 @@ def daily_report(context: AssetExecutionContext, settings: AccountHealthSettings
                     "red_accounts": int((scores["color"] == "red").sum()),
                     **retention_figures}
         if reference is not None:
-            log_monitoring(reference.run_id, day, {
+            monitoring_run = log_monitoring(monitoring_experiment, day, {
                 **headline, **outcome_figures,
                 "max_feature_psi": float(drift["psi"].max()) if len(drift) else None,
                 "drifted_features": int(drift["drifted"].sum()) if len(drift) else None,
                 "prediction_psi": prediction_figures.get("psi"),
                 "mean_churn_probability": float(scores["churn_probability"].mean())},
-                report=path)
+                model_version=reference.version, training_run_id=reference.run_id, report=path)
     return MaterializeResult(metadata={
         # a backfill records one materialisation per day; the figures are of its last day
         "day": name, "report": MetadataValue.path(str(path)),
         "open": MetadataValue.url(path.as_uri()), **headline,
-        **({"mlflow_run_id": reference.run_id} if reference is not None else {})})
+        **({"mlflow_monitoring_run_id": monitoring_run} if monitoring_run else {})})
 
 
 def _partition(path) -> pd.DataFrame:

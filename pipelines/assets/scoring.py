@@ -1,7 +1,8 @@
-"""Scoring layer: every active account scored by the champion models, one partition a day:
-churn risk, and expansion opportunities."""
+"""Scoring layer, one partition a day: every active account scored by the champion
+models (churn risk, expansion opportunities), the alerts on what got worse since the
+previous day, and each CSM's work queue for the week."""
 
-import json
+from pathlib import Path
 
 import pandas as pd
 from dagster import (
@@ -9,22 +10,37 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
+    AssetOut,
     BackfillPolicy,
     Failure,
     MetadataValue,
     Output,
+    TimeWindowPartitionMapping,
     asset,
+    multi_asset,
 )
 
 from feature_repo.definitions import CHURN_FEATURE_SERVICE
 from feature_repo.store import day_features
-from models.opportunities import OPPORTUNITY_COLUMNS, score_opportunities, validate_opportunities
-from models.scoring import crm_records, score_accounts
+from models.alerts.score_changes import evaluate_alerts, webhook_payload
+from models.alerts.work_queue import overflow_summary, work_queue
+from models.expansion.opportunities import (
+    OPPORTUNITY_COLUMNS,
+    score_opportunities,
+    validate_opportunities,
+)
+from models.scoring.scores import crm_records, score_accounts
 from models.tracking import EXPANSION_MODEL
 from pipelines.assets.features import account_snapshot, feast_feature_store
 from pipelines.assets.models import churn_model_promotion, expansion_model
+from pipelines.exports import export_day
 from pipelines.partitions import daily_partitions, run_days
-from pipelines.resources import AccountHealthSettings, FeastFeatureStore, MlflowTracking
+from pipelines.resources import (
+    AccountHealthSettings,
+    AlertWebhook,
+    FeastFeatureStore,
+    MlflowTracking,
+)
 
 
 @asset(
@@ -50,11 +66,9 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
     days = run_days(context)
     config = settings.scoring_config()
     playbook = config.playbook()
-    exports = settings.output_path / "scores"
-    exports.mkdir(parents=True, exist_ok=True)
     tables = []
     for day in days:
-        snapshot_file = settings.snapshot_dir() / f"{day:%Y-%m-%d}.parquet"
+        snapshot_file = settings.asset_file("account_snapshot", day)
         if not snapshot_file.exists():
             raise Failure(f"no account_snapshot for {day:%Y-%m-%d}; materialise it first")
         features = day_features(store, snapshot_file, CHURN_FEATURE_SERVICE,
@@ -63,8 +77,7 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
         scores = score_accounts(features, bundle, model_version=version, health=config.health,
                                 playbook=playbook, n_reasons=config.n_reasons,
                                 model_status=model_status)
-        scores.to_csv(exports / f"{day:%Y-%m-%d}.csv", index=False)
-        (exports / f"{day:%Y-%m-%d}.json").write_text(json.dumps(crm_records(scores)))
+        export_day(settings, "scores", day, scores, records=crm_records(scores))
         tables.append(scores)
     result = pd.concat(tables, ignore_index=True)
     latest = tables[-1]
@@ -91,24 +104,22 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
 )
 def scored_opportunities(context: AssetExecutionContext, settings: AccountHealthSettings,
                          mlflow_tracking: MlflowTracking, account_scores: pd.DataFrame):
-    """Expansion opportunities of the day in the documented schema (``models.opportunities``),
-    best first, from the expansion model's champion; accounts in the at-risk and critical
-    churn bands are listed as "expansion after recovery", not handed over. Also exported as
+    """Expansion opportunities of the day in the documented schema
+    (``models.expansion.opportunities``), best first, from the expansion model's champion;
+    accounts in the at-risk and critical churn bands are listed as "expansion after
+    recovery", not handed over. Also exported as
     ``output/opportunities/<day>.csv``. Empty, with the reason, while the registry has no
     expansion champion (a model that does not beat the rubric is never one)."""
     champion = mlflow_tracking.load_champion(EXPANSION_MODEL, required=False)
-    exports = settings.output_path / "opportunities"
-    exports.mkdir(parents=True, exist_ok=True)
     tables = []
     for day in run_days(context):
-        name = f"{day:%Y-%m-%d}"
         if champion is None:
             table = pd.DataFrame({c: [] for c in OPPORTUNITY_COLUMNS})
         else:
-            features = pd.read_parquet(settings.snapshot_dir() / f"{name}.parquet")
+            features = pd.read_parquet(settings.asset_file("account_snapshot", day))
             scores = account_scores[pd.to_datetime(account_scores["as_of"]) == day]
             table = score_opportunities(features, scores, champion[0], day=day)
-        table.to_csv(exports / f"{name}.csv", index=False)
+        export_day(settings, "opportunities", day, table)
         tables.append(table)
     result = pd.concat(tables, ignore_index=True)
     latest = tables[-1]
@@ -127,3 +138,148 @@ def scored_opportunities(context: AssetExecutionContext, settings: AccountHealth
     yield AssetCheckResult(check_name="opportunities_follow_schema",
                            asset_key="scored_opportunities", passed=not problems,
                            metadata={"problems": "; ".join(problems) or "none"})
+
+
+def _from_day_before(key: str, *, through_run: bool) -> AssetIn:
+    """The run's partitions shifted to start one day earlier (``through_run``: up to the
+    run's last day; otherwise only up to the day before it): the day before the first is
+    what the first day is compared with. Days never stored are left out."""
+    return AssetIn(key=key, metadata={"missing_ok": True},
+                   partition_mapping=TimeWindowPartitionMapping(
+                       start_offset=-1, end_offset=0 if through_run else -1,
+                       allow_nonexistent_upstream_partitions=True))
+
+
+def _on_day(frame: pd.DataFrame | None, day: pd.Timestamp) -> pd.DataFrame | None:
+    if frame is None:
+        return None
+    rows = frame[pd.to_datetime(frame["as_of"]) == day]
+    return rows.reset_index(drop=True) if len(rows) else None
+
+
+def _deliver(webhook: AlertWebhook, alerts: pd.DataFrame, ledger: Path) -> str:
+    """Post the alerts not delivered before; the ledger keeps re-runs from re-posting."""
+    if not webhook.configured:
+        return "no webhook configured"
+    delivered = set(ledger.read_text().split()) if ledger.exists() else set()
+    pending = alerts[~alerts["alert_id"].isin(delivered)]
+    if pending.empty:
+        return "nothing new to post"
+    webhook.post(webhook_payload(pending))
+    with ledger.open("a") as file:
+        file.writelines(f"{alert_id}\n" for alert_id in pending["alert_id"])
+    return f"posted {len(pending)}"
+
+
+@multi_asset(
+    outs={
+        "account_alerts": AssetOut(
+            description="Alerts fired on the day: band downgrades, health drops of 20+ "
+                        "points, newly critical accounts, renewals within 60 days at health "
+                        "below 60", metadata={"partition_column": "as_of"}),
+        "open_alerts": AssetOut(
+            description="Alert conditions still holding at the end of the day (the state "
+                        "that keeps an open alert from firing again)",
+            metadata={"partition_column": "as_of"}),
+    },
+    ins={"account_scores": _from_day_before("account_scores", through_run=True),
+         "open_alerts_before": _from_day_before("open_alerts", through_run=False)},
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    group_name="scoring",
+)
+def account_alerts(context: AssetExecutionContext, settings: AccountHealthSettings,
+                   alert_webhook: AlertWebhook, account_scores: pd.DataFrame,
+                   open_alerts_before: pd.DataFrame | None):
+    """Compares each day's scores with the previous day's and fires new alerts.
+
+    Days of a range are evaluated in order; the day before the range comes from its stored
+    partitions, through a partition mapping (none: that day is the first, and only critical
+    and renewal alerts can fire).
+    New alerts are exported to ``output/alerts/<day>.csv`` and posted to the webhook.
+    """
+    config = settings.scoring_config()
+    days = run_days(context)
+    day_before = days[0] - pd.Timedelta(days=1)
+    previous = _on_day(account_scores, day_before)
+    state = _on_day(open_alerts_before, day_before)
+    if previous is None:
+        context.log.info(f"no scores for the day before {days[0]:%Y-%m-%d}: it is the first "
+                         "scored day, so only critical and renewal alerts can fire")
+    as_of = pd.to_datetime(account_scores["as_of"])
+    fired, still_open = [], []
+    for day in days:
+        today = account_scores[as_of == day]
+        result = evaluate_alerts(today, previous, state, as_of=day, config=config.alerts,
+                                 health=config.health)
+        export_day(settings, "alerts", day, result.fired)
+        fired.append(result.fired)
+        still_open.append(result.open)
+        previous, state = today, result.open
+    alerts = pd.concat(fired, ignore_index=True)
+    try:
+        delivery = _deliver(alert_webhook, alerts,
+                            settings.output_path / "alerts" / "delivered.txt")
+    except OSError as exc:
+        # The table is written either way; re-running the day retries what was not posted.
+        delivery = f"FAILED: {exc}"
+        context.log.error(f"alert webhook: {exc}; re-run the day to retry")
+    counts = alerts["alert_type"].value_counts()
+    # open_alerts first: today's alerts depend on the open alerts of the day before
+    yield Output(pd.concat(still_open, ignore_index=True), output_name="open_alerts",
+                 metadata={"open_at_end": len(still_open[-1])})
+    yield Output(alerts, output_name="account_alerts", metadata={
+        "alerts": len(alerts), "webhook": delivery,
+        "by_type": MetadataValue.md(counts.to_frame().to_markdown() if len(counts) else "none"),
+    })
+
+
+@asset(
+    ins={"account_scores": AssetIn(), "scored_opportunities": AssetIn(),
+         "accounts": AssetIn()},
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    group_name="scoring",
+    metadata={"partition_column": "as_of"},
+    check_specs=[AssetCheckSpec(
+        "queue_within_capacity", asset="csm_work_queue",
+        description="No CSM is scheduled more than their weekly capacity per queue, and every "
+                    "candidate is either scheduled or reported as overflow")],
+)
+def csm_work_queue(context: AssetExecutionContext, settings: AccountHealthSettings,
+                   account_scores: pd.DataFrame, scored_opportunities: pd.DataFrame,
+                   accounts: pd.DataFrame | None):
+    """Each CSM's week: the retention queue (at-risk and critical accounts by expected ARR at
+    risk) and the expansion queue (open High and Medium opportunities by projected ARR),
+    each cut at the configured capacity per CSM; the rest is overflow, reported here and in
+    ``output/work_queue/<day>.csv``."""
+    config = settings.scoring_config().capacity
+    owners = (accounts.set_index("account_id")["csm_owner"]
+              if accounts is not None and "csm_owner" in accounts else None)
+    scores_day = pd.to_datetime(account_scores["as_of"])
+    opportunities_day = pd.to_datetime(scored_opportunities["created_date"])
+    queues = []
+    for day in run_days(context):
+        queue = work_queue(account_scores[scores_day == day],
+                           scored_opportunities[opportunities_day == day], owners, config)
+        queue.insert(0, "as_of", day.date())
+        export_day(settings, "work_queue", day, queue)
+        queues.append(queue)
+    result = pd.concat(queues, ignore_index=True)
+    summary = overflow_summary(queues[-1])
+    yield Output(result, metadata={
+        "capacity_per_csm_per_week": MetadataValue.json(config.model_dump(mode="json")),
+        "last_day": MetadataValue.md(summary.to_markdown(index=False, floatfmt=",.0f"))})
+    scheduled = result[result["status"] == "scheduled"].groupby(["as_of", "queue", "csm_owner"])
+    limits = {"retention": config.retention_accounts_per_csm_per_week,
+              "expansion": config.expansion_accounts_per_csm_per_week}
+    most = scheduled.size().reset_index(name="accounts")
+    over = most[most["accounts"] > most["queue"].map(limits)]
+    yield AssetCheckResult(check_name="queue_within_capacity", asset_key="csm_work_queue",
+                           passed=bool(over.empty and result["status"].isin(
+                               ["scheduled", "overflow", "holdout"]).all()),
+                           metadata={"owners_over_capacity": len(over),
+                                     "overflow_accounts": int((result["status"]
+                                                               == "overflow").sum()),
+                                     "held_out_accounts": int((result["status"]
+                                                               == "holdout").sum())})

@@ -1,0 +1,125 @@
+"""``make run``: check the data, run the named jobs over the days it covers, print a summary.
+
+Without ``ACCOUNT_HEALTH_DATA_DIR`` the demo data is generated first. The runs are recorded
+in the Dagster instance under ``$ACCOUNT_HEALTH_OUTPUT_DIR/dagster_home``, so ``dagster dev``
+shows them on the pages of the jobs ``feature_pipeline``, ``train_churn_models`` and
+``daily_scoring``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+
+from account_health.data_check import check_data, format_check
+from account_health.demo_data import (
+    GENERATOR_VERSION,
+    DemoConfig,
+    default_end_date,
+    generate_to_dir,
+)
+from account_health.summary import print_failures, print_summary, print_top_at_risk
+from pipelines.resources import AccountHealthSettings, settings_from_env
+
+__all__ = ["ensure_demo_data", "main", "prepare_dagster_home"]
+
+
+def ensure_demo_data(data_dir: Path, config: DemoConfig) -> bool:
+    """Generate demo data unless the same configuration is already there. True if generated."""
+    marker = data_dir / "demo_config.json"
+    wanted = {"accounts": config.accounts, "months": config.months, "seed": config.seed,
+              "end_date": config.end_date.isoformat(), "holdout_share": config.holdout_share,
+              "generator": GENERATOR_VERSION}
+    if marker.exists() and json.loads(marker.read_text()) == wanted:
+        return False
+    counts = generate_to_dir(data_dir, config)
+    marker.write_text(json.dumps(wanted))
+    print(f"demo data written to {data_dir}: {counts}")
+    return True
+
+
+def prepare_dagster_home(home: Path) -> None:
+    """The local Dagster instance's folder, with telemetry off unless the user wrote an
+    instance config of their own (Dagster's notice would otherwise greet every run)."""
+    home.mkdir(parents=True, exist_ok=True)
+    instance_config = home / "dagster.yaml"
+    if not instance_config.exists() or not instance_config.read_text().strip():
+        instance_config.write_text("telemetry:\n  enabled: false\n")
+
+
+def _stage(number: int, title: str, started: float) -> None:
+    print(f"\n[{number}/4] {title}  ({time.perf_counter() - started:.0f} s since start)",
+          flush=True)
+
+
+def _jobs(settings: AccountHealthSettings, first_day: str, last_day: str, started: float):
+    """The three named jobs, as an operator would launch them: the features over every day,
+    the models on them, then the scores of the last day. Returns (training run, scoring run);
+    the scoring run is None when training did not succeed."""
+    from dagster import DagsterInstance
+
+    from pipelines.run import run_job
+    from pipelines.selections import FEATURE_PIPELINE, RETRAINING, SCORING
+
+    instance = DagsterInstance.get()
+    _stage(2, f"features for {first_day}..{last_day} (job feature_pipeline)", started)
+    features = run_job(settings, "feature_pipeline", instance, first_day=first_day,
+                       last_day=last_day)
+    if not features.success:
+        return features, None
+    _stage(3, "walk-forward validation, training, promotion (job train_churn_models)",
+           started)
+    # the training set was just built by feature_pipeline; the retrain job would rebuild it
+    training = run_job(settings, "train_churn_models", instance, first_day=first_day,
+                       last_day=last_day, selection=RETRAINING - FEATURE_PIPELINE)
+    if not training.success:
+        return training, None
+    _stage(4, f"scores, alerts and monitoring for {last_day} (job daily_scoring)", started)
+    scoring = run_job(settings, "daily_scoring", instance, first_day=last_day,
+                      last_day=last_day, selection=SCORING)
+    return training, scoring
+
+
+def main() -> None:
+    from dagster import BetaWarning, PreviewWarning
+
+    # Warnings the libraries raise about their own APIs (Dagster's beta parameters, ibis and
+    # SQLAlchemy deprecations) and MLflow's notes on how it stores models are not the user's
+    for category in (BetaWarning, PreviewWarning, DeprecationWarning):
+        warnings.filterwarnings("ignore", category=category)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
+    started = time.perf_counter()
+    settings = settings_from_env()
+    if not os.environ.get("ACCOUNT_HEALTH_DATA_DIR"):
+        ensure_demo_data(Path(settings.data_dir), DemoConfig(
+            accounts=int(os.environ.get("ACCOUNT_HEALTH_DEMO_ACCOUNTS", 2000)),
+            months=int(os.environ.get("ACCOUNT_HEALTH_DEMO_MONTHS", 18)),
+            end_date=default_end_date()))
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(settings.output_dir) /
+                                                          "dagster_home")))
+    prepare_dagster_home(home)
+    _stage(1, f"data check of {settings.data_dir}", started)
+    check = check_data(settings)
+    print(format_check(check))
+    if not check.ok:
+        raise SystemExit("the run did not start: change what the data check lists above "
+                         f"(account-health check-data {settings.data_dir} checks again)")
+    from pipelines.run import event_day_range, record_data_window
+
+    first_day, last_day = event_day_range(settings)
+    # before the definitions are loaded: their daily partitions begin at the data's first day
+    record_data_window(settings, first_day, last_day)
+    training, scoring = _jobs(settings, first_day, last_day, started)
+    print(f"\nfinished in {time.perf_counter() - started:.0f} s")
+    print_summary(settings, training)
+    if scoring is None or not scoring.success:
+        print_failures(scoring if scoring is not None else training)
+        raise SystemExit(1)
+    print_top_at_risk(settings, last_day)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Regularised logistic regression on scaled features: the readable churn model.
+
+The textbook method many customer-success teams ask for, and a candidate beside XGBoost on
+the same walk-forward folds. Numeric features are put on one scale before the fit (signed
+log of magnitude, so a count of 10,000 does not outweigh everything; missing values at the
+training median; clipped to the training 1st-99th percentiles; standardised); categories
+are one-hot. Its contributions are exact: each feature adds ``coefficient x (scaled value
+- training mean)`` to the log-odds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+from models.inputs import CATEGORICAL, feature_columns, informative_columns
+
+
+@dataclass(frozen=True)
+class LogisticConfig:
+    #: Inverse L2 strength on standardised features (sklearn's ``C``).
+    c: float = 0.1
+    max_iter: int = 2000
+
+    def params(self) -> dict:
+        return asdict(self)
+
+
+class LogisticChurnModel:
+    """``fit`` / ``predict_proba`` / ``shap_values`` like ``ChurnClassifier``."""
+
+    name = "logistic"
+
+    def __init__(self, config: LogisticConfig | None = None) -> None:
+        self.config = config or LogisticConfig()
+
+    def fit(self, frame: pd.DataFrame, y: pd.Series) -> LogisticChurnModel:
+        """Fit on training-set rows ``frame`` and 0/1 labels ``y``."""
+        self.features_, self.dropped_features_ = informative_columns(frame,
+                                                                     feature_columns(frame))
+        self.numeric_ = [c for c in self.features_ if c not in CATEGORICAL]
+        numeric = _signed_log(frame, self.numeric_)
+        self.medians_ = numeric.median().fillna(0.0)
+        filled = numeric.fillna(self.medians_)
+        self.lower_, self.upper_ = filled.quantile(0.01), filled.quantile(0.99)
+        filled = filled.clip(self.lower_, self.upper_, axis=1)
+        self.means_ = filled.mean()
+        self.scales_ = filled.std().replace(0, 1.0).fillna(1.0)
+        self.levels_ = {c: sorted(frame[c].dropna().astype(str).unique())
+                        for c in self.features_ if c in CATEGORICAL}
+        design = self._design(frame)
+        self.design_means_ = design.mean()
+        self.model_ = LogisticRegression(C=self.config.c, max_iter=self.config.max_iter)
+        self.model_.fit(design.to_numpy(), np.asarray(y, int))
+        return self
+
+    def _design(self, frame: pd.DataFrame) -> pd.DataFrame:
+        numeric = _signed_log(frame, self.numeric_).fillna(self.medians_)
+        numeric = (numeric.clip(self.lower_, self.upper_, axis=1) - self.means_) / self.scales_
+        dummies = {f"{column}={level}": (frame[column].astype("object") == level).to_numpy(float)
+                   for column, levels in self.levels_.items() for level in levels}
+        return pd.concat([numeric, pd.DataFrame(dummies, index=frame.index)], axis=1)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Probability of churn within the horizon."""
+        return self.model_.predict_proba(self._design(frame).to_numpy())[:, 1]
+
+    def shap_values(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Each feature's contribution to the log-odds (a category's levels summed), one
+        column per feature plus ``bias``; a row's columns sum to its log-odds."""
+        design = self._design(frame)
+        weights = pd.Series(self.model_.coef_[0], index=design.columns)
+        centred = (design - self.design_means_) * weights
+        owner = [c.split("=", 1)[0] if c not in self.numeric_ else c for c in design.columns]
+        contributions = centred.T.groupby(owner, sort=False).sum().T
+        contributions = contributions.reindex(columns=self.features_, fill_value=0.0)
+        contributions["bias"] = float(self.model_.intercept_[0]
+                                      + (self.design_means_ * weights).sum())
+        return contributions
+
+
+def _signed_log(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    values = frame[columns].apply(pd.to_numeric, errors="coerce").astype(float)
+    return np.sign(values) * np.log1p(values.abs())

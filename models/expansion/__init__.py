@@ -1,0 +1,3 @@
+"""The expansion propensity model and the day's scored opportunities."""
+
+__all__ = ["model", "opportunities"]
