@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 from pipelines.resources import AccountHealthSettings
 
 __all__ = ["print_failures", "print_interventions", "print_monitoring", "print_opportunities",
-           "print_summary", "print_top_at_risk", "print_work_queue"]
+           "print_retention_kpis", "print_summary", "print_top_at_risk",
+           "print_work_queue"]
 
 
 def print_failures(result) -> None:
@@ -55,9 +56,14 @@ def print_top_at_risk(settings: AccountHealthSettings, day: str, top: int = 10) 
     if alerts_file.exists():
         alerts = pd.read_csv(alerts_file)
         counts = alerts["alert_type"].value_counts()
+        severities = alerts["severity"].value_counts()
         print(f"\nalerts on {day}: {len(alerts)} new"
               + (" (" + ", ".join(f"{n} {t}" for t, n in counts.items()) + ")" if len(alerts)
                  else "") + f" in {alerts_file}")
+        if len(alerts):
+            print("  by severity: " + ", ".join(
+                f"{severities.get(s, 0)} {s}" for s in ("critical", "high", "medium", "low"))
+                  + f"; {int(alerts['escalation'].sum())} escalations")
     print_opportunities(settings, day)
     print_work_queue(settings, day)
     print("one account from the online store: .venv/bin/account-health account <account_id>")
@@ -116,6 +122,7 @@ def print_monitoring(settings: AccountHealthSettings, day: str) -> None:
         shown = overall[["month", *money, "nrr", "grr", "logo_retention"]].copy()
         shown[money] = shown[money].map("${:,.0f}".format)
         print(shown.to_markdown(index=False, floatfmt=".3f"))
+    print_retention_kpis(settings)
     report = settings.reports_dir() / "daily" / f"{day}.html"
     if report.exists():
         print(f"\nreport (open in a browser, no server needed): {report}")
@@ -137,6 +144,40 @@ def print_monitoring(settings: AccountHealthSettings, day: str) -> None:
                   f"PSI {row['psi']:.3f}, KS {row['ks_statistic']:.3f}, mean risk "
                   f"{row['mean_current']:.1%} against {row['mean_reference']:.1%}"
                   + ("; retraining recommended" if row["drifted"] else ""))
+
+
+def print_retention_kpis(settings: AccountHealthSettings) -> None:
+    """Trailing-12-month NRR and GRR, the last quarter's renewal rate, the churn split."""
+    reports = settings.reports_dir()
+    windows, renewals, churn = (reports / f"{name}.csv" for name in (
+        "retention_windows", "renewals", "churn_by_kind"))
+    lines = []
+    if windows.exists():
+        table = pd.read_csv(windows)
+        for name in ("trailing 12 months", "quarter"):
+            rows = table[table["window"] == name].tail(1)
+            if len(rows):
+                row = rows.iloc[0]
+                lines.append(f"{name} to {row['period_end']}: NRR {row['nrr']:.1%}, GRR "
+                             f"{row['grr']:.1%}, customers expanding "
+                             f"{row['expansion_rate_customers']:.1%}")
+    if renewals.exists():
+        table = pd.read_csv(renewals)
+        rows = table[table["term_months"] == 0].tail(1)
+        if len(rows):
+            row = rows.iloc[0]
+            lines.append(f"renewals in the quarter to {row['period_end']}: "
+                         f"{row['renewed']:.0f} of {row['up_for_renewal']:.0f} "
+                         f"({row['renewal_rate']:.1%}; {row['arr_renewal_rate']:.1%} of ARR)")
+    if churn.exists():
+        table = pd.read_csv(churn)
+        if len(table):
+            churned = table["churned_accounts"].sum()
+            lines.append(f"churn in the history: {churned:.0f} accounts, "
+                         f"{table['involuntary'].sum() / churned:.1%} involuntary "
+                         "(failed payments)")
+    if lines:
+        print(f"\nretention KPIs ({reports}; docs/metrics.md):\n  " + "\n  ".join(lines))
 
 
 def print_summary(settings: AccountHealthSettings, result) -> None:

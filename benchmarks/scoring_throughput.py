@@ -123,7 +123,8 @@ def main() -> None:
             print(pd.Series(rows[-1]).to_string(float_format=lambda v: f"{v:,.2f}"),
                   flush=True)
             print()
-    table = pd.DataFrame(rows).to_markdown(index=False, floatfmt=",.2f")
+    table = pd.DataFrame(rows).astype({"accounts": int}).to_markdown(index=False,
+                                                                 floatfmt=",.2f")
     print(table)
     if args.readme:
         from readme import write_section  # benchmarks/readme.py

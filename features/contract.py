@@ -144,11 +144,12 @@ def billing_period_name(months: float) -> str:
 def canonical_label(value: str, documented: tuple[str, ...]) -> str:
     """``value`` as the documented label it matches ignoring case, spaces, ``-`` and ``_``
     (``smb`` -> ``SMB``, ``Mid Market`` -> ``mid-market``); otherwise ``value`` as given."""
-    key = _label_key(value)
-    return next((label for label in documented if _label_key(label) == key), value)
+    key = label_key(value)
+    return next((label for label in documented if label_key(label) == key), value)
 
 
-def _label_key(value: str) -> str:
+def label_key(value: str) -> str:
+    """A label reduced for comparison: lower case, without spaces, `-` or `_`."""
     return re.sub(r"[\s_\-]+", "", str(value)).lower()
 
 

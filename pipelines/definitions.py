@@ -19,6 +19,7 @@ from pipelines.io_manager import PartitionedParquetIOManager
 from pipelines.progress import progress_logger
 from pipelines.resources import (
     AccountHealthSettings,
+    AlertEmail,
     AlertWebhook,
     FeastFeatureStore,
     MlflowTracking,
@@ -84,6 +85,11 @@ def build_resources(settings: AccountHealthSettings | None = None) -> dict:
         "io_manager": PartitionedParquetIOManager(base_dir=str(settings.assets_dir())),
         "alert_webhook": AlertWebhook(
             url=os.environ.get("ACCOUNT_HEALTH_ALERT_WEBHOOK_URL", "")),
+        "alert_email": AlertEmail(
+            outbox_dir=str(settings.output_path / "alerts" / "outbox"),
+            smtp_host=os.environ.get("ACCOUNT_HEALTH_SMTP_HOST", ""),
+            smtp_port=int(os.environ.get("ACCOUNT_HEALTH_SMTP_PORT", "25")),
+            sender=os.environ.get("ACCOUNT_HEALTH_ALERT_SENDER", "account-health@localhost")),
     }
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import smtplib
 import urllib.request
+from email.message import EmailMessage
 from pathlib import Path
 
 import pandas as pd
@@ -255,12 +257,33 @@ class AlertWebhook(ConfigurableResource):
     def configured(self) -> bool:
         return bool(self.url)
 
-    def post(self, payload: dict) -> None:
-        """POST the payload as JSON; raises ``OSError`` (urllib's errors) on an HTTP error
-        status or a network error."""
-        request = urllib.request.Request(self.url, data=json.dumps(payload).encode(),
+    def post(self, payload: dict, url: str = "") -> None:
+        """POST the payload as JSON to ``url`` (default: this webhook's); raises ``OSError``
+        (urllib's errors) on an HTTP error status or a network error."""
+        request = urllib.request.Request(url or self.url, data=json.dumps(payload).encode(),
                                          headers={"Content-Type": "application/json"})
         urllib.request.urlopen(request, timeout=self.timeout_seconds).close()
+
+
+class AlertEmail(ConfigurableResource):
+    """Where e-mailed alerts go: an SMTP server when ``smtp_host`` is set, otherwise
+    ``.eml`` files in ``outbox_dir`` for a mail relay (or a person) to pick up."""
+
+    outbox_dir: str
+    smtp_host: str = ""
+    smtp_port: int = 25
+    sender: str = "account-health@localhost"
+
+    def send(self, message: EmailMessage, name: str) -> str:
+        """Send ``message``; returns where it went."""
+        if self.smtp_host:
+            with smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=30) as server:
+                server.send_message(message)
+            return f"smtp {self.smtp_host}"
+        outbox = Path(self.outbox_dir)
+        outbox.mkdir(parents=True, exist_ok=True)
+        (outbox / f"{name}.eml").write_bytes(bytes(message))
+        return str(outbox / f"{name}.eml")
 
 
 #: Environment variables that set an ``AccountHealthSettings`` field (docs/configuration.md).

@@ -1,8 +1,9 @@
 """Alerts fire on the day a condition starts, once, and again only after it has cleared."""
 
 import pandas as pd
+import pytest
 
-from models.alerts.score_changes import AlertConfig, evaluate_alerts
+from models.alerts.engine import AlertConfig, evaluate_alerts
 from models.scoring.health_bands import Band, HealthConfig
 
 
@@ -86,16 +87,16 @@ def test_newly_critical_fires_once_while_the_account_stays_critical():
 
 
 def test_renewal_at_risk_needs_both_a_near_renewal_and_low_health():
-    days = [day_scores({"A": (55, "neutral", 61), "B": (65, "neutral", 30),
+    days = [day_scores({"A": (55, "neutral", 91), "B": (65, "neutral", 30),
                         "C": (58, "neutral", None)}),
-            day_scores({"A": (55, "neutral", 60), "B": (65, "neutral", 29),
+            day_scores({"A": (55, "neutral", 90), "B": (65, "neutral", 29),
                         "C": (58, "neutral", None)}),
-            day_scores({"A": (56, "neutral", 59), "B": (59, "neutral", 28),
+            day_scores({"A": (56, "neutral", 89), "B": (59, "neutral", 28),
                         "C": (58, "neutral", None)})]
     fired = run_days(days)
     assert [pairs(f) for f in fired] == [set(), {("A", "renewal_at_risk")},
                                          {("B", "renewal_at_risk")}]
-    assert fired[1].loc[0, "message"] == "A renews in 60 days at health 55 (below 60)"
+    assert fired[1].loc[0, "message"] == "A renews in 90 days at health 55 (below 60)"
 
 
 def test_churned_accounts_close_their_alerts():
@@ -123,7 +124,7 @@ def test_same_inputs_give_the_same_alert_ids():
 
 
 def test_webhook_payload_is_one_slack_message_listing_the_largest_first():
-    from models.alerts.score_changes import webhook_payload
+    from models.alerts.engine import webhook_payload
 
     days = [day_scores({"A": (75, "healthy", 200), "B": (80, "healthy", 200),
                         "C": (90, "thriving", 200)}),
@@ -136,3 +137,127 @@ def test_webhook_payload_is_one_slack_message_listing_the_largest_first():
     lines = payload["blocks"][1]["text"]["text"].split("\n")
     assert len(lines) == 3 and lines[0].startswith("• B ") and "$80 ARR at risk" in lines[0]
     assert lines[2] == "… and 4 more in the alerts table"
+
+
+def features_of(rows: dict[str, dict]) -> pd.DataFrame:
+    """account -> snapshot feature values (the signals' inputs)."""
+    return pd.DataFrame([{"account_id": account, **values} for account, values in rows.items()])
+
+
+@pytest.mark.parametrize(("rule", "holds", "clear"), [
+    ("no_login_14d", {"days_since_last_login": 14}, {"days_since_last_login": 13}),
+    ("usage_down_25pct", {"usage_velocity_30d": -0.25}, {"usage_velocity_30d": -0.2}),
+    ("low_seat_use", {"active_users_per_seat": 0.49}, {"active_users_per_seat": 0.5}),
+    ("payment_failed", {"failed_payments_90d": 1}, {"failed_payments_90d": 0}),
+    ("nps_detractor", {"nps_latest": 6}, {"nps_latest": 7}),
+    ("high_priority_tickets", {"open_high_priority_tickets": 2},
+     {"open_high_priority_tickets": 1}),
+])
+def test_each_default_signal_fires_on_its_threshold_and_not_below(rule, holds, clear):
+    from models.alerts.signals import DEFAULT_SIGNALS
+
+    config = AlertConfig(signals=[s for s in DEFAULT_SIGNALS if s.name == rule])
+    scores = day_scores({"A": (80, "healthy", 200), "B": (80, "healthy", 200)})
+    result = evaluate_alerts(scores, None, None, as_of=pd.Timestamp("2026-10-01"),
+                             config=config, features=features_of({"A": holds, "B": clear}))
+    assert pairs(result.fired) == {("A", rule)}
+    severity = next(s.severity for s in DEFAULT_SIGNALS if s.name == rule)
+    assert result.fired.loc[0, "severity"] == severity
+    assert result.fired.loc[0, "message"].startswith("A: ")
+
+
+def test_a_signal_fires_once_while_it_holds_and_again_after_it_clears():
+    scores = day_scores({"A": (80, "healthy", 200)})
+    fired, state = [], None
+    for i, days in enumerate([20, 21, 3, 15]):
+        result = evaluate_alerts(scores, scores, state, as_of=pd.Timestamp("2026-10-01")
+                                 + pd.Timedelta(days=i),
+                                 features=features_of({"A": {"days_since_last_login": days}}))
+        fired.append(pairs(result.fired))
+        state = result.open
+    assert fired == [{("A", "no_login_14d")}, set(), set(), {("A", "no_login_14d")}]
+
+
+def test_signals_on_a_table_the_export_lacks_never_fire():
+    scores = day_scores({"A": (80, "healthy", 200)})
+    result = evaluate_alerts(scores, None, None, as_of=pd.Timestamp("2026-10-01"),
+                             features=features_of({"A": {"days_since_last_login": 1}}))
+    assert result.fired.empty
+
+
+def test_signals_come_from_the_config_and_names_must_be_unique():
+    from pydantic import ValidationError
+
+    from models.scoring.config import ScoringConfig
+
+    config = ScoringConfig.model_validate({"alerts": {"signals": [
+        {"name": "tiny_team", "severity": "low", "when": {"active_users_30d": {"max": 1}},
+         "message": "{account_id} has {active_users_30d:.0f} active user"}]}})
+    scores = day_scores({"A": (80, "healthy", 200)})
+    result = evaluate_alerts(scores, None, None, as_of=pd.Timestamp("2026-10-01"),
+                             config=config.alerts,
+                             features=features_of({"A": {"active_users_30d": 1}}))
+    assert result.fired[["alert_type", "severity", "message"]].values.tolist() == [
+        ["tiny_team", "low", "A has 1 active user"]]
+    with pytest.raises(ValidationError, match="used twice: health_drop"):
+        AlertConfig.model_validate({"signals": [
+            {"name": "health_drop", "severity": "low", "when": {}, "message": "x"}]})
+
+
+def test_alerts_carry_severity_owner_and_route():
+    from models.alerts.routing import RoutingConfig, Target
+
+    routing = RoutingConfig(targets={"critical": Target(webhook="http://pager/"),
+                                     "high": Target(email="cs-leads@example.com")},
+                            default_owner="cs-queue")
+    scores = day_scores({"A": (75, "healthy", 200), "B": (75, "healthy", 200)}).assign(
+        csm_owner=["ana", None])
+    after = day_scores({"A": (20, "critical", 199), "B": (50, "at-risk", 199)}).assign(
+        csm_owner=["ana", None])
+    result = evaluate_alerts(after, scores, None, as_of=pd.Timestamp("2026-10-02"),
+                             config=AlertConfig(routing=routing))
+    table = result.fired.set_index(["account_id", "alert_type"])
+    assert table.loc[("A", "newly_critical"), ["severity", "owner", "route"]].tolist() == [
+        "critical", "ana", "webhook http://pager/"]
+    assert table.loc[("B", "band_downgrade"), ["severity", "owner", "route"]].tolist() == [
+        "high", "cs-queue", "e-mail cs-leads@example.com"]
+
+
+def escalation_days(activities: pd.DataFrame | None, n_days: int = 4) -> list[pd.DataFrame]:
+    """Account A critical from 2026-10-01 on (critical SLA: 24 hours)."""
+    scores = day_scores({"A": (20, "critical", 200)})
+    fired, state = [], None
+    for i in range(n_days):
+        result = evaluate_alerts(scores, scores, state, activities=activities,
+                                 as_of=pd.Timestamp("2026-10-01") + pd.Timedelta(days=i))
+        fired.append(result.fired)
+        state = result.open
+    return fired
+
+
+def test_an_unanswered_alert_escalates_once_after_its_sla():
+    none_done = pd.DataFrame({"account_id": ["other"], "performed_at": ["2026-10-01T10:00Z"]})
+    fired = escalation_days(none_done)
+    assert [f["escalation"].tolist() for f in fired] == [[False], [True], [], []]
+    escalation = fired[1].iloc[0]
+    # critical is the most urgent severity: it escalates to the critical target again
+    assert escalation["alert_type"] == "newly_critical" and escalation["severity"] == "critical"
+    assert escalation["message"].startswith("no CS activity since 2026-10-01 (SLA 24 h), "
+                                            "escalated: A is now critical")
+    assert escalation["alert_id"] != fired[0].iloc[0]["alert_id"]
+
+
+def test_an_activity_after_the_alert_answers_it_and_one_before_does_not():
+    answered = pd.DataFrame({"account_id": ["A"], "performed_at": ["2026-10-01T15:00Z"]})
+    assert not any(f["escalation"].any() for f in escalation_days(answered))
+    before = pd.DataFrame({"account_id": ["A"], "performed_at": ["2026-09-30T15:00Z"]})
+    assert [f["escalation"].tolist() for f in escalation_days(before)][1] == [True]
+    # without a cs_activities table nobody can know an alert was unanswered
+    assert not any(f["escalation"].any() for f in escalation_days(None))
+
+
+def test_high_severity_escalates_to_critical():
+    from models.alerts.routing import escalated_severity
+
+    assert [escalated_severity(s) for s in ("low", "medium", "high", "critical")] == [
+        "medium", "high", "critical", "critical"]

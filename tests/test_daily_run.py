@@ -142,6 +142,24 @@ def test_retention_metrics_cover_the_business_and_each_segment_plan_and_owner(ba
                                    .reindex(by_segment.index).fillna(0), check_names=False)
 
 
+def test_retention_kpis_are_reported_and_agree_with_each_other(backfill):
+    settings = backfill[0]
+    reports = Path(settings.output_dir) / "reports"
+    windows = pd.read_csv(reports / "retention_windows.csv")
+    assert set(windows["window"]) == {"trailing 12 months", "quarter"}
+    assert (windows["grr"] <= windows["nrr"] + 1e-12).all()
+    assert windows["expansion_rate_customers"].between(0, 1).all()
+    renewals = pd.read_csv(reports / "renewals.csv")
+    every_term = renewals[renewals["term_months"] == 0].set_index("period_end")
+    by_term = renewals[renewals["term_months"] > 0].groupby("period_end")[
+        ["up_for_renewal", "renewed"]].sum()
+    pd.testing.assert_frame_equal(every_term[["up_for_renewal", "renewed"]], by_term)
+    churn = pd.read_csv(reports / "churn_by_kind.csv")
+    assert (churn["voluntary"] + churn["involuntary"] == churn["churned_accounts"]).all()
+    assert len(churn) and (churn["voluntary_arr"] + churn["involuntary_arr"]).round(6).equals(
+        churn["churned_arr"].round(6))
+
+
 def test_cohort_curves_start_at_one_and_cover_every_cohort(backfill):
     settings = backfill[0]
     table = pd.read_csv(Path(settings.output_dir) / "reports" / "cohort_retention.csv")
@@ -238,8 +256,8 @@ def test_backfill_is_idempotent(backfill):
 def test_alerts_compare_each_day_with_the_day_before(backfill):
     _, (_, tables), _ = backfill
     scores, alerts = tables["account_scores"], tables["account_alerts"]
-    # the first backfilled day has no earlier scores: only state alerts can fire
-    assert set(alerts[DAYS[0]]["alert_type"]) <= {"newly_critical", "renewal_at_risk"}
+    # the first backfilled day has no earlier scores: only alerts on the day's state fire
+    assert not set(alerts[DAYS[0]]["alert_type"]) & {"band_downgrade", "health_drop"}
     assert len(alerts[DAYS[0]]) > 0
     for before, day in zip(DAYS, DAYS[1:], strict=False):
         previous = scores[before].set_index("account_id")
@@ -249,9 +267,15 @@ def test_alerts_compare_each_day_with_the_day_before(backfill):
             if row.alert_type == "health_drop":
                 assert previous.loc[row.account_id, "health_score"] - row.health_score >= 20
         # an account alerted for being critical is not alerted for it again the next day
-        critical_before = set(alerts[before].query("alert_type == 'newly_critical'")["account_id"])
-        critical_today = set(alerts[day].query("alert_type == 'newly_critical'")["account_id"])
+        # (only escalated, when nobody acted on it)
+        critical_before = set(alerts[before].query(
+            "alert_type == 'newly_critical' and not escalation")["account_id"])
+        critical_today = set(alerts[day].query(
+            "alert_type == 'newly_critical' and not escalation")["account_id"])
         assert not critical_before & critical_today
+        escalated = alerts[day][alerts[day]["escalation"]]
+        assert set(escalated["account_id"]) <= set().union(
+            *(set(alerts[d]["account_id"]) for d in DAYS[:DAYS.index(day)]))
 
 
 class _Webhook(BaseHTTPRequestHandler):

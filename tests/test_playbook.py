@@ -23,6 +23,8 @@ def accounts(**columns):
      "support_escalation"),
     ({"band": "healthy", "active_users_per_seat": 0.95}, "expansion_conversation"),
     ({"band": "critical", "arr": 1_000.0}, "health_check"),
+    ({"band": "thriving", "nps_latest": 10.0}, "reference_ask"),
+    ({"band": "thriving", "nps_latest": 8.0}, "keep_cadence"),
 ])
 def test_default_playbook_rules(columns, rule):
     result = recommend_actions(accounts(**columns))
@@ -87,3 +89,27 @@ def test_only_flagged_accounts_drawn_into_the_holdout_get_the_holdout_action():
     # without account ids (what-if tables) nobody is held out
     assert not recommend_actions(accounts(band=bands, risk_reasons=no_reasons), playbook)[
         "holdout"].any()
+
+
+def test_rules_match_segment_plan_and_bounds_on_any_feature(tmp_path):
+    path = tmp_path / "playbook.yaml"
+    path.write_text("arr_tiers: {all: 0}\nrules:\n"
+                    "  - {name: smb_payments, when: {segments: [SMB], plans: [Pro Plus],"
+                    " features: {failed_payments_90d: {min: 1}}}, action: a, owner: o,"
+                    " sla_hours: 1}\n"
+                    "  - {name: rest, action: b, owner: o, sla_hours: 2}\n")
+    frame = accounts(band=["healthy"] * 4, arr=[1.0] * 4, risk_reasons=[[]] * 4,
+                     segment=["smb", "SMB", "enterprise", "smb"],
+                     plan=["pro_plus", "Pro Plus", "pro_plus", "pro plus"],
+                     failed_payments_90d=[1, 0, 2, None])
+    assert recommend_actions(frame, Playbook.load(path))["rule"].tolist() == [
+        "smb_payments", "rest", "rest", "rest"]
+
+
+def test_a_bound_on_a_feature_the_export_lacks_matches_nobody(tmp_path):
+    path = tmp_path / "playbook.yaml"
+    path.write_text("arr_tiers: {all: 0}\nrules:\n"
+                    "  - {name: detractors, when: {features: {nps_latest: {max: 6}}},"
+                    " action: a, owner: o, sla_hours: 1}\n"
+                    "  - {name: rest, action: b, owner: o, sla_hours: 2}\n")
+    assert recommend_actions(accounts(), Playbook.load(path))["rule"].tolist() == ["rest"]

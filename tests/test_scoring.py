@@ -14,13 +14,19 @@ from tests.conftest import TINY, labelled_snapshots
 
 
 @pytest.fixture(scope="module")
-def scored():
+def model():
     training = labelled_snapshots(DemoConfig(accounts=400, months=12, seed=3,
                                              end_date=TINY.end_date))
     bundle = train_bundle(training, horizon_days=90)
     latest = training[training["as_of_date"] == training["as_of_date"].max()].copy()
     latest["event_timestamp"] = (latest["as_of_date"] + pd.Timedelta(days=1)).dt.tz_localize(
         "UTC")
+    return latest, bundle
+
+
+@pytest.fixture(scope="module")
+def scored(model):
+    latest, bundle = model
     return latest, score_accounts(latest, bundle, model_version="7")
 
 
@@ -66,3 +72,40 @@ def test_crm_records_follow_the_output_contract(scored):
         r["feature"] for r in json.loads(table["reasons"].iloc[0])]
     assert set(first["signals"][0]) == {"name", "value", "weight"}
     assert first["timestamp"].startswith(str(table["as_of"].iloc[0] + pd.Timedelta(days=1)))
+
+
+def test_scores_carry_the_portfolio_they_belong_to(scored):
+    from models.scoring.playbook import Playbook
+
+    latest, table = scored
+    by_account = latest.set_index("account_id")
+    assert (table["segment"].to_numpy() == by_account.loc[table["account_id"], "segment"]
+            .to_numpy()).all()
+    assert (table["plan"].to_numpy() == by_account.loc[table["account_id"], "plan"]
+            .to_numpy()).all()
+    tiers = Playbook.load().arr_tiers
+    expected = [max((t for t, floor in tiers.items() if arr >= floor), key=tiers.get)
+                for arr in table["arr"]]
+    assert table["arr_tier"].tolist() == expected
+
+
+def test_a_playbook_rule_may_bound_any_feature_and_match_a_segment(model, tmp_path):
+    """Every snapshot feature reaches the playbook (not only the few the scores show)."""
+    from models.scoring.playbook import Playbook
+
+    latest, bundle = model
+    segment = latest["segment"].mode().iloc[0]
+    path = tmp_path / "playbook.yaml"
+    path.write_text(
+        "arr_tiers: {all: 0}\nrules:\n"
+        "  - {name: long_tenure_in_segment, when: {segments: [" + segment.upper() + "],"
+        " features: {tenure_days: {min: 300}, core_feature_breadth_30d: {max: 0.5}}},"
+        " action: reference call, owner: CSM, sla_hours: 24}\n"
+        "  - {name: rest, action: wait, owner: CSM, sla_hours: 100}\n")
+    table = score_accounts(latest, bundle, model_version="7", playbook=Playbook.load(path))
+    rows = latest.set_index("account_id").loc[table["account_id"]]
+    expected = ((rows["segment"] == segment) & (rows["tenure_days"] >= 300)
+                & (rows["core_feature_breadth_30d"] <= 0.5)).to_numpy()
+    assert expected.any() and not expected.all()
+    chosen = (table["recommended_action"] == "reference call").to_numpy()
+    assert (chosen == (expected & ~table["holdout"].to_numpy())).all()

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.alerts.score_changes import AlertConfig
+from models.alerts.engine import AlertConfig
 from models.alerts.work_queue import CapacityConfig
 from models.scoring.health_bands import HealthConfig
 from models.scoring.playbook import Playbook

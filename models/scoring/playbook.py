@@ -10,6 +10,8 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, Field
 
+from features.contract import label_key
+
 DEFAULT_PLAYBOOK = Path(__file__).with_name("playbook.yaml")
 HOLDOUT_RULE = "holdout"
 HOLDOUT_ACTION_TEXT = ("Hold out: no outreach (control group); record a holdout activity in "
@@ -17,15 +19,39 @@ HOLDOUT_ACTION_TEXT = ("Hold out: no outreach (control group); record a holdout 
 
 
 class Bounds(BaseModel):
+    """Inclusive bounds on one value; an absent bound does not constrain."""
+
     min: float | None = None
     max: float | None = None
 
 
+def within_bounds(frame: pd.DataFrame, bounds: dict[str, Bounds]) -> np.ndarray:
+    """Whether each row's values lie within every bound. A missing value, or a column the
+    frame does not have (a feature of a table the export lacks), matches no bound."""
+    match = np.ones(len(frame), dtype=bool)
+    for column, bound in bounds.items():
+        if column not in frame:
+            return np.zeros(len(frame), dtype=bool)
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(float)
+        with np.errstate(invalid="ignore"):
+            if bound.min is not None:
+                match &= values >= bound.min
+            if bound.max is not None:
+                match &= values <= bound.max
+    return match
+
+
 class Condition(BaseModel):
+    """What a rule requires (all given parts must hold)."""
+
     bands: list[str] | None = None
     arr_tiers: list[str] | None = None
+    #: the account's segment or plan, as in the export (case and spacing ignored)
+    segments: list[str] | None = None
+    plans: list[str] | None = None
     reasons: list[str] | None = None
     max_days_to_renewal: float | None = None
+    #: bounds on any snapshot feature or score column (health_score, churn_probability, arr)
     features: dict[str, Bounds] = Field(default_factory=dict)
 
 
@@ -73,14 +99,22 @@ class Playbook(BaseModel):
         return np.array([name for name, _ in tiers])[index]
 
 
+def _label_in(accounts: pd.DataFrame, column: str, wanted: list[str]) -> np.ndarray:
+    if column not in accounts:
+        return np.zeros(len(accounts), dtype=bool)
+    keys = {label_key(w) for w in wanted}
+    return accounts[column].astype("string").fillna("").map(label_key).isin(keys).to_numpy()
+
+
 def recommend_actions(accounts: pd.DataFrame, playbook: Playbook | None = None) -> pd.DataFrame:
     """``rule, action, owner, sla_hours, holdout`` per account.
 
     A flagged account (band in ``holdout_bands``) drawn into the holdout gets the holdout
     action instead of its rule's, when ``accounts`` has ``account_id``.
 
-    ``accounts`` needs ``band``, ``arr``, ``days_to_renewal``, ``risk_reasons`` (a list of the
-    features that raise the account's risk) and any feature a rule bounds.
+    ``accounts`` needs ``band``, ``arr``, ``days_to_renewal`` and ``risk_reasons`` (a list of
+    the features that raise the account's risk); rules on features, ``segment`` or ``plan``
+    read those columns, and match nobody where a column is absent.
     """
     playbook = playbook or Playbook.load()
     n = len(accounts)
@@ -100,12 +134,10 @@ def recommend_actions(accounts: pd.DataFrame, playbook: Playbook | None = None) 
             match &= reasons.apply(lambda r, w=wanted: bool(r & w)).to_numpy()
         if when.max_days_to_renewal is not None:
             match &= (accounts["days_to_renewal"] <= when.max_days_to_renewal).to_numpy()
-        for feature, bounds in when.features.items():
-            values = pd.to_numeric(accounts[feature], errors="coerce")
-            if bounds.min is not None:
-                match &= (values >= bounds.min).to_numpy()
-            if bounds.max is not None:
-                match &= (values <= bounds.max).to_numpy()
+        for column, wanted in (("segment", when.segments), ("plan", when.plans)):
+            if wanted is not None:
+                match &= _label_in(accounts, column, wanted)
+        match &= within_bounds(accounts, when.features)
         chosen = np.where((chosen < 0) & match, index, chosen)
     if (chosen < 0).any():
         raise ValueError("playbook has no rule for some accounts; end it with a rule whose "

@@ -32,6 +32,7 @@ def score_accounts(features: pd.DataFrame, bundle: ChurnModelBundle, *,
     predictions = bundle.predict(None, inputs)
     risk = predictions["churn_probability"].to_numpy()
     segments = frame.get("segment")
+    playbook = playbook or Playbook.load()
     health_config = health or HealthConfig()
     scores = health_score(risk, health_config)
     bands = assign_bands(scores, segments, health_config)
@@ -72,7 +73,11 @@ def score_accounts(features: pd.DataFrame, bundle: ChurnModelBundle, *,
         "median_days_to_churn": predictions["median_days_to_churn"].to_numpy(),
         "mrr": mrr,
         "arr": 12 * mrr,
+        "arr_tier": playbook.arr_tier(12 * mrr),
         "arr_at_risk": 12 * mrr * risk,
+        # the portfolio a row belongs to, for drill-down (csm_owner is added from accounts)
+        "segment": _column(frame, "segment"),
+        "plan": _column(frame, "plan"),
         "days_to_renewal": frame["days_to_renewal"].to_numpy(),
         **{f"reason_{i + 1}": sentences[:, i] if i < n_shown else None
            for i in range(n_reasons)},
@@ -81,9 +86,11 @@ def score_accounts(features: pd.DataFrame, bundle: ChurnModelBundle, *,
         "model_status": model_status,
         "feature_snapshot_timestamp": frame["event_timestamp"].to_numpy(),
     })
+    # every feature reaches the playbook, so a rule may bound any of them
+    context = frame[[c for c in frame.columns if c not in scored.columns]]
     actions = recommend_actions(
-        scored.assign(risk_reasons=pd.Series(raising, dtype=object).to_numpy(),
-                      active_users_per_seat=frame.get("active_users_per_seat")), playbook)
+        pd.concat([scored, context], axis=1).assign(
+            risk_reasons=pd.Series(raising, dtype=object).to_numpy()), playbook)
     scored["recommended_action"] = actions["action"].to_numpy()
     scored["action_owner"] = actions["owner"].to_numpy()
     scored["action_sla_hours"] = actions["sla_hours"].to_numpy()
@@ -94,6 +101,22 @@ def score_accounts(features: pd.DataFrame, bundle: ChurnModelBundle, *,
                                 ascending=[False, False, True], ignore_index=True)
     scored.insert(3, "risk_rank", np.arange(1, len(scored) + 1))
     return scored
+
+
+def account_owners(account_id: pd.Series, accounts: pd.DataFrame | None) -> np.ndarray:
+    """Each account's ``csm_owner`` from the accounts table; None where it has none."""
+    if accounts is None or "csm_owner" not in accounts:
+        return np.full(len(account_id), None, dtype=object)
+    owners = accounts.drop_duplicates("account_id").set_index("account_id")["csm_owner"]
+    found = owners.reindex(account_id.to_numpy())
+    return found.astype(object).where(found.notna(), None).to_numpy()
+
+
+def _column(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A descriptive column as text, empty where the export has none."""
+    if column not in frame:
+        return np.full(len(frame), None, dtype=object)
+    return frame[column].astype(object).where(frame[column].notna(), None).to_numpy()
 
 
 def _dates(days: pd.Series) -> np.ndarray:

@@ -19,6 +19,7 @@ from dagster import (
 )
 
 from features import retention
+from features import retention_kpis as retention_kpis_module
 from features.labels import active_periods
 from models.analysis import model_quality
 from models.analysis.drift import DriftThresholds, feature_drift
@@ -94,6 +95,41 @@ def cohort_retention(settings: AccountHealthSettings,
         movements, by, last_month=last), COHORT_DIMENSIONS)
     result.to_csv(settings.reports_dir() / "cohort_retention.csv", index=False)
     return result
+
+
+@asset(group_name=GROUP, ins={"subscriptions": AssetIn(), "invoices": AssetIn()})
+def retention_kpis(context: AssetExecutionContext, settings: AccountHealthSettings,
+                   mrr_movements: pd.DataFrame, subscriptions: pd.DataFrame,
+                   invoices: pd.DataFrame | None) -> pd.DataFrame:
+    """What a CS leader reports (docs/metrics.md): trailing-12-month and quarterly NRR, GRR
+    and expansion rates by customers and by revenue (``reports/retention_windows.csv``), the
+    gross renewal rate per quarter by count and by ARR (``reports/renewals.csv``) and churn
+    split into voluntary and involuntary per month (``reports/churn_by_kind.csv``)."""
+    last_day = settings.current_time().tz_localize(None).normalize() - pd.Timedelta(days=1)
+    windows = pd.concat([
+        retention_kpis_module.window_retention(mrr_movements, months=12).assign(
+            window="trailing 12 months"),
+        retention_kpis_module.window_retention(mrr_movements, months=3, quarters_only=True)
+        .assign(window="quarter")], ignore_index=True)
+    renewals = retention_kpis_module.renewal_rates(
+        retention_kpis_module.renewal_events(subscriptions, last_day))
+    churn = retention_kpis_module.churn_by_kind(
+        retention_kpis_module.churn_events(subscriptions, invoices, last_day))
+    reports = settings.reports_dir()
+    windows.to_csv(reports / "retention_windows.csv", index=False)
+    renewals.to_csv(reports / "renewals.csv", index=False)
+    churn.to_csv(reports / "churn_by_kind.csv", index=False)
+    latest = {name: table[table["window"] == name].tail(1) for name, table in
+              (("trailing 12 months", windows), ("quarter", windows))}
+    quarters = renewals[renewals["term_months"] == 0].tail(1)
+    context.add_output_metadata({
+        **{f"{name} {kpi}": round(float(row[kpi].iloc[0]), 4)
+           for name, row in latest.items() if len(row) for kpi in ("nrr", "grr")},
+        **({"renewal_rate_last_quarter": round(float(quarters["renewal_rate"].iloc[0]), 4)}
+           if len(quarters) else {}),
+        "involuntary_churn_share": round(float(churn["involuntary"].sum()
+                                               / max(churn["churned_accounts"].sum(), 1)), 4)})
+    return windows
 
 
 @asset(

@@ -2,9 +2,11 @@
 models (churn risk, expansion opportunities), the alerts on what got worse since the
 previous day, and each CSM's work queue for the week."""
 
+import hashlib
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
@@ -22,14 +24,15 @@ from dagster import (
 
 from feature_repo.definitions import CHURN_FEATURE_SERVICE
 from feature_repo.store import day_features
-from models.alerts.score_changes import evaluate_alerts, webhook_payload
+from models.alerts.engine import email_message, evaluate_alerts, webhook_payload
+from models.alerts.routing import RoutingConfig, deliveries
 from models.alerts.work_queue import overflow_summary, work_queue
 from models.expansion.opportunities import (
     OPPORTUNITY_COLUMNS,
     score_opportunities,
     validate_opportunities,
 )
-from models.scoring.scores import crm_records, score_accounts
+from models.scoring.scores import account_owners, crm_records, score_accounts
 from models.tracking import EXPANSION_MODEL
 from pipelines.assets.features import account_snapshot, feast_feature_store
 from pipelines.assets.models import churn_model_promotion, expansion_model
@@ -37,6 +40,7 @@ from pipelines.exports import export_day
 from pipelines.partitions import daily_partitions, run_days
 from pipelines.resources import (
     AccountHealthSettings,
+    AlertEmail,
     AlertWebhook,
     FeastFeatureStore,
     MlflowTracking,
@@ -49,10 +53,12 @@ from pipelines.resources import (
     backfill_policy=BackfillPolicy.single_run(),
     # the feature service's definition comes from the registry feast_feature_store applies
     deps=[account_snapshot, feast_feature_store, churn_model_promotion],
+    ins={"accounts": AssetIn()},
     metadata={"partition_column": "as_of"},
 )
 def account_scores(context: AssetExecutionContext, settings: AccountHealthSettings,
-                   feast: FeastFeatureStore, mlflow_tracking: MlflowTracking) -> pd.DataFrame:
+                   feast: FeastFeatureStore, mlflow_tracking: MlflowTracking,
+                   accounts: pd.DataFrame | None) -> pd.DataFrame:
     """Risk, health band, time to churn, reasons and action for every active account.
 
     Features are the training feature service's, read from the day's snapshot file (what
@@ -77,6 +83,8 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
         scores = score_accounts(features, bundle, model_version=version, health=config.health,
                                 playbook=playbook, n_reasons=config.n_reasons,
                                 model_status=model_status)
+        scores.insert(scores.columns.get_loc("plan") + 1, "csm_owner",
+                      account_owners(scores["account_id"], accounts))
         export_day(settings, "scores", day, scores, records=crm_records(scores))
         tables.append(scores)
     result = pd.concat(tables, ignore_index=True)
@@ -150,6 +158,17 @@ def _from_day_before(key: str, *, through_run: bool) -> AssetIn:
                        allow_nonexistent_upstream_partitions=True))
 
 
+def _snapshot_columns(settings: AccountHealthSettings, day: pd.Timestamp,
+                      columns: set[str]) -> pd.DataFrame | None:
+    """The day's snapshot rows, with only the columns the signals read that it has."""
+    path = settings.asset_file("account_snapshot", day)
+    if not path.exists():
+        return None
+    present = set(pq.read_schema(path).names)
+    return pd.read_parquet(path, columns=["account_id", *sorted(columns & present - {
+        "account_id", "health_score", "days_to_renewal"})])
+
+
 def _on_day(frame: pd.DataFrame | None, day: pd.Timestamp) -> pd.DataFrame | None:
     if frame is None:
         return None
@@ -157,46 +176,71 @@ def _on_day(frame: pd.DataFrame | None, day: pd.Timestamp) -> pd.DataFrame | Non
     return rows.reset_index(drop=True) if len(rows) else None
 
 
-def _deliver(webhook: AlertWebhook, alerts: pd.DataFrame, ledger: Path) -> str:
-    """Post the alerts not delivered before; the ledger keeps re-runs from re-posting."""
-    if not webhook.configured:
-        return "no webhook configured"
-    delivered = set(ledger.read_text().split()) if ledger.exists() else set()
-    pending = alerts[~alerts["alert_id"].isin(delivered)]
-    if pending.empty:
-        return "nothing new to post"
-    webhook.post(webhook_payload(pending))
-    with ledger.open("a") as file:
-        file.writelines(f"{alert_id}\n" for alert_id in pending["alert_id"])
-    return f"posted {len(pending)}"
+def deliver_alerts(webhook: AlertWebhook, email: AlertEmail, alerts: pd.DataFrame,
+             routing: RoutingConfig, ledger: Path) -> str:
+    """Send each alert to its severity's destinations, one message per destination, except
+    where the ledger says it already went there (so re-runs never send twice and a failed
+    destination is retried). Raises ``OSError`` naming the destinations that failed, after
+    trying every one."""
+    plan = deliveries(alerts, routing, webhook.url)
+    if not plan:
+        return "no webhook or e-mail configured"
+    done = set(ledger.read_text().splitlines()) if ledger.exists() else set()
+    sent, failed = [], []
+    for kind, address, group in plan:
+        pending = group[~(group["alert_id"] + "\t" + address).isin(done)]
+        if pending.empty:
+            continue
+        try:
+            if kind == "webhook":
+                webhook.post(webhook_payload(pending), url=address)
+            else:
+                name = hashlib.sha256("".join(sorted(pending["alert_id"])).encode()).hexdigest()
+                email.send(email_message(pending, to=address, sender=email.sender), name[:16])
+        except OSError as exc:
+            failed.append(f"{kind} {address}: {exc}")
+            continue
+        ledger.parent.mkdir(parents=True, exist_ok=True)
+        with ledger.open("a") as file:
+            file.writelines(f"{alert_id}\t{address}\n" for alert_id in pending["alert_id"])
+        sent.append(f"{len(pending)} to {kind} {address}")
+    if failed:
+        raise OSError("; ".join(failed))
+    return "; ".join(sent) or "nothing new to send"
 
 
 @multi_asset(
     outs={
         "account_alerts": AssetOut(
-            description="Alerts fired on the day: band downgrades, health drops of 20+ "
-                        "points, newly critical accounts, renewals within 60 days at health "
-                        "below 60", metadata={"partition_column": "as_of"}),
+            description="Alerts fired on the day, with severity, owner and route: band "
+                        "downgrades, health drops of 20+ points, newly critical accounts, "
+                        "renewals within 90 days at health below 60, the early-warning "
+                        "signals, and escalations of alerts left unanswered past their SLA",
+            metadata={"partition_column": "as_of"}),
         "open_alerts": AssetOut(
             description="Alert conditions still holding at the end of the day (the state "
                         "that keeps an open alert from firing again)",
             metadata={"partition_column": "as_of"}),
     },
     ins={"account_scores": _from_day_before("account_scores", through_run=True),
-         "open_alerts_before": _from_day_before("open_alerts", through_run=False)},
+         "open_alerts_before": _from_day_before("open_alerts", through_run=False),
+         "cs_activities": AssetIn()},
+    deps=[account_snapshot],
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     group_name="scoring",
 )
 def account_alerts(context: AssetExecutionContext, settings: AccountHealthSettings,
-                   alert_webhook: AlertWebhook, account_scores: pd.DataFrame,
-                   open_alerts_before: pd.DataFrame | None):
-    """Compares each day's scores with the previous day's and fires new alerts.
+                   alert_webhook: AlertWebhook, alert_email: AlertEmail,
+                   account_scores: pd.DataFrame, open_alerts_before: pd.DataFrame | None,
+                   cs_activities: pd.DataFrame | None):
+    """Compares each day's scores with the previous day's, checks the early-warning signals
+    on its features, and fires new alerts; escalates open ones nobody acted on.
 
     Days of a range are evaluated in order; the day before the range comes from its stored
-    partitions, through a partition mapping (none: that day is the first, and only critical
-    and renewal alerts can fire).
-    New alerts are exported to ``output/alerts/<day>.csv`` and posted to the webhook.
+    partitions, through a partition mapping (none: that day is the first, and only the
+    alerts that need no comparison can fire). New alerts are exported to
+    ``output/alerts/<day>.csv`` and sent to their severity's targets.
     """
     config = settings.scoring_config()
     days = run_days(context)
@@ -208,28 +252,34 @@ def account_alerts(context: AssetExecutionContext, settings: AccountHealthSettin
                          "scored day, so only critical and renewal alerts can fire")
     as_of = pd.to_datetime(account_scores["as_of"])
     fired, still_open = [], []
+    signal_columns = {c for rule in config.alerts.signals for c in rule.when}
     for day in days:
         today = account_scores[as_of == day]
         result = evaluate_alerts(today, previous, state, as_of=day, config=config.alerts,
-                                 health=config.health)
+                                 health=config.health, activities=cs_activities,
+                                 features=_snapshot_columns(settings, day, signal_columns))
         export_day(settings, "alerts", day, result.fired)
         fired.append(result.fired)
         still_open.append(result.open)
         previous, state = today, result.open
     alerts = pd.concat(fired, ignore_index=True)
     try:
-        delivery = _deliver(alert_webhook, alerts,
+        delivery = deliver_alerts(alert_webhook, alert_email, alerts, config.alerts.routing,
                             settings.output_path / "alerts" / "delivered.txt")
     except OSError as exc:
         # The table is written either way; re-running the day retries what was not posted.
         delivery = f"FAILED: {exc}"
-        context.log.error(f"alert webhook: {exc}; re-run the day to retry")
+        context.log.error(f"alert delivery: {exc}; re-run the day to retry")
     counts = alerts["alert_type"].value_counts()
+    severities = alerts["severity"].value_counts()
     # open_alerts first: today's alerts depend on the open alerts of the day before
     yield Output(pd.concat(still_open, ignore_index=True), output_name="open_alerts",
                  metadata={"open_at_end": len(still_open[-1])})
     yield Output(alerts, output_name="account_alerts", metadata={
-        "alerts": len(alerts), "webhook": delivery,
+        "alerts": len(alerts), "delivery": delivery,
+        "escalations": int(alerts["escalation"].sum()),
+        "by_severity": MetadataValue.md(severities.to_frame().to_markdown()
+                                        if len(severities) else "none"),
         "by_type": MetadataValue.md(counts.to_frame().to_markdown() if len(counts) else "none"),
     })
 

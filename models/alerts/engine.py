@@ -1,0 +1,294 @@
+"""Daily alerts: what got worse since yesterday and which warning signs hold, each said once
+until it clears, with a severity, an owner and a route; escalated once when unanswered.
+
+Four score-change conditions, evaluated per account on a day's scores against the previous
+day's:
+
+* ``band_downgrade`` - the band is worse than yesterday's; open until the account is back in
+  that band (or better).
+* ``health_drop`` - health fell by ``health_drop_points`` or more since yesterday; open until
+  it is back within ``health_drop_points`` of the level it fell from.
+* ``newly_critical`` - the account is in the lowest band; open while it stays there.
+* ``renewal_at_risk`` - renewal within ``renewal_days`` at health below
+  ``renewal_health_below``; open while both hold.
+
+and the early-warning signals of ``models.alerts.signals`` on the day's features.
+
+An alert fires on the day its condition starts to hold and is then *open*: the same
+condition does not fire again for that account until it has cleared (no alert storm). The
+open alerts at the end of a day are the state the next day starts from; accounts that are
+no longer scored (churned) close theirs. An open alert past its severity's SLA with no CS
+activity on the account since it opened escalates once (``models.alerts.routing``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field, model_validator
+
+from models.alerts.routing import RoutingConfig, escalated_severity, owners, unanswered
+from models.alerts.signals import (
+    DEFAULT_SIGNALS,
+    Severity,
+    SignalRule,
+    signal_message,
+    signals_holding,
+)
+from models.scoring.health_bands import HealthConfig
+
+SCORE_CHANGE_TYPES = ("band_downgrade", "health_drop", "newly_critical", "renewal_at_risk")
+# Fixed dtypes, so that a day without alerts is stored with the same schema as any other.
+OPEN_DTYPES = {"as_of": "datetime64[ns]", "account_id": "string", "alert_type": "string",
+               "opened_on": "datetime64[ns]", "reference_health": "float64",
+               "reference_band": "string", "severity": "string", "escalated": "bool"}
+ALERT_DTYPES = {"alert_id": "string", "as_of": "datetime64[ns]", "account_id": "string",
+                "alert_type": "string", "severity": "string", "escalation": "bool",
+                "owner": "string", "route": "string", "message": "string",
+                "health_score": "float64", "previous_health_score": "float64",
+                "band": "string", "previous_band": "string", "days_to_renewal": "float64",
+                "arr_at_risk": "float64", "reason_1": "string", "recommended_action": "string",
+                "action_owner": "string"}
+
+
+class AlertConfig(BaseModel):
+    """Thresholds, severities, signals and routing of the alerts (defaults: the
+    customer-success playbook's)."""
+
+    health_drop_points: float = Field(20, gt=0)
+    renewal_days: int = Field(90, ge=0)
+    renewal_health_below: float = Field(60, gt=0, le=100)
+    severity: dict[str, Severity] = Field(default_factory=lambda: {
+        "band_downgrade": "high", "health_drop": "high", "newly_critical": "critical",
+        "renewal_at_risk": "critical"})
+    signals: list[SignalRule] = Field(default_factory=lambda: list(DEFAULT_SIGNALS))
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+
+    @model_validator(mode="after")
+    def _names_are_unique(self) -> AlertConfig:
+        names = [*SCORE_CHANGE_TYPES, *(s.name for s in self.signals)]
+        doubled = sorted({n for n in names if names.count(n) > 1})
+        if doubled:
+            raise ValueError(f"alert names must be unique; used twice: {', '.join(doubled)}")
+        return self
+
+    def alert_types(self) -> tuple[str, ...]:
+        return (*SCORE_CHANGE_TYPES, *(s.name for s in self.signals))
+
+    def severity_of(self, alert_type: str) -> str:
+        rule = next((s for s in self.signals if s.name == alert_type), None)
+        return rule.severity if rule is not None else self.severity.get(alert_type, "high")
+
+
+@dataclass(frozen=True)
+class AlertResult:
+    """Alerts fired (and escalated) on the day, and the alerts open at its end."""
+
+    fired: pd.DataFrame
+    open: pd.DataFrame
+
+
+def _typed(frame: pd.DataFrame, dtypes: dict[str, str]) -> pd.DataFrame:
+    frame = frame.reindex(columns=list(dtypes))
+    for column, dtype in dtypes.items():
+        if dtype == "bool":
+            frame[column] = frame[column].fillna(False)
+    return frame.astype(dtypes)
+
+
+def empty_open_alerts() -> pd.DataFrame:
+    return _typed(pd.DataFrame(), OPEN_DTYPES)
+
+
+def _band_rank(health: HealthConfig) -> dict[str, float]:
+    """Band name -> its threshold, so that a lower value is a worse band."""
+    rank = {}
+    for bands in [*health.segment_bands.values(), health.bands]:
+        rank.update({b.name: b.min_score for b in bands})
+    return rank
+
+
+def _lowest_bands(health: HealthConfig) -> set[str]:
+    return {min(bands, key=lambda b: b.min_score).name
+            for bands in [health.bands, *health.segment_bands.values()]}
+
+
+def alert_id(account_id: str, alert_type: str, opened_on: pd.Timestamp) -> str:
+    """Stable id of one alert (the same alert on a re-run has the same id)."""
+    key = f"{account_id}|{alert_type}|{pd.Timestamp(opened_on):%Y-%m-%d}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def evaluate_alerts(today: pd.DataFrame, previous: pd.DataFrame | None,
+                    open_alerts: pd.DataFrame | None, *, as_of: pd.Timestamp,
+                    config: AlertConfig | None = None,
+                    health: HealthConfig | None = None,
+                    features: pd.DataFrame | None = None,
+                    activities: pd.DataFrame | None = None) -> AlertResult:
+    """Alerts for one day's scores (``account_scores`` rows).
+
+    ``previous`` is the previous day's scores (None on the first scored day: then only the
+    conditions that need no comparison can fire); ``open_alerts`` is the previous day's
+    ``AlertResult.open`` (None: nothing open); ``features`` the day's snapshot rows the
+    signals read (None: no signal holds); ``activities`` the ``cs_activities`` table that
+    answers an alert (None: nothing has been done, so late alerts escalate).
+    """
+    config = config or AlertConfig()
+    health = health or HealthConfig()
+    as_of = pd.Timestamp(as_of).normalize()
+    rank = _band_rank(health)
+    types = config.alert_types()
+    open_alerts = empty_open_alerts() if open_alerts is None else _typed(open_alerts,
+                                                                          OPEN_DTYPES)
+    columns = ["account_id", "health_score", "band"]
+    yesterday = (previous[columns] if previous is not None
+                 else pd.DataFrame({c: pd.Series(dtype=object) for c in columns}))
+    scores = today.merge(yesterday.rename(columns={"health_score": "previous_health_score",
+                                                   "band": "previous_band"}),
+                         on="account_id", how="left")
+    scores["previous_health_score"] = scores["previous_health_score"].astype(float)
+    band_rank = scores["band"].map(rank).astype(float)
+
+    ids = scores["account_id"]
+    was_open = {t: open_alerts[open_alerts["alert_type"] == t].set_index("account_id")
+                .reindex(ids) for t in types}
+    is_open = {t: was_open[t]["alert_type"].notna().to_numpy() for t in types}
+    health_today = scores["health_score"].to_numpy(float)
+    # Comparison conditions remember where they started: yesterday's health and band.
+    reference_health = {t: np.full(len(scores), np.nan) for t in types}
+    reference_band = {t: np.full(len(scores), None, dtype=object) for t in types}
+    for t in ("band_downgrade", "health_drop"):
+        reference_health[t] = np.where(is_open[t], was_open[t]["reference_health"].to_numpy(float),
+                                       scores["previous_health_score"].to_numpy(float))
+        reference_band[t] = np.where(is_open[t], was_open[t]["reference_band"].to_numpy(object),
+                                     scores["previous_band"].to_numpy(object))
+    reference_rank = pd.Series(reference_band["band_downgrade"]).map(rank).to_numpy(float)
+    values = scores if features is None else scores.merge(
+        features[["account_id", *(c for c in features.columns if c not in scores.columns)]],
+        on="account_id", how="left")
+    holds = {
+        # rank/health against the reference: yesterday's for a new alert, the day it
+        # opened for an open one (NaN on the first day compares False: nothing to compare)
+        "band_downgrade": band_rank.to_numpy(float) < reference_rank,
+        "health_drop": (reference_health["health_drop"] - health_today
+                        >= config.health_drop_points),
+        "newly_critical": scores["band"].isin(_lowest_bands(health)).to_numpy(),
+        "renewal_at_risk": ((scores["days_to_renewal"] <= config.renewal_days)
+                            & (scores["health_score"] < config.renewal_health_below)).to_numpy(),
+        **(signals_holding(values, config.signals) if features is not None
+           else {s.name: np.zeros(len(scores), dtype=bool) for s in config.signals}),
+    }
+
+    fired, escalated, still_open = [], [], []
+    for t in types:
+        severity = config.severity_of(t)
+        state = pd.DataFrame({
+            "as_of": as_of, "account_id": ids.to_numpy(), "alert_type": t,
+            "opened_on": pd.to_datetime(np.where(is_open[t], was_open[t]["opened_on"]
+                                                 .to_numpy("datetime64[ns]"),
+                                                 as_of.to_datetime64())),
+            "reference_health": reference_health[t], "reference_band": reference_band[t],
+            "severity": severity,
+            "escalated": is_open[t] & was_open[t]["escalated"].astype("boolean")
+                                      .fillna(False).to_numpy(bool),
+        })[holds[t]]
+        # without a cs_activities table nothing can be known to be unanswered
+        late = (unanswered(state, activities, as_of=as_of, routing=config.routing)
+                if activities is not None else pd.Series(False, index=state.index))
+        state.loc[late, "escalated"] = True
+        still_open.append(state)
+        fired.append(values[holds[t] & ~is_open[t]].assign(alert_type=t, severity=severity,
+                                                         escalation=False, opened_on=as_of))
+        late_rows = values[holds[t]][late.to_numpy()]
+        escalated.append(late_rows.assign(
+            alert_type=t, severity=escalated_severity(severity), escalation=True,
+            opened_on=state.loc[late, "opened_on"].to_numpy()))
+
+    open_next = _typed(pd.concat(still_open, ignore_index=True), OPEN_DTYPES)
+    parts = [frame for frame in (*fired, *escalated) if len(frame)]
+    alerts = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return AlertResult(fired=_describe(alerts, as_of, config),
+                       open=open_next.sort_values(["account_id", "alert_type"],
+                                                  ignore_index=True))
+
+
+def _describe(alerts: pd.DataFrame, as_of: pd.Timestamp, config: AlertConfig) -> pd.DataFrame:
+    if alerts.empty:
+        return _typed(pd.DataFrame(), ALERT_DTYPES)
+    alerts = alerts.copy()
+    alerts["as_of"] = as_of
+    alerts["alert_id"] = [
+        alert_id(a, f"{t}:escalated" if e else t, o)
+        for a, t, e, o in zip(alerts["account_id"], alerts["alert_type"], alerts["escalation"],
+                              alerts["opened_on"], strict=True)]
+    signals = {s.name: s for s in config.signals}
+    sla = config.routing.sla_hours
+    alerts["message"] = [
+        (f"no CS activity since {pd.Timestamp(row['opened_on']):%Y-%m-%d} (SLA "
+         f"{sla.get(config.severity_of(row['alert_type']), 0):.0f} h), escalated: "
+         if row["escalation"] else "")
+        + (signal_message(signals[row["alert_type"]], row) if row["alert_type"] in signals
+           else _message(row, config))
+        for row in alerts.to_dict("records")]
+    alerts["owner"] = owners(alerts.get("csm_owner"), len(alerts),
+                             config.routing.default_owner).to_numpy()
+    alerts["route"] = alerts["severity"].map(
+        lambda s: config.routing.target(s).describe())
+    return _typed(alerts, ALERT_DTYPES).sort_values(
+        ["escalation", "arr_at_risk", "account_id", "alert_type"],
+        ascending=[True, False, True, True], ignore_index=True)
+
+
+def _message(row: dict, config: AlertConfig) -> str:
+    health = f"health {row['health_score']:.0f}"
+    account = row["account_id"]
+    if row["alert_type"] == "band_downgrade":
+        return f"{account} fell from {row['previous_band']} to {row['band']} ({health})"
+    if row["alert_type"] == "health_drop":
+        drop = row["previous_health_score"] - row["health_score"]
+        return (f"{account} health dropped {drop:.0f} points to "
+                f"{row['health_score']:.0f} since yesterday")
+    if row["alert_type"] == "newly_critical":
+        return f"{account} is now {row['band']} ({health})"
+    return (f"{account} renews in {row['days_to_renewal']:.0f} days at {health} "
+            f"(below {config.renewal_health_below:.0f})")
+
+
+def webhook_payload(alerts: pd.DataFrame, *, max_listed: int = 20) -> dict:
+    """Slack-compatible message (``text`` plus ``blocks``) for a batch of alerts.
+
+    One message per batch, the largest ARR at risk first; beyond ``max_listed`` alerts the
+    message says how many more there are, so a bad day is one post, not hundreds.
+    """
+    counts = alerts["alert_type"].value_counts()
+    days = sorted(pd.to_datetime(alerts["as_of"]).dt.strftime("%Y-%m-%d").unique())
+    order = [*SCORE_CHANGE_TYPES, *sorted(set(counts.index) - set(SCORE_CHANGE_TYPES))]
+    summary = (f"account-health: {len(alerts)} new alert{'s' * (len(alerts) != 1)} for "
+               f"{', '.join(days)} (" + ", ".join(f"{counts[t]} {t.replace('_', ' ')}"
+                                                 for t in order if t in counts) + ")")
+    ordered = alerts.sort_values("arr_at_risk", ascending=False).head(max_listed)
+    lines = [f"• {row.message}; ${row.arr_at_risk:,.0f} ARR at risk; "
+             f"{row.recommended_action} ({row.action_owner})"
+             for row in ordered.itertuples(index=False)]
+    if len(alerts) > max_listed:
+        lines.append(f"… and {len(alerts) - max_listed} more in the alerts table")
+    return {"text": summary,
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": summary}},
+                       {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}]}
+
+
+def email_message(alerts: pd.DataFrame, *, to: str, sender: str) -> EmailMessage:
+    """The same alerts as ``webhook_payload``, as a plain-text e-mail to ``to``."""
+    payload = webhook_payload(alerts, max_listed=len(alerts))
+    message = EmailMessage()
+    message["Subject"] = payload["text"]
+    message["From"], message["To"] = sender, to
+    body = [f"{row.severity.upper()} · {row.message}; owner {row.owner}; "
+            f"${row.arr_at_risk:,.0f} ARR at risk; {row.recommended_action}"
+            for row in alerts.sort_values("arr_at_risk", ascending=False).itertuples(index=False)]
+    message.set_content("\n".join(body) + "\n")
+    return message

@@ -1,0 +1,89 @@
+"""Who hears about an alert, and when an unanswered one escalates.
+
+Every alert has a severity; each severity has a target (a webhook URL, an e-mail address,
+or both; empty: the deployment's default webhook) and an SLA. An alert still open after its
+SLA with no ``cs_activities`` row for the account since it fired escalates, once, to the
+next more urgent severity's target (a critical one to the critical target again).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from models.alerts.signals import SEVERITIES
+
+
+class Target(BaseModel):
+    """Where alerts of one severity go."""
+
+    webhook: str = ""
+    email: str = ""
+
+    def describe(self) -> str:
+        parts = [f"webhook {self.webhook}" if self.webhook else "",
+                 f"e-mail {self.email}" if self.email else ""]
+        return ", ".join(p for p in parts if p) or "default webhook"
+
+
+class RoutingConfig(BaseModel):
+    """Targets and SLAs per severity, and the queue of accounts without an owner."""
+
+    targets: dict[str, Target] = Field(default_factory=lambda: {s: Target() for s in SEVERITIES})
+    sla_hours: dict[str, float] = Field(
+        default_factory=lambda: {"critical": 24, "high": 48, "medium": 72, "low": 168})
+    #: The owner of an alert whose account has no ``csm_owner``.
+    default_owner: str = "cs-unassigned"
+
+    def target(self, severity: str) -> Target:
+        return self.targets.get(severity, Target())
+
+
+def escalated_severity(severity: str) -> str:
+    """The next more urgent severity (critical stays critical)."""
+    return SEVERITIES[max(SEVERITIES.index(severity) - 1, 0)]
+
+
+def owners(csm_owner: pd.Series | None, n: int, default: str) -> pd.Series:
+    """The owner of each alert: the account's CSM, or the default queue."""
+    if csm_owner is None:
+        return pd.Series([default] * n, dtype="string")
+    return csm_owner.astype("string").fillna(default).replace("", default)
+
+
+def unanswered(open_alerts: pd.DataFrame, activities: pd.DataFrame | None, *,
+               as_of: pd.Timestamp, routing: RoutingConfig) -> pd.Series:
+    """Whether each open alert is past its SLA at the end of ``as_of`` with no
+    ``cs_activities`` row for its account since the day it opened, and not escalated yet."""
+    if open_alerts.empty:
+        return pd.Series(False, index=open_alerts.index)
+    end_of_day = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
+    opened = pd.to_datetime(open_alerts["opened_on"])
+    sla = pd.to_timedelta(open_alerts["severity"].map(routing.sla_hours).fillna(
+        max(routing.sla_hours.values(), default=168)), unit="h")
+    late = (end_of_day - opened) > sla
+    answered = pd.Series(False, index=open_alerts.index)
+    if activities is not None and len(activities):
+        performed = pd.to_datetime(activities["performed_at"], utc=True).dt.tz_localize(None)
+        last = pd.Series(performed.to_numpy(), index=activities["account_id"].to_numpy())
+        last = last[last < end_of_day].groupby(level=0).max()
+        latest = open_alerts["account_id"].map(last)
+        answered = latest.notna() & (latest >= opened)
+    escalated = open_alerts["escalated"].astype("boolean").fillna(False).astype(bool)
+    return late & ~answered & ~escalated
+
+
+def deliveries(alerts: pd.DataFrame, routing: RoutingConfig,
+               default_webhook: str) -> list[tuple[str, str, pd.DataFrame]]:
+    """(``webhook`` or ``email``, address, alerts) per destination: each alert goes to its
+    severity's targets (an escalation's severity is already the raised one); a severity
+    without a webhook target posts to ``default_webhook`` when there is one."""
+    sent: dict[tuple[str, str], list[int]] = {}
+    for position, severity in enumerate(alerts["severity"]):
+        target = routing.target(severity)
+        webhook = target.webhook or default_webhook
+        if webhook:
+            sent.setdefault(("webhook", webhook), []).append(position)
+        if target.email:
+            sent.setdefault(("email", target.email), []).append(position)
+    return [(kind, address, alerts.iloc[rows]) for (kind, address), rows in sent.items()]

@@ -1,0 +1,79 @@
+"""Early-warning signals: rules on a day's features, each with a severity.
+
+A signal holds for an account when every bound of its ``when`` holds on that day's values
+(features of the snapshot, and the day's ``health_score``); like the score-change alerts it
+fires on the day it starts to hold and stays open until it clears. The defaults are the
+warning signs customer-success teams watch; a deployment replaces them in the scoring YAML
+(``alerts.signals``, docs/scores.md).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from models.scoring.playbook import Bounds, within_bounds
+
+Severity = Literal["critical", "high", "medium", "low"]
+#: Most to least urgent; an unanswered alert escalates one step up this list.
+SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")
+
+
+class SignalRule(BaseModel):
+    """One warning sign: ``when`` bounds on feature values (all must hold)."""
+
+    name: str
+    severity: Severity
+    when: dict[str, Bounds]
+    #: What the alert says; ``{account_id}`` and any feature in braces are filled in.
+    message: str
+
+
+DEFAULT_SIGNALS: list[SignalRule] = [
+    SignalRule(name="no_login_14d", severity="high",
+               when={"days_since_last_login": Bounds(min=14)},
+               message="{account_id}: nobody has logged in for {days_since_last_login:.0f} days"),
+    SignalRule(name="usage_down_25pct", severity="medium",
+               when={"usage_velocity_30d": Bounds(max=-0.25)},
+               message="{account_id}: usage fell {usage_velocity_30d:.0%} month over month"),
+    SignalRule(name="low_seat_use", severity="low",
+               when={"active_users_per_seat": Bounds(max=0.4999)},
+               message="{account_id}: {active_users_per_seat:.0%} of seats active"),
+    SignalRule(name="payment_failed", severity="high",
+               when={"failed_payments_90d": Bounds(min=1)},
+               message="{account_id}: {failed_payments_90d:.0f} failed payment(s) in 90 days"),
+    SignalRule(name="nps_detractor", severity="medium",
+               when={"nps_latest": Bounds(max=6)},
+               message="{account_id}: latest NPS {nps_latest:.0f} (detractor)"),
+    SignalRule(name="high_priority_tickets", severity="high",
+               when={"open_high_priority_tickets": Bounds(min=2)},
+               message="{account_id}: {open_high_priority_tickets:.0f} high-priority tickets "
+                       "open"),
+    SignalRule(name="renewal_90d_low_health", severity="critical",
+               when={"days_to_renewal": Bounds(max=90), "health_score": Bounds(max=59.999)},
+               message="{account_id}: renews in {days_to_renewal:.0f} days at health "
+                       "{health_score:.0f}"),
+]
+
+
+class SignalConfig(BaseModel):
+    """The signal rules (default: ``DEFAULT_SIGNALS``)."""
+
+    rules: list[SignalRule] = Field(default_factory=lambda: list(DEFAULT_SIGNALS))
+
+
+def signals_holding(values: pd.DataFrame, rules: list[SignalRule]) -> dict[str, np.ndarray]:
+    """Per rule, whether it holds for each row of ``values``. A rule on a feature the export
+    does not have (no NPS table, say) holds for nobody."""
+    return {rule.name: within_bounds(values, rule.when) for rule in rules}
+
+
+def signal_message(rule: SignalRule, row: dict) -> str:
+    """The rule's message for one account; the plain rule name if a value is missing."""
+    try:
+        return rule.message.format(**row)
+    except (KeyError, ValueError, TypeError):
+        return f"{row.get('account_id', '')}: {rule.name.replace('_', ' ')}"
