@@ -43,4 +43,5 @@ def score_online(settings: AccountHealthSettings, feast: FeastFeatureStore,
     config = settings.scoring_config()
     rows = online_feature_rows(feast.open(), account_ids)
     return score_accounts(rows, bundle, model_version=version, health=config.health,
-                          playbook=config.playbook(), n_reasons=config.n_reasons)
+                          playbook=config.playbook(), n_reasons=config.n_reasons,
+                          components=config.components)

@@ -149,3 +149,18 @@ def test_scores_from_a_model_below_the_bar_say_so_at_the_top():
                                          "is below the floor 0.65")
     executive = sections(render(scores=below))[0]
     assert "below the promotion bar" in executive and "roc_auc 0.6199" in executive
+
+
+def test_listed_accounts_show_their_components_and_the_model_page_the_weight_sensitivity():
+    with_components = scores().assign(health_product_usage=[12.4, 60.0, float("nan")],
+                                      health_engagement=[0.0, 50.0, 100.0])
+    page = render(scores=with_components)
+    executive, model = sections(page)
+    top = executive[executive.index("Top 10 accounts at risk"):]
+    assert "<th>product usage</th>" in top and "<th>engagement</th>" in top
+    assert "<td>12</td>" in top  # acc_1's product usage, rounded for people
+    sensitivity = model[model.index("Component weights: sensitivity"):]
+    # two components, each weight moved down and up
+    assert sensitivity.count("<td>product_usage</td>") == 2
+    assert sensitivity.count("<td>engagement</td>") == 2
+    assert "No component scores" in render()  # scores without components say so

@@ -65,7 +65,8 @@ def test_crm_records_follow_the_output_contract(scored):
     records = crm_records(table.head(3))
     assert json.loads(json.dumps(records)) == records  # plain JSON
     first = records[0]
-    assert set(first) == {"customer_id", "health_score", "signals", "band", "timestamp"}
+    assert set(first) == {"customer_id", "health_score", "components", "signals", "band",
+                          "timestamp"}
     assert first["customer_id"] == table["account_id"].iloc[0]
     assert first["health_score"] == table["health_score"].iloc[0]
     assert [s["name"] for s in first["signals"]] == [
@@ -109,3 +110,19 @@ def test_a_playbook_rule_may_bound_any_feature_and_match_a_segment(model, tmp_pa
     assert expected.any() and not expected.all()
     chosen = (table["recommended_action"] == "reference call").to_numpy()
     assert (chosen == (expected & ~table["holdout"].to_numpy())).all()
+
+
+def test_component_scores_follow_their_features_and_reach_the_crm_records(scored):
+    from models.scoring.components import component_scores
+    from models.scoring.scores import crm_records
+
+    latest, table = scored
+    names = ["health_product_usage", "health_engagement", "health_support",
+             "health_billing", "health_growth"]
+    expected = component_scores(latest.set_index("account_id").loc[table["account_id"]]
+                                .reset_index())
+    np.testing.assert_allclose(table[names].to_numpy(float), expected[names].to_numpy(float))
+    assert table[names].stack().between(0, 100).all()
+    record = crm_records(table.head(1))[0]
+    assert record["components"] == {n.removeprefix("health_"): table[n].iloc[0]
+                                    for n in names}

@@ -14,6 +14,7 @@ from models.analysis.drift import DriftThresholds
 from models.churn.evaluation import pooled_summary
 from models.reports import charts as report_charts
 from models.reports import html as report_html
+from models.scoring.components import DEFAULT_COMPONENTS, Component, weight_sensitivity
 from models.scoring.health_bands import HealthConfig
 
 #: Walk-forward metrics the model-health page shows, with their labels.
@@ -50,6 +51,29 @@ class ReportInputs:
     top_accounts: int = 10
     #: the day's other outputs, label -> link relative to the page (only those that exist)
     links: dict[str, str] = field(default_factory=dict)
+    #: the component health scores' configuration (weights for the sensitivity table)
+    components: dict[str, Component] = field(default_factory=lambda: dict(DEFAULT_COMPONENTS))
+
+
+def _component_columns(scores: pd.DataFrame) -> list[str]:
+    return [c for c in scores.columns if c.startswith("health_") and c != "health_score"]
+
+
+def _points(value: float) -> str:
+    return "" if pd.isna(value) else f"{value:.0f}"
+
+
+def _sensitivity_section(inputs: ReportInputs) -> str:
+    """How many accounts change band when one component weight moves by ±10 %."""
+    names = _component_columns(inputs.scores)
+    if not names:
+        return "<p>No component scores on this day.</p>"
+    table = weight_sensitivity(inputs.scores[names], inputs.components, inputs.health,
+                               segments=inputs.scores.get("segment"))
+    table["share_changing_band"] = table["share_changing_band"].map(_percent)
+    return ("<p>The composite of the component scores (weighted by the components' "
+            "weights, banded like the health score): accounts whose band changes when one "
+            "weight moves by 10 %, the others kept.</p>" + report_html.table(table))
 
 
 def _money(value: float) -> str:
@@ -139,7 +163,9 @@ def render_report(inputs: ReportInputs) -> str:
         "account": top["account_id"], "band": top["band"],
         "risk": top["churn_probability"].map(_percent),
         "ARR at risk": top["arr_at_risk"].map(_money), "reason": top["reason_1"],
-        "action": top["recommended_action"], "owner": top["action_owner"]})
+        "action": top["recommended_action"], "owner": top["action_owner"],
+        **{name.removeprefix("health_").replace("_", " "): top[name].map(_points)
+           for name in _component_columns(scores)}})
     charts = [report_charts.health_histogram(scores), report_charts.arr_at_risk(by_band)]
     if latest is not None:
         charts = [report_charts.retention_trend(retention, inputs.targets),
@@ -183,4 +209,5 @@ def render_report(inputs: ReportInputs) -> str:
 <h3>Today's predictions against validation</h3>{_prediction_drift_section(inputs)}
 <h3>Feature drift against the training data</h3>{drift_section}
 <h3>Realised performance of past scores</h3>{outcome_section}
+<h3>Component weights: sensitivity</h3>{_sensitivity_section(inputs)}
 </section>""")

@@ -1,5 +1,5 @@
-"""What a deployment may tune about daily scoring: health bands, reasons, playbook, alerts,
-CSM capacity.
+"""What a deployment may tune about daily scoring: health bands, component scores, reasons,
+playbook, alerts, CSM capacity.
 
 Loaded from the YAML named by ``ACCOUNT_HEALTH_SCORING_CONFIG`` (see docs/scores.md); every
 field has the documented default, so an empty or absent file means the defaults.
@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.alerts.engine import AlertConfig
 from models.alerts.work_queue import CapacityConfig
+from models.scoring.components import DEFAULT_COMPONENTS, Component
 from models.scoring.health_bands import HealthConfig
 from models.scoring.playbook import Playbook
 
@@ -24,6 +25,8 @@ class ScoringConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     health: HealthConfig = Field(default_factory=HealthConfig)
+    #: component health scores (models.scoring.components): weights and thresholds
+    components: dict[str, Component] = Field(default_factory=lambda: dict(DEFAULT_COMPONENTS))
     alerts: AlertConfig = Field(default_factory=AlertConfig)
     capacity: CapacityConfig = Field(default_factory=CapacityConfig)
     n_reasons: int = Field(3, ge=1, le=5)

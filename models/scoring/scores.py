@@ -10,6 +10,7 @@ import pandas as pd
 
 from models.churn.bundle import ChurnModelBundle
 from models.inputs import model_input
+from models.scoring.components import Component, component_scores
 from models.scoring.health_bands import HealthConfig, assign_bands, health_score
 from models.scoring.playbook import Playbook, recommend_actions
 from models.scoring.reasons import top_reasons
@@ -20,12 +21,14 @@ N_REASONS = 3
 def score_accounts(features: pd.DataFrame, bundle: ChurnModelBundle, *,
                    model_version: str, health: HealthConfig | None = None,
                    playbook: Playbook | None = None, n_reasons: int = N_REASONS,
-                   model_status: str = "champion") -> pd.DataFrame:
+                   model_status: str = "champion",
+                   components: dict[str, Component] | None = None) -> pd.DataFrame:
     """Score feature rows (``account_id``, ``as_of_date``, ``event_timestamp`` + features).
 
     Rows come back riskiest first with ``risk_rank`` 1 for the riskiest account;
     ``model_status`` (``champion``, or why the model is below the promotion bar) is kept on
-    every row so nobody reads provisional scores as vetted ones.
+    every row so nobody reads provisional scores as vetted ones. The component health
+    scores (``health_<component>``, models.scoring.components) follow the band.
     """
     frame = features.reset_index(drop=True)
     inputs = model_input(frame)
@@ -67,6 +70,7 @@ def score_accounts(features: pd.DataFrame, bundle: ChurnModelBundle, *,
         "health_score": np.round(scores, 1),
         "band": bands["band"].to_numpy(),
         "color": bands["color"].to_numpy(),
+        **{c: v.to_numpy() for c, v in component_scores(frame, components).items()},
         "p_churn_30d": predictions["p_churn_30d"].to_numpy(),
         "p_churn_60d": predictions["p_churn_60d"].to_numpy(),
         "p_churn_90d": predictions["p_churn_90d"].to_numpy(),
@@ -127,7 +131,8 @@ def _dates(days: pd.Series) -> np.ndarray:
 
 def crm_records(scores: pd.DataFrame) -> list[dict]:
     """Scores as the JSON records CRM and CS tools consume (docs/scores.md):
-    ``customer_id, health_score, signals[{name, value, weight}], band, timestamp``.
+    ``customer_id, health_score, components{name: 0-100}, signals[{name, value, weight}],
+    band, timestamp``.
 
     ``signals`` are the account's reasons; ``weight`` is the SHAP effect on the log-odds of
     churn (positive raises risk).
@@ -138,10 +143,15 @@ def crm_records(scores: pd.DataFrame) -> list[dict]:
                                         for r in scores["reasons"]) + "]")
     stamp_code, stamps = pd.factorize(pd.to_datetime(scores["feature_snapshot_timestamp"]))
     shown = [pd.Timestamp(t).isoformat() for t in stamps]
+    names = [c for c in scores.columns if c.startswith("health_") and c != "health_score"]
+    parts = scores[names].to_numpy(float) if names else np.empty((len(scores), 0))
+    components = [{n.removeprefix("health_"): (None if np.isnan(v) else float(v))
+                   for n, v in zip(names, row, strict=True)} for row in parts]
     return [{"customer_id": account, "health_score": float(health),
+             "components": parts_of_account,
              "signals": [{"name": r["feature"], "value": r["value"], "weight": r["effect"]}
                          for r in signals],
              "band": band, "timestamp": shown[code] if code >= 0 else "NaT"}
-            for account, health, signals, band, code in zip(
-                scores["account_id"], scores["health_score"], reasons, scores["band"],
-                stamp_code, strict=True)]
+            for account, health, parts_of_account, signals, band, code in zip(
+                scores["account_id"], scores["health_score"], components, reasons,
+                scores["band"], stamp_code, strict=True)]

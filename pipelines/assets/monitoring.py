@@ -320,12 +320,14 @@ def daily_report(context: AssetExecutionContext, settings: AccountHealthSettings
                  model_outcomes: pd.DataFrame) -> MaterializeResult:
     """A self-contained HTML report per day, ``reports/daily/<day>.html``: the executive page
     (retention against targets, MRR waterfall, health distribution, ARR at risk, the top
-    accounts with reasons and actions) and the model-health page (the scoring model's
-    walk-forward metrics, calibration, lift and Kaplan-Meier curves; prediction and feature
-    drift; realised performance). Opens in any browser without a server. The day's headline
+    accounts with reasons, actions and component scores) and the model-health page (the
+    scoring model's walk-forward metrics, calibration, lift and Kaplan-Meier curves;
+    prediction and feature drift; realised performance; the component weights'
+    sensitivity). Opens in any browser without a server. The day's headline
     and monitoring figures, and the report, are also logged as the day's run in the MLflow
     experiment account-health-monitoring, tagged with the scoring model's version."""
-    health = settings.scoring_config().health
+    config = settings.scoring_config()
+    health = config.health
     every_band = [*health.bands, *(b for bands in health.segment_bands.values() for b in bands)]
     bands = list(dict.fromkeys(b.name for b in sorted(every_band, key=lambda b: -b.min_score)))
     overall = retention_metrics[retention_metrics["dimension"] == "overall"]
@@ -358,7 +360,7 @@ def daily_report(context: AssetExecutionContext, settings: AccountHealthSettings
             **({"validation": reference.predictions,
                 "validation_metrics": reference.pooled_metrics,
                 "reference": reference.reference} if reference else {}),
-            links=_links(settings, name)))
+            links=_links(settings, name), components=config.components))
         path = directory / f"{name}.html"
         path.write_text(page)
         headline = {"accounts_scored": len(scores),

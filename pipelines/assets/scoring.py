@@ -82,7 +82,7 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
         features["as_of_date"] = day
         scores = score_accounts(features, bundle, model_version=version, health=config.health,
                                 playbook=playbook, n_reasons=config.n_reasons,
-                                model_status=model_status)
+                                model_status=model_status, components=config.components)
         scores.insert(scores.columns.get_loc("plan") + 1, "csm_owner",
                       account_owners(scores["account_id"], accounts))
         export_day(settings, "scores", day, scores, records=crm_records(scores))
