@@ -2,8 +2,8 @@
 
 Without ``ACCOUNT_HEALTH_DATA_DIR`` the demo data is generated first. The runs are recorded
 in the Dagster instance under ``$ACCOUNT_HEALTH_OUTPUT_DIR/dagster_home``, so ``dagster dev``
-shows them on the pages of the jobs ``feature_pipeline``, ``train_churn_models`` and
-``daily_scoring``.
+shows them on the pages of the jobs ``feature_pipeline``, ``train_churn_models``,
+``daily_scoring``, ``weekly_operations`` and ``monthly_executive``.
 """
 
 from __future__ import annotations
@@ -51,14 +51,15 @@ def prepare_dagster_home(home: Path) -> None:
 
 
 def _stage(number: int, title: str, started: float) -> None:
-    print(f"\n[{number}/4] {title}  ({time.perf_counter() - started:.0f} s since start)",
+    print(f"\n[{number}/5] {title}  ({time.perf_counter() - started:.0f} s since start)",
           flush=True)
 
 
 def _jobs(settings: AccountHealthSettings, first_day: str, last_day: str, started: float):
-    """The three named jobs, as an operator would launch them: the features over every day,
-    the models on them, then the scores of the last day. Returns (training run, scoring run);
-    the scoring run is None when training did not succeed."""
+    """The named jobs, as an operator would launch them: the features over every day, the
+    models on them, the scores of the last day, then the weekly and monthly reports.
+    Returns (training run, the last run after it); the second is None when training did not
+    succeed."""
     from dagster import DagsterInstance
 
     from pipelines.run import run_job
@@ -80,6 +81,14 @@ def _jobs(settings: AccountHealthSettings, first_day: str, last_day: str, starte
     _stage(4, f"scores, alerts and monitoring for {last_day} (job daily_scoring)", started)
     scoring = run_job(settings, "daily_scoring", instance, first_day=last_day,
                       last_day=last_day, selection=SCORING)
+    if not scoring.success:
+        return training, scoring
+    _stage(5, "the weekly and monthly reports (jobs weekly_operations, monthly_executive)",
+           started)
+    for job in ("weekly_operations", "monthly_executive"):
+        report = run_job(settings, job, instance, first_day=last_day, last_day=last_day)
+        if not report.success:
+            return training, report
     return training, scoring
 
 
@@ -91,6 +100,7 @@ def main() -> None:
     for category in (BetaWarning, PreviewWarning, DeprecationWarning):
         warnings.filterwarnings("ignore", category=category)
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     started = time.perf_counter()
     settings = settings_from_env()
     if not os.environ.get("ACCOUNT_HEALTH_DATA_DIR"):

@@ -123,9 +123,16 @@ def print_monitoring(settings: AccountHealthSettings, day: str) -> None:
         shown[money] = shown[money].map("${:,.0f}".format)
         print(shown.to_markdown(index=False, floatfmt=".3f"))
     print_retention_kpis(settings)
-    report = settings.reports_dir() / "daily" / f"{day}.html"
-    if report.exists():
-        print(f"\nreport (open in a browser, no server needed): {report}")
+    pages = {"daily report": settings.reports_dir() / "daily" / f"{day}.html",
+             "portfolio (every account, a page per CSM)": settings.reports_dir()
+             / "portfolio" / day / "portfolio.html",
+             "weekly operations report": settings.reports_dir() / "weekly" / f"{day}.html",
+             "monthly executive report": settings.reports_dir() / "monthly"
+             / f"{day[:7]}.html"}
+    found = {label: path for label, path in pages.items() if path.exists()}
+    if found:
+        print("\nreports (open in a browser, no server needed):\n" + "\n".join(
+            f"  {label}: {path}" for label, path in found.items()))
     drift = settings.asset_file("feature_drift", day)
     if drift.exists():
         table = pd.read_parquet(drift)

@@ -14,7 +14,7 @@ from dagster import (
 
 from feature_repo.store import PRODUCTION_CONFIG
 from pipelines import checks
-from pipelines.assets import features, models, monitoring, raw, scoring, training
+from pipelines.assets import features, models, monitoring, raw, reports, scoring, training
 from pipelines.io_manager import PartitionedParquetIOManager
 from pipelines.progress import progress_logger
 from pipelines.resources import (
@@ -26,9 +26,16 @@ from pipelines.resources import (
     settings_from_env,
 )
 from pipelines.schedules import schedules_from_env
-from pipelines.selections import DAILY_SCORING, FEATURE_PIPELINE, RETRAINING
+from pipelines.selections import (
+    DAILY_SCORING,
+    FEATURE_PIPELINE,
+    MONTHLY_REPORT,
+    RETRAINING,
+    WEEKLY_REPORT,
+)
 
-all_assets = load_assets_from_modules([raw, features, training, models, scoring, monitoring])
+all_assets = load_assets_from_modules([raw, features, training, models, scoring, monitoring,
+                                       reports])
 all_checks = [checks.required_tables_present, checks.quarantine_rate_within_limit,
               checks.snapshot_freshness,
               checks.model_beats_baselines, checks.model_auc_above_floor]
@@ -51,6 +58,17 @@ daily_scoring_job = define_asset_job(
     "daily_scoring",
     selection=DAILY_SCORING,
     description="The morning run: a day's features, scores with reasons and actions, alerts")
+
+
+#: The weekly operations report (alerts per CSM, SLA adherence, engagement, band moves).
+weekly_operations_job = define_asset_job(
+    "weekly_operations", selection=WEEKLY_REPORT,
+    description="The weekly operations report as of the latest scored day")
+
+#: The monthly executive report (NRR/GRR, renewals, churn split, top risks).
+monthly_executive_job = define_asset_job(
+    "monthly_executive", selection=MONTHLY_REPORT,
+    description="The monthly executive report as of the latest scored day")
 
 
 def build_resources(settings: AccountHealthSettings | None = None) -> dict:
@@ -99,8 +117,10 @@ def definitions(settings: AccountHealthSettings | None = None) -> Definitions:
     return Definitions(
         assets=all_assets,
         asset_checks=all_checks,
-        jobs=[feature_pipeline_job, train_churn_models_job, daily_scoring_job],
-        schedules=schedules_from_env(daily_scoring_job, train_churn_models_job),
+        jobs=[feature_pipeline_job, train_churn_models_job, daily_scoring_job,
+              weekly_operations_job, monthly_executive_job],
+        schedules=schedules_from_env(daily_scoring_job, train_churn_models_job,
+                                     weekly_operations_job, monthly_executive_job),
         resources=build_resources(settings),
         loggers={"console": colored_console_logger, "progress": progress_logger},
     )

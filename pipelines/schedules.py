@@ -76,11 +76,28 @@ def weekly_training_schedule(job, *,
                               description="Retrain every Monday 03:00 UTC on the latest features")
 
 
-def schedules_from_env(daily_job, training_job) -> list[ScheduleDefinition]:
-    """Both schedules, configured by the ACCOUNT_HEALTH_* variables above."""
+def report_schedules(weekly_job, monthly_job, *,
+                     status: DefaultScheduleStatus = DefaultScheduleStatus.STOPPED
+                     ) -> list[ScheduleDefinition]:
+    """The weekly operations report every Monday and the monthly executive report on the
+    first of each month, at 07:00 UTC: after the morning's scores."""
+    return [ScheduleDefinition(job=weekly_job, cron_schedule="0 7 * * 1",
+                               execution_timezone="UTC", default_status=status,
+                               description="The weekly operations report, Mondays 07:00 UTC"),
+            ScheduleDefinition(job=monthly_job, cron_schedule="0 7 1 * *",
+                               execution_timezone="UTC", default_status=status,
+                               description="The monthly executive report, on the 1st at "
+                                           "07:00 UTC")]
+
+
+def schedules_from_env(daily_job, training_job, weekly_job=None,
+                       monthly_job=None) -> list[ScheduleDefinition]:
+    """Every schedule, configured by the ACCOUNT_HEALTH_* variables above."""
     status = schedule_status(os.environ.get("ACCOUNT_HEALTH_SCHEDULES", "stopped"))
-    return [daily_scoring_schedule(daily_job,
-                                   run_at=os.environ.get("ACCOUNT_HEALTH_DAILY_RUN_AT", "06:00"),
-                                   timezone=os.environ.get("ACCOUNT_HEALTH_TIMEZONE", "UTC"),
-                                   status=status),
-            weekly_training_schedule(training_job, status=status)]
+    schedules = [daily_scoring_schedule(
+        daily_job, run_at=os.environ.get("ACCOUNT_HEALTH_DAILY_RUN_AT", "06:00"),
+        timezone=os.environ.get("ACCOUNT_HEALTH_TIMEZONE", "UTC"), status=status),
+        weekly_training_schedule(training_job, status=status)]
+    if weekly_job is not None and monthly_job is not None:
+        schedules += report_schedules(weekly_job, monthly_job, status=status)
+    return schedules

@@ -4,12 +4,15 @@ from dagster import AssetSelection
 
 #: Everything up to the training set: ingestion, features, Feast.
 FEATURE_PIPELINE = AssetSelection.groups("raw", "features", "training")
-#: Scores, alerts and monitoring of a day, from features already in Feast.
-SCORING = AssetSelection.groups("scoring", "monitoring")
+#: Scores, alerts, monitoring and reports of a day, from features already in Feast.
+SCORING = AssetSelection.groups("scoring", "monitoring", "reports")
 #: Everything but the day's scores, alerts and monitoring (which make run does for the latest
 #: day only).
 TRAINING_PIPELINE = AssetSelection.all() - SCORING
 #: Training set to promotion: what the weekly retrain runs.
 RETRAINING = AssetSelection.assets("training_set").downstream() - SCORING
 #: The morning run of one day: ingest, validate, snapshot, Feast, scores, alerts.
-DAILY_SCORING = AssetSelection.all() - AssetSelection.groups("training", "models")
+DAILY_SCORING = AssetSelection.all() - AssetSelection.groups("training", "models", "reports")
+#: The weekly operations report and the monthly executive report, each on its schedule.
+WEEKLY_REPORT = AssetSelection.assets("weekly_operations_report")
+MONTHLY_REPORT = AssetSelection.assets("monthly_executive_report")

@@ -89,3 +89,17 @@ def use_registry_of(settings: AccountHealthSettings) -> None:
     from pipelines.resources import MlflowTracking
 
     MlflowTracking.local(settings.output_dir).activate()
+
+
+def chromium_or_skip() -> str:
+    """Debian's Chromium for the browser tests; skips without it (fails under CI=true)."""
+    import os
+    import shutil
+
+    browser_path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser_path is None:
+        message = "Debian's chromium is not installed (make test installs it)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return browser_path

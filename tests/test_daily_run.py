@@ -201,16 +201,11 @@ def test_each_day_gets_a_self_contained_report_with_its_headline_numbers(backfil
 def test_the_report_renders_in_headless_chromium(backfill):
     """The last day's report as a browser shows it: headline cards, nine drawn charts, the
     top accounts, no console errors; the screenshot is kept in test-artifacts/."""
-    import os
-    import shutil
-
-    browser_path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser_path is None:
-        message = "Debian's chromium is not installed (make test installs it)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
     from playwright.sync_api import sync_playwright
+
+    from tests.conftest import chromium_or_skip
+
+    browser_path = chromium_or_skip()
 
     settings, (_, tables), _ = backfill
     scores = tables["account_scores"][DAYS[-1]]

@@ -78,3 +78,15 @@ def test_daily_job_runs_ingestion_to_alerts_but_not_training():
     retrain = defs.resolve_job_def("train_churn_models")
     assert not {k.to_user_string() for k in retrain.asset_layer.executable_asset_keys} & {
         "account_scores", "account_alerts"}
+
+
+def test_the_weekly_and_monthly_reports_have_schedules_of_their_own():
+    from pipelines.definitions import defs
+
+    weekly = defs.resolve_schedule_def("weekly_operations_schedule")
+    monthly = defs.resolve_schedule_def("monthly_executive_schedule")
+    assert (weekly.cron_schedule, weekly.job_name) == ("0 7 * * 1", "weekly_operations")
+    assert (monthly.cron_schedule, monthly.job_name) == ("0 7 1 * *", "monthly_executive")
+    job = defs.resolve_job_def("daily_scoring")
+    selected = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+    assert not selected & {"weekly_operations_report", "monthly_executive_report"}

@@ -1,9 +1,11 @@
 """Early-warning signals: rules on a day's features, each with a severity.
 
 A signal holds for an account when every bound of its ``when`` holds on that day's values
-(features of the snapshot, and the day's ``health_score``); like the score-change alerts it
+(features of the snapshot, and the day's scores such as ``health_score``); like the
+score-change alerts it
 fires on the day it starts to hold and stays open until it clears. The defaults are the
-warning signs customer-success teams watch; a deployment replaces them in the scoring YAML
+warning signs customer-success teams watch (a renewal at low health is the score-change
+alert ``renewal_at_risk``); a deployment replaces them in the scoring YAML
 (``alerts.signals``, docs/scores.md).
 """
 
@@ -52,10 +54,6 @@ DEFAULT_SIGNALS: list[SignalRule] = [
                when={"open_high_priority_tickets": Bounds(min=2)},
                message="{account_id}: {open_high_priority_tickets:.0f} high-priority tickets "
                        "open"),
-    SignalRule(name="renewal_90d_low_health", severity="critical",
-               when={"days_to_renewal": Bounds(max=90), "health_score": Bounds(max=59.999)},
-               message="{account_id}: renews in {days_to_renewal:.0f} days at health "
-                       "{health_score:.0f}"),
 ]
 
 

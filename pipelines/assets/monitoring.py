@@ -2,6 +2,7 @@
 performance for data scientists."""
 
 import functools
+from pathlib import Path
 
 import pandas as pd
 from dagster import (
@@ -26,6 +27,7 @@ from models.analysis.drift import DriftThresholds, feature_drift
 from models.analysis.outcomes import label_scores, realised_performance, surprise_churn
 from models.inputs import feature_columns
 from models.reports.daily import ReportInputs, render_report
+from models.reports.portfolio import render_portfolio
 from models.tracking import MONITORING_EXPERIMENT, log_monitoring, validation_of
 from pipelines.assets.features import account_snapshot
 from pipelines.assets.scoring import account_scores
@@ -103,7 +105,8 @@ def retention_kpis(context: AssetExecutionContext, settings: AccountHealthSettin
                    invoices: pd.DataFrame | None) -> pd.DataFrame:
     """What a CS leader reports (docs/metrics.md): trailing-12-month and quarterly NRR, GRR
     and expansion rates by customers and by revenue (``reports/retention_windows.csv``), the
-    gross renewal rate per quarter by count and by ARR (``reports/renewals.csv``) and churn
+    gross renewal rate per complete quarter by count and by ARR (``reports/renewals.csv``)
+    and churn
     split into voluntary and involuntary per month (``reports/churn_by_kind.csv``)."""
     last_day = settings.current_time().tz_localize(None).normalize() - pd.Timedelta(days=1)
     windows = pd.concat([
@@ -113,6 +116,7 @@ def retention_kpis(context: AssetExecutionContext, settings: AccountHealthSettin
         .assign(window="quarter")], ignore_index=True)
     renewals = retention_kpis_module.renewal_rates(
         retention_kpis_module.renewal_events(subscriptions, last_day))
+    renewals = renewals[renewals["period_end"] <= last_day]  # complete quarters only
     churn = retention_kpis_module.churn_by_kind(
         retention_kpis_module.churn_events(subscriptions, invoices, last_day))
     reports = settings.reports_dir()
@@ -299,7 +303,9 @@ def model_outcomes(settings: AccountHealthSettings, subscriptions: pd.DataFrame)
 
 def _links(settings: AccountHealthSettings, day: str) -> dict[str, str]:
     """The day's other pages and tables that exist, relative to reports/daily/<day>.html."""
-    targets = {"leading indicators": settings.reports_dir() / "leading_indicators.html",
+    targets = {"portfolio: every account, by CSM": settings.reports_dir() / "portfolio" / day
+               / "portfolio.html",
+               "leading indicators": settings.reports_dir() / "leading_indicators.html",
                "interventions": settings.reports_dir() / "interventions.html",
                "expansion opportunities (CSV)": settings.export_file("opportunities", day),
                "CSM work queue (CSV)": settings.export_file("work_queue", day),
@@ -312,7 +318,7 @@ def _links(settings: AccountHealthSettings, day: str) -> dict[str, str]:
     group_name=GROUP,
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
-    deps=[account_scores, "feature_drift", prediction_drift, "csm_work_queue"],
+    deps=[account_scores, "feature_drift", prediction_drift, "csm_work_queue", "account_alerts"],
     ins={"retention_metrics": AssetIn(), "model_outcomes": AssetIn()},
 )
 def daily_report(context: AssetExecutionContext, settings: AccountHealthSettings,
@@ -350,6 +356,7 @@ def daily_report(context: AssetExecutionContext, settings: AccountHealthSettings
                               for a in ("feature_drift", "prediction_drift"))
         prediction_figures = predictions.iloc[0].to_dict() if len(predictions) else {}
         reference = validation(str(scores["model_version"].iloc[0]))
+        write_portfolio(settings, day, scores, bands)
         page = render_report(ReportInputs(
             day=name, scores=scores, retention=overall, bands=bands, drift=drift,
             outcomes=model_outcomes, health=health, prediction_drift=prediction_figures,
@@ -380,6 +387,28 @@ def daily_report(context: AssetExecutionContext, settings: AccountHealthSettings
         "day": name, "report": MetadataValue.path(str(path)),
         "open": MetadataValue.url(path.as_uri()), **headline,
         **({"mlflow_monitoring_run_id": monitoring_run} if monitoring_run else {})})
+
+
+def write_portfolio(settings: AccountHealthSettings, day: pd.Timestamp, scores: pd.DataFrame,
+                    bands: list[str]) -> Path:
+    """The day's portfolio pages (``reports/portfolio/<day>/``): every account, filterable,
+    and a page per CSM; health compared with the scores of 7 and 30 days before."""
+    name = f"{day:%Y-%m-%d}"
+
+    def stored(asset: str, on: pd.Timestamp) -> pd.DataFrame | None:
+        path = settings.asset_file(asset, on)
+        return pd.read_parquet(path) if path.exists() else None
+
+    pages = render_portfolio(
+        name, scores, week_before=stored("account_scores", day - pd.Timedelta(days=7)),
+        month_before=stored("account_scores", day - pd.Timedelta(days=30)),
+        alerts=stored("account_alerts", day), work_queue=stored("csm_work_queue", day),
+        bands=bands)
+    directory = settings.reports_dir() / "portfolio" / name
+    directory.mkdir(parents=True, exist_ok=True)
+    for file, page in pages.items():
+        (directory / file).write_text(page)
+    return directory / "portfolio.html"
 
 
 def _partition(path) -> pd.DataFrame:

@@ -1,0 +1,89 @@
+"""Reports layer: the weekly operations report and the monthly executive report, each as of
+the latest scored day, each with a schedule of its own."""
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetIn, MaterializeResult, MetadataValue, asset
+
+from models.reports.executive import render_executive
+from models.reports.operations import (
+    alerts_per_owner,
+    band_moves,
+    playbook_engagement,
+    render_operations,
+    sla_adherence,
+)
+from pipelines.assets.monitoring import retention_kpis
+from pipelines.assets.scoring import account_scores
+from pipelines.resources import AccountHealthSettings
+
+GROUP = "reports"
+#: Days the weekly report covers, the report day included.
+WEEK_DAYS = 7
+
+
+def _latest_scored_day(settings: AccountHealthSettings) -> pd.Timestamp:
+    days = sorted(p.stem for p in settings.asset_file("account_scores").with_suffix("")
+                  .glob("*.parquet"))
+    if not days:
+        raise ValueError("no account_scores partitions yet; run the daily scoring first")
+    return pd.Timestamp(days[-1])
+
+
+def _stored(settings: AccountHealthSettings, asset: str, day: pd.Timestamp
+            ) -> pd.DataFrame | None:
+    path = settings.asset_file(asset, day)
+    return pd.read_parquet(path) if path.exists() else None
+
+
+@asset(group_name=GROUP, deps=[account_scores, "account_alerts"],
+       ins={"cs_activities": AssetIn()})
+def weekly_operations_report(context: AssetExecutionContext, settings: AccountHealthSettings,
+                             cs_activities: pd.DataFrame | None) -> pd.DataFrame:
+    """``reports/weekly/<day>.html`` for the week to the latest scored day: alerts per CSM
+    by severity with SLA adherence (from ``cs_activities``), playbook engagement of the
+    flagged accounts, and the accounts that moved between bands; the per-CSM table is the
+    asset's value."""
+    config = settings.scoring_config()
+    day = _latest_scored_day(settings)
+    days = pd.date_range(day - pd.Timedelta(days=WEEK_DAYS - 1), day)
+    fired = [frame for d in days if (frame := _stored(settings, "account_alerts", d))
+             is not None and len(frame)]
+    alerts = (pd.concat(fired, ignore_index=True) if fired else
+              pd.DataFrame(columns=["alert_id", "as_of", "account_id", "severity", "owner",
+                                    "escalation"]))
+    adherence = sla_adherence(alerts, cs_activities, routing=config.alerts.routing, as_of=day)
+    per_owner = alerts_per_owner(alerts, adherence)
+    scores = _stored(settings, "account_scores", day)
+    engagement = playbook_engagement(scores, cs_activities, since=days[0], as_of=day,
+                                     flagged_bands=config.playbook().holdout_bands)
+    bands = [b.name for b in sorted(config.health.bands, key=lambda b: -b.min_score)]
+    moves = band_moves(scores, _stored(settings, "account_scores", days[0] - pd.Timedelta(
+        days=1)), bands)
+    path = settings.reports_dir() / "weekly" / f"{day:%Y-%m-%d}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_operations(f"{day:%Y-%m-%d}", per_owner, engagement, moves))
+    due = adherence["outcome"].isin(["within SLA", "late", "unanswered"])
+    context.add_output_metadata({
+        "report": MetadataValue.path(str(path)), "alerts": len(alerts),
+        "sla_adherence": round(float((adherence["outcome"] == "within SLA").sum()
+                                     / max(due.sum(), 1)), 3)})
+    return per_owner
+
+
+@asset(group_name=GROUP, deps=[retention_kpis, account_scores])
+def monthly_executive_report(settings: AccountHealthSettings) -> MaterializeResult:
+    """``reports/monthly/<month>.html``: NRR and GRR over the trailing 12 months and by
+    quarter, renewal rates, churn split voluntary and involuntary, and the top risks by ARR
+    at risk on the latest scored day (from the ``retention_kpis`` tables)."""
+    day = _latest_scored_day(settings)
+    reports = settings.reports_dir()
+    tables = {name: pd.read_csv(reports / f"{name}.csv")
+              for name in ("retention_windows", "renewals", "churn_by_kind")}
+    month = f"{day:%Y-%m}"
+    path = reports / "monthly" / f"{month}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_executive(month, tables["retention_windows"], tables["renewals"],
+                                     tables["churn_by_kind"],
+                                     _stored(settings, "account_scores", day)))
+    return MaterializeResult(metadata={"report": MetadataValue.path(str(path)),
+                                       "month": month})

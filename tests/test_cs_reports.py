@@ -1,0 +1,96 @@
+"""The weekly operations report and the monthly executive report, from small fixtures."""
+
+import pandas as pd
+
+from models.alerts.routing import RoutingConfig
+from models.reports.executive import render_executive
+from models.reports.operations import (
+    alerts_per_owner,
+    band_moves,
+    playbook_engagement,
+    sla_adherence,
+)
+
+T = pd.Timestamp
+
+
+def alerts() -> pd.DataFrame:
+    """Four alerts fired and one escalation; critical SLA 24 h, low 168 h."""
+    return pd.DataFrame({
+        "alert_id": ["a1", "a2", "a3", "a4", "e1"],
+        "as_of": pd.to_datetime(["2026-11-23", "2026-11-23", "2026-11-24", "2026-11-29",
+                                 "2026-11-25"]),
+        "account_id": ["A", "B", "C", "D", "C"],
+        "owner": ["ana", "ana", "bo", "bo", "bo"],
+        "severity": ["critical", "critical", "critical", "low", "critical"],
+        "escalation": [False, False, False, False, True]})
+
+
+ACTIVITIES = pd.DataFrame({
+    "account_id": ["A", "B", "X"],
+    # A answered within a day; B two days late; X is nobody's alert
+    "performed_at": ["2026-11-23T15:00Z", "2026-11-26T09:00Z", "2026-11-23T10:00Z"]})
+
+
+def test_sla_outcome_of_each_alert_by_hand():
+    table = sla_adherence(alerts(), ACTIVITIES, routing=RoutingConfig(), as_of=T("2026-11-29"))
+    # C: critical, no activity, deadline 25 Nov passed; D: low, fired 29 Nov, due 6 Dec
+    assert dict(zip(table["alert_id"], table["outcome"], strict=True)) == {
+        "a1": "within SLA", "a2": "late", "a3": "unanswered", "a4": "open"}
+
+
+def test_alerts_per_owner_with_escalations_and_adherence():
+    adherence = sla_adherence(alerts(), ACTIVITIES, routing=RoutingConfig(),
+                              as_of=T("2026-11-29"))
+    table = alerts_per_owner(alerts(), adherence).set_index("owner")
+    assert table.loc["ana", ["critical", "low", "escalations"]].tolist() == [2, 0, 0]
+    assert table.loc["bo", ["critical", "low", "escalations"]].tolist() == [2, 1, 1]
+    assert table.loc["ana", "sla_adherence"] == 0.5      # 1 of 2 due alerts in time
+    assert table.loc["bo", "sla_adherence"] == 0.0       # C unanswered; D not due yet
+
+
+def test_playbook_engagement_counts_flagged_accounts_touched_in_the_week():
+    scores = pd.DataFrame({"account_id": ["A", "B", "C", "H"],
+                           "band": ["critical", "at-risk", "healthy", "critical"],
+                           "csm_owner": ["ana", "ana", "ana", None],
+                           "holdout": [False, False, False, False]})
+    table = playbook_engagement(scores, ACTIVITIES, since=T("2026-11-24"),
+                                as_of=T("2026-11-30"), flagged_bands=["critical", "at-risk"])
+    # A's activity was before the week; B's inside it; C is not flagged
+    assert table.set_index("owner")[["flagged_accounts", "engaged"]].to_dict("index") == {
+        "ana": {"flagged_accounts": 2, "engaged": 1},
+        "unassigned": {"flagged_accounts": 1, "engaged": 0}}
+
+
+def test_band_moves_cross_last_week_with_today():
+    bands = ["healthy", "at-risk", "critical"]
+    before = pd.DataFrame({"account_id": ["A", "B", "C"],
+                           "band": ["healthy", "healthy", "at-risk"]})
+    now = pd.DataFrame({"account_id": ["A", "B", "C", "N"],
+                        "band": ["healthy", "critical", "at-risk", "critical"]})
+    table = band_moves(now, before, bands).set_index("a week before")
+    assert table.loc["healthy", "critical"] == 1 and table.loc["healthy", "healthy"] == 1
+    assert table.loc["at-risk", "at-risk"] == 1 and table.to_numpy().sum() == 3
+
+
+def test_the_executive_page_shows_the_kpis_and_the_largest_risks():
+    windows = pd.DataFrame({"window": ["trailing 12 months", "quarter"],
+                            "period_end": ["2026-10-31", "2026-09-30"],
+                            "starting_customers": [100, 90], "starting_mrr": [1e5, 9e4],
+                            "ending_mrr": [1.05e5, 8.8e4], "nrr": [1.05, 0.978],
+                            "grr": [0.91, 0.95], "expansion_rate_customers": [0.2, 0.05],
+                            "expansion_rate_revenue": [0.14, 0.03]})
+    renewals = pd.DataFrame({"period_end": ["2026-09-30"], "term_months": [0],
+                             "up_for_renewal": [40], "renewed": [36], "renewal_rate": [0.9],
+                             "arr_up_for_renewal": [4e5], "arr_renewed": [3.8e5],
+                             "arr_renewal_rate": [0.95]})
+    churn = pd.DataFrame({"month": ["2026-10-31"], "churned_accounts": [4], "voluntary": [3],
+                          "involuntary": [1], "churned_arr": [4e4], "voluntary_arr": [3e4],
+                          "involuntary_arr": [1e4]})
+    scores = pd.DataFrame({"account_id": ["small", "big"], "arr_at_risk": [10.0, 900.0],
+                           "band": ["critical", "at-risk"]})
+    page = render_executive("2026-11", windows, renewals, churn, scores)
+    for text in (">105.0%<", ">91.0%<", ">90.0%<", ">25.0%<"):
+        assert text in page, text
+    risks = page[page.index("risks by ARR at risk"):]
+    assert risks.index("big") < risks.index("small")

@@ -1,0 +1,87 @@
+"""The portfolio page filters and sorts every account in a browser, without a server."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.reports.portfolio import owner_file, render_portfolio
+from tests.conftest import chromium_or_skip
+
+BANDS = ["thriving", "healthy", "neutral", "at-risk", "critical"]
+
+
+def scores(n: int = 60, seed: int = 4) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "account_id": [f"acc_{i:03d}" for i in range(n)],
+        "risk_rank": np.arange(1, n + 1),
+        "band": rng.choice(BANDS, n), "health_score": rng.uniform(0, 100, n).round(1),
+        "churn_probability": rng.uniform(0, 1, n), "arr": rng.uniform(1e3, 1e5, n).round(0),
+        "arr_at_risk": rng.uniform(0, 1e4, n), "segment": rng.choice(["SMB", "Enterprise"], n),
+        "plan": rng.choice(["basic", "pro"], n),
+        "csm_owner": rng.choice(["ana", "bo", None], n),
+        "days_to_renewal": rng.integers(0, 400, n).astype(float),
+        "recommended_action": "call"})
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory):
+    today = scores()
+    earlier = today.assign(health_score=today["health_score"] - 2.5)
+    alerts = pd.DataFrame({"account_id": [today.loc[today["csm_owner"] == "ana",
+                                                    "account_id"].iloc[0]],
+                           "severity": ["critical"], "alert_type": ["newly_critical"],
+                           "message": ["acc is now critical"], "escalation": [False]})
+    written = render_portfolio("2026-11-30", today, week_before=earlier, month_before=None,
+                               alerts=alerts, work_queue=None, bands=BANDS)
+    directory = tmp_path_factory.mktemp("portfolio")
+    for name, page in written.items():
+        (directory / name).write_text(page)
+    return today, directory, written
+
+
+def test_a_page_per_csm_with_their_accounts_and_alerts(pages):
+    today, _, written = pages
+    assert set(written) == {"portfolio.html", owner_file("ana"), owner_file("bo"),
+                            owner_file("unassigned")}
+    ana = written[owner_file("ana")]
+    assert ana.count("<tr data-band") == (today["csm_owner"] == "ana").sum()
+    assert "acc is now critical" in ana and "acc is now critical" not in written[
+        owner_file("bo")]
+    index = written["portfolio.html"]
+    assert ">+2.5<" in index and "no scores then" in index  # health since a week, a month
+    assert "http" not in index.replace('lang="en"', "")  # nothing fetched
+
+
+def test_filtering_by_csm_band_and_renewal_in_headless_chromium(pages):
+    from playwright.sync_api import sync_playwright
+
+    today, directory, _ = pages
+    browser_path = chromium_or_skip()
+    errors = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=browser_path,
+                                             args=["--no-sandbox"])
+        page = browser.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto((directory / "portfolio.html").as_uri())
+        rows = page.locator("#accounts tbody tr:visible")
+        everyone = rows.count()
+        page.select_option('select[data-filter="csm"]', "ana")
+        page.select_option('select[data-filter="band"]', "critical")
+        ana_critical = sorted(rows.locator("td:first-child").all_inner_texts())
+        shown = page.locator("#shown").inner_text()
+        page.select_option('select[data-filter="renewal"]', "90")
+        ana_critical_renewing = rows.count()
+        page.select_option('select[data-filter="csm"]', "")
+        page.select_option('select[data-filter="band"]', "")
+        page.select_option('select[data-filter="renewal"]', "")
+        page.locator("#accounts thead th", has_text="ARR at risk").click()  # largest first
+        first = rows.first.locator("td").first.inner_text()
+        browser.close()
+    assert errors == []
+    assert everyone == len(today)
+    expected = today[(today["csm_owner"] == "ana") & (today["band"] == "critical")]
+    assert ana_critical == sorted(expected["account_id"]) and shown == str(len(expected))
+    assert ana_critical_renewing == (expected["days_to_renewal"] <= 90).sum()
+    assert first == today.loc[today["arr_at_risk"].idxmax(), "account_id"]
