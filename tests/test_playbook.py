@@ -113,3 +113,18 @@ def test_a_bound_on_a_feature_the_export_lacks_matches_nobody(tmp_path):
                     " action: a, owner: o, sla_hours: 1}\n"
                     "  - {name: rest, action: b, owner: o, sla_hours: 2}\n")
     assert recommend_actions(accounts(), Playbook.load(path))["rule"].tolist() == ["rest"]
+
+
+def test_recently_churned_high_arr_accounts_are_won_back_by_kind_of_churn():
+    from models.scoring.playbook import win_back_candidates
+
+    churned = pd.DataFrame({
+        "account_id": ["big_left", "big_card", "small", "big_long_ago"],
+        "churn_date": pd.to_datetime(["2026-11-20", "2026-11-25", "2026-11-20", "2026-08-01"]),
+        "arr": [80_000.0, 60_000.0, 2_000.0, 90_000.0],
+        "kind": ["voluntary", "involuntary", "voluntary", "voluntary"]})
+    chosen = win_back_candidates(churned, pd.Timestamp("2026-11-30")).set_index("account_id")
+    # high tier from 50,000 ARR; within 60 days of the day
+    assert sorted(chosen.index) == ["big_card", "big_left"]
+    assert chosen.loc["big_left", "action"].startswith("Win-back call")
+    assert chosen.loc["big_card", "action"].startswith("Recover the failed payment")

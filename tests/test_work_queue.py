@@ -78,3 +78,18 @@ def test_held_out_accounts_are_listed_outside_capacity():
     assert retention.loc["a2", "status"] == "holdout"
     # a2 (the largest) is held out, so kim's capacity of 2 goes to a1 and a3
     assert retention.loc[["a1", "a3"], "status"].eq("scheduled").all()
+
+
+def test_win_back_queue_by_hand():
+    win_back = pd.DataFrame({"account_id": ["w1", "w2", "w3"], "arr": [70_000.0, 90_000.0,
+                                                                         60_000.0],
+                             "action": ["call", "recover payment", "call"]})
+    owners = pd.concat([OWNERS, pd.Series({"w1": "kim", "w2": "kim", "w3": "kim"})])
+    config = CapacityConfig(win_back_accounts_per_csm_per_week=2)
+    queue = work_queue(SCORES, OPPORTUNITIES, owners, config, win_back=win_back)
+    back = queue[queue["queue"] == "win_back"].set_index("account_id")
+    # kim takes the two largest lost ARRs; the third overflows
+    assert back.loc[["w2", "w1", "w3"], "status"].tolist() == ["scheduled", "scheduled",
+                                                               "overflow"]
+    assert back.loc["w2", "action"] == "recover payment"
+    assert "win_back" in set(overflow_summary(queue)["queue"])

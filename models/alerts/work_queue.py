@@ -1,8 +1,9 @@
 """The CSM work queue: what each customer-success manager works on this week, within capacity.
 
-Two queues from the day's outputs: **retention** (accounts in the bands that need action,
-by expected ARR at risk = churn probability × ARR) and **expansion** (open High and Medium
-opportunities, by projected expansion ARR). Each CSM takes at most their weekly capacity
+Three queues from the day's outputs: **retention** (accounts in the bands that need action,
+by expected ARR at risk = churn probability × ARR), **expansion** (open High and Medium
+opportunities, by projected expansion ARR) and **win_back** (high-ARR accounts that churned
+recently, by the ARR they took with them). Each CSM takes at most their weekly capacity
 from each queue, best first; everything else is ``overflow`` and is reported, never
 dropped. Accounts without a CSM are all overflow, so unowned value is visible. Flagged
 accounts the playbook holds out (the control group) are listed as ``holdout``, outside
@@ -27,6 +28,7 @@ class CapacityConfig(BaseModel):
 
     retention_accounts_per_csm_per_week: int = Field(10, ge=0)
     expansion_accounts_per_csm_per_week: int = Field(5, ge=0)
+    win_back_accounts_per_csm_per_week: int = Field(3, ge=0)
     retention_bands: tuple[str, ...] = ("at-risk", "critical")
     expansion_tiers: tuple[str, ...] = ("High", "Medium")
 
@@ -47,10 +49,13 @@ def assign_within_capacity(candidates: pd.DataFrame, *, queue: str, capacity: in
 
 
 def work_queue(scores: pd.DataFrame, opportunities: pd.DataFrame, owners: pd.Series | None,
-               config: CapacityConfig | None = None) -> pd.DataFrame:
-    """Both queues of one day. ``scores``: account_scores (``account_id, band,
+               config: CapacityConfig | None = None,
+               win_back: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The queues of one day. ``scores``: account_scores (``account_id, band,
     arr_at_risk, recommended_action``); ``opportunities``: scored_opportunities;
-    ``owners``: ``csm_owner`` by ``account_id`` (None when the accounts table has none)."""
+    ``owners``: ``csm_owner`` by ``account_id`` (None when the accounts table has none);
+    ``win_back``: recently churned accounts to win back
+    (``models.scoring.playbook.win_back_candidates``), by their lost ARR."""
     config = config or CapacityConfig()
 
     def owner_of(accounts: pd.Series) -> pd.Series:
@@ -77,13 +82,18 @@ def work_queue(scores: pd.DataFrame, opportunities: pd.DataFrame, owners: pd.Ser
                               "expected_arr": leads["projected_arr"].astype(float),
                               "action": "expansion conversation (" + leads["tier"].astype(str)
                               + " tier)"})
-    return pd.concat([
+    queues = [
         assign_within_capacity(retention, queue="retention",
                                capacity=config.retention_accounts_per_csm_per_week),
         control[QUEUE_COLUMNS],
         assign_within_capacity(expansion, queue="expansion",
-                               capacity=config.expansion_accounts_per_csm_per_week),
-    ], ignore_index=True)
+                               capacity=config.expansion_accounts_per_csm_per_week)]
+    if win_back is not None and len(win_back):
+        queues.append(assign_within_capacity(pd.DataFrame({
+            "account_id": win_back["account_id"], "csm_owner": owner_of(win_back["account_id"]),
+            "expected_arr": win_back["arr"].astype(float), "action": win_back["action"]}),
+            queue="win_back", capacity=config.win_back_accounts_per_csm_per_week))
+    return pd.concat([q for q in queues if len(q)] or queues[:1], ignore_index=True)
 
 
 def overflow_summary(queue: pd.DataFrame) -> pd.DataFrame:

@@ -63,11 +63,24 @@ class Rule(BaseModel):
     sla_hours: int
 
 
+class WinBack(BaseModel):
+    """What to do about accounts that churned recently in the given ARR tiers: a win-back
+    call after a voluntary churn, payment recovery after an involuntary one."""
+
+    arr_tiers: list[str] = Field(default_factory=lambda: ["high"])
+    within_days: int = Field(60, ge=1)
+    action: str = "Win-back call: learn why they left and what would bring them back"
+    involuntary_action: str = "Recover the failed payment and reinstate the subscription"
+    owner: str = "CSM"
+    sla_hours: int = 72
+
+
 class Playbook(BaseModel):
     """Ordered rules (first match wins) and the ARR tiers they refer to."""
 
     arr_tiers: dict[str, float]
     rules: list[Rule]
+    win_back: WinBack = Field(default_factory=WinBack)
     #: Share of flagged accounts held out of outreach, so the playbook's effect is measurable
     #: (the control group of ``intervention_effects``).
     holdout_share: float = Field(0.1, ge=0, lt=1)
@@ -156,3 +169,20 @@ def recommend_actions(accounts: pd.DataFrame, playbook: Playbook | None = None) 
     actions.loc[holdout, ["rule", "action", "owner", "sla_hours"]] = [
         HOLDOUT_RULE, HOLDOUT_ACTION_TEXT, "CSM (record only)", 24]
     return actions.assign(holdout=holdout)
+
+
+def win_back_candidates(churned: pd.DataFrame, as_of: pd.Timestamp,
+                        playbook: Playbook | None = None) -> pd.DataFrame:
+    """Accounts that churned in the ``win_back.within_days`` up to ``as_of`` with ARR in the
+    win-back tiers (``churned``: ``features.retention_kpis.churn_events``), with their
+    action: ``account_id, churn_date, arr, kind, action, owner, sla_hours``."""
+    playbook = playbook or Playbook.load()
+    rule = playbook.win_back
+    day = pd.Timestamp(as_of).normalize()
+    recent = churned[(churned["churn_date"] <= day)
+                     & (churned["churn_date"] > day - pd.Timedelta(days=rule.within_days))]
+    chosen = recent[np.isin(playbook.arr_tier(recent["arr"]), rule.arr_tiers)]
+    return chosen.assign(
+        action=np.where(chosen["kind"] == "involuntary", rule.involuntary_action, rule.action),
+        owner=rule.owner, sla_hours=rule.sla_hours)[
+        ["account_id", "churn_date", "arr", "kind", "action", "owner", "sla_hours"]]

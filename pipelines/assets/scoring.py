@@ -24,6 +24,7 @@ from dagster import (
 
 from feature_repo.definitions import CHURN_FEATURE_SERVICE
 from feature_repo.store import day_features
+from features.retention_kpis import churn_events
 from models.alerts.engine import email_message, evaluate_alerts, webhook_payload
 from models.alerts.routing import RoutingConfig, deliveries
 from models.alerts.work_queue import overflow_summary, work_queue
@@ -32,6 +33,7 @@ from models.expansion.opportunities import (
     score_opportunities,
     validate_opportunities,
 )
+from models.scoring.playbook import win_back_candidates
 from models.scoring.scores import account_owners, crm_records, score_accounts
 from models.tracking import EXPANSION_MODEL
 from pipelines.assets.features import account_snapshot, feast_feature_store
@@ -286,7 +288,7 @@ def account_alerts(context: AssetExecutionContext, settings: AccountHealthSettin
 
 @asset(
     ins={"account_scores": AssetIn(), "scored_opportunities": AssetIn(),
-         "accounts": AssetIn()},
+         "accounts": AssetIn(), "subscriptions": AssetIn(), "invoices": AssetIn()},
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     group_name="scoring",
@@ -298,12 +300,16 @@ def account_alerts(context: AssetExecutionContext, settings: AccountHealthSettin
 )
 def csm_work_queue(context: AssetExecutionContext, settings: AccountHealthSettings,
                    account_scores: pd.DataFrame, scored_opportunities: pd.DataFrame,
-                   accounts: pd.DataFrame | None):
+                   accounts: pd.DataFrame | None, subscriptions: pd.DataFrame,
+                   invoices: pd.DataFrame | None):
     """Each CSM's week: the retention queue (at-risk and critical accounts by expected ARR at
-    risk) and the expansion queue (open High and Medium opportunities by projected ARR),
-    each cut at the configured capacity per CSM; the rest is overflow, reported here and in
+    risk), the expansion queue (open High and Medium opportunities by projected ARR) and the
+    win-back queue (high-ARR accounts churned recently, the playbook's ``win_back``), each
+    cut at the configured capacity per CSM; the rest is overflow, reported here and in
     ``output/work_queue/<day>.csv``."""
-    config = settings.scoring_config().capacity
+    scoring = settings.scoring_config()
+    config, playbook = scoring.capacity, scoring.playbook()
+    churned = churn_events(subscriptions, invoices, run_days(context)[-1])
     owners = (accounts.set_index("account_id")["csm_owner"]
               if accounts is not None and "csm_owner" in accounts else None)
     scores_day = pd.to_datetime(account_scores["as_of"])
@@ -311,7 +317,8 @@ def csm_work_queue(context: AssetExecutionContext, settings: AccountHealthSettin
     queues = []
     for day in run_days(context):
         queue = work_queue(account_scores[scores_day == day],
-                           scored_opportunities[opportunities_day == day], owners, config)
+                           scored_opportunities[opportunities_day == day], owners, config,
+                           win_back=win_back_candidates(churned, day, playbook))
         queue.insert(0, "as_of", day.date())
         export_day(settings, "work_queue", day, queue)
         queues.append(queue)
@@ -322,7 +329,8 @@ def csm_work_queue(context: AssetExecutionContext, settings: AccountHealthSettin
         "last_day": MetadataValue.md(summary.to_markdown(index=False, floatfmt=",.0f"))})
     scheduled = result[result["status"] == "scheduled"].groupby(["as_of", "queue", "csm_owner"])
     limits = {"retention": config.retention_accounts_per_csm_per_week,
-              "expansion": config.expansion_accounts_per_csm_per_week}
+              "expansion": config.expansion_accounts_per_csm_per_week,
+              "win_back": config.win_back_accounts_per_csm_per_week}
     most = scheduled.size().reset_index(name="accounts")
     over = most[most["accounts"] > most["queue"].map(limits)]
     yield AssetCheckResult(check_name="queue_within_capacity", asset_key="csm_work_queue",
