@@ -241,3 +241,35 @@ def test_the_feature_pipeline_job_selects_features_not_models_or_scores():
     assert {"events", "account_snapshot", "feast_feature_store", "training_set"} <= selected
     assert not selected & {"churn_model", "churn_model_validation", "account_scores",
                            "account_alerts"}
+
+
+def test_run_job_records_the_named_job_and_one_progress_line_per_step(tiny_data_dir, tmp_path,
+                                                                      capsys):
+    from pipelines.run import run_job
+
+    settings = make_settings(tiny_data_dir, tmp_path)
+    result = run_job(settings, "feature_pipeline", DagsterInstance.ephemeral(),
+                     first_day="2026-10-01", last_day="2026-10-31")
+    assert result.success
+    assert result.dagster_run.job_name == "feature_pipeline"
+    printed = capsys.readouterr().out
+    steps = [line.split()[2] for line in printed.splitlines() if line.endswith(" done")]
+    assert "account_snapshot" in steps and "training_set" in steps
+    assert len(steps) == len(set(steps))  # each step once
+
+
+def test_daily_partitions_begin_where_the_recorded_data_begins(tmp_path, monkeypatch):
+    from pipelines.partitions import partitions_start
+    from pipelines.resources import DEFAULT_START_DATE, settings_from_env
+    from pipelines.run import record_data_window
+
+    monkeypatch.delenv("ACCOUNT_HEALTH_START_DATE", raising=False)
+    monkeypatch.setenv("ACCOUNT_HEALTH_OUTPUT_DIR", str(tmp_path / "out"))
+    monkeypatch.setenv("ACCOUNT_HEALTH_DATA_DIR", str(tmp_path / "data"))
+    assert partitions_start() == DEFAULT_START_DATE  # before any run
+    record_data_window(settings_from_env(), "2025-06-04", "2026-12-03")
+    assert partitions_start() == "2025-06-04"
+    monkeypatch.setenv("ACCOUNT_HEALTH_DATA_DIR", str(tmp_path / "other"))
+    assert partitions_start() == DEFAULT_START_DATE  # recorded for other data
+    monkeypatch.setenv("ACCOUNT_HEALTH_START_DATE", "2025-02-01")
+    assert partitions_start() == "2025-02-01"  # the setting wins
