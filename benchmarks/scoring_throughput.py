@@ -123,8 +123,10 @@ def main() -> None:
             print(pd.Series(rows[-1]).to_string(float_format=lambda v: f"{v:,.2f}"),
                   flush=True)
             print()
-    table = pd.DataFrame(rows).astype({"accounts": int}).to_markdown(index=False,
-                                                                 floatfmt=",.2f")
+    # as text: a numeric column would be printed with the floats' two decimals
+    frame = pd.DataFrame(rows).assign(accounts=lambda f: f["accounts"].map("{:,}".format))
+    table = frame.to_markdown(index=False, floatfmt=",.2f", colalign=["right"] * len(
+        frame.columns))
     print(table)
     if args.readme:
         from readme import write_section  # benchmarks/readme.py
