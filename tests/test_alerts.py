@@ -261,3 +261,20 @@ def test_high_severity_escalates_to_critical():
 
     assert [escalated_severity(s) for s in ("low", "medium", "high", "critical")] == [
         "medium", "high", "critical", "critical"]
+
+
+def test_a_signal_on_a_feature_the_export_does_not_measure_stays_silent():
+    """Without a login event in the export every account shows the capped value: the rule
+    would alert on everyone, so it is not evaluated (and the asset warns)."""
+    from models.alerts.signals import DEFAULT_SIGNALS, unmeasured_signals
+
+    accounts = [f"a{i}" for i in range(25)]
+    scores = day_scores({a: (80, "healthy", 200) for a in accounts})
+    unmeasured = features_of({a: {"days_since_last_login": 90, "usage_velocity_30d": -0.5
+                                  if a == "a0" else 0.1} for a in accounts})
+    result = evaluate_alerts(scores, None, None, as_of=pd.Timestamp("2026-10-01"),
+                             features=unmeasured)
+    assert pairs(result.fired) == {("a0", "usage_down_25pct")}
+    assert unmeasured_signals(unmeasured, DEFAULT_SIGNALS) == ["no_login_14d"]
+    # a handful of accounts sharing a value is not evidence of anything
+    assert unmeasured_signals(unmeasured.head(5), DEFAULT_SIGNALS) == []

@@ -63,10 +63,28 @@ class SignalConfig(BaseModel):
     rules: list[SignalRule] = Field(default_factory=lambda: list(DEFAULT_SIGNALS))
 
 
+#: Accounts a day needs before a feature with one value for all of them counts as unmeasured.
+UNMEASURED_MIN_ACCOUNTS = 20
+
+
+def unmeasured_signals(values: pd.DataFrame, rules: list[SignalRule]) -> list[str]:
+    """Rules on a feature that has the same value for every account of a day with at least
+    ``UNMEASURED_MIN_ACCOUNTS`` accounts: the export does not measure it (days since the
+    last login when no event name is mapped to a login, say), so the rule says nothing."""
+    if len(values) < UNMEASURED_MIN_ACCOUNTS:
+        return []
+    return [rule.name for rule in rules
+            if any(column in values and values[column].nunique(dropna=True) <= 1
+                   for column in rule.when)]
+
+
 def signals_holding(values: pd.DataFrame, rules: list[SignalRule]) -> dict[str, np.ndarray]:
     """Per rule, whether it holds for each row of ``values``. A rule on a feature the export
-    does not have (no NPS table, say) holds for nobody."""
-    return {rule.name: within_bounds(values, rule.when) for rule in rules}
+    does not have (no NPS table, say) or does not measure (``unmeasured_signals``) holds for
+    nobody."""
+    unmeasured = set(unmeasured_signals(values, rules))
+    return {rule.name: (np.zeros(len(values), dtype=bool) if rule.name in unmeasured
+                        else within_bounds(values, rule.when)) for rule in rules}
 
 
 def signal_message(rule: SignalRule, row: dict) -> str:

@@ -27,6 +27,7 @@ from feature_repo.store import day_features
 from features.retention_kpis import churn_events
 from models.alerts.engine import email_message, evaluate_alerts, webhook_payload
 from models.alerts.routing import RoutingConfig, deliveries
+from models.alerts.signals import unmeasured_signals
 from models.alerts.work_queue import overflow_summary, work_queue
 from models.expansion.opportunities import (
     OPPORTUNITY_COLUMNS,
@@ -255,11 +256,15 @@ def account_alerts(context: AssetExecutionContext, settings: AccountHealthSettin
     as_of = pd.to_datetime(account_scores["as_of"])
     fired, still_open = [], []
     signal_columns = {c for rule in config.alerts.signals for c in rule.when}
+    silent: set[str] = set()
     for day in days:
         today = account_scores[as_of == day]
+        features = _snapshot_columns(settings, day, signal_columns)
+        if features is not None:
+            silent |= set(unmeasured_signals(features, config.alerts.signals))
         result = evaluate_alerts(today, previous, state, as_of=day, config=config.alerts,
                                  health=config.health, activities=cs_activities,
-                                 features=_snapshot_columns(settings, day, signal_columns))
+                                 features=features)
         export_day(settings, "alerts", day, result.fired)
         fired.append(result.fired)
         still_open.append(result.open)
@@ -272,6 +277,11 @@ def account_alerts(context: AssetExecutionContext, settings: AccountHealthSettin
         # The table is written either way; re-running the day retries what was not posted.
         delivery = f"FAILED: {exc}"
         context.log.error(f"alert delivery: {exc}; re-run the day to retry")
+    if silent:
+        context.log.warning(
+            f"signals not evaluated, their feature has one value for every account (the "
+            f"export does not measure it; for days_since_last_login, map your login event in "
+            f"mapping.yaml's login_events): {', '.join(sorted(silent))}")
     counts = alerts["alert_type"].value_counts()
     severities = alerts["severity"].value_counts()
     # open_alerts first: today's alerts depend on the open alerts of the day before
@@ -280,6 +290,7 @@ def account_alerts(context: AssetExecutionContext, settings: AccountHealthSettin
     yield Output(alerts, output_name="account_alerts", metadata={
         "alerts": len(alerts), "delivery": delivery,
         "escalations": int(alerts["escalation"].sum()),
+        "signals_not_evaluated": ", ".join(sorted(silent)) or "none",
         "by_severity": MetadataValue.md(severities.to_frame().to_markdown()
                                         if len(severities) else "none"),
         "by_type": MetadataValue.md(counts.to_frame().to_markdown() if len(counts) else "none"),
