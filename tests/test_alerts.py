@@ -278,3 +278,11 @@ def test_a_signal_on_a_feature_the_export_does_not_measure_stays_silent():
     assert unmeasured_signals(unmeasured, DEFAULT_SIGNALS) == ["no_login_14d"]
     # a handful of accounts sharing a value is not evidence of anything
     assert unmeasured_signals(unmeasured.head(5), DEFAULT_SIGNALS) == []
+    # no login anywhere: each account shows its tenure, capped at 90 days, and that varies
+    tenure = [30 + 5 * i for i in range(25)]
+    no_login = features_of({a: {"days_since_last_login": min(t, 90), "tenure_days": t}
+                            for a, t in zip(accounts, tenure, strict=True)})
+    assert unmeasured_signals(no_login, DEFAULT_SIGNALS) == ["no_login_14d"]
+    one_login = no_login.assign(days_since_last_login=[20] + no_login[
+        "days_since_last_login"].tolist()[1:])
+    assert unmeasured_signals(one_login, DEFAULT_SIGNALS) == []

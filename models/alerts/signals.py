@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from features.usage import DAYS_SINCE_LOGIN_CAP
 from models.scoring.playbook import Bounds, within_bounds
 
 Severity = Literal["critical", "high", "medium", "low"]
@@ -68,14 +69,26 @@ UNMEASURED_MIN_ACCOUNTS = 20
 
 
 def unmeasured_signals(values: pd.DataFrame, rules: list[SignalRule]) -> list[str]:
-    """Rules on a feature that has the same value for every account of a day with at least
-    ``UNMEASURED_MIN_ACCOUNTS`` accounts: the export does not measure it (days since the
-    last login when no event name is mapped to a login, say), so the rule says nothing."""
+    """Rules on a feature the export does not measure, judged on a day with at least
+    ``UNMEASURED_MIN_ACCOUNTS`` accounts: the same value for every account, or days since
+    the last login at its no-login value (tenure, capped) for every account because no event
+    name is mapped to a login. Such a rule would alert on everyone and says nothing."""
     if len(values) < UNMEASURED_MIN_ACCOUNTS:
         return []
     return [rule.name for rule in rules
-            if any(column in values and values[column].nunique(dropna=True) <= 1
-                   for column in rule.when)]
+            if any(column in values and _unmeasured(values, column) for column in rule.when)]
+
+
+def _unmeasured(values: pd.DataFrame, column: str) -> bool:
+    series = pd.to_numeric(values[column], errors="coerce")
+    if series.nunique(dropna=True) <= 1:
+        return True
+    if column == "days_since_last_login" and "tenure_days" in values:
+        # nobody logged in: every account shows its tenure, capped at the lookback
+        ceiling = np.minimum(pd.to_numeric(values["tenure_days"], errors="coerce"),
+                             DAYS_SINCE_LOGIN_CAP)
+        return not (series < ceiling).any()
+    return False
 
 
 def signals_holding(values: pd.DataFrame, rules: list[SignalRule]) -> dict[str, np.ndarray]:

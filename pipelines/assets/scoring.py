@@ -255,7 +255,8 @@ def account_alerts(context: AssetExecutionContext, settings: AccountHealthSettin
                          "scored day, so only critical and renewal alerts can fire")
     as_of = pd.to_datetime(account_scores["as_of"])
     fired, still_open = [], []
-    signal_columns = {c for rule in config.alerts.signals for c in rule.when}
+    # tenure_days tells an unmeasured days_since_last_login (signals.unmeasured_signals)
+    signal_columns = {c for rule in config.alerts.signals for c in rule.when} | {"tenure_days"}
     silent: set[str] = set()
     for day in days:
         today = account_scores[as_of == day]
@@ -279,9 +280,9 @@ def account_alerts(context: AssetExecutionContext, settings: AccountHealthSettin
         context.log.error(f"alert delivery: {exc}; re-run the day to retry")
     if silent:
         context.log.warning(
-            f"signals not evaluated, their feature has one value for every account (the "
-            f"export does not measure it; for days_since_last_login, map your login event in "
-            f"mapping.yaml's login_events): {', '.join(sorted(silent))}")
+            "signals not evaluated because the export does not measure their feature (the "
+            "same value, or no login, for every account; for days_since_last_login map your "
+            f"login event in mapping.yaml's login_events): {', '.join(sorted(silent))}")
     counts = alerts["alert_type"].value_counts()
     severities = alerts["severity"].value_counts()
     # open_alerts first: today's alerts depend on the open alerts of the day before
