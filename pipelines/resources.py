@@ -132,6 +132,12 @@ class AccountHealthSettings(ConfigurableResource):
         """The stored output of ``asset``, or of its partition for ``day``."""
         return asset_file(self.assets_dir(), [asset], None if day is None else day_key(day))
 
+    def stored_partition(self, asset: str, day: str | pd.Timestamp) -> pd.DataFrame | None:
+        """A daily asset's stored partition for ``day``; None when that day was never stored
+        (history a report compares with, such as the scores of a week before)."""
+        path = self.asset_file(asset, day)
+        return pd.read_parquet(path) if path.exists() else None
+
     def export_file(self, export: str, day: str | pd.Timestamp, suffix: str = "csv") -> Path:
         """A day's export for people and other tools: ``<output_dir>/<export>/<day>.<suffix>``
         (scores, alerts, opportunities, work_queue)."""

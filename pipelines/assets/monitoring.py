@@ -395,9 +395,7 @@ def write_portfolio(settings: AccountHealthSettings, day: pd.Timestamp, scores: 
     and a page per CSM; health compared with the scores of 7 and 30 days before."""
     name = f"{day:%Y-%m-%d}"
 
-    def stored(asset: str, on: pd.Timestamp) -> pd.DataFrame | None:
-        path = settings.asset_file(asset, on)
-        return pd.read_parquet(path) if path.exists() else None
+    stored = settings.stored_partition
 
     pages = render_portfolio(
         name, scores, week_before=stored("account_scores", day - pd.Timedelta(days=7)),

@@ -29,12 +29,6 @@ def _latest_scored_day(settings: AccountHealthSettings) -> pd.Timestamp:
     return pd.Timestamp(days[-1])
 
 
-def _stored(settings: AccountHealthSettings, asset: str, day: pd.Timestamp
-            ) -> pd.DataFrame | None:
-    path = settings.asset_file(asset, day)
-    return pd.read_parquet(path) if path.exists() else None
-
-
 @asset(group_name=GROUP, deps=[account_scores, "account_alerts"],
        ins={"cs_activities": AssetIn()})
 def weekly_operations_report(context: AssetExecutionContext, settings: AccountHealthSettings,
@@ -46,18 +40,18 @@ def weekly_operations_report(context: AssetExecutionContext, settings: AccountHe
     config = settings.scoring_config()
     day = _latest_scored_day(settings)
     days = pd.date_range(day - pd.Timedelta(days=WEEK_DAYS - 1), day)
-    fired = [frame for d in days if (frame := _stored(settings, "account_alerts", d))
+    fired = [frame for d in days if (frame := settings.stored_partition("account_alerts", d))
              is not None and len(frame)]
     alerts = (pd.concat(fired, ignore_index=True) if fired else
               pd.DataFrame(columns=["alert_id", "as_of", "account_id", "severity", "owner",
                                     "escalation"]))
     adherence = sla_adherence(alerts, cs_activities, routing=config.alerts.routing, as_of=day)
     per_owner = alerts_per_owner(alerts, adherence)
-    scores = _stored(settings, "account_scores", day)
+    scores = settings.stored_partition("account_scores", day)
     engagement = playbook_engagement(scores, cs_activities, since=days[0], as_of=day,
                                      flagged_bands=config.playbook().holdout_bands)
     bands = [b.name for b in sorted(config.health.bands, key=lambda b: -b.min_score)]
-    moves = band_moves(scores, _stored(settings, "account_scores", days[0] - pd.Timedelta(
+    moves = band_moves(scores, settings.stored_partition("account_scores", days[0] - pd.Timedelta(
         days=1)), bands)
     path = settings.reports_dir() / "weekly" / f"{day:%Y-%m-%d}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,6 +78,6 @@ def monthly_executive_report(settings: AccountHealthSettings) -> MaterializeResu
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_executive(month, tables["retention_windows"], tables["renewals"],
                                      tables["churn_by_kind"],
-                                     _stored(settings, "account_scores", day)))
+                                     settings.stored_partition("account_scores", day)))
     return MaterializeResult(metadata={"report": MetadataValue.path(str(path)),
                                        "month": month})
