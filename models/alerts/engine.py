@@ -31,7 +31,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, model_validator
 
-from models.alerts.routing import RoutingConfig, escalated_severity, owners, unanswered
+from models.alerts.routing import (
+    RoutingConfig,
+    escalated_severity,
+    last_activity,
+    owners,
+    unanswered,
+)
 from models.alerts.signals import (
     DEFAULT_SIGNALS,
     Severity,
@@ -183,6 +189,8 @@ def evaluate_alerts(today: pd.DataFrame, previous: pd.DataFrame | None,
            else {s.name: np.zeros(len(scores), dtype=bool) for s in config.signals}),
     }
 
+    # once per day, not once per alert type
+    latest_activity = None if activities is None else last_activity(activities, as_of)
     fired, escalated, still_open = [], [], []
     for t in types:
         severity = config.severity_of(t)
@@ -197,7 +205,7 @@ def evaluate_alerts(today: pd.DataFrame, previous: pd.DataFrame | None,
                                       .fillna(False).to_numpy(bool),
         })[holds[t]]
         # without a cs_activities table nothing can be known to be unanswered
-        late = (unanswered(state, activities, as_of=as_of, routing=config.routing)
+        late = (unanswered(state, latest_activity, as_of=as_of, routing=config.routing)
                 if activities is not None else pd.Series(False, index=state.index))
         state.loc[late, "escalated"] = True
         still_open.append(state)

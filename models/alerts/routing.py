@@ -51,10 +51,19 @@ def owners(csm_owner: pd.Series | None, n: int, default: str) -> pd.Series:
     return csm_owner.astype("string").fillna(default).replace("", default)
 
 
-def unanswered(open_alerts: pd.DataFrame, activities: pd.DataFrame | None, *,
+def last_activity(activities: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
+    """Each account's latest ``cs_activities`` time by the end of ``as_of`` (naive UTC)."""
+    end_of_day = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
+    performed = pd.to_datetime(activities["performed_at"], utc=True).dt.tz_localize(None)
+    last = pd.Series(performed.to_numpy(), index=activities["account_id"].to_numpy())
+    return last[last < end_of_day].groupby(level=0).max()
+
+
+def unanswered(open_alerts: pd.DataFrame, latest_activity: pd.Series | None, *,
                as_of: pd.Timestamp, routing: RoutingConfig) -> pd.Series:
-    """Whether each open alert is past its SLA at the end of ``as_of`` with no
-    ``cs_activities`` row for its account since the day it opened, and not escalated yet."""
+    """Whether each open alert is past its SLA at the end of ``as_of`` with no CS activity
+    on its account since the day it opened (``latest_activity``: ``last_activity`` of the
+    day), and not escalated yet."""
     if open_alerts.empty:
         return pd.Series(False, index=open_alerts.index)
     end_of_day = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
@@ -63,11 +72,8 @@ def unanswered(open_alerts: pd.DataFrame, activities: pd.DataFrame | None, *,
         max(routing.sla_hours.values(), default=168)), unit="h")
     late = (end_of_day - opened) > sla
     answered = pd.Series(False, index=open_alerts.index)
-    if activities is not None and len(activities):
-        performed = pd.to_datetime(activities["performed_at"], utc=True).dt.tz_localize(None)
-        last = pd.Series(performed.to_numpy(), index=activities["account_id"].to_numpy())
-        last = last[last < end_of_day].groupby(level=0).max()
-        latest = open_alerts["account_id"].map(last)
+    if latest_activity is not None and len(latest_activity):
+        latest = open_alerts["account_id"].map(latest_activity)
         answered = latest.notna() & (latest >= opened)
     escalated = open_alerts["escalated"].astype("boolean").fillna(False).astype(bool)
     return late & ~answered & ~escalated
