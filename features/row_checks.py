@@ -444,3 +444,29 @@ def _mapping_lines(table: str, reasons: pd.Series, limit: int = 10) -> list[str]
                    else "monthly|quarterly|semiannual|annual|biennial|N months")
         lines.append(f"values: {{{table}: {{{column}: {{{json.dumps(value)}: <{choices}>}}}}}}")
     return lines
+
+
+def check_event_day(frame: pd.DataFrame, day: pd.Timestamp, *, source_file: str,
+                    pipeline_start: pd.Timestamp, now: pd.Timestamp,
+                    known_accounts: pd.Index | None) -> RowCheckResult:
+    """The checks of one events day file (``read_table`` output) for UTC ``day``.
+
+    A row of a day file belongs to that day: one whose time is missing, in the future,
+    before the pipeline start or on another day is quarantined with the reason (a late event
+    would otherwise change a day already scored); the rest go through ``check_table``. The
+    quarantine carries the day as ``partition_date``. Both engines call this per file.
+    """
+    times = event_times(frame)
+    unplaceable = unplaceable_events(frame, times, source_file=source_file,
+                                     pipeline_start=pipeline_start, now=now)
+    placeable = ~frame["source_row"].isin(unplaceable["source_row"])
+    elsewhere = placeable & (times.dt.floor("D") != pd.Timestamp(day).tz_localize("UTC"))
+    misplaced = quarantine_rows(
+        "events", source_file, frame[elsewhere],
+        "event_time " + times[elsewhere].astype(str) + f" is not on {day:%Y-%m-%d}, the "
+        "day of its file")
+    result = check_table("events", frame[placeable & ~elsewhere], source_file=source_file,
+                         now=now, known_accounts=known_accounts)
+    quarantine = pd.concat([unplaceable, misplaced, result.quarantine], ignore_index=True)
+    return RowCheckResult(result.accepted,
+                          quarantine.assign(partition_date=f"{pd.Timestamp(day):%Y-%m-%d}"))

@@ -103,7 +103,7 @@ def compute_snapshots(
     support_tickets: pd.DataFrame | None = None,
     nps_responses: pd.DataFrame | None = None,
     taxonomy: EventTaxonomy | None = None,
-    usage_rollups: Sequence[Path] = (),
+    usage_rollups: pd.DataFrame | Sequence[Path] = (),
 ) -> pd.DataFrame:
     """Snapshot rows for every account active at the end of each as-of date.
 
@@ -111,7 +111,8 @@ def compute_snapshots(
     ``EVENT_LOOKBACK_DAYS`` before the first date; the other tables are whole (validated)
     tables. Optional tables passed as ``None`` leave their feature group out of the result
     entirely rather than filling it with zeros. ``usage_rollups`` are stored daily rollups
-    (``features.usage_rollup.daily_rollup``) of days whose events are not passed.
+    (``features.usage_rollup.daily_rollup``, files or their rows) of days whose events are
+    not passed.
     """
     taxonomy = taxonomy or EventTaxonomy()
     dates = pd.DatetimeIndex(as_of_dates).normalize().unique().sort_values()

@@ -199,13 +199,15 @@ def rollup_matches(path: Path, taxonomy: EventTaxonomy) -> bool:
 
 
 def roll_up(events: pd.DataFrame | Sequence[Path], accounts: pd.Index, first_day: pd.Timestamp,
-            n_days: int, taxonomy: EventTaxonomy, rollups: Sequence[Path] = (),
+            n_days: int, taxonomy: EventTaxonomy,
+            rollups: pd.DataFrame | Sequence[Path] = (),
             users_from_day: int = 0) -> UsageRollup:
     """Roll up validated events (a DataFrame, or Parquet files of them) for ``accounts``
     over the ``n_days`` days from ``first_day``; other events are ignored.
 
     ``rollups`` are stored ``daily_rollup`` files of other days (ones matching the taxonomy:
-    see ``rollup_matches``), read instead of those days' events. An optional
+    see ``rollup_matches``), or their rows as a DataFrame, read instead of those days'
+    events. An optional
     ``event_count`` column says how many events a row stands for (an export of daily
     per-user aggregates); without it every row is one event. User-days before grid day
     ``users_from_day`` are left out of ``user_days`` (no distinct-user window reaches them).
@@ -218,12 +220,18 @@ def roll_up(events: pd.DataFrame | Sequence[Path], accounts: pd.Index, first_day
         columns = _events_view(connection, "events_source", events)
         parts = [] if columns is None else [
             _daily_sql("events_source", columns, taxonomy, account_key=True)]
-        if rollups:
+        if isinstance(rollups, pd.DataFrame):
+            connection.register("rollups_source", rollups)
+            rollup_source, rollup_rows = "rollups_source", len(rollups)
+        else:
+            rollup_source = f"read_parquet([{_quoted([str(p) for p in rollups])}])"
+            rollup_rows = sum(pq.read_metadata(path).num_rows for path in rollups)
+        if rollup_rows:
             parts.append(
                 "SELECT hash(account_id) AS account_key, user_key, "
                 "(epoch(day) / 86400)::INTEGER AS epoch_day, events, core_events, "
-                f"error_events, logins, core_mask, {', '.join(TRACKED_COLUMNS)} FROM read_parquet("
-                f"[{_quoted([str(p) for p in rollups])}])")
+                f"error_events, logins, core_mask, {', '.join(TRACKED_COLUMNS)} "
+                f"FROM {rollup_source}")
         if not parts:
             return _empty()
         user_days = f"""
@@ -236,8 +244,7 @@ def roll_up(events: pd.DataFrame | Sequence[Path], accounts: pd.Index, first_day
         if columns is not None:
             return _roll_up_in_duckdb(connection, user_days, users_from_day)
         # stored rollups alone: sorted by day, account and user, and read in the order given
-        rows = _read_rows(connection, user_days,
-                          sum(pq.read_metadata(path).num_rows for path in rollups), keys)
+        rows = _read_rows(connection, user_days, rollup_rows, keys)
     finally:
         connection.close()
     if rows is None:

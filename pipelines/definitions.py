@@ -15,6 +15,7 @@ from dagster import (
 from feature_repo.store import PRODUCTION_CONFIG
 from pipelines import checks
 from pipelines.assets import features, models, monitoring, raw, reports, scoring, training
+from pipelines.engine import engine_from_env
 from pipelines.io_manager import PartitionedParquetIOManager
 from pipelines.progress import progress_logger
 from pipelines.resources import (
@@ -76,7 +77,8 @@ def build_resources(settings: AccountHealthSettings | None = None) -> dict:
 
     ``ACCOUNT_HEALTH_ENV=production`` selects the production stores (docs/operations.md):
     Feast on Postgres and Redis, MLflow at ``ACCOUNT_HEALTH_MLFLOW_TRACKING_URI``. This is
-    the only place the two configurations differ.
+    the only place the two configurations differ. ``ACCOUNT_HEALTH_ENGINE=spark`` runs the
+    heavy stages on Spark (``pipelines.engine``).
     """
     settings = settings or settings_from_env()
     environment = os.environ.get("ACCOUNT_HEALTH_ENV", "local")
@@ -98,6 +100,7 @@ def build_resources(settings: AccountHealthSettings | None = None) -> dict:
         mlflow_tracking = MlflowTracking.local(settings.output_dir)
     return {
         "settings": settings,
+        "engine": engine_from_env(),
         "feast": feast,
         "mlflow_tracking": mlflow_tracking,
         "io_manager": PartitionedParquetIOManager(base_dir=str(settings.assets_dir())),

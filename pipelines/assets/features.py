@@ -29,7 +29,9 @@ from features.snapshot import (
     compute_snapshots,
     feature_groups_for,
 )
+from features.spark_features import compute_snapshots_on_spark, daily_rollup_on_spark
 from features.usage_rollup import daily_rollup, rollup_matches
+from pipelines.engine import ComputeEngine
 from pipelines.partitions import daily_partitions, run_days
 from pipelines.resources import AccountHealthSettings, FeastFeatureStore
 
@@ -66,13 +68,18 @@ def event_vocabulary(context: AssetExecutionContext, settings: AccountHealthSett
     metadata={"partition_column": "day"},
     deps=["events", event_vocabulary],
 )
-def usage_rollup(context: AssetExecutionContext, settings: AccountHealthSettings) -> pd.DataFrame:
+def usage_rollup(context: AssetExecutionContext, settings: AccountHealthSettings,
+                 engine: ComputeEngine) -> pd.DataFrame:
     """Each day's validated events per account, user and day (counts by kind, core features
     and tracked event names used): the rolling-window state usage features read instead of
     90 days of raw events."""
     days = run_days(context)
     files = [path for day in days if (path := settings.asset_file("events", day)).exists()]
-    rollup = daily_rollup(files, settings.event_taxonomy())
+    if engine.on_spark:
+        rollup = daily_rollup_on_spark(engine.spark_session(), [str(f) for f in files],
+                                       settings.event_taxonomy())
+    else:
+        rollup = daily_rollup(files, settings.event_taxonomy())
     context.add_output_metadata({"rows": len(rollup), "event_files": len(files)})
     return rollup
 
@@ -118,18 +125,25 @@ def usage_sources(settings: AccountHealthSettings, days: pd.DatetimeIndex
         description="Snapshot is complete: one row per account and day, no key gaps")],
 )
 def account_snapshot(context: AssetExecutionContext, settings: AccountHealthSettings,
-                     subscriptions: pd.DataFrame,
+                     engine: ComputeEngine, subscriptions: pd.DataFrame,
                      accounts: pd.DataFrame | None, invoices: pd.DataFrame | None,
                      support_tickets: pd.DataFrame | None,
                      nps_responses: pd.DataFrame | None):
-    """One row per active account and day with point-in-time features (see features/)."""
+    """One row per active account and day with point-in-time features (see features/);
+    with the spark engine, computed on Spark by the same definitions."""
     dates = run_days(context)
     lookback = pd.date_range(dates[0] - pd.Timedelta(days=EVENT_LOOKBACK_DAYS), dates[-1])
     event_files, rollup_files = usage_sources(settings, lookback)
-    snapshot = compute_snapshots(
-        dates, events=event_files, subscriptions=subscriptions, accounts=accounts,
-        invoices=invoices, support_tickets=support_tickets, nps_responses=nps_responses,
-        taxonomy=settings.event_taxonomy(), usage_rollups=rollup_files)
+    tables = {"subscriptions": subscriptions, "accounts": accounts, "invoices": invoices,
+              "support_tickets": support_tickets, "nps_responses": nps_responses}
+    if engine.on_spark:
+        snapshot = compute_snapshots_on_spark(
+            engine.spark_session(), dates, event_files=[str(f) for f in event_files],
+            rollup_files=[str(f) for f in rollup_files], taxonomy=settings.event_taxonomy(),
+            **tables)
+    else:
+        snapshot = compute_snapshots(dates, events=event_files, usage_rollups=rollup_files,
+                                     taxonomy=settings.event_taxonomy(), **tables)
     yield Output(snapshot, metadata={
         "days_read_from_rollups": len(rollup_files), "days_read_from_events": len(event_files),
         "accounts_per_day": MetadataValue.float(len(snapshot) / max(len(dates), 1)),

@@ -33,17 +33,19 @@ from features.contract import (
 from features.row_checks import (
     LABEL_WARNING_COLUMNS,
     RowCheckResult,
+    check_event_day,
     check_table,
     describe_quarantine,
     empty_quarantine,
     event_times,
     export_account_ids,
     label_warnings,
-    quarantine_rows,
     quarantine_stop,
     reason_kind,
     unplaceable_events,
 )
+from features.spark_ingestion import check_event_days_on_spark
+from pipelines.engine import ComputeEngine
 from pipelines.io_manager import partition_days
 from pipelines.partitions import daily_partitions, run_days
 from pipelines.resources import AccountHealthSettings
@@ -239,12 +241,14 @@ cs_activities = _optional_table_asset(
                     "arrived, so a late export cannot look like every account going quiet; "
                     "re-run the day once it lands. Earlier empty days are listed.")],
 )
-def events(context: AssetExecutionContext, settings: AccountHealthSettings):
+def events(context: AssetExecutionContext, settings: AccountHealthSettings,
+           engine: ComputeEngine):
     """Product events (required), one partition per UTC day of ``event_time``.
 
     From one export file, a run over a range of days reads it once and writes every day in
     the range. From a directory of day files (``events/<day>.parquet``) it reads only the
-    files of its days, so a daily run costs the same however long the history is.
+    files of its days, so a daily run costs the same however long the history is; with the
+    spark engine, Spark reads and checks them, a file per task.
     """
     try:
         path = settings.table_file("events")
@@ -254,7 +258,7 @@ def events(context: AssetExecutionContext, settings: AccountHealthSettings):
         known = _parent_account_ids(settings, PARENT_TABLES)
         if path.is_dir():
             accepted, quarantine, arrived, export_ends = _from_day_files(
-                path, run_days(context), settings, known)
+                path, run_days(context), settings, known, engine)
         else:
             accepted, quarantine, arrived, export_ends = _from_export(
                 path, window, settings, known)
@@ -284,39 +288,29 @@ def _from_export(path: Path, window, settings: AccountHealthSettings, known: pd.
 
 
 def _from_day_files(directory: Path, days: pd.DatetimeIndex, settings: AccountHealthSettings,
-                    known: pd.Index):
-    """The day files of ``days``: (accepted, quarantine, accepted times, last day present).
-
-    A row of a day file belongs to that day: one whose time is missing, in the future,
-    before the pipeline start or on another day is quarantined with the reason (a late
-    event would otherwise change a day already scored)."""
+                    known: pd.Index, engine: ComputeEngine):
+    """The day files of ``days``, each checked by ``check_event_day`` (on Spark with the
+    spark engine): (accepted, quarantine, accepted times, last day present)."""
     files = day_files(directory)
     now = settings.current_time()
-    accepted, quarantines = [], []
-    for day in days:
-        path = files.get(day)
-        if path is None:
-            continue
-        source = f"{directory.name}/{path.name}"
-        frame = read_table(path, "events", settings.mapping())
-        times = event_times(frame)
-        unplaceable = unplaceable_events(frame, times, source_file=source,
-                                         pipeline_start=settings.start_timestamp(), now=now)
-        placeable = ~frame["source_row"].isin(unplaceable["source_row"])
-        elsewhere = placeable & (times.dt.floor("D") != day.tz_localize("UTC"))
-        misplaced = quarantine_rows(
-            "events", source, frame[elsewhere],
-            "event_time " + times[elsewhere].astype(str) + f" is not on {day:%Y-%m-%d}, the "
-            "day of its file")
-        result = check_table("events", frame[placeable & ~elsewhere], source_file=source,
-                                now=now, known_accounts=known)
-        accepted.append(result.accepted)
-        quarantines.append(pd.concat([unplaceable, misplaced, result.quarantine],
-                                     ignore_index=True).assign(partition_date=f"{day:%Y-%m-%d}"))
+    present = {day: files[day] for day in days if day in files}
+    if engine.on_spark:
+        results = check_event_days_on_spark(
+            engine.spark_session(), {day: str(path) for day, path in present.items()},
+            directory_name=directory.name, mapping=settings.mapping(),
+            pipeline_start=settings.start_timestamp(), now=now, known_accounts=known)
+    else:
+        results = [check_event_day(read_table(path, "events", settings.mapping()), day,
+                                   source_file=f"{directory.name}/{path.name}",
+                                   pipeline_start=settings.start_timestamp(), now=now,
+                                   known_accounts=known)
+                   for day, path in present.items()]
+    accepted = [result.accepted for result in results]
+    quarantines = [result.quarantine for result in results]
     if not accepted:  # none of the days has a file yet
         nothing = pd.DataFrame(columns=["source_row", *CONTRACT["events"].columns])
         accepted = [check_table("events", nothing, source_file=directory.name, now=now,
-                                   known_accounts=known).accepted]
+                                known_accounts=known).accepted]
         quarantines = [empty_quarantine().assign(partition_date=pd.Series(dtype=str))]
     result = pd.concat(accepted, ignore_index=True)
     return (result, pd.concat(quarantines, ignore_index=True), result["event_time"],

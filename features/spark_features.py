@@ -1,0 +1,152 @@
+"""The daily rollup and snapshots computed on Spark with the local engine's definitions.
+
+Spark reads the usage inputs (validated events and daily rollups, from local paths or
+``s3a://`` URLs), sends each account's rows to the task of its account group, and each task
+runs ``daily_rollup`` or ``compute_snapshots`` for its group's accounts. Every feature is
+computed from one account's own rows, so a group's rows are those the whole-table
+computation gives for its accounts: there is one definition of each feature, whichever
+engine runs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from features.contract import EventTaxonomy
+from features.snapshot import compute_snapshots
+from features.spark_frames import RESULT_SCHEMA, collect_parts, result_rows, unsigned_from_signed
+from features.usage_rollup import ROLLUP_COLUMNS, daily_rollup
+
+#: Accounts per Spark task: enough that a task's fixed cost is small beside its work.
+ACCOUNTS_PER_GROUP = 2_000
+#: Session settings the Spark engine needs: the validated tables keep pandas' nanosecond
+#: timestamps, which Spark reads only as integers (converted back in each task).
+SPARK_CONF = {"spark.sql.legacy.parquet.nanosAsLong": "true",
+              "spark.sql.session.timeZone": "UTC"}
+#: Event columns usage features read (``event_count`` when the export has it).
+EVENT_COLUMNS = ["account_id", "user_id", "event_name", "event_time", "event_count"]
+
+
+def account_groups(account_ids: pd.Series, parallelism: int,
+                   accounts_per_group: int = ACCOUNTS_PER_GROUP) -> pd.DataFrame:
+    """Each account's group (``account_id``, ``group``): at least one group per core,
+    otherwise about ``accounts_per_group`` accounts each, dealt round-robin over the sorted
+    ids so groups are alike in size."""
+    ids = np.sort(pd.unique(account_ids.astype(str)))
+    n_groups = max(parallelism, -(-len(ids) // accounts_per_group), 1)
+    return pd.DataFrame({"account_id": ids, "group": np.arange(len(ids)) % n_groups})
+
+
+def compute_snapshots_on_spark(
+    spark,
+    as_of_dates: pd.DatetimeIndex,
+    *,
+    event_files: Sequence[str],
+    rollup_files: Sequence[str],
+    subscriptions: pd.DataFrame,
+    accounts: pd.DataFrame | None = None,
+    invoices: pd.DataFrame | None = None,
+    support_tickets: pd.DataFrame | None = None,
+    nps_responses: pd.DataFrame | None = None,
+    taxonomy: EventTaxonomy | None = None,
+    accounts_per_group: int = ACCOUNTS_PER_GROUP,
+) -> pd.DataFrame:
+    """``features.snapshot.compute_snapshots`` on Spark: the same rows, in the same order
+    (as-of date, then account id), from the same event and rollup files."""
+    from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
+
+    groups = account_groups(subscriptions["account_id"],
+                            spark.sparkContext.defaultParallelism, accounts_per_group)
+    group_of = spark.createDataFrame(groups)
+    anchors = spark.createDataFrame(groups.drop_duplicates("group")[["group"]])
+
+    usage = anchors.withColumn("account_id", F.lit(None).cast("string"))
+    if event_files:
+        usage = usage.unionByName(
+            _read_events(spark, event_files).join(F.broadcast(group_of), "account_id"),
+            allowMissingColumns=True)
+    if rollup_files:
+        rollups = (spark.read.parquet(*rollup_files)
+                   # UINT64 arrives as decimal(20,0); shifted into a long (see
+                   # unsigned_from_signed)
+                   .withColumn("user_key", F.expr(f"CAST(user_key - {1 << 63}BD AS BIGINT)"))
+                   .join(F.broadcast(group_of), "account_id"))
+    else:
+        rollups = spark.createDataFrame([], "group long, account_id string")
+
+    tables = {"subscriptions": subscriptions, "accounts": accounts, "invoices": invoices,
+              "support_tickets": support_tickets, "nps_responses": nps_responses}
+    account_group = groups.set_index("account_id")["group"]
+    dates = pd.DatetimeIndex(as_of_dates)
+
+    def snapshot_of_group(usage_rows: pd.DataFrame, rollup_rows: pd.DataFrame) -> pd.DataFrame:
+        group = int(usage_rows["group"].iloc[0] if len(usage_rows)
+                    else rollup_rows["group"].iloc[0])
+        members = account_group.index[account_group.to_numpy() == group]
+        own = {name: None if table is None
+               else table[table["account_id"].astype(str).isin(members)]
+               for name, table in tables.items()}
+        event_rows = usage_rows[usage_rows["account_id"].notna()]
+        # no rows: the roll-up of stored rollups alone, as for a local run without events
+        events = _event_frame(event_rows) if len(event_rows) else []
+        snapshot = compute_snapshots(
+            dates, events=events, taxonomy=taxonomy,
+            usage_rollups=_rollup_frame(rollup_rows), **own)
+        return result_rows(f"{group:08d}", {"snapshot": snapshot})
+
+    results = (usage.groupBy("group").cogroup(rollups.groupBy("group"))
+               .applyInPandas(snapshot_of_group, RESULT_SCHEMA).toPandas())
+    snapshot = pd.concat(collect_parts(results)["snapshot"], ignore_index=True)
+    return snapshot.sort_values(["as_of_date", "account_id"], kind="stable",
+                                ignore_index=True)
+
+
+def daily_rollup_on_spark(spark, event_files: Sequence[str], taxonomy: EventTaxonomy,
+                          accounts_per_group: int = ACCOUNTS_PER_GROUP) -> pd.DataFrame:
+    """``features.usage_rollup.daily_rollup`` of validated event files on Spark: the same
+    rows in the same order (day, account id, user key)."""
+    from pyspark.sql import functions as F  # noqa: N812
+
+    if not event_files:
+        return daily_rollup([], taxonomy)
+    events = _read_events(spark, event_files)
+    n_groups = max(spark.sparkContext.defaultParallelism,
+                   -(-events.select("account_id").distinct().count() // accounts_per_group))
+
+    def rollup_of_group(rows: pd.DataFrame) -> pd.DataFrame:
+        return result_rows(f"{int(rows['group'].iloc[0]):08d}",
+                           {"rollup": daily_rollup(_event_frame(rows), taxonomy)})
+
+    results = (events.withColumn("group", F.pmod(F.hash("account_id"), F.lit(n_groups)))
+               .groupBy("group").applyInPandas(rollup_of_group, RESULT_SCHEMA).toPandas())
+    rollup = pd.concat(collect_parts(results)["rollup"], ignore_index=True)
+    return rollup.sort_values(["day", "account_id", "user_key"], kind="stable",
+                              ignore_index=True)
+
+
+def _read_events(spark, event_files: Sequence[str]):
+    """The usage columns of validated event files as a Spark DataFrame."""
+    events = spark.read.parquet(*event_files)
+    return events.select(*[c for c in EVENT_COLUMNS if c in events.columns])
+
+
+def _event_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """A task's event rows with the types the local engine reads them in."""
+    frame = rows[[c for c in EVENT_COLUMNS if c in rows.columns]].copy()
+    if frame["event_time"].dtype.kind in "iuf":  # nanoseconds (see SPARK_CONF)
+        frame["event_time"] = pd.to_datetime(frame["event_time"], unit="ns", utc=True)
+    if "event_count" in frame:
+        frame["event_count"] = frame["event_count"].astype("Int64")
+    return frame
+
+
+def _rollup_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """A task's rollup rows with the types ``daily_rollup`` stored them in."""
+    if not len(rows):
+        return pd.DataFrame(columns=ROLLUP_COLUMNS)
+    frame = rows[[c for c in ROLLUP_COLUMNS if c in rows.columns]].copy()
+    frame["user_key"] = unsigned_from_signed(frame["user_key"])
+    return frame

@@ -1,0 +1,68 @@
+"""The compute engine resource: where the heavy stages run.
+
+``local`` (the default) computes in this process with DuckDB and NumPy. ``spark`` runs
+ingestion of event day files, the daily rollup, the snapshot features and scoring on a
+Spark session built by Dagster's PySpark integration, from ``ACCOUNT_HEALTH_SPARK_MASTER``
+(``local[*]``: every core of this machine; ``spark://host:7077``: a cluster). Both engines
+run the same feature, validation and scoring functions (docs/scaling.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from typing import Literal
+
+from dagster import ConfigurableResource, Failure
+
+from features.spark_features import SPARK_CONF
+
+ENGINES = ("local", "spark")
+
+
+class ComputeEngine(ConfigurableResource):
+    """The engine of the heavy stages and, for ``spark``, the session's settings."""
+
+    name: Literal["local", "spark"] = "local"
+    spark_master: str = "local[*]"
+    #: Further Spark settings (``ACCOUNT_HEALTH_SPARK_CONF``, a JSON object).
+    spark_conf: dict[str, str] = {}
+
+    @property
+    def on_spark(self) -> bool:
+        return self.name == "spark"
+
+    def spark_session(self):
+        """The Spark session, started on first use (a run on the local engine starts none)."""
+        from dagster_pyspark.resources import spark_session_from_config
+
+        if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+            raise Failure("ACCOUNT_HEALTH_ENGINE=spark needs Java 17 or newer: install a JDK "
+                          "(java on PATH or JAVA_HOME set), or unset ACCOUNT_HEALTH_ENGINE to "
+                          "run on the local engine")
+        if self.spark_master.startswith("local"):
+            # tasks run this environment's Python, which has the project's packages
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        session = spark_session_from_config({
+            "spark.master": self.spark_master, "spark.app.name": "account-health",
+            "spark.ui.showConsoleProgress": "false", **SPARK_CONF, **self.spark_conf})
+        session.sparkContext.setLogLevel("ERROR")
+        return session
+
+
+def engine_from_env() -> ComputeEngine:
+    """The engine chosen by ``ACCOUNT_HEALTH_ENGINE`` (default ``local``)."""
+    name = os.environ.get("ACCOUNT_HEALTH_ENGINE") or "local"
+    if name not in ENGINES:
+        raise SystemExit(f"ACCOUNT_HEALTH_ENGINE={name!r}: expected local or spark")
+    conf = os.environ.get("ACCOUNT_HEALTH_SPARK_CONF") or "{}"
+    try:
+        spark_conf = {str(k): str(v) for k, v in json.loads(conf).items()}
+    except (ValueError, AttributeError) as exc:
+        raise SystemExit(f"ACCOUNT_HEALTH_SPARK_CONF is not a JSON object of settings: {conf}"
+                         ) from exc
+    return ComputeEngine(name=name,
+                         spark_master=os.environ.get("ACCOUNT_HEALTH_SPARK_MASTER") or "local[*]",
+                         spark_conf=spark_conf)
