@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -27,15 +28,22 @@ from pipelines.resources import AccountHealthSettings, settings_from_env
 __all__ = ["ensure_demo_data", "main", "prepare_dagster_home"]
 
 
-def ensure_demo_data(data_dir: Path, config: DemoConfig) -> bool:
-    """Generate demo data unless the same configuration is already there. True if generated."""
+def ensure_demo_data(data_dir: Path, config: DemoConfig, *, events_by_day: bool = False
+                     ) -> bool:
+    """Generate demo data unless the same configuration is already there. True if generated.
+
+    ``events_by_day`` writes events as day files (what the spark engine reads in parallel)
+    instead of one export file."""
     marker = data_dir / "demo_config.json"
     wanted = {"accounts": config.accounts, "months": config.months, "seed": config.seed,
               "end_date": config.end_date.isoformat(), "holdout_share": config.holdout_share,
-              "generator": GENERATOR_VERSION}
+              "generator": GENERATOR_VERSION, "events_by_day": events_by_day}
     if marker.exists() and json.loads(marker.read_text()) == wanted:
         return False
-    counts = generate_to_dir(data_dir, config)
+    # the other layout's events would make the export ambiguous
+    (data_dir / "events.parquet").unlink(missing_ok=True)
+    shutil.rmtree(data_dir / "events", ignore_errors=True)
+    counts = generate_to_dir(data_dir, config, events_by_day=events_by_day)
     marker.write_text(json.dumps(wanted))
     print(f"demo data written to {data_dir}: {counts}")
     return True
@@ -107,7 +115,8 @@ def main() -> None:
         ensure_demo_data(Path(settings.data_dir), DemoConfig(
             accounts=int(os.environ.get("ACCOUNT_HEALTH_DEMO_ACCOUNTS", 2000)),
             months=int(os.environ.get("ACCOUNT_HEALTH_DEMO_MONTHS", 18)),
-            end_date=default_end_date()))
+            end_date=default_end_date()),
+            events_by_day=os.environ.get("ACCOUNT_HEALTH_ENGINE") == "spark")
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(settings.output_dir) /
                                                           "dagster_home")))
     prepare_dagster_home(home)

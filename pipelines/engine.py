@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import sys
+from pathlib import Path
 from typing import Literal
 
 from dagster import ConfigurableResource, Failure
@@ -20,6 +21,8 @@ from dagster import ConfigurableResource, Failure
 from features.spark_features import SPARK_CONF
 
 ENGINES = ("local", "spark")
+#: Spark's logging on the driver: errors only (a run's output is the pipeline's progress).
+LOG_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "spark" / "log4j2.properties"
 
 
 class ComputeEngine(ConfigurableResource):
@@ -42,12 +45,16 @@ class ComputeEngine(ConfigurableResource):
             raise Failure("ACCOUNT_HEALTH_ENGINE=spark needs Java 17 or newer: install a JDK "
                           "(java on PATH or JAVA_HOME set), or unset ACCOUNT_HEALTH_ENGINE to "
                           "run on the local engine")
+        conf = {"spark.master": self.spark_master, "spark.app.name": "account-health",
+                "spark.ui.showConsoleProgress": "false",
+                "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG_CONFIG}",
+                **SPARK_CONF, **self.spark_conf}
         if self.spark_master.startswith("local"):
-            # tasks run this environment's Python, which has the project's packages
+            # tasks run this environment's Python, which has the project's packages; the
+            # session and its UI stay on this machine
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        session = spark_session_from_config({
-            "spark.master": self.spark_master, "spark.app.name": "account-health",
-            "spark.ui.showConsoleProgress": "false", **SPARK_CONF, **self.spark_conf})
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        session = spark_session_from_config(conf)
         session.sparkContext.setLogLevel("ERROR")
         return session
 

@@ -126,3 +126,17 @@ def test_component_scores_follow_their_features_and_reach_the_crm_records(scored
     record = crm_records(table.head(1))[0]
     assert record["components"] == {n.removeprefix("health_"): table[n].iloc[0]
                                     for n in names}
+
+
+def test_scoring_on_spark_equals_local_scoring(model, scored):
+    from models.scoring.spark_scoring import score_accounts_on_spark
+    from pipelines.engine import ComputeEngine
+
+    latest, bundle = model
+    local = scored[1]
+    spark = ComputeEngine(name="spark", spark_master="local[2]").spark_session()
+    # tasks of 50 accounts: several groups, ranked together afterwards
+    on_spark = score_accounts_on_spark(spark, latest, bundle, model_version="7",
+                                       accounts_per_task=50)
+    assert len(local) > 100
+    pd.testing.assert_frame_equal(on_spark, local, check_exact=False, rtol=0, atol=1e-9)

@@ -99,10 +99,18 @@ def score_accounts(features: pd.DataFrame, bundle: ChurnModelBundle, *,
     scored["action_owner"] = actions["owner"].to_numpy()
     scored["action_sla_hours"] = actions["sla_hours"].to_numpy()
     scored["holdout"] = actions["holdout"].to_numpy()
-    # Ties (calibrated probabilities come in steps) go to the larger ARR at risk, then by id,
-    # so the ranking never depends on the order rows arrived in.
-    scored = scored.sort_values(["churn_probability", "arr_at_risk", "account_id"],
-                                ascending=[False, False, True], ignore_index=True)
+    return ranked_by_risk(scored)
+
+
+def ranked_by_risk(scored: pd.DataFrame) -> pd.DataFrame:
+    """Scores riskiest first, with ``risk_rank`` (1: the riskiest) as the fourth column.
+
+    Ties (calibrated probabilities come in steps) go to the larger ARR at risk, then by id,
+    so the ranking never depends on the order rows arrived in.
+    """
+    scored = scored.drop(columns="risk_rank", errors="ignore").sort_values(
+        ["churn_probability", "arr_at_risk", "account_id"], ascending=[False, False, True],
+        ignore_index=True)
     scored.insert(3, "risk_rank", np.arange(1, len(scored) + 1))
     return scored
 

@@ -36,9 +36,11 @@ from models.expansion.opportunities import (
 )
 from models.scoring.playbook import win_back_candidates
 from models.scoring.scores import account_owners, crm_records, score_accounts
+from models.scoring.spark_scoring import score_accounts_on_spark
 from models.tracking import EXPANSION_MODEL
 from pipelines.assets.features import account_snapshot, feast_feature_store
 from pipelines.assets.models import churn_model_promotion, expansion_model
+from pipelines.engine import ComputeEngine
 from pipelines.exports import export_day
 from pipelines.partitions import daily_partitions, run_days
 from pipelines.resources import (
@@ -60,13 +62,15 @@ from pipelines.resources import (
     metadata={"partition_column": "as_of"},
 )
 def account_scores(context: AssetExecutionContext, settings: AccountHealthSettings,
-                   feast: FeastFeatureStore, mlflow_tracking: MlflowTracking,
+                   engine: ComputeEngine, feast: FeastFeatureStore,
+                   mlflow_tracking: MlflowTracking,
                    accounts: pd.DataFrame | None) -> pd.DataFrame:
     """Risk, health band, time to churn, reasons and action for every active account.
 
     Features are the training feature service's, read from the day's snapshot file (what
     Feast's point-in-time retrieval returns for that day, without scanning every day);
     each day is also exported as CSV and as CRM JSON records under ``output/scores/``.
+    With the spark engine, account groups are scored in Spark tasks.
     """
     bundle, version, model_status = mlflow_tracking.load_scoring_model()
     if model_status != "champion":
@@ -83,9 +87,11 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
         features = day_features(store, snapshot_file, CHURN_FEATURE_SERVICE,
                                 (day + pd.Timedelta(days=1)).tz_localize("UTC"))
         features["as_of_date"] = day
-        scores = score_accounts(features, bundle, model_version=version, health=config.health,
-                                playbook=playbook, n_reasons=config.n_reasons,
-                                model_status=model_status, components=config.components)
+        options = {"model_version": version, "health": config.health, "playbook": playbook,
+                   "n_reasons": config.n_reasons, "model_status": model_status,
+                   "components": config.components}
+        scores = (score_accounts_on_spark(engine.spark_session(), features, bundle, **options)
+                  if engine.on_spark else score_accounts(features, bundle, **options))
         scores.insert(scores.columns.get_loc("plan") + 1, "csm_owner",
                       account_owners(scores["account_id"], accounts))
         export_day(settings, "scores", day, scores, records=crm_records(scores))
