@@ -15,6 +15,8 @@ itself turns them into Feast's one row per account and feature, in one upsert.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import sqlite3
 import struct
 from collections.abc import Callable
@@ -33,6 +35,25 @@ from feast.utils import to_naive_utc
 #: ``Value.double_val`` (field 5, 64-bit wire type) as protobuf's wire format writes it.
 _DOUBLE_TAG = bytes([5 << 3 | 1])
 _PACK_DOUBLE = struct.Struct("<d").pack
+
+
+def uses_spark_materialisation(store: FeatureStore) -> bool:
+    """Whether the store's feature_store.yaml selects Feast's Spark batch engine."""
+    return getattr(store.config.batch_engine, "type", None) == "spark.engine"
+
+
+def materialize_day(store: FeatureStore, rows: pd.DataFrame) -> int:
+    """Write the day of ``rows`` (one snapshot day file, all stamped alike) to the online
+    store with Feast's materialisation (on Spark with its Spark batch engine): the offline
+    store's rows at exactly that timestamp, so no earlier day's account is written again.
+    Returns the values written."""
+    if not len(rows):
+        return 0
+    stamp = pd.Timestamp(pd.to_datetime(rows["event_timestamp"], utc=True).max())
+    with contextlib.redirect_stdout(io.StringIO()):  # Feast prints a progress line per view
+        store.materialize(start_date=stamp.to_pydatetime(),
+                          end_date=(stamp + pd.Timedelta(seconds=1)).to_pydatetime())
+    return len(rows) * sum(len(view.features) for view in store.list_feature_views())
 
 
 def write_online(store: FeatureStore, rows: pd.DataFrame) -> int:

@@ -2,7 +2,9 @@
 
 Two configurations, same code: ``feature_store.yaml`` (embedded default: DuckDB over the
 snapshot's Parquet files, SQLite online store, file registry) and
-``feature_store.production.yaml`` (Postgres registry and offline store, Redis online store).
+``feature_store.production.yaml`` (Postgres registry and offline store, Redis online store);
+on the spark engine, ``feature_store.spark.yaml`` and ``feature_store.spark.production.yaml``
+(Spark offline store and materialisation, the same registries and online stores).
 ``${VARIABLES}`` in either file are filled in from the environment.
 """
 
@@ -18,17 +20,29 @@ import yaml
 from feast import FeatureStore, FeatureView
 from feast.repo_config import RepoConfig
 
-from feature_repo.definitions import SNAPSHOT_SOURCE, repo_objects
+from feature_repo.definitions import SNAPSHOT_SOURCE, quiet_spark_notices, repo_objects
 from features.snapshot import FEATURE_GROUPS
 
 REPO_DIR = Path(__file__).resolve().parent
 LOCAL_CONFIG = REPO_DIR / "feature_store.yaml"
 PRODUCTION_CONFIG = REPO_DIR / "feature_store.production.yaml"
+#: The same two on the spark engine: Spark offline store and Spark materialisation.
+SPARK_CONFIG = REPO_DIR / "feature_store.spark.yaml"
+SPARK_PRODUCTION_CONFIG = REPO_DIR / "feature_store.spark.production.yaml"
+
+
+def config_file_for(environment: str, engine: str) -> Path:
+    """The feature_store.yaml of a deployment (``local``/``production``) and engine
+    (``local``/``spark``)."""
+    return {("local", "local"): LOCAL_CONFIG, ("production", "local"): PRODUCTION_CONFIG,
+            ("local", "spark"): SPARK_CONFIG,
+            ("production", "spark"): SPARK_PRODUCTION_CONFIG}[(environment, engine)]
 
 
 def store_config(output_dir: Path, config_file: Path = LOCAL_CONFIG) -> RepoConfig:
     """``config_file`` with ``${ACCOUNT_HEALTH_OUTPUT_DIR}`` and environment variables filled in."""
-    values = {**os.environ, "ACCOUNT_HEALTH_OUTPUT_DIR": str(Path(output_dir).resolve())}
+    values = {"ACCOUNT_HEALTH_SPARK_MASTER": "local[*]", **os.environ,
+              "ACCOUNT_HEALTH_OUTPUT_DIR": str(Path(output_dir).resolve())}
     try:
         text = Template(Path(config_file).read_text()).substitute(values)
     except KeyError as exc:
@@ -41,7 +55,11 @@ def open_store(output_dir: Path, config_file: Path = LOCAL_CONFIG) -> FeatureSto
     """A FeatureStore for ``config_file`` (default: the embedded stores under
     ``output_dir/feast``)."""
     (Path(output_dir) / "feast").mkdir(parents=True, exist_ok=True)
-    return FeatureStore(config=store_config(output_dir, config_file))
+    config = store_config(output_dir, config_file)
+    if config.offline_store.type == "spark":
+        quiet_spark_notices()
+    return FeatureStore(config=config)
+
 
 
 def apply_definitions(store: FeatureStore, snapshot_glob: str, groups: list[str]) -> list[str]:

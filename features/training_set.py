@@ -70,9 +70,12 @@ def build_training_set(store: FeatureStore, labels: pd.DataFrame, *,
     entity_rows = labels.astype(dict.fromkeys(narrow, "int64"))
     joined = store.get_historical_features(entity_df=entity_rows, features=service).to_df()
     joined = joined.astype(narrow)
-    # Feast hands entity-side timestamps back in UTC; as_of_date is a calendar date.
+    # Feast hands entity-side timestamps back in UTC, in the unit of its offline store;
+    # as_of_date is a calendar date.
     joined["as_of_date"] = pd.to_datetime(joined["as_of_date"], utc=True).dt.tz_localize(
         None).astype("datetime64[ns]")
+    joined["event_timestamp"] = pd.to_datetime(joined["event_timestamp"], utc=True).astype(
+        "datetime64[ns, UTC]")
     return joined.sort_values(["as_of_date", "account_id"], ignore_index=True)
 
 

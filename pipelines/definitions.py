@@ -12,7 +12,7 @@ from dagster import (
     load_assets_from_modules,
 )
 
-from feature_repo.store import PRODUCTION_CONFIG
+from feature_repo.store import config_file_for
 from pipelines import checks
 from pipelines.assets import features, models, monitoring, raw, reports, scoring, training
 from pipelines.engine import engine_from_env
@@ -81,6 +81,7 @@ def build_resources(settings: AccountHealthSettings | None = None) -> dict:
     heavy stages on Spark (``pipelines.engine``).
     """
     settings = settings or settings_from_env()
+    engine = engine_from_env()
     environment = os.environ.get("ACCOUNT_HEALTH_ENV", "local")
     if environment not in ("local", "production"):
         # a typo must not quietly run a production deployment on local files
@@ -91,16 +92,17 @@ def build_resources(settings: AccountHealthSettings | None = None) -> dict:
             raise ValueError("ACCOUNT_HEALTH_ENV=production needs "
                              "ACCOUNT_HEALTH_MLFLOW_TRACKING_URI (see .env.example)")
         feast = FeastFeatureStore(output_dir=settings.output_dir,
-                                  config_file=str(PRODUCTION_CONFIG))
+                                  config_file=str(config_file_for(environment, engine.name)))
         mlflow_tracking = MlflowTracking(
             tracking_uri=tracking_uri,
             artifact_location=os.environ.get("ACCOUNT_HEALTH_MLFLOW_ARTIFACT_LOCATION", ""))
     else:
-        feast = FeastFeatureStore(output_dir=settings.output_dir)
+        feast = FeastFeatureStore(output_dir=settings.output_dir,
+                                  config_file=str(config_file_for(environment, engine.name)))
         mlflow_tracking = MlflowTracking.local(settings.output_dir)
     return {
         "settings": settings,
-        "engine": engine_from_env(),
+        "engine": engine,
         "feast": feast,
         "mlflow_tracking": mlflow_tracking,
         "io_manager": PartitionedParquetIOManager(base_dir=str(settings.assets_dir())),

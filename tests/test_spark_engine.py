@@ -80,3 +80,55 @@ def test_spark_engine_ran_on_spark(engines):
     assert session is not None and session.sparkContext.master == "local[2]"
     # ingestion, rollup and snapshot jobs of both runs
     assert len(session.sparkContext.statusTracker().getJobIdsForGroup()) >= 6
+
+
+@pytest.fixture(scope="module")
+def feast_stores(engines, tmp_path_factory):
+    """The local snapshot files applied to a DuckDB-backed store and a Spark-backed one."""
+    from feature_repo.store import LOCAL_CONFIG, SPARK_CONFIG, apply_definitions, open_store
+    from features.snapshot import feature_groups_for
+    from pipelines.engine import ComputeEngine
+
+    local, _ = engines
+    ComputeEngine(name="spark", spark_master="local[2]").spark_session()
+    groups = feature_groups_for({"events", "subscriptions", "accounts", "invoices",
+                                 "support_tickets", "nps_responses"})
+    stores = {}
+    for name, config in (("duckdb", LOCAL_CONFIG), ("spark", SPARK_CONFIG)):
+        store = open_store(tmp_path_factory.mktemp(f"feast_{name}"), config)
+        apply_definitions(store, str(local.snapshot_dir() / "*.parquet"), groups)
+        stores[name] = store
+    return local, stores
+
+
+def test_training_set_from_spark_offline_store_equals_local(feast_stores):
+    from feature_repo.definitions import CHURN_FEATURE_SERVICE
+    from features.training_set import build_training_set, label_rows
+
+    settings, stores = feast_stores
+    labels = label_rows(pd.read_parquet(settings.asset_file("subscriptions")),
+                        pd.date_range("2026-09-06", "2026-10-31", freq="7D"),
+                        horizon_days=30, observed_until=pd.Timestamp("2026-10-31"))
+    local, spark = (build_training_set(stores[name], labels,
+                                       feature_service=CHURN_FEATURE_SERVICE)
+                    for name in ("duckdb", "spark"))
+    assert len(local) == len(labels) > 200
+    assert local["events_30d"].notna().all()
+    pd.testing.assert_frame_equal(spark, local, check_exact=False, rtol=0, atol=1e-9)
+
+
+def test_spark_materialisation_serves_the_latest_day(feast_stores):
+    from feature_repo.definitions import CHURN_FEATURE_SERVICE
+    from feature_repo.online_write import materialize_day, uses_spark_materialisation
+
+    settings, stores = feast_stores
+    store = stores["spark"]
+    assert uses_spark_materialisation(store)
+    day = pd.read_parquet(settings.snapshot_dir() / f"{SECOND_RUN[1]}.parquet")
+    assert materialize_day(store, day) > 0
+    online = store.get_online_features(
+        features=store.get_feature_service(CHURN_FEATURE_SERVICE),
+        entity_rows=[{"account_id": a} for a in day["account_id"]]).to_df()
+    columns = ["mrr", "seats", "events_30d", "days_to_renewal"]
+    pd.testing.assert_frame_equal(online.set_index("account_id")[columns].astype(float),
+                                  day.set_index("account_id")[columns].astype(float))

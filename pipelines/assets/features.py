@@ -20,7 +20,11 @@ from dagster import (
 )
 
 from feature_repo.definitions import CHURN_FEATURE_SERVICE, FEATURE_VIEW, applied_groups_file
-from feature_repo.online_write import write_online
+from feature_repo.online_write import (
+    materialize_day,
+    uses_spark_materialisation,
+    write_online,
+)
 from feature_repo.store import apply_definitions, sync_offline_snapshot
 from features.event_vocabulary import top_event_names
 from features.snapshot import (
@@ -184,7 +188,8 @@ ONLINE_READ_BACK = 200
 @asset(group_name=GROUP, deps=[feast_feature_store])
 def online_features(context: AssetExecutionContext, settings: AccountHealthSettings,
                     feast: FeastFeatureStore) -> pd.DataFrame:
-    """Writes the latest snapshot day to the online store (SQLite by default, in bulk).
+    """Writes the latest snapshot day to the online store (SQLite by default, in bulk; with
+    the spark engine, by Feast's Spark materialisation).
 
     Only that day's file is read, whatever the length of history. Returns the online rows of
     up to ``ONLINE_READ_BACK`` of its accounts, read back through Feast and compared with
@@ -196,7 +201,10 @@ def online_features(context: AssetExecutionContext, settings: AccountHealthSetti
         raise ValueError("account_snapshot has no rows yet; materialise it first")
     store = feast.open()
     rows = pd.read_parquet(latest)
-    written = write_online(store, rows)
+    if uses_spark_materialisation(store):
+        written = materialize_day(store, rows)
+    else:
+        written = write_online(store, rows)
     sample = rows.sort_values("account_id").head(ONLINE_READ_BACK)
     online = store.get_online_features(
         features=store.get_feature_service(CHURN_FEATURE_SERVICE),
