@@ -22,6 +22,7 @@ from features.contract import ContractMapping, EventTaxonomy, find_table_file
 from features.event_vocabulary import with_tracked_events
 from models.analysis.drift import DriftThresholds
 from models.scoring.config import ScoringConfig
+from models.training_sample import DEFAULT_MAX_TRAINING_ROWS
 from models.walk_forward import Fold, NotEnoughHistory, adaptive_folds
 from pipelines.io_manager import asset_file, day_key
 
@@ -54,6 +55,9 @@ class AccountHealthSettings(ConfigurableResource):
     #: Training as-of dates each fold needs at least (its classifier's calibration needs
     #: later dates than the ones it fits on).
     min_training_dates: int = 4
+    #: Training rows the models fit in full; above it, every row of a stratified sample of
+    #: accounts (models.training_sample), validated walk-forward on every account.
+    max_training_rows: int = DEFAULT_MAX_TRAINING_ROWS
     auc_floor: float = 0.65
     promotion_margin: float = 0.005
     #: Accounts per origin date an expansion list holds when targeting is measured
@@ -303,6 +307,7 @@ SETTINGS_ENV = {
     "ACCOUNT_HEALTH_TRAINING_CADENCE_DAYS": "training_cadence_days",
     "ACCOUNT_HEALTH_MAX_FOLDS": "n_folds",
     "ACCOUNT_HEALTH_AUC_FLOOR": "auc_floor",
+    "ACCOUNT_HEALTH_MAX_TRAINING_ROWS": "max_training_rows",
     "ACCOUNT_HEALTH_PROMOTION_MARGIN": "promotion_margin",
 }
 

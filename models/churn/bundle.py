@@ -16,6 +16,7 @@ from models.churn.classifier import ChurnClassifier
 from models.churn.logistic import LogisticChurnModel
 from models.churn.survival import ChurnSurvivalModel
 from models.inputs import LABEL
+from models.training_sample import account_sample
 
 OUTPUT_COLUMNS = ["churn_probability", "p_churn_30d", "p_churn_60d", "p_churn_90d",
                   "median_days_to_churn"]
@@ -46,10 +47,13 @@ class ChurnModelBundle(mlflow.pyfunc.PythonModel):
 
 def train_bundle(training: pd.DataFrame, *, horizon_days: int, classifier_config=None,
                  survival_config=None, candidate: str = "xgboost",
-                 event_names: Sequence[str] = ()) -> ChurnModelBundle:
-    """Fit the deployable models on every training row (labels must have closed);
+                 event_names: Sequence[str] = (),
+                 max_training_rows: int | None = None) -> ChurnModelBundle:
+    """Fit the deployable models on every training row (labels must have closed), or above
+    ``max_training_rows`` on a stratified sample of accounts (``models.training_sample``);
     ``candidate`` names the classifier (``models.evaluation.CANDIDATES``), ``event_names``
     the tracked event of each per-event feature slot (for the reasons' sentences)."""
+    training = account_sample(training, max_training_rows)
     complete = training[training["label_complete"]]
     model = (LogisticChurnModel() if candidate == LogisticChurnModel.name
              else ChurnClassifier(classifier_config))

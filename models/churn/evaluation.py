@@ -16,6 +16,7 @@ from models.churn.logistic import LogisticChurnModel, LogisticConfig
 from models.churn.survival import ChurnSurvivalModel, SurvivalConfig
 from models.inputs import LABEL
 from models.metrics import SURVIVAL_HORIZONS, classification_metrics, survival_metrics
+from models.training_sample import account_sample
 from models.walk_forward import Fold, censor_at
 
 #: The naive baselines every model is compared with on the same folds.
@@ -44,11 +45,17 @@ class WalkForwardResult:
 def evaluate_walk_forward(training: pd.DataFrame, folds: list[Fold], *,
                           classifier_config: ClassifierConfig | None = None,
                           survival_config: SurvivalConfig | None = None,
-                          logistic_config: LogisticConfig | None = None) -> WalkForwardResult:
-    """Fit every model on each fold's training dates and score the fold's origin date."""
+                          logistic_config: LogisticConfig | None = None,
+                          max_training_rows: int | None = None) -> WalkForwardResult:
+    """Fit every model on each fold's training dates and score the fold's origin date.
+
+    Above ``max_training_rows``, each fold's models fit on a stratified sample of accounts
+    (``models.training_sample``); the origin date is still scored for every account.
+    """
     parts, shap_parts, data_parts = [], [], []
     for fold in folds:
-        train = training[fold.train_mask(training["as_of_date"])]
+        train = account_sample(training[fold.train_mask(training["as_of_date"])],
+                               max_training_rows)
         test = training[fold.test_mask(training["as_of_date"])]
         scored = test[["account_id", "as_of_date", LABEL, "duration_days", "churn_observed",
                        *[c for c in SEGMENT_COLUMNS if c in test]]].copy()
@@ -63,7 +70,8 @@ def evaluate_walk_forward(training: pd.DataFrame, folds: list[Fold], *,
                 data_parts.append(model.matrix(test))
         # The survival model may also learn from rows whose churn came after the origin,
         # as long as that churn is hidden (censored) as it was on the origin date.
-        history = censor_at(training[training["as_of_date"] < fold.origin], fold.origin)
+        history = censor_at(account_sample(training[training["as_of_date"] < fold.origin],
+                                           max_training_rows), fold.origin)
         cox = ChurnSurvivalModel(survival_config).fit(history)
         scored["cox_risk"] = cox.risk(test)
         for horizon, prob in cox.churn_probability(test).items():

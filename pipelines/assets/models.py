@@ -84,12 +84,16 @@ def churn_model_validation(context: AssetExecutionContext, settings: AccountHeal
     folds = settings.walk_forward_folds(training_set["as_of_date"])
     classifier, survival = ClassifierConfig(), SurvivalConfig()
     result = evaluate_walk_forward(training_set, folds, classifier_config=classifier,
-                                   survival_config=survival)
+                                   survival_config=survival,
+                                   max_training_rows=settings.max_training_rows)
     params = {
         "horizon_days": settings.horizon_days, "n_folds": len(folds),
         "fold_origins": ",".join(f.origin.date().isoformat() for f in folds),
         "features": ",".join(feature_columns(training_set)),
         "training_rows": len(training_set), "data_hash": data_hash(training_set),
+        "max_training_rows": settings.max_training_rows,
+        "fitted_on": ("every row" if len(training_set) <= settings.max_training_rows
+                      else "a stratified sample of accounts (models/training_sample.py)"),
         "features_left_out": ",".join(informative_columns(
             training_set, feature_columns(training_set))[1]) or "none",
         **{f"xgboost.{k}": v for k, v in classifier.params().items()},
@@ -121,7 +125,8 @@ def churn_model(context: AssetExecutionContext, settings: AccountHealthSettings,
     candidate = best_candidate(churn_model_validation)
     bundle = train_bundle(training_set, horizon_days=settings.horizon_days,
                           candidate=candidate,
-                          event_names=settings.event_taxonomy().tracked_events)
+                          event_names=settings.event_taxonomy().tracked_events,
+                          max_training_rows=settings.max_training_rows)
     model_uri, version = log_bundle(run_id, bundle, training_set,
                                     reference=reference_predictions(bundle, training_set))
     tag_candidate(version, candidate)
