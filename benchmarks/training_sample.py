@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from candidates import validated  # noqa: E402  (benchmarks/candidates.py)
 from readme import write_section  # noqa: E402  (benchmarks/readme.py)
 
 from account_health import demo_data  # noqa: E402
-from candidates import validated  # noqa: E402  (benchmarks/candidates.py)
 from features.training_set import training_set_from_tables  # noqa: E402
 from models.churn.evaluation import evaluate_walk_forward  # noqa: E402
 from models.walk_forward import walk_forward_folds  # noqa: E402
