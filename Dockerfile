@@ -2,9 +2,10 @@
 # daemon, the MLflow server and the Feast UI all run from it, so they share uv.lock's versions.
 FROM python:3.11-slim
 
-# libgomp1: XGBoost's OpenMP runtime, which the slim image lacks.
+# libgomp1: XGBoost's OpenMP runtime, which the slim image lacks. A Java 17 runtime: the
+# spark engine's driver (a run of the code location) and the Spark worker run on it.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libgomp1 \
+    && apt-get install -y --no-install-recommends libgomp1 openjdk-17-jre-headless \
     && rm -rf /var/lib/apt/lists/* \
     && pip install --no-cache-dir uv==0.13.9 \
     && useradd --create-home --uid 10001 account_health
@@ -27,6 +28,7 @@ COPY pipelines ./pipelines
 RUN uv sync --frozen --no-dev
 
 COPY deploy/dagster.yaml deploy/workspace.yaml /opt/dagster/home/
+COPY deploy/spark ./deploy/spark
 # Mount points of the named volumes, owned by the service user so the volumes are too.
 RUN mkdir -p /data/input /data/output /opt/dagster/storage /mlartifacts \
     && chown -R account_health /data /opt/dagster /mlartifacts

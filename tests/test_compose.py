@@ -123,3 +123,18 @@ def test_dockerfile_builds_from_the_lock_file_with_every_package():
     for package in packages:
         assert f"COPY {package} ./{package}" in DOCKERFILE
         assert Path(REPO / package).is_dir()
+
+
+def test_spark_profile_runs_the_release_the_locked_pyspark_drives():
+    services = load_compose()["services"]
+    assert services["spark-master"]["profiles"] == services["spark-worker"]["profiles"] == [
+        "spark"]
+    lock = (REPO / "uv.lock").read_text()
+    pyspark = re.search(r'name = "pyspark"\nversion = "([^"]+)"', lock).group(1)
+    assert services["spark-master"]["image"] == f"apache/spark:{pyspark}"
+    assert "spark://spark-master:7077" in service_command("spark-worker")
+    master = service_command("spark-master")
+    assert master[master.index("--port") + 1] == "7077"
+    # the engine submits to that master unless told otherwise
+    environment = services["dagster-code"]["environment"]
+    assert environment["ACCOUNT_HEALTH_SPARK_MASTER"].endswith("spark://spark-master:7077}")
