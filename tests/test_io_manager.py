@@ -48,3 +48,15 @@ def test_rows_outside_the_run_s_days_are_refused(tmp_path):
     missing_day = frame().assign(as_of_date=pd.NaT)
     with pytest.raises(ValueError, match="outside the partitions"):
         write(manager, missing_day, "2026-10-01", "2026-10-03")
+
+
+def test_rows_in_day_order_are_stored_as_rows_in_any_order_are(tmp_path):
+    rows = frame()
+    in_order = rows.sort_values("as_of_date", kind="stable", ignore_index=True)
+    for name, data in (("any_order", rows), ("day_order", in_order)):
+        write(PartitionedParquetIOManager(base_dir=str(tmp_path / name)), data,
+              "2026-10-01", "2026-10-03")
+    for day in ["2026-10-01", "2026-10-02", "2026-10-03"]:
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / "day_order" / "scores" / f"{day}.parquet"),
+            pd.read_parquet(tmp_path / "any_order" / "scores" / f"{day}.parquet"))
