@@ -141,4 +141,8 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
         if not existing:
             raise FileNotFoundError(f"{context.asset_key}: no partition files in "
                                     f"{self.asset_path(key).with_suffix('')}")
-        return ds.dataset(existing, format="parquet").to_table().to_pandas()
+        # a day written with no rows in a text column stores it as null-typed: read every
+        # day with the types the days agree on, whichever day comes first
+        schema = pa.unify_schemas([pq.read_schema(path) for path in existing],
+                                  promote_options="permissive")
+        return ds.dataset(existing, format="parquet", schema=schema).to_table().to_pandas()

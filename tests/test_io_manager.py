@@ -60,3 +60,20 @@ def test_rows_in_day_order_are_stored_as_rows_in_any_order_are(tmp_path):
         pd.testing.assert_frame_equal(
             pd.read_parquet(tmp_path / "day_order" / "scores" / f"{day}.parquet"),
             pd.read_parquet(tmp_path / "any_order" / "scores" / f"{day}.parquet"))
+
+
+def test_days_stored_by_separate_runs_load_together_whatever_their_empty_columns(tmp_path):
+    from dagster import build_input_context
+
+    manager = PartitionedParquetIOManager(base_dir=str(tmp_path))
+    empty_day = pd.DataFrame({"as_of_date": pd.to_datetime([]), "reason": pd.Series(
+        [], dtype=object)})
+    full_day = pd.DataFrame({"as_of_date": pd.to_datetime(["2026-10-02"]),
+                             "reason": ["duplicate event_id"]})
+    write(manager, empty_day, "2026-10-01", "2026-10-01")  # a text column with no values
+    write(manager, full_day, "2026-10-02", "2026-10-02")
+    context = build_input_context(asset_key="scores", asset_partitions_def=DAYS,
+                                  asset_partition_key_range=PartitionKeyRange("2026-10-01",
+                                                                              "2026-10-02"))
+    loaded = manager.load_input(context)
+    assert loaded["reason"].tolist() == ["duplicate event_id"]
