@@ -54,9 +54,19 @@ class ComputeEngine(ConfigurableResource):
             # session and its UI stay on this machine
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            conf = {**local_memory_conf(), **conf}
         session = spark_session_from_config(conf)
         session.sparkContext.setLogLevel("ERROR")
         return session
+
+
+def local_memory_conf() -> dict[str, str]:
+    """Memory settings for a session whose executors are this machine's driver: a third of
+    the machine's memory for its JVM (Spark's default, 1 GiB, cannot hold a backfill's task
+    results) and no cap on the results of one action, which a run's output is."""
+    machine_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    return {"spark.driver.memory": f"{max(1, int(machine_gib // 3))}g",
+            "spark.driver.maxResultSize": "0"}
 
 
 def engine_from_env() -> ComputeEngine:
