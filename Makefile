@@ -5,7 +5,7 @@ UV := .tools/bin/uv
 STAMP := $(VENV)/.synced
 COMPOSE_SCHEMA := .tools/compose-spec.json
 
-.PHONY: run test lint bench bench-daily-200k dagster-ui mlflow-ui clean chromium
+.PHONY: run test lint bench bench-engines bench-daily-200k dagster-ui mlflow-ui clean chromium
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -47,6 +47,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/run.py --accounts 20000 --history-ratio --readme
 	$(VENV)/bin/python benchmarks/scoring_throughput.py --readme
+
+# The local and the spark engine side by side at 20k accounts (about 15 minutes on 2 cores).
+bench-engines: $(STAMP)
+	$(VENV)/bin/python benchmarks/engines.py --accounts 20000 --readme
 
 # The daily run at 200k accounts × 18 months (about 25 minutes on 2 cores, 8 GB of disk).
 bench-daily-200k: $(STAMP)

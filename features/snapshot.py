@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from features.billing import account_start, billing_features, payment_features
 from features.contract import TRACKED_EVENT_SLOTS, EventTaxonomy
@@ -204,6 +205,16 @@ def _empty_snapshot(groups: list[str]) -> pd.DataFrame:
     empty["as_of_date"] = pd.to_datetime(empty["as_of_date"])
     empty["event_timestamp"] = pd.to_datetime(empty["event_timestamp"], utc=True)
     return _typed(empty, groups)
+
+
+def snapshot_schema(groups: list[str]) -> pa.Schema:
+    """The Arrow schema of snapshot files for ``groups`` (text columns as strings)."""
+    empty = _empty_snapshot(groups).astype({"account_id": object})
+    schema = pa.Schema.from_pandas(empty, preserve_index=False)
+    for position, field in enumerate(schema):
+        if pa.types.is_null(field.type):
+            schema = schema.set(position, field.with_type(pa.string()))
+    return schema
 
 
 def _typed(snapshot: pd.DataFrame, groups: list[str]) -> pd.DataFrame:

@@ -11,13 +11,29 @@ engine runs it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from features.contract import EventTaxonomy
-from features.snapshot import compute_snapshots
-from features.spark_frames import RESULT_SCHEMA, collect_parts, result_rows, unsigned_from_signed
+from features.parquet_files import write_parquet_atomic
+from features.snapshot import (
+    _empty_snapshot,
+    compute_snapshots,
+    feature_groups_for,
+    snapshot_schema,
+)
+from features.spark_frames import (
+    RESULT_SCHEMA,
+    StoredDays,
+    bytes_frame,
+    collect_parts,
+    frame_bytes,
+    result_rows,
+    unsigned_from_signed,
+)
 from features.usage_rollup import ROLLUP_COLUMNS, daily_rollup
 
 #: Accounts per Spark task: enough that a task's fixed cost is small beside its work.
@@ -53,9 +69,16 @@ def compute_snapshots_on_spark(
     nps_responses: pd.DataFrame | None = None,
     taxonomy: EventTaxonomy | None = None,
     accounts_per_group: int = ACCOUNTS_PER_GROUP,
-) -> pd.DataFrame:
+    output_dir: str | None = None,
+) -> pd.DataFrame | StoredDays:
     """``features.snapshot.compute_snapshots`` on Spark: the same rows, in the same order
-    (as-of date, then account id), from the same event and rollup files."""
+    (as-of date, then account id), from the same event and rollup files.
+
+    With ``output_dir``, the executors write each as-of date's rows to
+    ``<output_dir>/<YYYY-MM-DD>.parquet`` themselves (an empty file for a date without
+    rows), as the local engine's IO manager stores them, and only counts come back: the
+    driver never holds a backfill's snapshots.
+    """
     from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
 
     groups = account_groups(subscriptions["account_id"],
@@ -95,13 +118,62 @@ def compute_snapshots_on_spark(
         snapshot = compute_snapshots(
             dates, events=events, taxonomy=taxonomy,
             usage_rollups=_rollup_frame(rollup_rows), **own)
-        return result_rows(f"{group:08d}", {"snapshot": snapshot})
+        if output_dir is None:
+            return result_rows(f"{group:08d}", {"snapshot": snapshot})
+        # one part per as-of date, sent on to the task that writes that date's file
+        days = snapshot["as_of_date"].dt.strftime("%Y-%m-%d")
+        return pd.DataFrame([(day, f"{group:08d}", frame_bytes(rows))
+                             for day, rows in snapshot.groupby(days, sort=True)],
+                            columns=["group", "part", "payload"])
 
-    results = (usage.groupBy("group").cogroup(rollups.groupBy("group"))
-               .applyInPandas(snapshot_of_group, RESULT_SCHEMA).toPandas())
-    snapshot = pd.concat(collect_parts(results)["snapshot"], ignore_index=True)
-    return snapshot.sort_values(["as_of_date", "account_id"], kind="stable",
-                                ignore_index=True)
+    snapshots = (usage.groupBy("group").cogroup(rollups.groupBy("group"))
+                 .applyInPandas(snapshot_of_group, RESULT_SCHEMA))
+    if output_dir is None:
+        snapshot = pd.concat(collect_parts(snapshots.toPandas())["snapshot"],
+                             ignore_index=True)
+        return snapshot.sort_values(["as_of_date", "account_id"], kind="stable",
+                                    ignore_index=True)
+    groups_present = feature_groups_for(
+        {"events", "subscriptions"} | {name for name, table in tables.items()
+                                       if table is not None})
+    return _write_days(snapshots, dates, output_dir, snapshot_schema(groups_present),
+                       _empty_snapshot(groups_present))
+
+
+def _write_days(parts, dates: pd.DatetimeIndex, output_dir: str, schema: pa.Schema,
+                empty: pd.DataFrame) -> StoredDays:
+    """Each date's parts (``RESULT_SCHEMA`` rows keyed by the date) gathered in one task,
+    put in account order and written to ``<output_dir>/<date>.parquet``; counts back."""
+    directory = Path(output_dir)
+
+    def write_day(rows: pd.DataFrame) -> pd.DataFrame:
+        day = rows["group"].iloc[0]
+        frame = pd.concat([bytes_frame(payload) for payload in rows["payload"]],
+                          ignore_index=True).sort_values("account_id", kind="stable",
+                                                         ignore_index=True)
+        write_parquet_atomic(pa.Table.from_pandas(frame, schema=schema, preserve_index=False),
+                             directory / f"{day}.parquet")
+        counts = pd.DataFrame([{
+            "day": day, "rows": len(frame),
+            "duplicate_keys": int(frame.duplicated(["account_id", "as_of_date"]).sum()),
+            "rows_missing_billing": int(frame[["mrr", "plan"]].isna().any(axis=1).sum())}])
+        return result_rows(day, {"counts": counts})
+
+    written = collect_parts(parts.groupBy("group").applyInPandas(write_day, RESULT_SCHEMA)
+                            .toPandas())
+    counts = pd.concat(written.get("counts", []) or [pd.DataFrame(
+        columns=["day", "rows", "duplicate_keys", "rows_missing_billing"])], ignore_index=True)
+    rows = dict(zip(counts["day"], counts["rows"].astype(int), strict=True))
+    days = sorted({f"{day:%Y-%m-%d}" for day in dates})
+    for day in days:
+        if day not in rows:  # no account active that day: an empty file, as locally
+            write_parquet_atomic(pa.Table.from_pandas(empty, schema=schema,
+                                                      preserve_index=False),
+                                 directory / f"{day}.parquet")
+            rows[day] = 0
+    return StoredDays(rows={day: rows[day] for day in days},
+                      duplicate_keys=int(counts["duplicate_keys"].sum()),
+                      rows_missing_billing=int(counts["rows_missing_billing"].sum()))
 
 
 def daily_rollup_on_spark(spark, event_files: Sequence[str], taxonomy: EventTaxonomy,

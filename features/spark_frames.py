@@ -11,9 +11,25 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+
+@dataclass(frozen=True)
+class StoredDays:
+    """Day files Spark's executors wrote themselves (``<directory>/<YYYY-MM-DD>.parquet``),
+    in place of a frame for the driver to write: rows per day and the checks' counts."""
+
+    rows: dict[str, int]
+    duplicate_keys: int = 0
+    rows_missing_billing: int = 0
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
 
 #: The schema of a task's results: which part of which group, and the part's bytes.
 RESULT_SCHEMA = "group string, part string, payload binary"

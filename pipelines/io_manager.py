@@ -20,14 +20,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
-
-def _write_atomic(data: pd.DataFrame | pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".parquet.tmp")
-    table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(
-        data, preserve_index=False)
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+from features.parquet_files import write_parquet_atomic
+from features.spark_frames import StoredDays
 
 
 def day_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -90,7 +84,7 @@ def write_partitions(frame: pd.DataFrame, column: str, partitions: Sequence[str]
             part = table.slice(bounds[code], bounds[code + 1] - bounds[code])
         else:
             part = table.take(order[bounds[code]:bounds[code + 1]])
-        _write_atomic(part, path_of(partition))
+        write_parquet_atomic(part, path_of(partition))
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         list(pool.map(write, sorted(keys)))
@@ -110,12 +104,16 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
 
     def handle_output(self, context: OutputContext, obj: pd.DataFrame | None) -> None:
         key = list(context.asset_key.path)
+        if isinstance(obj, StoredDays):  # Spark's executors wrote the day files themselves
+            context.add_output_metadata({"rows": obj.total_rows, "partitions": len(obj.rows),
+                                         "written_by": "spark executors"})
+            return
         if obj is None:  # an absent optional table: remove what an earlier run left
             self.asset_path(key).unlink(missing_ok=True)
             context.add_output_metadata({"present": False})
             return
         if not context.has_asset_partitions:
-            _write_atomic(obj, self.asset_path(key))
+            write_parquet_atomic(obj, self.asset_path(key))
             context.add_output_metadata({"rows": len(obj), "path": str(self.asset_path(key))})
             return
         column = (context.definition_metadata or {}).get("partition_column")

@@ -140,25 +140,27 @@ def account_snapshot(context: AssetExecutionContext, settings: AccountHealthSett
     event_files, rollup_files = usage_sources(settings, lookback)
     tables = {"subscriptions": subscriptions, "accounts": accounts, "invoices": invoices,
               "support_tickets": support_tickets, "nps_responses": nps_responses}
-    if engine.on_spark:
+    if engine.on_spark:  # the executors write the day files (features.spark_features)
         snapshot = compute_snapshots_on_spark(
             engine.spark_session(), dates, event_files=[str(f) for f in event_files],
             rollup_files=[str(f) for f in rollup_files], taxonomy=settings.event_taxonomy(),
-            **tables)
+            output_dir=str(settings.snapshot_dir()), **tables)
+        rows, duplicates = snapshot.total_rows, snapshot.duplicate_keys
+        missing_billing = snapshot.rows_missing_billing
     else:
         snapshot = compute_snapshots(dates, events=event_files, usage_rollups=rollup_files,
                                      taxonomy=settings.event_taxonomy(), **tables)
+        rows = len(snapshot)
+        duplicates = int(snapshot.duplicated(["account_id", "as_of_date"]).sum())
+        missing_billing = int(snapshot[["mrr", "plan"]].isna().any(axis=1).sum())
     yield Output(snapshot, metadata={
         "days_read_from_rollups": len(rollup_files), "days_read_from_events": len(event_files),
-        "accounts_per_day": MetadataValue.float(len(snapshot) / max(len(dates), 1)),
-        "columns": MetadataValue.text(", ".join(snapshot.columns)),
+        "accounts_per_day": MetadataValue.float(rows / max(len(dates), 1)),
     })
-    duplicates = int(snapshot.duplicated(["account_id", "as_of_date"]).sum())
-    missing_billing = int(snapshot[["mrr", "plan"]].isna().any(axis=1).sum())
     yield AssetCheckResult(
         check_name="snapshot_unique_and_complete", asset_key="account_snapshot",
         passed=duplicates == 0 and missing_billing == 0,
-        metadata={"rows": len(snapshot), "duplicate_keys": duplicates,
+        metadata={"rows": rows, "duplicate_keys": duplicates,
                   "rows_missing_billing": missing_billing})
 
 
