@@ -124,7 +124,7 @@ def compute_snapshots(
                                  ("nps_responses", nps_responses)] if table is not None}
     groups = feature_groups_for(present)
     if not len(cells.account):
-        return _empty_snapshot(groups)
+        return empty_snapshot(groups)
 
     account_index, row_acc = cells.accounts, cells.account
     as_of = dates.values[cells.date]
@@ -200,7 +200,8 @@ def _column(values, kind: str):
     return np.asarray(values, dtype=object)
 
 
-def _empty_snapshot(groups: list[str]) -> pd.DataFrame:
+def empty_snapshot(groups: list[str]) -> pd.DataFrame:
+    """A snapshot with no rows, typed as for ``groups``."""
     empty = pd.DataFrame({c: [] for c in snapshot_columns(groups)})
     empty["as_of_date"] = pd.to_datetime(empty["as_of_date"])
     empty["event_timestamp"] = pd.to_datetime(empty["event_timestamp"], utc=True)
@@ -209,7 +210,7 @@ def _empty_snapshot(groups: list[str]) -> pd.DataFrame:
 
 def snapshot_schema(groups: list[str]) -> pa.Schema:
     """The Arrow schema of snapshot files for ``groups`` (text columns as strings)."""
-    empty = _empty_snapshot(groups).astype({"account_id": object})
+    empty = empty_snapshot(groups).astype({"account_id": object})
     schema = pa.Schema.from_pandas(empty, preserve_index=False)
     for position, field in enumerate(schema):
         if pa.types.is_null(field.type):

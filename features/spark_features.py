@@ -20,8 +20,8 @@ import pyarrow as pa
 from features.contract import EventTaxonomy
 from features.parquet_files import write_parquet_atomic
 from features.snapshot import (
-    _empty_snapshot,
     compute_snapshots,
+    empty_snapshot,
     feature_groups_for,
     snapshot_schema,
 )
@@ -137,7 +137,7 @@ def compute_snapshots_on_spark(
         {"events", "subscriptions"} | {name for name, table in tables.items()
                                        if table is not None})
     return _write_days(snapshots, dates, output_dir, snapshot_schema(groups_present),
-                       _empty_snapshot(groups_present))
+                       empty_snapshot(groups_present))
 
 
 def _write_days(parts, dates: pd.DatetimeIndex, output_dir: str, schema: pa.Schema,
