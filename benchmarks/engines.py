@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import queue
 import sys
 import tempfile
 import time
@@ -53,7 +54,7 @@ def _feature_build(data_dir: str, output_dir: str, first_day: str, last_day: str
 
 
 def feature_build(recorder: stages.Recorder, data_dir: Path, output_dir: Path, first_day: str,
-                  engine: str, master: str) -> dict[str, float]:
+                  engine: str, master: str) -> None:
     context = multiprocessing.get_context("spawn")
     result = context.Queue()
     with recorder.stage(f"feature build, {engine} engine") as stage:
@@ -61,7 +62,14 @@ def feature_build(recorder: stages.Recorder, data_dir: Path, output_dir: Path, f
             str(data_dir), str(output_dir), first_day, f"{stages.END_DATE}", engine, master,
             result))
         process.start()
-        seconds, steps, success = result.get()
+        while True:  # a build killed for memory never answers: stop instead of waiting
+            try:
+                seconds, steps, success = result.get(timeout=5)
+                break
+            except queue.Empty:
+                if not process.is_alive():
+                    raise RuntimeError(f"the feature build on the {engine} engine died "
+                                       f"(exit code {process.exitcode})") from None
         process.join()
         if not success:
             raise RuntimeError(f"the feature build on the {engine} engine failed")
@@ -69,7 +77,6 @@ def feature_build(recorder: stages.Recorder, data_dir: Path, output_dir: Path, f
         stage.note = "(rows: snapshot days) " + ", ".join(
             f"{step} {steps[step]:.0f} s" for step in ("events", "usage_rollup",
                                                         "account_snapshot") if step in steps)
-    return steps
 
 
 def champion(recorder: stages.Recorder, data_dir: Path, output_dir: Path) -> None:
@@ -112,14 +119,13 @@ def main() -> None:
         first_day = days[-91] if args.daily_only else days[0]
         for engine in args.engines:
             output_dir = workdir / f"out_{engine}"
-            steps = feature_build(recorder, data_dir, output_dir, first_day, engine,
-                                  args.spark_master)
+            feature_build(recorder, data_dir, output_dir, first_day, engine,
+                          args.spark_master)
             champion(recorder, data_dir, output_dir)
             os.environ["ACCOUNT_HEALTH_ENGINE"] = engine  # the daily run's process inherits it
             os.environ["ACCOUNT_HEALTH_SPARK_MASTER"] = args.spark_master
             stages.daily_run(recorder, stages._settings(data_dir, output_dir),
                              f"{engine} engine")
-            del steps
     rows = [f"| {s.name} | {s.seconds:,.1f} | {s.rows:,} | {s.peak_gib:.2f} | {s.note} |"
             for s in recorder.stages]
     slowest = [f"- slowest steps of the morning run ({label}): " + ", ".join(

@@ -10,7 +10,6 @@ written and read only by this package's own tasks, in the same environment.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,12 +50,10 @@ def result_rows(group: str, parts: dict[str, pd.DataFrame]) -> pd.DataFrame:
                          "payload": [frame_bytes(frame) for frame in parts.values()]})
 
 
-def collect_parts(results: pd.DataFrame | Iterable) -> dict[str, list[pd.DataFrame]]:
+def collect_parts(results: pd.DataFrame) -> dict[str, list[pd.DataFrame]]:
     """Collected ``RESULT_SCHEMA`` rows as frames by part name, in group order."""
-    frame = pd.DataFrame(list(results), columns=["group", "part", "payload"]) if not isinstance(
-        results, pd.DataFrame) else results
     parts: dict[str, list[pd.DataFrame]] = {}
-    for row in frame.sort_values(["group", "part"], kind="stable").itertuples():
+    for row in results.sort_values(["group", "part"], kind="stable").itertuples():
         parts.setdefault(row.part, []).append(bytes_frame(row.payload))
     return parts
 
