@@ -10,12 +10,15 @@ engine runs it.
 
 from __future__ import annotations
 
+import dataclasses
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from features.contract import EventTaxonomy
 from features.parquet_files import write_parquet_atomic
@@ -30,8 +33,10 @@ from features.spark_frames import (
     StoredDays,
     bytes_frame,
     collect_parts,
+    fill_missing_days,
     frame_bytes,
     result_rows,
+    run_per_file,
     unsigned_from_signed,
 )
 from features.usage_rollup import ROLLUP_COLUMNS, daily_rollup
@@ -136,12 +141,15 @@ def compute_snapshots_on_spark(
     groups_present = feature_groups_for(
         {"events", "subscriptions"} | {name for name, table in tables.items()
                                        if table is not None})
-    return _write_days(snapshots, dates, output_dir, snapshot_schema(groups_present),
-                       empty_snapshot(groups_present))
+    schema = snapshot_schema(groups_present)
+    # with pandas' metadata, so an empty day reads back with the columns' pandas types
+    empty_schema = pa.Table.from_pandas(empty_snapshot(groups_present), schema=schema,
+                                        preserve_index=False).schema
+    return _write_days(snapshots, dates, output_dir, schema, empty_schema)
 
 
 def _write_days(parts, dates: pd.DatetimeIndex, output_dir: str, schema: pa.Schema,
-                empty: pd.DataFrame) -> StoredDays:
+                empty_schema: pa.Schema) -> StoredDays:
     """Each date's parts (``RESULT_SCHEMA`` rows keyed by the date) gathered in one task,
     put in account order and written to ``<output_dir>/<date>.parquet``; counts back."""
     directory = Path(output_dir)
@@ -163,40 +171,39 @@ def _write_days(parts, dates: pd.DatetimeIndex, output_dir: str, schema: pa.Sche
                             .toPandas())
     counts = pd.concat(written.get("counts", []) or [pd.DataFrame(
         columns=["day", "rows", "duplicate_keys", "rows_missing_billing"])], ignore_index=True)
-    rows = dict(zip(counts["day"], counts["rows"].astype(int), strict=True))
-    days = sorted({f"{day:%Y-%m-%d}" for day in dates})
-    for day in days:
-        if day not in rows:  # no account active that day: an empty file, as locally
-            write_parquet_atomic(pa.Table.from_pandas(empty, schema=schema,
-                                                      preserve_index=False),
-                                 directory / f"{day}.parquet")
-            rows[day] = 0
-    return StoredDays(rows={day: rows[day] for day in days},
-                      duplicate_keys=int(counts["duplicate_keys"].sum()),
-                      rows_missing_billing=int(counts["rows_missing_billing"].sum()))
+    stored = fill_missing_days(directory, [f"{day:%Y-%m-%d}" for day in dates],
+                               dict(zip(counts["day"], counts["rows"], strict=True)),
+                               empty_schema)
+    return dataclasses.replace(stored, duplicate_keys=int(counts["duplicate_keys"].sum()),
+                               rows_missing_billing=int(counts["rows_missing_billing"].sum()))
 
 
-def daily_rollup_on_spark(spark, event_files: Sequence[str], taxonomy: EventTaxonomy,
-                          accounts_per_group: int = ACCOUNTS_PER_GROUP) -> pd.DataFrame:
-    """``features.usage_rollup.daily_rollup`` of validated event files on Spark: the same
-    rows in the same order (day, account id, user key)."""
-    from pyspark.sql import functions as F  # noqa: N812
+def daily_rollup_on_spark(spark, days: pd.DatetimeIndex, event_files: dict[pd.Timestamp, str],
+                          taxonomy: EventTaxonomy, output_dir: str) -> StoredDays:
+    """``features.usage_rollup.daily_rollup`` on Spark, a task per validated event day file
+    (a day's rollup reads that day's events only), each writing
+    ``<output_dir>/<YYYY-MM-DD>.parquet`` itself; a day of ``days`` without events gets an
+    empty file. Rows per day come back."""
+    directory = Path(output_dir)
+    day_of = {str(path): day for day, path in event_files.items()}
 
-    if not event_files:
-        return daily_rollup([], taxonomy)
-    events = _read_events(spark, event_files)
-    n_groups = max(spark.sparkContext.defaultParallelism,
-                   -(-events.select("account_id").distinct().count() // accounts_per_group))
+    def roll_up_day(path: str, content: bytes) -> dict[str, pd.DataFrame]:
+        with tempfile.TemporaryDirectory() as scratch:  # daily_rollup reads files
+            copy = Path(scratch) / "events.parquet"
+            copy.write_bytes(content)
+            rollup = daily_rollup([copy], taxonomy)
+        day = f"{day_of[path]:%Y-%m-%d}"
+        write_parquet_atomic(rollup, directory / f"{day}.parquet")
+        return {"counts": pd.DataFrame({"day": [day], "rows": [len(rollup)]})}
 
-    def rollup_of_group(rows: pd.DataFrame) -> pd.DataFrame:
-        return result_rows(f"{int(rows['group'].iloc[0]):08d}",
-                           {"rollup": daily_rollup(_event_frame(rows), taxonomy)})
-
-    results = (events.withColumn("group", F.pmod(F.hash("account_id"), F.lit(n_groups)))
-               .groupBy("group").applyInPandas(rollup_of_group, RESULT_SCHEMA).toPandas())
-    rollup = pd.concat(collect_parts(results)["rollup"], ignore_index=True)
-    return rollup.sort_values(["day", "account_id", "user_key"], kind="stable",
-                              ignore_index=True)
+    parts = run_per_file(spark, list(event_files.values()), roll_up_day)
+    counts = pd.concat(parts.get("counts", []) or [pd.DataFrame(columns=["day", "rows"])],
+                       ignore_index=True)
+    written = sorted(counts["day"])
+    schema = (pq.read_schema(directory / f"{written[0]}.parquet") if written
+              else pa.Schema.from_pandas(daily_rollup([], taxonomy), preserve_index=False))
+    return fill_missing_days(directory, [f"{day:%Y-%m-%d}" for day in days],
+                             dict(zip(counts["day"], counts["rows"], strict=True)), schema)
 
 
 def _read_events(spark, event_files: Sequence[str]):

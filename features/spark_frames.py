@@ -10,10 +10,15 @@ written and read only by this package's own tasks, in the same environment.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+
+from features.parquet_files import write_parquet_atomic
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,39 @@ def collect_parts(results: pd.DataFrame) -> dict[str, list[pd.DataFrame]]:
     for row in results.sort_values(["group", "part"], kind="stable").itertuples():
         parts.setdefault(row.part, []).append(bytes_frame(row.payload))
     return parts
+
+
+def run_per_file(spark, paths: Sequence[str],
+                 work: Callable[[str, bytes], dict[str, pd.DataFrame]]
+                 ) -> dict[str, list[pd.DataFrame]]:
+    """``work(path, file bytes)`` run by Spark's executors for each of ``paths`` (local
+    paths or any URL Spark reads, e.g. ``s3a://``; file names unique); the frames it
+    returns, by part name, in file-name order. Only those frames come back to the driver: a
+    task that writes its own output returns counts."""
+    given = {PurePosixPath(path).name: path for path in paths}
+
+    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            for location, content in zip(batch["path"], batch["content"], strict=True):
+                name = PurePosixPath(location).name
+                yield result_rows(name, work(given[name], content))
+
+    if not paths:
+        return {}
+    return collect_parts(spark.read.format("binaryFile").load(list(paths))
+                         .select("path", "content").mapInPandas(run, RESULT_SCHEMA)
+                         .toPandas())
+
+
+def fill_missing_days(directory: Path, days: Iterable[str], rows: dict[str, int],
+                      empty_schema: pa.Schema) -> StoredDays:
+    """An empty ``<directory>/<day>.parquet`` for each of ``days`` no task wrote (as the
+    local engine stores a day without rows), and the rows of every day."""
+    days = sorted(set(days))
+    for day in days:
+        if day not in rows:
+            write_parquet_atomic(empty_schema.empty_table(), Path(directory) / f"{day}.parquet")
+    return StoredDays(rows={day: int(rows.get(day, 0)) for day in days})
 
 
 def unsigned_from_signed(values: pd.Series) -> np.ndarray:

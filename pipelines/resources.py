@@ -151,9 +151,13 @@ class AccountHealthSettings(ConfigurableResource):
         """Where a run records the first and last day the data covers (JSON)."""
         return self.output_path / "data_window.json"
 
+    def partition_dir(self, asset: str) -> Path:
+        """The directory of a daily asset's partition files (``<day>.parquet``)."""
+        return self.asset_file(asset).with_suffix("")
+
     def snapshot_dir(self) -> Path:
         """Where the IO manager keeps the daily snapshot partitions (the Feast source)."""
-        return self.asset_file("account_snapshot").with_suffix("")
+        return self.partition_dir("account_snapshot")
 
     def snapshot_days(self) -> list[str]:
         """Days (``YYYY-MM-DD``) with a stored snapshot partition, oldest first."""

@@ -16,6 +16,8 @@ FEATURES = AssetSelection.groups("raw") | AssetSelection.assets(
 #: The rollups of the first run's days are kept, so the second run's snapshots read stored
 #: rollups for most of their lookback and validated events for their own days.
 FIRST_RUN, SECOND_RUN = ("2026-06-01", "2026-10-20"), ("2026-10-21", "2026-10-31")
+#: A day whose export file is missing: both engines store it without rows.
+MISSING_DAY = "2026-08-15"
 
 
 def stored(settings, asset: str) -> dict[str, pd.DataFrame]:
@@ -39,6 +41,7 @@ def engines(tmp_path_factory):
     """The feature pipeline over day files, run by each engine into its own output."""
     data = tmp_path_factory.mktemp("spark_days")
     generate_to_dir(data, TINY, events_by_day=True)
+    (data / "events" / f"{MISSING_DAY}.parquet").unlink()
     with pytest.MonkeyPatch.context() as monkeypatch:
         local = build(data, tmp_path_factory.mktemp("local_engine"), monkeypatch, "local")
         spark = build(data, tmp_path_factory.mktemp("spark_engine"), monkeypatch, "spark")
@@ -61,6 +64,31 @@ def test_snapshots_equal_day_by_day(engines):
 def test_validated_events_and_rollups_equal(engines):
     assert assert_same_days(*engines, "events") > 10_000
     assert assert_same_days(*engines, "usage_rollup") > 1000
+    _, spark = engines
+    for asset in ("events", "events_quarantine", "usage_rollup"):
+        assert stored(spark, asset)[MISSING_DAY].empty
+
+
+def test_unreadable_day_file_fails_with_the_local_message(engines, tmp_path):
+    from pyspark.sql import SparkSession
+
+    from features.contract import ContractError, read_table
+    from features.spark_ingestion import check_event_days_on_spark
+
+    settings, _ = engines
+    broken = tmp_path / "events" / "2026-10-31.parquet"
+    broken.parent.mkdir()
+    broken.write_bytes(b"not parquet")
+    with pytest.raises(ContractError) as local:
+        read_table(broken, "events", settings.mapping())
+    day = pd.Timestamp("2026-10-31")
+    with pytest.raises(ContractError) as spark:
+        check_event_days_on_spark(
+            SparkSession.getActiveSession(), pd.DatetimeIndex([day]), {day: str(broken)},
+            directory_name="events", mapping=settings.mapping(),
+            pipeline_start=settings.start_timestamp(), now=settings.current_time(),
+            known_accounts=None, events_dir=tmp_path / "out", quarantine_dir=tmp_path / "q")
+    assert str(spark.value) == str(local.value)
 
 
 def test_quarantine_same_rows_and_reasons(engines):

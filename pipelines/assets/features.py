@@ -57,7 +57,7 @@ def event_vocabulary(context: AssetExecutionContext, settings: AccountHealthSett
     elif previous.get("data_dir") == settings.data_dir:
         names, source = previous["events"], "kept from the first run on this data"
     else:
-        files = sorted(settings.asset_file("events").with_suffix("").glob("*.parquet"))
+        files = sorted(settings.partition_dir("events").glob("*.parquet"))
         names, source = top_event_names(files), "most widely used in the export"
     stored.write_text(json.dumps({"data_dir": settings.data_dir, "events": names}))
     context.add_output_metadata({"source": source, "events": ", ".join(names) or "none"})
@@ -73,19 +73,23 @@ def event_vocabulary(context: AssetExecutionContext, settings: AccountHealthSett
     deps=["events", event_vocabulary],
 )
 def usage_rollup(context: AssetExecutionContext, settings: AccountHealthSettings,
-                 engine: ComputeEngine) -> pd.DataFrame:
+                 engine: ComputeEngine) -> Output:
     """Each day's validated events per account, user and day (counts by kind, core features
     and tracked event names used): the rolling-window state usage features read instead of
     90 days of raw events."""
     days = run_days(context)
-    files = [path for day in days if (path := settings.asset_file("events", day)).exists()]
-    if engine.on_spark:
-        rollup = daily_rollup_on_spark(engine.spark_session(), [str(f) for f in files],
-                                       settings.event_taxonomy())
+    files = {day: path for day in days if (path := settings.asset_file("events", day)).exists()}
+    if engine.on_spark:  # the executors write the day files
+        rollup = daily_rollup_on_spark(
+            engine.spark_session(), days, {day: str(path) for day, path in files.items()},
+            settings.event_taxonomy(),
+            output_dir=str(settings.partition_dir("usage_rollup")))
+        rows = rollup.total_rows
     else:
-        rollup = daily_rollup(files, settings.event_taxonomy())
-    context.add_output_metadata({"rows": len(rollup), "event_files": len(files)})
-    return rollup
+        rollup = daily_rollup(list(files.values()), settings.event_taxonomy())
+        rows = len(rollup)
+    # an Output, not an annotated frame: with the spark engine it carries StoredDays
+    return Output(rollup, metadata={"rows": rows, "event_files": len(files)})
 
 
 def usage_sources(settings: AccountHealthSettings, days: pd.DatetimeIndex

@@ -263,7 +263,7 @@ def model_outcomes(settings: AccountHealthSettings, subscriptions: pd.DataFrame)
     churns (green 30-90 days before) in ``reports/surprise_churn.csv``."""
     observed_until = settings.current_time().tz_localize(None).normalize() - pd.Timedelta(days=1)
     first = observed_until - pd.Timedelta(days=OUTCOME_LOOKBACK_DAYS)
-    files = [f for f in sorted(settings.asset_file("account_scores").with_suffix("")
+    files = [f for f in sorted(settings.partition_dir("account_scores")
                                .glob("*.parquet")) if pd.Timestamp(f.stem) >= first]
     scores = (pd.concat([pd.read_parquet(f, columns=SCORE_COLUMNS) for f in files],
                         ignore_index=True) if files else pd.DataFrame(columns=SCORE_COLUMNS))

@@ -44,6 +44,7 @@ from features.row_checks import (
     reason_kind,
     unplaceable_events,
 )
+from features.spark_frames import StoredDays
 from features.spark_ingestion import check_event_days_on_spark
 from pipelines.engine import ComputeEngine
 from pipelines.io_manager import partition_days
@@ -264,16 +265,26 @@ def events(context: AssetExecutionContext, settings: AccountHealthSettings,
                 path, window, settings, known)
     except ContractError as exc:
         raise Failure(str(exc)) from exc
+    accepted_rows, quarantined_rows = _row_count(accepted), _row_count(quarantine)
     context.log.info(f"events {window.start:%Y-%m-%d}..{window.end:%Y-%m-%d}: "
-                     f"{len(accepted)} accepted, {len(quarantine)} quarantined")
-    yield Output(accepted, output_name="events", metadata={"accepted_rows": len(accepted)})
+                     f"{accepted_rows} accepted, {quarantined_rows} quarantined")
+    yield Output(accepted, output_name="events", metadata={"accepted_rows": accepted_rows})
     yield Output(quarantine, output_name="events_quarantine",
-                 metadata={"quarantined_rows": len(quarantine)})
+                 metadata={"quarantined_rows": quarantined_rows})
     yield _events_arrived(window, arrived, export_ends=export_ends)
 
 
+def _row_count(rows: pd.DataFrame | StoredDays) -> int:
+    return rows.total_rows if isinstance(rows, StoredDays) else len(rows)
+
+
+def _days_of(times: pd.Series) -> set[pd.Timestamp]:
+    return set(times.dt.floor("D").dropna().unique())
+
+
 def _from_export(path: Path, window, settings: AccountHealthSettings, known: pd.Index):
-    """The window's rows of a whole export: (accepted, quarantine, their times, last time)."""
+    """The window's rows of a whole export: (accepted, quarantine, days with accepted
+    events, last time)."""
     frame = read_table(path, "events", settings.mapping())
     now = settings.current_time()
     times = event_times(frame)
@@ -284,27 +295,33 @@ def _from_export(path: Path, window, settings: AccountHealthSettings, known: pd.
     quarantine = result.quarantine.copy()
     rows = quarantine["source_row"].to_numpy() - 1
     quarantine["partition_date"] = partition_days(pd.Series(times.to_numpy()[rows])).to_numpy()
-    return result.accepted, quarantine, times[in_window], times[times <= now].max()
+    return (result.accepted, quarantine, _days_of(result.accepted["event_time"]),
+            times[times <= now].max())
 
 
 def _from_day_files(directory: Path, days: pd.DatetimeIndex, settings: AccountHealthSettings,
                     known: pd.Index, engine: ComputeEngine):
-    """The day files of ``days``, each checked by ``check_event_day`` (on Spark with the
-    spark engine): (accepted, quarantine, accepted times, last day present)."""
+    """The day files of ``days``, each checked by ``check_event_day``: (accepted,
+    quarantine, days with accepted events, last day present). With the spark engine the
+    executors store each day's rows, and accepted and quarantine are ``StoredDays``."""
     files = day_files(directory)
     now = settings.current_time()
     present = {day: files[day] for day in days if day in files}
+    export_ends = max(files).tz_localize("UTC") if files else pd.NaT
     if engine.on_spark:
-        results = check_event_days_on_spark(
-            engine.spark_session(), {day: str(path) for day, path in present.items()},
+        accepted, quarantine = check_event_days_on_spark(
+            engine.spark_session(), days, {day: str(path) for day, path in present.items()},
             directory_name=directory.name, mapping=settings.mapping(),
-            pipeline_start=settings.start_timestamp(), now=now, known_accounts=known)
-    else:
-        results = [check_event_day(read_table(path, "events", settings.mapping()), day,
-                                   source_file=f"{directory.name}/{path.name}",
-                                   pipeline_start=settings.start_timestamp(), now=now,
-                                   known_accounts=known)
-                   for day, path in present.items()]
+            pipeline_start=settings.start_timestamp(), now=now, known_accounts=known,
+            events_dir=settings.partition_dir("events"),
+            quarantine_dir=settings.partition_dir("events_quarantine"))
+        arrived = {pd.Timestamp(day, tz="UTC") for day, rows in accepted.rows.items() if rows}
+        return accepted, quarantine, arrived, export_ends
+    results = [check_event_day(read_table(path, "events", settings.mapping()), day,
+                               source_file=f"{directory.name}/{path.name}",
+                               pipeline_start=settings.start_timestamp(), now=now,
+                               known_accounts=known)
+               for day, path in present.items()]
     accepted = [result.accepted for result in results]
     quarantines = [result.quarantine for result in results]
     if not accepted:  # none of the days has a file yet
@@ -313,14 +330,14 @@ def _from_day_files(directory: Path, days: pd.DatetimeIndex, settings: AccountHe
                                 known_accounts=known).accepted]
         quarantines = [empty_quarantine().assign(partition_date=pd.Series(dtype=str))]
     result = pd.concat(accepted, ignore_index=True)
-    return (result, pd.concat(quarantines, ignore_index=True), result["event_time"],
-            max(files).tz_localize("UTC") if files else pd.NaT)
+    return (result, pd.concat(quarantines, ignore_index=True),
+            _days_of(result["event_time"]), export_ends)
 
 
-def _events_arrived(window, times: pd.Series, export_ends: pd.Timestamp) -> AssetCheckResult:
+def _events_arrived(window, arrived: set[pd.Timestamp],
+                    export_ends: pd.Timestamp) -> AssetCheckResult:
     days = pd.date_range(pd.Timestamp(window.start), pd.Timestamp(window.end), freq="D",
                          inclusive="left")
-    arrived = set(times.dt.floor("D").dropna().unique())
     empty = [f"{day:%Y-%m-%d}" for day in days if day not in arrived]
     last = f"{days[-1]:%Y-%m-%d}"
     return AssetCheckResult(

@@ -22,7 +22,7 @@ WEEK_DAYS = 7
 
 
 def _latest_scored_day(settings: AccountHealthSettings) -> pd.Timestamp:
-    days = sorted(p.stem for p in settings.asset_file("account_scores").with_suffix("")
+    days = sorted(p.stem for p in settings.partition_dir("account_scores")
                   .glob("*.parquet"))
     if not days:
         raise ValueError("no account_scores partitions yet; run the daily scoring first")
