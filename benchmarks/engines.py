@@ -60,6 +60,7 @@ def feature_build(recorder: stages.Recorder, data_dir: Path, output_dir: Path, f
             str(data_dir), str(output_dir), first_day, f"{stages.END_DATE}", engine, master,
             result))
         process.start()
+        stage.tree_pid = process.pid  # the peak is the build's, Spark's JVM included
         while True:  # a build killed for memory never answers: stop instead of waiting
             try:
                 steps, success = result.get(timeout=5)
