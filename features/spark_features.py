@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from features.contract import EventTaxonomy
 from features.parquet_files import write_parquet_atomic
@@ -199,11 +198,10 @@ def daily_rollup_on_spark(spark, days: pd.DatetimeIndex, event_files: dict[pd.Ti
     parts = run_per_file(spark, list(event_files.values()), roll_up_day)
     counts = pd.concat(parts.get("counts", []) or [pd.DataFrame(columns=["day", "rows"])],
                        ignore_index=True)
-    written = sorted(counts["day"])
-    schema = (pq.read_schema(directory / f"{written[0]}.parquet") if written
-              else pa.Schema.from_pandas(daily_rollup([], taxonomy), preserve_index=False))
-    return fill_missing_days(directory, [f"{day:%Y-%m-%d}" for day in days],
-                             dict(zip(counts["day"], counts["rows"], strict=True)), schema)
+    return fill_missing_days(
+        directory, [f"{day:%Y-%m-%d}" for day in days],
+        dict(zip(counts["day"], counts["rows"], strict=True)),
+        pa.Schema.from_pandas(daily_rollup([], taxonomy), preserve_index=False))
 
 
 def _read_events(spark, event_files: Sequence[str]):

@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from features.parquet_files import write_parquet_atomic
 
@@ -86,13 +87,17 @@ def run_per_file(spark, paths: Sequence[str],
 
 
 def fill_missing_days(directory: Path, days: Iterable[str], rows: dict[str, int],
-                      empty_schema: pa.Schema) -> StoredDays:
+                      schema_if_none_written: pa.Schema) -> StoredDays:
     """An empty ``<directory>/<day>.parquet`` for each of ``days`` no task wrote (as the
-    local engine stores a day without rows), and the rows of every day."""
+    local engine stores a day without rows), with the schema of a day a task wrote (or
+    ``schema_if_none_written``); the rows of every day."""
     days = sorted(set(days))
+    written = sorted(rows)
+    schema = (pq.read_schema(Path(directory) / f"{written[0]}.parquet") if written
+              else schema_if_none_written)
     for day in days:
         if day not in rows:
-            write_parquet_atomic(empty_schema.empty_table(), Path(directory) / f"{day}.parquet")
+            write_parquet_atomic(schema.empty_table(), Path(directory) / f"{day}.parquet")
     return StoredDays(rows={day: int(rows.get(day, 0)) for day in days})
 
 

@@ -10,7 +10,6 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from features.contract import CONTRACT, ContractError, ContractMapping, read_table
 from features.parquet_files import write_parquet_atomic
@@ -59,11 +58,10 @@ def check_event_days_on_spark(spark, days: pd.DatetimeIndex, files: dict[pd.Time
     wanted = [f"{day:%Y-%m-%d}" for day in days]
     accepted = fill_missing_days(events_dir, wanted,
                                  dict(zip(counts["day"], counts["accepted"], strict=True)),
-                                 _written_schema(events_dir, counts["day"], _no_events(now)))
+                                 _schema(_no_events(now)))
     quarantined = fill_missing_days(
         quarantine_dir, wanted, dict(zip(counts["day"], counts["quarantined"], strict=True)),
-        _written_schema(quarantine_dir, counts["day"],
-                        empty_quarantine().assign(partition_date=pd.Series(dtype=str))))
+        _schema(empty_quarantine().assign(partition_date=pd.Series(dtype=str))))
     return accepted, quarantined
 
 
@@ -87,10 +85,5 @@ def _no_events(now: pd.Timestamp) -> pd.DataFrame:
     return check_table("events", nothing, source_file="", now=now).accepted
 
 
-def _written_schema(directory: Path, written_days: pd.Series,
-                    otherwise: pd.DataFrame) -> pa.Schema:
-    """The schema of a day file the tasks wrote, for the empty days beside it; ``otherwise``'s
-    when they wrote none."""
-    if len(written_days):
-        return pq.read_schema(directory / f"{sorted(written_days)[0]}.parquet")
-    return pa.Schema.from_pandas(otherwise, preserve_index=False)
+def _schema(frame: pd.DataFrame) -> pa.Schema:
+    return pa.Schema.from_pandas(frame, preserve_index=False)
