@@ -209,11 +209,14 @@ def print_summary(settings: AccountHealthSettings, result) -> None:
     validation = settings.asset_file("churn_model_validation")
     promotion = settings.asset_file("churn_model_promotion")
     if validation.exists() and promotion.exists():
-        from models.churn.evaluation import pooled_summary
+        from models.churn.evaluation import chosen_line, pooled_summary
 
-        columns = ["roc_auc", "pr_auc", "brier", "ece", "lift_at_10pct", "concordance"]
-        print("\nwalk-forward validation (pooled over folds):")
-        print(pooled_summary(pd.read_parquet(validation))[columns].to_markdown(floatfmt=".3f"))
+        columns = ["roc_auc", "roc_auc_origin_mean", "roc_auc_origin_sd", "ece",
+                   "lift_at_10pct", "concordance"]
+        pooled = pd.read_parquet(validation)
+        print("\nwalk-forward validation (pooled over folds; mean and spread over origins):")
+        print(pooled_summary(pooled)[columns].to_markdown(floatfmt=".3f"))
+        print(chosen_line(pooled))
         decision = pd.read_parquet(promotion).iloc[0]
         print(f"registered account-health-churn v{decision['version']} "
               f"({decision.get('candidate', 'xgboost')}) as {decision['alias']}: "

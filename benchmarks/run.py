@@ -251,6 +251,7 @@ def recent_champion(recorder: Recorder, history: dict) -> None:
     """A champion trained on five month-end snapshots, computed from the export's own day
     files (the daily run's cost does not depend on how the model was trained)."""
     from features.contract import day_files
+    from features.event_vocabulary import readable_event_columns
     from features.snapshot import EVENT_LOOKBACK_DAYS, compute_snapshots, feature_tables
     from features.training_set import label_rows
 
@@ -270,7 +271,9 @@ def recent_champion(recorder: Recorder, history: dict) -> None:
     labels = label_rows(tables["subscriptions"], dates, horizon_days=90,
                         observed_until=pd.Timestamp(END_DATE))
     training = labels.drop(columns="event_timestamp").merge(
-        snapshot.drop(columns="event_timestamp"), on=["account_id", "as_of_date"])
+        readable_event_columns(snapshot.drop(columns="event_timestamp"),
+                               settings.event_taxonomy().tracked_events),
+        on=["account_id", "as_of_date"])
     training.to_parquet(settings.output_path / "assets" / "training_set.parquet", index=False)
     train_and_register(recorder, history, training, n_folds=1)
 
@@ -348,7 +351,8 @@ def feast_and_training_set(recorder: Recorder, history: dict, feast_file_limit: 
                                              cadence_days=28),
                         horizon_days=90, observed_until=last)
     with recorder.stage("point-in-time training set (Feast DuckDB store)") as stage:
-        training = build_training_set(store, labels, feature_service=CHURN_FEATURE_SERVICE)
+        training = build_training_set(store, labels, feature_service=CHURN_FEATURE_SERVICE,
+                                      event_names=settings.event_taxonomy().tracked_events)
         stage.rows = len(training)
     training.to_parquet(settings.output_path / "assets" / "training_set.parquet", index=False)
     with recorder.stage("DuckDB floor: bare ASOF JOIN, same rows and files") as stage:
@@ -432,7 +436,9 @@ def train_and_register(recorder: Recorder, history: dict, training: pd.DataFrame
     with recorder.stage(f"training + {n_folds}-fold walk-forward validation") as stage:
         folds = walk_forward_folds(training["as_of_date"], n_folds=n_folds, horizon_days=90)
         result = evaluate_walk_forward(training, folds)
-        bundle = train_bundle(training, horizon_days=90)
+        bundle = train_bundle(
+            training, horizon_days=90,
+            event_names=history["settings"].event_taxonomy().tracked_events)
         stage.rows = len(training)
         auc = result.pooled_metrics.set_index("model").loc["xgboost", "roc_auc"]
         stage.note = f"(XGBoost walk-forward AUC {auc:.3f})"

@@ -159,7 +159,7 @@ class ContractError(Exception):
 
 #: Event names that get usage features of their own (``event_1_30d``, ...), whatever they
 #: mean: the export's own vocabulary, most widely used first.
-TRACKED_EVENT_SLOTS = 8
+TRACKED_EVENT_SLOTS = 12
 
 
 class EventTaxonomy(BaseModel):

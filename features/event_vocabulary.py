@@ -9,6 +9,7 @@ same thing in every snapshot and model.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -58,3 +59,39 @@ def with_tracked_events(taxonomy: EventTaxonomy, names: Sequence[str]) -> EventT
     if taxonomy.tracked_events:
         return taxonomy
     return taxonomy.model_copy(update={"tracked_events": list(names)[:TRACKED_EVENT_SLOTS]})
+
+
+_SLOT_COLUMN = re.compile(r"^event_(\d+)_(.+)$")
+
+
+def event_feature_names(names: Sequence[str]) -> list[str]:
+    """Each tracked event's name as it appears in feature names (``event_<name>_30d``):
+    lower case, runs of other characters as one underscore, unique (a clash or an empty
+    name takes its slot number after it), safe for Feast, MLflow and file names."""
+    seen: set[str] = set()
+    readable = []
+    for slot, name in enumerate(names, start=1):
+        slug = re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_") or "unnamed"
+        if slug in seen or slug.isdigit():
+            slug = f"{slug}_{slot}"
+        seen.add(slug)
+        readable.append(slug)
+    return readable
+
+
+def readable_event_columns(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """``frame`` with each per-event feature named after its event (``event_3_30d`` becomes
+    ``event_message_sent_30d`` when slot 3 tracks ``message_sent``); slots that track no
+    event carry nothing and are left out."""
+    readable = event_feature_names(names)
+    renames, unused = {}, []
+    for column in frame.columns:
+        slot = _SLOT_COLUMN.match(column)
+        if not slot:
+            continue
+        k = int(slot.group(1))
+        if k <= len(readable):
+            renames[column] = f"event_{readable[k - 1]}_{slot.group(2)}"
+        else:
+            unused.append(column)
+    return frame.drop(columns=unused).rename(columns=renames)

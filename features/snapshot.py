@@ -33,6 +33,9 @@ EVENT_LOOKBACK_DAYS = DAYS_SINCE_LOGIN_CAP
 #: Days before the first as-of date covered by the day grid (longest window of any table).
 GRID_LOOKBACK_DAYS = 2 * NPS_WINDOW_DAYS
 
+#: Measures of each tracked event (features.usage): ``event_<slot>_<measure>``.
+EVENT_MEASURES: dict[str, str] = {
+    "per_user_30d": "float", "7d": "int", "30d": "int", "90d": "int", "mom_change": "float"}
 #: Features by the table they come from; a group is absent when its table is absent.
 FEATURE_GROUPS: dict[str, dict[str, str]] = {
     "account_usage": {
@@ -46,11 +49,9 @@ FEATURE_GROUPS: dict[str, dict[str, str]] = {
     },
     # the export's own event names (features.event_vocabulary), slot k for the k-th name
     "account_event_mix": {
-        f"event_{slot}_{measure}": kind
+        f"event_{slot}_{measure}": EVENT_MEASURES[measure]
         for slot in range(1, TRACKED_EVENT_SLOTS + 1)
-        for measure, kind in (("7d", "int"), ("30d", "int"), ("90d", "int"),
-                              ("per_user_7d", "float"), ("per_user_30d", "float"),
-                              ("wow_change", "float"), ("mom_change", "float"))},
+        for measure in ("7d", "30d", "90d", "per_user_30d", "mom_change")},
     "account_billing": {
         "plan": "str", "billing_period": "str", "seats": "int", "mrr": "float",
         "mrr_change_90d": "float", "mrr_change_90d_pct": "float", "days_to_renewal": "int",

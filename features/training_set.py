@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 from feast import FeatureStore
 
 from features.contract import EventTaxonomy
-from features.event_vocabulary import top_event_names, with_tracked_events
+from features.event_vocabulary import (
+    readable_event_columns,
+    top_event_names,
+    with_tracked_events,
+)
 from features.labels import active_periods, churn_labels
 from features.snapshot import EVENT_LOOKBACK_DAYS, compute_snapshots, feature_tables
 
@@ -57,8 +63,9 @@ def label_rows(subscriptions: pd.DataFrame, as_of_dates: pd.DatetimeIndex, *,
 
 
 def build_training_set(store: FeatureStore, labels: pd.DataFrame, *,
-                       feature_service: str) -> pd.DataFrame:
-    """Join features to labelled rows with Feast's point-in-time retrieval.
+                       feature_service: str, event_names: Sequence[str] = ()) -> pd.DataFrame:
+    """Join features to labelled rows with Feast's point-in-time retrieval; per-event
+    features named after ``event_names``, the tracked events (``readable_event_columns``).
 
     For each row Feast takes the latest snapshot with ``event_timestamp`` at or before the
     row's ``event_timestamp`` (within the views' TTL), so no feature can come from after
@@ -76,6 +83,7 @@ def build_training_set(store: FeatureStore, labels: pd.DataFrame, *,
         None).astype("datetime64[ns]")
     joined["event_timestamp"] = pd.to_datetime(joined["event_timestamp"], utc=True).astype(
         "datetime64[ns, UTC]")
+    joined = readable_event_columns(joined, event_names) if event_names else joined
     return joined.sort_values(["as_of_date", "account_id"], ignore_index=True)
 
 
@@ -86,7 +94,8 @@ def training_set_from_tables(tables: dict[str, pd.DataFrame], *, last_data_day: 
     without Feast.
 
     For experiments and benchmarks: a row at as-of D gets the snapshot of D, which is what
-    Feast's point-in-time join returns for it (tests/test_pipeline.py proves that).
+    Feast's point-in-time join returns for it (tests/test_pipeline.py proves that); per-event
+    features are named after their events, as the training_set asset names them.
     """
     first = tables["events"]["event_time"].min().tz_localize(None).normalize()
     dates = training_as_of_dates(first, last_data_day, horizon_days=horizon_days,
@@ -98,5 +107,6 @@ def training_set_from_tables(tables: dict[str, pd.DataFrame], *, last_data_day: 
                                    top_event_names(tables["events"]))
     snapshot = compute_snapshots(dates, **feature_tables(tables), taxonomy=taxonomy).drop(
         columns="event_timestamp")
+    snapshot = readable_event_columns(snapshot, taxonomy.tracked_events)
     return labels.drop(columns="event_timestamp").merge(snapshot,
                                                         on=["account_id", "as_of_date"])

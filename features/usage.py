@@ -36,9 +36,7 @@ def usage_features(grid: DayGrid, usage: UsageRollup, taxonomy: EventTaxonomy,
         per_event.update({
             f"event_{slot}_7d": counts["7d"], f"event_{slot}_30d": counts["30d"],
             f"event_{slot}_90d": counts["90d"],
-            f"event_{slot}_per_user_7d": ratio(counts["7d"], active_7d),
             f"event_{slot}_per_user_30d": ratio(counts["30d"], active_30d),
-            f"event_{slot}_wow_change": change(counts["7d"], counts["prev_7d"]),
             f"event_{slot}_mom_change": change(counts["30d"], counts["prev_30d"]),
         })
     return {
@@ -101,13 +99,12 @@ def _account_day_features(grid: DayGrid, daily: AccountDays, taxonomy: EventTaxo
 
 def _tracked_event_counts(grid: DayGrid, daily: AccountDays,
                           rows: GridRows) -> list[dict[str, np.ndarray]]:
-    """Per tracked event slot, its events over the trailing 7, 30 and 90 days and the 7 and
-    30 before."""
+    """Per tracked event slot, its events over the trailing 7, 30 and 90 days and the 30
+    before."""
     counts = []
     for events in daily.tracked:
         totals = grid.totals(daily.account, daily.day, events)
-        counts.append({"7d": totals.window(rows, 7), "prev_7d": totals.window(rows, 7, lag=7),
-                       "30d": totals.window(rows, 30),
+        counts.append({"7d": totals.window(rows, 7), "30d": totals.window(rows, 30),
                        "prev_30d": totals.window(rows, 30, lag=30),
                        "90d": totals.window(rows, 90)})
     return counts

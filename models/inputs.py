@@ -2,25 +2,70 @@
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pandas as pd
 
-from features.snapshot import FEATURE_GROUPS
+from features.snapshot import EVENT_MEASURES, FEATURE_GROUPS
+from features.usage import DAYS_SINCE_LOGIN_CAP
 
 LABEL = "churned_within_horizon"
 CATEGORICAL = tuple(c for group in FEATURE_GROUPS.values() for c, kind in group.items()
                     if kind == "str")
 
 
+#: A per-event feature: ``event_<event>_<measure>``, the event a slot number or a name.
+_PER_EVENT = re.compile(r"^event_(.+?)_(" + "|".join(EVENT_MEASURES) + ")$")
+
+
+def per_event_parts(column: str) -> tuple[str, str] | None:
+    """(event, measure) of a per-event feature name, None for any other column."""
+    found = _PER_EVENT.match(column)
+    return (found.group(1), found.group(2)) if found else None
+
+
+def per_event_columns(frame: pd.DataFrame, measure: str | None = None) -> list[str]:
+    """The per-event feature columns of ``frame`` (of one ``measure``, e.g. ``30d``)."""
+    return [c for c in frame.columns if (parts := per_event_parts(c))
+            and measure in (None, parts[1])]
+
+
 def feature_columns(frame: pd.DataFrame) -> list[str]:
-    """Snapshot features present in ``frame``, in catalogue order."""
-    return [c for group in FEATURE_GROUPS.values() for c in group if c in frame.columns]
+    """Snapshot features present in ``frame``, in catalogue order; per-event features
+    (named by slot or by event) where the catalogue puts their group."""
+    per_event = per_event_columns(frame)
+    columns = []
+    for name, group in FEATURE_GROUPS.items():
+        if name == "account_event_mix":
+            columns.extend(per_event)
+        else:
+            columns.extend(c for c in group if c in frame.columns)
+    return columns
+
+
+def login_measured(frame: pd.DataFrame) -> bool:
+    """Whether ``days_since_last_login`` measures logins: some account is below its tenure
+    (capped at the lookback). Where no event name is a login, every account shows its capped
+    tenure, which says nothing a login would."""
+    if "days_since_last_login" not in frame:
+        return False
+    since = pd.to_numeric(frame["days_since_last_login"], errors="coerce")
+    if "tenure_days" not in frame:
+        return since.nunique(dropna=True) > 1
+    ceiling = np.minimum(pd.to_numeric(frame["tenure_days"], errors="coerce"),
+                         DAYS_SINCE_LOGIN_CAP)
+    return bool((since < ceiling).any())
 
 
 def informative_columns(frame: pd.DataFrame,
                         columns: list[str]) -> tuple[list[str], list[str]]:
     """(kept, dropped): a column with fewer than two distinct values (empty or constant)
-    teaches a model nothing and would break its fit, so it is left out."""
-    kept = [c for c in columns if frame[c].nunique(dropna=True) >= 2]
+    teaches a model nothing and would break its fit, so it is left out; so is days since
+    the last login when the export has no login (``login_measured``), so that no model
+    speaks of logins that never happened."""
+    unmeasured = set() if login_measured(frame) else {"days_since_last_login"}
+    kept = [c for c in columns if c not in unmeasured and frame[c].nunique(dropna=True) >= 2]
     return kept, [c for c in columns if c not in kept]
 
 

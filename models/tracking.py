@@ -91,10 +91,13 @@ def log_walk_forward(result: WalkForwardResult, folds: list[Fold], params: dict,
         # Proportional-hazards test of the last fold's Cox model (details in the CSV).
         mlflow.log_metric("cox.ph_assumption_violations",
                           int(result.proportional_hazards["violates"].sum()))
-        _log_folds(folds, result.fold_metrics)
+        mlflow.set_tag("chosen_candidate", result.chosen)
+        _log_folds(folds, result.fold_metrics, result.settings)
         with tempfile.TemporaryDirectory() as tmp:
             directory = Path(tmp)
             report_plots.save_all(result, directory / "plots")
+            if result.settings is not None:
+                result.settings.to_csv(directory / "tuned_settings.csv", index=False)
             result.fold_metrics.to_csv(directory / "fold_metrics.csv", index=False)
             result.pooled_metrics.to_csv(directory / "pooled_metrics.csv", index=False)
             # the reference the model-health page and prediction drift compare against
@@ -110,8 +113,10 @@ def log_walk_forward(result: WalkForwardResult, folds: list[Fold], params: dict,
         return parent.info.run_id
 
 
-def _log_folds(folds: list[Fold], fold_metrics: pd.DataFrame) -> None:
-    """One child run per walk-forward fold of the active run: its dates and metrics."""
+def _log_folds(folds: list[Fold], fold_metrics: pd.DataFrame,
+               settings: pd.DataFrame | None = None) -> None:
+    """One child run per walk-forward fold of the active run: its dates, the settings its
+    training window chose, and its metrics."""
     for fold in folds:
         fold_table = fold_metrics[fold_metrics["fold"] == fold.number]
         with mlflow.start_run(run_name=f"fold {fold.number} · origin {fold.origin.date()}",
@@ -120,6 +125,10 @@ def _log_folds(folds: list[Fold], fold_metrics: pd.DataFrame) -> None:
                                "train_dates": len(fold.train_dates),
                                "first_train_date": fold.train_dates[0].date().isoformat(),
                                "last_train_date": fold.train_dates[-1].date().isoformat()})
+            if settings is not None:
+                chosen = settings[settings["fold"] == fold.number]
+                mlflow.log_params({f"{row.model}.chosen": row.setting
+                                   for row in chosen.itertuples()})
             mlflow.log_metrics(_model_metrics(fold_table))
 
 

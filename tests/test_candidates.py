@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from models.churn.classifier import ChurnClassifier
-from models.churn.evaluation import best_candidate
-from models.churn.logistic import LogisticChurnModel
+from models.churn.classifier import DEFAULT_GRID, ChurnClassifier
+from models.churn.evaluation import choose_candidate
+from models.churn.logistic import LogisticChurnModel, LogisticConfig
+from models.churn.textbook import TextbookChurnModel
 from models.inputs import informative_columns
 
 
@@ -69,11 +70,56 @@ def test_training_labels_of_one_class_are_refused_with_a_reason():
         ChurnClassifier().fit(frame, pd.Series(0, index=frame.index))
 
 
-def test_the_candidate_with_the_best_walk_forward_auc_is_chosen():
-    pooled = pd.DataFrame({"model": ["xgboost", "logistic", "health_score"],
-                           "roc_auc": [0.70, 0.74, 0.80]})
-    assert best_candidate(pooled) == "logistic"  # baselines are never candidates
-    pooled.loc[1, "roc_auc"] = np.nan
-    assert best_candidate(pooled) == "xgboost"
-    pooled.loc[1, "roc_auc"] = 0.70
-    assert best_candidate(pooled) == "xgboost"  # a tie goes to the first listed
+def folds_of(aucs: dict[str, list[float]]) -> pd.DataFrame:
+    """Per-origin metrics as evaluate_walk_forward reports them."""
+    return pd.DataFrame([{"fold": i + 1, "model": model, "roc_auc": auc}
+                         for model, values in aucs.items() for i, auc in enumerate(values)])
+
+
+def test_a_complex_candidate_wins_only_beyond_the_spread_across_origins():
+    # xgboost is better on average, but by less than its margin's standard error
+    noisy = folds_of({"textbook": [0.70, 0.74, 0.66, 0.72],
+                      "logistic": [0.69, 0.73, 0.67, 0.71],
+                      "xgboost": [0.80, 0.66, 0.75, 0.69],
+                      "health_score": [0.9, 0.9, 0.9, 0.9]})  # baselines never win
+    assert choose_candidate(noisy) == "textbook"
+    # the same mean margin, steady across origins: it wins
+    steady = folds_of({"textbook": [0.70, 0.74, 0.66, 0.72],
+                       "logistic": [0.69, 0.73, 0.67, 0.71],
+                       "xgboost": [0.73, 0.77, 0.69, 0.75]})
+    assert choose_candidate(steady) == "xgboost"
+    # a steady margin smaller than the promotion margin keeps the simpler model
+    assert choose_candidate(steady, margin=0.05) == "textbook"
+
+
+def test_the_simplest_candidate_within_reach_of_the_best_is_chosen():
+    table = folds_of({"textbook": [0.60, 0.62, 0.61],
+                      "logistic": [0.70, 0.72, 0.71],
+                      "xgboost": [0.705, 0.725, 0.712]})
+    assert choose_candidate(table) == "logistic"
+    table.loc[table["model"] == "logistic", "roc_auc"] = np.nan
+    assert choose_candidate(table) == "xgboost"  # a candidate without an AUC never wins
+
+
+def test_textbook_model_reads_only_per_event_counts_and_account_size():
+    frame, y = synthetic()
+    frame["event_message_sent_30d"] = np.random.default_rng(1).poisson(20, len(frame))
+    frame["event_message_sent_mom_change"] = 0.1 * np.arange(len(frame)) % 3
+    model = TextbookChurnModel().fit(frame, y)
+    assert set(model.features_) == {"event_message_sent_30d", "events_30d", "seats", "mrr"}
+    assert model.c_ == 1.0  # sklearn's default strength: nothing tuned on any dataset
+
+
+def test_capacity_is_chosen_on_later_dates_and_reported():
+    frame, y = synthetic()
+    model = ChurnClassifier().fit(frame, y)
+    assert set(model.validation_auc_) == {str(s) for s in DEFAULT_GRID}
+    assert model.setting_ in DEFAULT_GRID
+    assert "rounds" in model.chosen_setting()
+    logistic = LogisticChurnModel().fit(frame, y)
+    assert logistic.c_ in LogisticConfig().c_grid
+    # the strongest regularisation within 0.001 of the best later-date AUC
+    scores, best = logistic.validation_auc_, max(logistic.validation_auc_.values())
+    earlier = [c for c in LogisticConfig().c_grid if c < logistic.c_]
+    assert scores[logistic.c_] >= best - 1e-3
+    assert all(scores[c] < best - 1e-3 for c in earlier)

@@ -2,6 +2,7 @@
 and a year of history. It runs, scores every active account and loses no row over a label;
 an export it cannot learn from stops with a message that says what to change."""
 
+import re
 import shutil
 from datetime import date
 
@@ -65,7 +66,16 @@ def test_a_year_of_a_foreign_export_runs_and_scores_every_active_account(messagi
     # the export's own event names became features and reasons can name them
     assert snapshot["event_1_30d"].sum() > 0
     validation = pd.read_parquet(out / "assets" / "churn_model_validation.parquet")
-    assert {"xgboost", "logistic", "cox"} <= set(validation["model"])
+    assert {"xgboost", "logistic", "textbook", "cox"} <= set(validation["model"])
+    # from the training set on, per-event features are named after their events
+    training_set = pd.read_parquet(out / "assets" / "training_set.parquet")
+    assert not [c for c in training_set.columns if re.match(r"^event_\d+_", c)]
+    assert "event_call_started_30d" in training_set
+    drift = pd.read_parquet(out / "assets" / "feature_drift" / "2026-10-31.parquet")
+    assert "event_call_started_30d" in set(drift["feature"])
+    # the export has no login event: no reason speaks of logins
+    reasons = scores[["reason_1", "reason_2", "reason_3"]].stack()
+    assert not reasons.str.contains("login", case=False).any()
 
 
 def test_no_expansion_model_is_trained_from_an_export_without_expansions(messaging_run):
@@ -136,3 +146,14 @@ def test_too_little_history_is_refused_before_the_run_with_the_days_needed(tiny_
     printed = capsys.readouterr().out
     assert "what would stop the run" in printed
     assert "more days of history" in printed
+
+
+def test_the_run_summary_shows_the_textbook_model_beside_the_chosen_one(messaging_run,
+                                                                       capsys):
+    from account_health.summary import print_summary
+
+    settings, training, _ = messaging_run
+    print_summary(settings, training)
+    printed = capsys.readouterr().out
+    assert "| textbook" in printed and "| xgboost" in printed
+    assert "chosen: " in printed and "textbook model" in printed

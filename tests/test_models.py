@@ -11,7 +11,7 @@ import pytest
 from account_health.demo_data import PLANTED_DRIVERS, DemoConfig
 from models.churn.baselines import BaseRateBaseline, HealthScoreBaseline, hand_weighted_health_score
 from models.churn.classifier import ChurnClassifier
-from models.churn.evaluation import beats_baselines, evaluate_walk_forward
+from models.churn.evaluation import CANDIDATES, beats_baselines, evaluate_walk_forward
 from models.churn.survival import ChurnSurvivalModel
 from models.walk_forward import walk_forward_folds
 from tests.conftest import TINY, labelled_snapshots
@@ -61,11 +61,37 @@ def test_cox_ranks_time_to_churn(result):
 
 def test_metrics_exist_per_fold_and_segment(result):
     assert sorted(result.fold_metrics["fold"].unique()) == [1, 2, 3, 4]
-    assert set(result.fold_metrics["model"]) == {"xgboost", "logistic", "health_score",
-                                                 "correlation_health", "base_rate", "cox"}
+    assert set(result.fold_metrics["model"]) == {"xgboost", "logistic", "textbook",
+                                                 "health_score", "correlation_health",
+                                                 "base_rate", "cox"}
     segments = result.segment_metrics
     assert set(segments["segment_by"]) == {"segment", "plan"}
     assert {"SMB", "mid-market"} <= set(segments["value"])
+
+
+def test_every_candidate_has_one_coherent_risk_per_horizon(result):
+    predictions, pooled = result.predictions, result.pooled_metrics.set_index("model")
+    for model in CANDIDATES:
+        p30, p60, p90 = (predictions[f"p_{model}_{h}d"] for h in (30, 60, 90))
+        assert (p30 <= p60 + 1e-12).all() and (p60 <= p90 + 1e-12).all()
+        np.testing.assert_allclose(p90, predictions[f"p_{model}"])  # the 90-day horizon
+        for horizon in (30, 60, 90):
+            for metric in ("roc_auc", "ece", "lift_at_10pct"):
+                assert np.isfinite(pooled.loc[model, f"{metric}_{horizon}d"])
+        # each horizon judged against its own outcome: churn within 30 days is rarer
+        assert predictions[f"p_{model}_30d"].mean() < predictions[f"p_{model}"].mean()
+
+
+def test_choice_is_by_per_origin_evidence(result):
+    pooled = result.pooled_metrics.set_index("model")
+    assert pooled["chosen"].sum() == 1 and pooled.loc[result.chosen, "chosen"]
+    by_fold = result.fold_metrics[result.fold_metrics["model"] == "xgboost"]
+    assert pooled.loc["xgboost", "roc_auc_origin_mean"] == pytest.approx(
+        by_fold["roc_auc"].mean())
+    assert pooled.loc["xgboost", "origins"] == 4
+    # the tuned candidates log what each training window chose
+    assert set(result.settings["model"]) == {"xgboost", "logistic", "textbook"}
+    assert len(result.settings) == 3 * 4
 
 
 def test_evaluation_is_reproducible():

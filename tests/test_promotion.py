@@ -43,3 +43,14 @@ def test_auc_floor():
 def test_undefined_metrics_never_promote():
     assert not decide_promotion(candidate(float("nan")), BASELINES, None).promote
     assert not decide_promotion(candidate(0.8, lift=float("nan")), BASELINES, None).promote
+
+
+def test_a_champion_must_beat_the_textbook_model_on_the_same_folds():
+    mine = {**candidate(0.80), "roc_auc_origin_mean": 0.80}
+    decision = decide_promotion(mine, BASELINES, None,
+                                textbook={"roc_auc_origin_mean": 0.798})
+    assert not decision.promote and "textbook" in decision.reason
+    assert decide_promotion(mine, BASELINES, None,
+                            textbook={"roc_auc_origin_mean": 0.79}).promote
+    # the textbook model itself is held to the other baselines only
+    assert decide_promotion(mine, BASELINES, None, textbook=None).promote

@@ -61,7 +61,7 @@ def test_every_feature_has_a_sentence():
 
     features = {f for group in FEATURE_GROUPS.values() for f in group}
     assert set(SENTENCES) <= features
-    names = [f"name{k}" for k in range(1, 9)]
+    names = [f"name{k}" for k in range(1, 13)]
     fallback = [f for f in features
                 if describe(f, 1.0, names) == f"{f.replace('_', ' ')} = 1.0"]
     assert fallback == []
@@ -72,7 +72,53 @@ def test_per_event_features_name_their_event():
     assert describe("event_1_30d", 3, names) == "3 'call_started' events in the last 30 days"
     assert describe("event_2_mom_change", -0.5, names) == (
         "'invite_sent' events fell 50% over the last 30 days")
-    assert describe("event_2_per_user_7d", 0.25, names) == (
-        "0.2 'invite_sent' events per active user in 7 days")
+    assert describe("event_2_per_user_30d", 0.25, names) == (
+        "0.2 'invite_sent' events per active user in 30 days")
+    # named by event, as the training set names them: the export's own spelling returns
+    spelled = ["Call Started", "invite_sent"]
+    assert describe("event_call_started_7d", 2, spelled) == (
+        "2 'Call Started' events in the last 7 days")
+    assert describe("event_invite_sent_90d", 1, []) == "1 'invite_sent' event in the last 90 days"
     # a slot the model knows no name for still reads as an event
     assert describe("event_5_7d", 1, names) == "1 'event 5' event in the last 7 days"
+
+
+def test_context_is_never_the_first_reason_while_behaviour_raises_the_risk():
+    contributions = pd.DataFrame({"billing_period": [1.2, 1.2], "industry": [0.8, 0.8],
+                                  "events_wow_change": [0.1, -0.3], "bias": [-2.0, -2.0]})
+    values = pd.DataFrame({"billing_period": ["annual", "annual"], "industry": ["JP", "JP"],
+                           "events_wow_change": [-0.2, 0.4]})
+    reasons = top_reasons(contributions, values, k=3)
+    first = reasons[reasons["rank"] == 1].set_index("account_index")["feature"]
+    # account 0: usage fell and raised its risk, so usage leads despite a smaller effect
+    assert first[0] == "events_wow_change"
+    # account 1: no behaviour raises its risk, so the largest effect leads, context or not
+    assert first[1] == "billing_period"
+    # nothing is lost: the shown reasons still add up to the margin
+    shown = reasons.groupby("account_index")["effect"].sum() + reasons.groupby(
+        "account_index")["other_effect"].first()
+    np.testing.assert_allclose(shown, contributions.drop(columns="bias").sum(axis=1))
+
+
+def test_no_login_wording_without_a_login_event():
+    from models.inputs import informative_columns, login_measured
+
+    rng = np.random.default_rng(4)
+    n = 600
+    frame = pd.DataFrame({
+        "as_of_date": pd.Timestamp("2026-01-04") + pd.to_timedelta(7 * (np.arange(n) % 8),
+                                                                   unit="D"),
+        "tenure_days": rng.integers(1, 400, n).astype(float),
+        "events_30d": rng.poisson(50, n).astype(float)})
+    # no login event in the export: every account shows its tenure, capped at 90 days
+    frame["days_since_last_login"] = np.minimum(frame["tenure_days"], 90)
+    y = pd.Series((rng.random(n) < 0.2).astype(int))
+    assert not login_measured(frame)
+    assert "days_since_last_login" in informative_columns(frame, list(frame.columns[1:]))[1]
+    model = ChurnClassifier().fit(frame, y)
+    reasons = top_reasons(model.shap_values(frame), frame, k=2)
+    assert not reasons["sentence"].str.contains("login", case=False).any()
+    # with logins measured, the feature is used and speaks of logins
+    frame["days_since_last_login"] = rng.integers(0, 10, n).astype(float)
+    assert login_measured(frame)
+    assert "days_since_last_login" in ChurnClassifier().fit(frame, y).features_

@@ -44,7 +44,31 @@ def test_health_band_and_money_follow_the_risk(scored):
     np.testing.assert_allclose(table["arr"], 12 * table["mrr"])
     np.testing.assert_allclose(table["arr_at_risk"], table["arr"] * table["churn_probability"])
     assert set(table["band"]) <= {"thriving", "healthy", "neutral", "at-risk", "critical"}
-    assert (table["p_churn_30d"] <= table["p_churn_90d"] + 1e-12).all()
+
+
+def test_one_coherent_risk_per_account(scored):
+    latest, table = scored
+    p30, p60, p90 = table["p_churn_30d"], table["p_churn_60d"], table["p_churn_90d"]
+    assert ((p30 <= p60) & (p60 <= p90)).all() and (p30 < p90).any()
+    np.testing.assert_array_equal(table["churn_probability"], p90)
+    # time to churn agrees with the risk: the riskier account never waits longer
+    known = table.dropna(subset=["median_days_to_churn"]).sort_values("churn_probability")
+    assert known["median_days_to_churn"].is_monotonic_decreasing
+    # an account past even odds within 90 days has its median within 90 days
+    assert (table.loc[p90 > 0.5, "median_days_to_churn"] <= 90).all()
+
+
+def test_behaviour_comes_before_context_in_the_reasons(scored):
+    from models.scoring.reasons import CONTEXT_FEATURES
+
+    _, table = scored
+    for reasons in table["reasons"]:
+        shown = json.loads(reasons)
+        first = shown[0]["feature"]
+        if first in CONTEXT_FEATURES:
+            # only when no behavioural reason raises the account's risk
+            assert not any(r["effect"] > 0 and r["feature"] not in CONTEXT_FEATURES
+                           for r in shown)
 
 
 def test_every_account_has_reasons_an_action_and_provenance(scored):

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from features.usage import DAYS_SINCE_LOGIN_CAP
+from models.inputs import login_measured
 from models.scoring.playbook import Bounds, within_bounds
 
 Severity = Literal["critical", "high", "medium", "low"]
@@ -84,10 +84,7 @@ def _unmeasured(values: pd.DataFrame, column: str) -> bool:
     if series.nunique(dropna=True) <= 1:
         return True
     if column == "days_since_last_login" and "tenure_days" in values:
-        # nobody logged in: every account shows its tenure, capped at the lookback
-        ceiling = np.minimum(pd.to_numeric(values["tenure_days"], errors="coerce"),
-                             DAYS_SINCE_LOGIN_CAP)
-        return not (series < ceiling).any()
+        return not login_measured(values)
     return False
 
 

@@ -1,19 +1,27 @@
-"""XGBoost churn classifier: churn within the horizon, calibrated on later data (Platt).
+"""XGBoost churn classifier: churn within the horizon, its capacity chosen on later dates.
 
-Training rows are split by time: the latest as-of dates form the inner validation set used
-for early stopping and for the calibration, so both only ever look forward in time,
-never at shuffled rows.
+Training rows are split by time (``models.churn.tuning``): each setting of a small grid
+(tree depth, leaf size, class weighting) fits the earlier as-of dates with early stopping
+on the later ones; the setting with the best later-date ROC AUC is refitted on every row
+with the rounds it stopped at. Its probabilities are a sigmoid of the margin whose slope
+comes from the later-date predictions and whose level matches the whole window's churn
+rate. So capacity, rounds and the spread of the risks come from looking forward in time,
+never from shuffled rows; the later third of the dates leaves enough churners to judge
+them, and no one period's churn rate sets the level.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 import xgboost as xgb
+from scipy.optimize import brentq
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
+from models.churn.tuning import auc, best_setting, can_judge, time_ordered_split
 from models.inputs import (
     feature_columns,
     informative_columns,
@@ -23,97 +31,142 @@ from models.inputs import (
 
 
 @dataclass(frozen=True)
-class ClassifierConfig:
-    """Hyper-parameters. Shallow, well-populated trees won on the demo's walk-forward folds
-    (see docs/decisions.md); deeper trees fitted noise such as industry."""
+class TreeSetting:
+    """One point of the capacity grid."""
 
+    max_depth: int
+    min_child_weight: float
+    #: Weight churners up to the non-churners' total (else every row weighs one).
+    balance_classes: bool
+
+
+#: Simplest first: a tie on later-date AUC keeps the simpler setting.
+DEFAULT_GRID = (TreeSetting(2, 5.0, False), TreeSetting(2, 20.0, True),
+                TreeSetting(4, 20.0, False))
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Hyper-parameters; ``grid`` holds the capacities tried on each training window."""
+
+    grid: tuple[TreeSetting, ...] = field(default=DEFAULT_GRID)
+    #: Most rounds; early stopping on the later dates picks fewer.
     n_estimators: int = 600
     learning_rate: float = 0.05
-    max_depth: int = 2
-    min_child_weight: float = 20.0
-    #: ... or this share of the fitted rows, whichever is larger: weekly training dates give
-    #: four times the rows of monthly ones, mostly the same accounts a week apart, and a
-    #: leaf should hold as many accounts whatever the cadence.
-    min_child_weight_share: float = 0.004
     subsample: float = 0.8
     colsample_bytree: float = 0.8
     reg_lambda: float = 1.0
     early_stopping_rounds: int = 50
-    #: Share of the latest training as-of dates held out for early stopping and calibration.
-    validation_share: float = 0.25
+    #: Fewest rounds a refit uses, whatever early stopping said on a thin slice.
+    min_rounds: int = 50
     seed: int = 7
 
     def params(self) -> dict:
-        return asdict(self)
-
-
-def time_ordered_split(as_of: pd.Series, share: float) -> tuple[np.ndarray, np.ndarray]:
-    """(fit mask, validation mask): the latest ``share`` of dates (at least one) validate."""
-    dates = np.sort(as_of.unique())
-    n_validation = max(1, int(round(share * len(dates))))
-    if len(dates) < 2:
-        raise ValueError("time-ordered validation needs at least two as-of dates")
-    validation_dates = dates[-n_validation:]
-    validation = as_of.isin(validation_dates).to_numpy()
-    return ~validation, validation
+        params = asdict(self)
+        params["grid"] = " | ".join(
+            f"depth {s.max_depth}, leaf {s.min_child_weight:g}"
+            f"{', balanced' if s.balance_classes else ''}" for s in self.grid)
+        return params
 
 
 class ChurnClassifier:
-    """Gradient-boosted trees with class-imbalance weighting and Platt calibration."""
+    """Gradient-boosted trees, capacity chosen on later dates, Platt-calibrated."""
 
     name = "xgboost"
 
     def __init__(self, config: ClassifierConfig | None = None) -> None:
         self.config = config or ClassifierConfig()
 
+    def _params(self, setting: TreeSetting, y: np.ndarray) -> dict:
+        """XGBoost's parameters for one setting of the grid on labels ``y``."""
+        c = self.config
+        positives = max(int(y.sum()), 1)
+        return {"objective": "binary:logistic", "eval_metric": "logloss",
+                "tree_method": "hist", "learning_rate": c.learning_rate,
+                "max_depth": setting.max_depth, "min_child_weight": setting.min_child_weight,
+                "subsample": c.subsample, "colsample_bytree": c.colsample_bytree,
+                "reg_lambda": c.reg_lambda, "seed": c.seed, "nthread": 2,
+                "scale_pos_weight": (len(y) - positives) / positives
+                if setting.balance_classes else 1.0}
+
+    def _booster(self, setting: TreeSetting, y: np.ndarray, rounds: int) -> xgb.XGBClassifier:
+        params = self._params(setting, y)
+        params["n_jobs"] = params.pop("nthread")
+        params["random_state"] = params.pop("seed")
+        return xgb.XGBClassifier(n_estimators=rounds, enable_categorical=True, **params)
+
     def fit(self, frame: pd.DataFrame, y: pd.Series) -> ChurnClassifier:
         """Fit on ``frame`` (training-set rows with ``as_of_date``) and labels ``y``."""
         c = self.config
-        if len(np.unique(np.asarray(y))) < 2:
+        y = np.asarray(y, int)
+        if len(np.unique(y)) < 2:
             raise ValueError("the training labels hold one class only: there is nothing to "
                              "learn (more history, or a longer horizon)")
         self.features_, self.dropped_features_ = informative_columns(frame,
                                                                      feature_columns(frame))
         self.categories_ = learn_categories(frame, self.features_)
-        fit_rows, validation_rows = time_ordered_split(frame["as_of_date"], c.validation_share)
         X = model_matrix(frame, self.features_, self.categories_)
-        y = np.asarray(y, int)
-        positives = max(int(y[fit_rows].sum()), 1)
-        self.model_ = xgb.XGBClassifier(
-            n_estimators=c.n_estimators, learning_rate=c.learning_rate, max_depth=c.max_depth,
-            min_child_weight=max(c.min_child_weight,
-                                 c.min_child_weight_share * int(fit_rows.sum())),
-            subsample=c.subsample,
-            colsample_bytree=c.colsample_bytree, reg_lambda=c.reg_lambda,
-            scale_pos_weight=(len(y[fit_rows]) - positives) / positives,
-            early_stopping_rounds=c.early_stopping_rounds, eval_metric="logloss",
-            enable_categorical=True, tree_method="hist", random_state=c.seed, n_jobs=2)
-        self.model_.fit(X[fit_rows], y[fit_rows],
-                        eval_set=[(X[validation_rows], y[validation_rows])], verbose=False)
-        self.best_iteration_ = int(self.model_.best_iteration)
-        # A sigmoid of the margin (Platt scaling), not isotonic steps: strictly increasing,
-        # so the model's own ranking survives calibration, accounts do not share a handful of
-        # values, and no probability is exactly 0 or 1.
-        self.calibrator_ = LogisticRegression(C=1e4)
-        # a validation slice with one class cannot calibrate: then every training row does
-        calibrate = validation_rows if len(np.unique(y[validation_rows])) == 2 else slice(None)
-        self.calibrator_.fit(self._margin(frame[calibrate]), y[calibrate])
+        early, late = time_ordered_split(frame["as_of_date"])
+        if not can_judge(y[early], y[late]):
+            # too few dates or churners to judge a grid: the simplest setting, fixed rounds
+            self.setting_ = c.grid[0]
+            self.model_ = self._booster(self.setting_, y, c.min_rounds * 4).fit(X, y)
+            slope = 1.0
+        else:
+            # one quantised matrix of each half serves every setting of the grid
+            fit_rows = xgb.QuantileDMatrix(X[early], y[early], enable_categorical=True)
+            judge_rows = xgb.DMatrix(X[late], y[late], enable_categorical=True)
+            trials = []
+            for setting in c.grid:
+                booster = xgb.train(self._params(setting, y[early]), fit_rows,
+                                    num_boost_round=c.n_estimators,
+                                    evals=[(judge_rows, "later")],
+                                    early_stopping_rounds=c.early_stopping_rounds,
+                                    verbose_eval=False)
+                rounds = booster.best_iteration + 1
+                margin = booster.predict(judge_rows, output_margin=True,
+                                         iteration_range=(0, rounds))
+                trials.append((rounds, margin, auc(y[late], margin)))
+            chosen = best_setting([t[2] for t in trials])
+            self.setting_ = c.grid[chosen]
+            rounds, margin, _ = trials[chosen]
+            self.validation_auc_ = {str(s): t[2] for s, t in zip(c.grid, trials, strict=True)}
+            # How far apart the margins of unseen rows really are: the Platt slope of the
+            # chosen setting's predictions on the later dates.
+            slope = float(LogisticRegression(C=1e4).fit(
+                margin.astype(np.float64).reshape(-1, 1), y[late]).coef_[0, 0])
+            self.model_ = self._booster(self.setting_, y, max(rounds, c.min_rounds)).fit(X, y)
+        # Platt scaling with the slope seen on later dates and the level of the whole
+        # window: a sigmoid, so the ranking survives and no probability is exactly 0 or 1;
+        # the level from every training date, because one period's churn rate (the later
+        # third's) is not the next period's.
+        self.slope_ = max(slope, 1e-3)
+        self.intercept_ = _level(self.slope_ * self._margin(frame).ravel(), y.mean())
+        self.best_iteration_ = int(self.model_.n_estimators) - 1
         return self
+
+    def chosen_setting(self) -> str:
+        """The capacity and rounds the fit chose, for the run's log."""
+        s = self.setting_
+        return (f"depth {s.max_depth}, leaf {s.min_child_weight:g}"
+                f"{', balanced' if s.balance_classes else ''}, "
+                f"{self.best_iteration_ + 1} rounds")
 
     def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
         return model_matrix(frame, self.features_, self.categories_)
 
     def raw_score(self, frame: pd.DataFrame) -> np.ndarray:
-        """Uncalibrated probability (skewed upwards by the class weighting)."""
+        """Uncalibrated probability."""
         return self.model_.predict_proba(self.matrix(frame))[:, 1]
 
     def _margin(self, frame: pd.DataFrame) -> np.ndarray:
         return self.model_.predict(self.matrix(frame), output_margin=True).astype(
             np.float64).reshape(-1, 1)
 
+
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of churn within the horizon."""
-        return self.calibrator_.predict_proba(self._margin(frame))[:, 1]
+        return expit(self.slope_ * self._margin(frame).ravel() + self.intercept_)
 
     def shap_values(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Exact TreeSHAP contributions to the margin, one column per feature plus ``bias``."""
@@ -122,3 +175,8 @@ class ChurnClassifier:
         contributions = booster.predict(matrix, pred_contribs=True,
                                         iteration_range=(0, self.best_iteration_ + 1))
         return pd.DataFrame(contributions, columns=[*self.features_, "bias"], index=frame.index)
+
+
+def _level(scaled_margin: np.ndarray, rate: float) -> float:
+    """The intercept b with mean(expit(scaled_margin + b)) equal to ``rate``."""
+    return float(brentq(lambda b: expit(scaled_margin + b).mean() - rate, -50.0, 50.0))

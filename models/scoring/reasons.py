@@ -8,11 +8,13 @@ every account ``base_value + sum(all contributions) == margin``; the top reasons
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
+
+from features.event_vocabulary import event_feature_names
+from models.inputs import per_event_parts
 
 
 def _signed_percent(v: float) -> str:
@@ -64,15 +66,12 @@ SENTENCES: dict[str, Callable[[object], str]] = {
 }
 
 
-_EVENT_SLOT = re.compile(r"^event_(\d+)_(.+)$")
 #: Sentences of the per-event-name features (features.usage), for event name ``e``.
 _EVENT_SENTENCES = {
     "7d": lambda e: lambda v: f"{_count(v, repr(e) + ' event')} in the last 7 days",
     "30d": lambda e: lambda v: f"{_count(v, repr(e) + ' event')} in the last 30 days",
     "90d": lambda e: lambda v: f"{_count(v, repr(e) + ' event')} in the last 90 days",
-    "per_user_7d": lambda e: lambda v: f"{v:.1f} {e!r} events per active user in 7 days",
     "per_user_30d": lambda e: lambda v: f"{v:.1f} {e!r} events per active user in 30 days",
-    "wow_change": lambda e: lambda v: f"{e!r} events {_signed_percent(v)} week over week",
     "mom_change": lambda e: lambda v: f"{e!r} events {_signed_percent(v)} over the last 30 "
                                       "days",
 }
@@ -84,16 +83,21 @@ def describe(feature: str, value: object, event_names: Sequence[str] = ()) -> st
 
 
 def _writer(feature: str, event_names: Sequence[str]) -> Callable[[object], str] | None:
-    """The sentence writer of a feature; per-event features name their event
-    (``event_names[k - 1]`` for slot k)."""
+    """The sentence writer of a feature; per-event features name their event as the export
+    spells it (``event_names``: the tracked names, slot k the k-th)."""
     if feature in SENTENCES:
         return SENTENCES[feature]
-    slot = _EVENT_SLOT.match(feature)
-    if slot and slot.group(2) in _EVENT_SENTENCES:
-        k = int(slot.group(1))
+    parts = per_event_parts(feature)
+    if parts is None or parts[1] not in _EVENT_SENTENCES:
+        return None
+    event, measure = parts
+    if event.isdigit():
+        k = int(event)
         event = event_names[k - 1] if k <= len(event_names) else f"event {k}"
-        return _EVENT_SENTENCES[slot.group(2)](event)
-    return None
+    else:
+        event = dict(zip(event_feature_names(event_names), event_names,
+                         strict=True)).get(event, event)
+    return _EVENT_SENTENCES[measure](event)
 
 
 def describe_all(feature: str, values, event_names: Sequence[str] = ()) -> list[str]:
@@ -124,9 +128,18 @@ def values_and_sentences(values: pd.DataFrame, features: list[str], rows: np.nda
     return chosen_values, sentences
 
 
+#: Descriptive context: it helps the model, but a CSM cannot act on it, so it is a reason
+#: only for an account with no behavioural feature raising its risk.
+CONTEXT_FEATURES = ("plan", "billing_period", "segment", "industry", "tenure_days", "mrr",
+                    "seats")
+
+
 def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, *,
-                k: int = 3, event_names: Sequence[str] = ()) -> pd.DataFrame:
-    """The ``k`` largest contributions per account, largest |effect| first.
+                k: int = 3, event_names: Sequence[str] = (),
+                context: Sequence[str] = CONTEXT_FEATURES) -> pd.DataFrame:
+    """The ``k`` largest contributions per account, largest |effect| first, behaviour before
+    context: where a behavioural feature raises an account's risk, the ``context`` features
+    (``CONTEXT_FEATURES``) come after every behavioural one.
 
     ``contributions``: SHAP values per feature plus a ``bias`` column (the base value), one
     row per account; ``values``: the same accounts' feature values. Returns ``k`` rows per
@@ -138,7 +151,12 @@ def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, *,
     features = [c for c in contributions.columns if c != "bias"]
     effects = contributions[features].to_numpy(dtype=float)
     k = min(k, len(features))
-    order = np.argsort(-np.abs(effects), axis=1, kind="stable")[:, :k]
+    is_context = np.isin(features, list(context))
+    behaviour_raises = (effects[:, ~is_context] > 0).any(axis=1)
+    demoted = is_context[None, :] & behaviour_raises[:, None]
+    # |effect| ranks within each kind; a demoted feature ranks below every behavioural one
+    rank_by = np.abs(effects) - np.where(demoted, np.abs(effects).max(initial=0) + 1, 0)
+    order = np.argsort(-rank_by, axis=1, kind="stable")[:, :k]
     rows = np.repeat(np.arange(len(effects)), k)
     columns = order.ravel()
     chosen = effects[rows, columns]

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from features.event_vocabulary import readable_event_columns
 from models.churn.bundle import ChurnModelBundle
 from models.inputs import model_input
 from models.scoring.components import Component, component_scores
@@ -31,6 +32,8 @@ def score_accounts(features: pd.DataFrame, bundle: ChurnModelBundle, *,
     scores (``health_<component>``, models.scoring.components) follow the band.
     """
     frame = features.reset_index(drop=True)
+    if bundle.event_names:  # stored by slot, trained by event name
+        frame = readable_event_columns(frame, bundle.event_names)
     inputs = model_input(frame)
     predictions = bundle.predict(None, inputs)
     risk = predictions["churn_probability"].to_numpy()

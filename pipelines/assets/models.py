@@ -37,7 +37,15 @@ from models.analysis.model_quality import reference_predictions
 from models.churn.baselines import HEALTH_WEIGHTS, correlation_weights
 from models.churn.bundle import train_bundle
 from models.churn.classifier import ClassifierConfig
-from models.churn.evaluation import BASELINES, best_candidate, evaluate_walk_forward, pooled_summary
+from models.churn.evaluation import (
+    BASELINES,
+    TEXTBOOK,
+    chosen_candidate,
+    chosen_line,
+    evaluate_walk_forward,
+    pooled_summary,
+)
+from models.churn.logistic import LogisticConfig
 from models.churn.survival import SurvivalConfig
 from models.expansion.model import (
     decide_expansion_promotion,
@@ -85,7 +93,9 @@ def churn_model_validation(context: AssetExecutionContext, settings: AccountHeal
     classifier, survival = ClassifierConfig(), SurvivalConfig()
     result = evaluate_walk_forward(training_set, folds, classifier_config=classifier,
                                    survival_config=survival,
-                                   max_training_rows=settings.max_training_rows)
+                                   max_training_rows=settings.max_training_rows,
+                                   horizon_days=settings.horizon_days,
+                                   promotion_margin=settings.promotion_margin)
     params = {
         "horizon_days": settings.horizon_days, "n_folds": len(folds),
         "fold_origins": ",".join(f.origin.date().isoformat() for f in folds),
@@ -97,6 +107,7 @@ def churn_model_validation(context: AssetExecutionContext, settings: AccountHeal
         "features_left_out": ",".join(informative_columns(
             training_set, feature_columns(training_set))[1]) or "none",
         **{f"xgboost.{k}": v for k, v in classifier.params().items()},
+        **{f"logistic.{k}": v for k, v in LogisticConfig().params().items()},
         **{f"cox.{k}": v for k, v in vars(survival).items()},
     }
     run_id = log_walk_forward(result, folds, params,
@@ -107,7 +118,7 @@ def churn_model_validation(context: AssetExecutionContext, settings: AccountHeal
         "pooled_metrics": MetadataValue.md(summary.to_markdown(floatfmt=".4f")),
         "top_shap_features": ", ".join(result.shap_importance.index[:10]),
         "ph_assumption_violations": int(result.proportional_hazards["violates"].sum()),
-        "folds": len(folds), "best_candidate": best_candidate(result.pooled_metrics),
+        "folds": len(folds), "chosen_candidate": chosen_line(result.pooled_metrics),
         "features_left_out": ", ".join(informative_columns(
             training_set, feature_columns(training_set))[1]) or "none",
     })
@@ -118,11 +129,12 @@ def churn_model_validation(context: AssetExecutionContext, settings: AccountHeal
 def churn_model(context: AssetExecutionContext, settings: AccountHealthSettings,
                 mlflow_tracking: MlflowTracking, training_set: pd.DataFrame,
                 churn_model_validation: pd.DataFrame) -> pd.DataFrame:
-    """The candidate classifier with the best walk-forward ROC AUC, with the Cox model,
-    fitted on all rows, logged and registered in MLflow (tagged with the candidate)."""
+    """The candidate classifier the walk-forward evidence chose (the simplest within one
+    standard error of the best), with its horizon curve, fitted on all rows, logged and
+    registered in MLflow (tagged with the candidate)."""
     mlflow_tracking.activate()
     run_id = churn_model_validation["mlflow_run_id"].iloc[0]
-    candidate = best_candidate(churn_model_validation)
+    candidate = chosen_candidate(churn_model_validation)
     bundle = train_bundle(training_set, horizon_days=settings.horizon_days,
                           candidate=candidate,
                           event_names=settings.event_taxonomy().tracked_events,
@@ -140,7 +152,8 @@ def churn_model(context: AssetExecutionContext, settings: AccountHealthSettings,
 def churn_model_promotion(context: AssetExecutionContext, settings: AccountHealthSettings,
                           mlflow_tracking: MlflowTracking, churn_model: pd.DataFrame,
                           churn_model_validation: pd.DataFrame) -> pd.DataFrame:
-    """Champion if it beats the champion and baselines by the margin, else challenger (a
+    """Champion if it beats the textbook model, the champion and the baselines by the
+    margin, else challenger (a
     day is then scored by the champion, or without one, by this version, marked as below
     the bar)."""
     mlflow_tracking.activate()
@@ -151,7 +164,8 @@ def churn_model_promotion(context: AssetExecutionContext, settings: AccountHealt
     decision = decide_promotion(
         pooled.loc[candidate].to_dict(),
         {b: pooled.loc[b].to_dict() for b in BASELINES if b in pooled.index},
-        champion, margin=settings.promotion_margin, auc_floor=settings.auc_floor)
+        champion, margin=settings.promotion_margin, auc_floor=settings.auc_floor,
+        textbook=None if candidate == TEXTBOOK else pooled.loc[TEXTBOOK].to_dict())
     alias = apply_decision(version, decision)
     context.add_output_metadata({"version": version, "alias": alias, "reason": decision.reason})
     return pd.DataFrame([{"version": version, "alias": alias, "promoted": decision.promote,

@@ -21,6 +21,7 @@ from dagster import (
 
 from features import retention
 from features import retention_kpis as retention_kpis_module
+from features.event_vocabulary import readable_event_columns
 from features.labels import active_periods
 from models.analysis import model_quality
 from models.analysis.drift import DriftThresholds, feature_drift
@@ -163,7 +164,8 @@ def feature_drift_asset(context: AssetExecutionContext, settings: AccountHealthS
         snapshot_file = settings.snapshot_dir() / f"{day:%Y-%m-%d}.parquet"
         if not snapshot_file.exists():
             raise Failure(f"no account_snapshot for {day:%Y-%m-%d}; materialise it first")
-        today = pd.read_parquet(snapshot_file)
+        today = readable_event_columns(pd.read_parquet(snapshot_file),
+                                       settings.event_taxonomy().tracked_events)
         tables.append(feature_drift(training_set, today, features, thresholds=thresholds,
                                     exempt=exempt).assign(as_of_date=day))
     result = pd.concat(tables, ignore_index=True)

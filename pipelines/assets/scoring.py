@@ -24,6 +24,7 @@ from dagster import (
 
 from feature_repo.definitions import CHURN_FEATURE_SERVICE
 from feature_repo.store import day_features
+from features.event_vocabulary import readable_event_columns
 from features.retention_kpis import churn_events
 from models.alerts.engine import email_message, evaluate_alerts, webhook_payload
 from models.alerts.routing import RoutingConfig, deliveries
@@ -133,7 +134,9 @@ def scored_opportunities(context: AssetExecutionContext, settings: AccountHealth
         if champion is None:
             table = pd.DataFrame({c: [] for c in OPPORTUNITY_COLUMNS})
         else:
-            features = pd.read_parquet(settings.asset_file("account_snapshot", day))
+            features = readable_event_columns(
+                pd.read_parquet(settings.asset_file("account_snapshot", day)),
+                settings.event_taxonomy().tracked_events)
             scores = account_scores[pd.to_datetime(account_scores["as_of"]) == day]
             table = score_opportunities(features, scores, champion[0], day=day)
         export_day(settings, "opportunities", day, table)

@@ -24,7 +24,7 @@ from pipelines.resources import AccountHealthSettings, FeastFeatureStore
 def training_set(context: AssetExecutionContext, settings: AccountHealthSettings,
                  feast: FeastFeatureStore, subscriptions: pd.DataFrame) -> pd.DataFrame:
     """Labelled snapshots every ``training_cadence_days`` (churn, and expansion, within the
-    horizon) with point-in-time features."""
+    horizon) with point-in-time features, each per-event feature named after its event."""
     days = settings.snapshot_days()
     if not days:
         raise ValueError("account_snapshot has no partitions yet; materialise it first")
@@ -36,7 +36,8 @@ def training_set(context: AssetExecutionContext, settings: AccountHealthSettings
                                                horizon_days=settings.horizon_days))
     labels = label_rows(subscriptions, as_of, horizon_days=settings.horizon_days,
                         observed_until=last)
-    training = build_training_set(feast.open(), labels, feature_service=CHURN_FEATURE_SERVICE)
+    training = build_training_set(feast.open(), labels, feature_service=CHURN_FEATURE_SERVICE,
+                                  event_names=settings.event_taxonomy().tracked_events)
     # the expansion label of the same rows (features.expansion_events): a second target
     training = pd.concat([training, expansion_labels(
         training, expansion_events(subscriptions), horizon_days=settings.horizon_days,
