@@ -8,7 +8,7 @@ year, churn led by behaviour the fixed usage features do not name), each at thre
 and three seeds. One export's AUC moves by a few hundredths by chance; a modelling choice
 is judged by the whole table.
 
-    .venv/bin/python benchmarks/candidates.py --readme          # 18 exports (~40 minutes)
+    .venv/bin/python benchmarks/candidates.py --readme          # 18 exports (~10 minutes)
     .venv/bin/python benchmarks/candidates.py --sizes 300 --seeds 1   # a quick look
 
 Writes its table into benchmarks/README.md (section "Candidate models") with --readme.
