@@ -54,6 +54,12 @@ def to_utc(values: pd.Series) -> pd.Series:
     rest = text.notna() & parsed.isna()
     if not rest.any():
         return parsed
+    numeric = rest & text.str.fullmatch(_EPOCH_NUMBER).fillna(False).astype(bool)
+    if numeric.any():
+        # a compact date such as 20250101 is too small for an epoch time and reads as ISO
+        epoch = epoch_times(text[numeric]).dropna()
+        parsed[epoch.index] = epoch
+        rest[epoch.index] = False
     text = text[rest]
     has_offset = text.str.contains(_EXPLICIT_OFFSET, regex=True).fillna(False).astype(bool)
     for mask in (has_offset, ~has_offset):
@@ -61,6 +67,28 @@ def to_utc(values: pd.Series) -> pd.Series:
             parsed[mask[mask].index] = pd.to_datetime(
                 text[mask].astype(object), utc=True, errors="coerce", format="ISO8601")
     return parsed
+
+
+#: A bare number where a time is expected: time since 1970 (``epoch_times``).
+_EPOCH_NUMBER = r"-?\d+(?:\.\d+)?"
+#: Units of epoch numbers by magnitude (lower bound of |value|): for instants between 1973
+#: and 5138 the four units do not overlap, so the magnitude tells which one an export used.
+_EPOCH_UNITS = ((1e17, "ns"), (1e14, "us"), (1e11, "ms"), (1e8, "s"))
+
+
+def epoch_times(numbers: pd.Series) -> pd.Series:
+    """UTC timestamps of epoch numbers (seconds, milliseconds, microseconds or nanoseconds
+    since 1970-01-01 UTC, told apart by magnitude); NaT for a number too small to be any."""
+    values = pd.to_numeric(numbers.astype(object), errors="coerce")
+    magnitude = values.abs()
+    result = pd.Series(pd.NaT, index=numbers.index, dtype="datetime64[ns, UTC]")
+    upper = np.inf
+    for lower, unit in _EPOCH_UNITS:
+        in_unit = (magnitude >= lower) & (magnitude < upper)
+        if in_unit.any():
+            result[in_unit] = pd.to_datetime(values[in_unit], unit=unit, utc=True)
+        upper = lower
+    return result
 
 
 #: Layouts nearly every export uses, parsed by Arrow's C++ strptime (about 20 times faster
@@ -179,6 +207,10 @@ def check_table(
             reasons.add(present[column] & typed[column].isna(),
                         lambda rows, c=column, k=kind: f"{c} '" + _show(frame.loc[rows, c])
                         + f"' is not a valid {k}")
+        if kind in ("number", "integer"):
+            reasons.add(np.isinf(typed[column]),
+                        lambda rows, c=column: f"{c} '" + _show(frame.loc[rows, c])
+                        + "' is not a finite number")
         if kind == "integer":
             fractional = typed[column].notna() & (typed[column] % 1 != 0)
             reasons.add(fractional, lambda rows, c=column: f"{c} '" + _show(frame.loc[rows, c])

@@ -264,3 +264,37 @@ def test_a_rejected_account_row_keeps_its_dependants(tmp_path):
     assert "s10" in result.accepted["subscription_id"].tolist()
     unknown = result.quarantine[result.quarantine["reason"].str.contains("unknown account_id")]
     assert unknown["record_id"].tolist() == ["s2", "s3", "s4", "s5", "s6", "s7", "s9"]
+
+
+def test_non_finite_numbers_are_quarantined_with_a_reason(tmp_path):
+    subscriptions = ("subscription_id,account_id,plan,mrr,currency,start_date,end_date,"
+                     "billing_period,seats,status,cancel_reason\n"
+                     + "".join(f"s{i},a{i},growth,{mrr},USD,2025-01-01,,monthly,4,active,\n"
+                               for i, mrr in enumerate(["100", "inf", "-inf", "1e400"])))
+    result = validate_csv(tmp_path, "subscriptions", subscriptions)
+    assert result.accepted["subscription_id"].tolist() == ["s0"]
+    reasons = result.quarantine.set_index("record_id")["reason"]
+    assert reasons["s1"] == "mrr 'inf' is not a finite number"
+    assert reasons["s2"].startswith("mrr '-inf' is not a finite number")
+    assert reasons["s3"].startswith("mrr '1e400' is not")
+    invoices = validate_csv(tmp_path, "invoices", "invoice_id,account_id,issued_at,amount,"
+                            "status\ni1,a1,2026-01-01,Infinity,paid\ni2,a1,2026-01-01,10,paid\n")
+    assert invoices.accepted["invoice_id"].tolist() == ["i2"]
+    assert invoices.quarantine["reason"].tolist() == ["amount 'Infinity' is not a finite number"]
+
+
+def test_epoch_times_read_as_the_same_instants_as_their_iso_twins(tmp_path):
+    iso = ["2026-10-01T08:00:00Z", "2026-10-02T09:30:15Z"]
+    seconds = ["1790841600", "1790933415"]  # written by hand: 2026-10-01 08:00:00 UTC, ...
+    milliseconds = ["1790841600000", "1790933415250"]
+    frames = {}
+    for name, times in (("iso", iso), ("s", seconds), ("ms", milliseconds)):
+        rows = "".join(f"e{i},a1,u1,{t},login\n" for i, t in enumerate(times))
+        frames[name] = validate_csv(tmp_path, "events", EVENTS_HEADER + rows).accepted
+    assert frames["s"]["event_time"].tolist() == frames["iso"]["event_time"].tolist()
+    assert frames["ms"]["event_time"].iloc[0] == frames["iso"]["event_time"].iloc[0]
+    assert frames["ms"]["event_time"].iloc[1] == (frames["iso"]["event_time"].iloc[1]
+                                                  + pd.Timedelta(milliseconds=250))
+    # numbers in a Parquet export too; a compact ISO date is still a date
+    assert to_utc(pd.Series([1790841600])).iloc[0] == frames["iso"]["event_time"].iloc[0]
+    assert to_utc(pd.Series(["20261001"])).iloc[0] == pd.Timestamp("2026-10-01", tz="UTC")
