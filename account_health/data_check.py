@@ -3,8 +3,8 @@
 Per table: rows, date range, the columns found and mapped, the share of rows that would be
 quarantined and why; descriptive values outside the documented sets with the mapping lines
 to paste; the export's event names with their volumes; how many walk-forward folds the
-history allows; the ``ACCOUNT_HEALTH_START_DATE`` the export needs. Anything that would
-stop the run is a problem, and the command exits non-zero.
+history allows. Anything that would stop the run is a problem, and the command exits
+non-zero.
 """
 
 from __future__ import annotations
@@ -170,12 +170,20 @@ def _events(check: DataCheck, settings: AccountHealthSettings, frame: pd.DataFra
         check.problems.append("events: no event has a valid event_time")
         return
     first, last = times.min(), times.max()
-    if first < settings.start_timestamp():
+    start = settings.start_timestamp()
+    if last < start:
+        check.problems.append(
+            f"events: every event_time is before the pipeline start {start:%Y-%m-%d} (the "
+            f"data runs {first:%Y-%m-%d} to {last:%Y-%m-%d}); unset "
+            "ACCOUNT_HEALTH_START_DATE, or set it on or before the first day you want")
+        return
+    if first < start:
         check.lines.append(
-            f"events start {first:%Y-%m-%d}, before the pipeline start "
-            f"{settings.start_timestamp():%Y-%m-%d}: earlier events are quarantined unless "
-            f"you set ACCOUNT_HEALTH_START_DATE={first:%Y-%m-%d}")
-        first = settings.start_timestamp()
+            f"events start {first:%Y-%m-%d}, before the pipeline start {start:%Y-%m-%d}: "
+            + (f"earlier events are quarantined unless you set ACCOUNT_HEALTH_START_DATE="
+               f"{first:%Y-%m-%d}" if settings.pipeline_start_date else
+               "earlier times are taken as broken clocks and quarantined"))
+        first = start
     last_day = min(last, settings.current_time()).tz_localize(None).normalize()
     dates = training_as_of_dates(first.tz_localize(None), last_day,
                                  horizon_days=settings.horizon_days,

@@ -28,7 +28,10 @@ from pipelines.io_manager import asset_file, day_key
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT_DIR = REPO_ROOT / "output"
+#: Where daily partitions begin before any run has recorded where the data begins.
 DEFAULT_START_DATE = "2025-01-01"
+#: Without a start setting, earlier times are broken clocks (epoch zero, 1900), not history.
+EARLIEST_DATA_DATE = "2000-01-01"
 
 
 class AccountHealthSettings(ConfigurableResource):
@@ -37,7 +40,8 @@ class AccountHealthSettings(ConfigurableResource):
     data_dir: str
     output_dir: str
     mapping_file: str = ""
-    pipeline_start_date: str = DEFAULT_START_DATE
+    #: First day data is taken from (ISO date); empty: wherever the data begins.
+    pipeline_start_date: str = ""
     max_quarantine_rate: float = 0.05
     #: Share of a required table's rows that may be quarantined before the run stops after
     #: ingestion instead of learning from what is left.
@@ -90,7 +94,8 @@ class AccountHealthSettings(ConfigurableResource):
         return pd.Timestamp(self.now, tz="UTC") if self.now else pd.Timestamp.now(tz="UTC")
 
     def start_timestamp(self) -> pd.Timestamp:
-        return pd.Timestamp(self.pipeline_start_date, tz="UTC")
+        """The earliest time data is taken from: the setting, else ``EARLIEST_DATA_DATE``."""
+        return pd.Timestamp(self.pipeline_start_date or EARLIEST_DATA_DATE, tz="UTC")
 
     def walk_forward_folds(self, as_of_dates: pd.Series) -> list[Fold]:
         """The rolling origins the history allows (at most ``n_folds``, at least two, at

@@ -37,7 +37,8 @@ def event_day_range(settings: AccountHealthSettings) -> tuple[str, str]:
     yesterday = (now - pd.Timedelta(days=1)).normalize()
     times = times[(times >= settings.start_timestamp()) & (times <= now)]
     if times.empty:
-        raise SystemExit("no events fall between ACCOUNT_HEALTH_START_DATE and now")
+        raise SystemExit(f"no events fall between the pipeline start "
+                         f"{settings.start_timestamp():%Y-%m-%d} and now ({now:%Y-%m-%d})")
     first = times.min().normalize()
     last = min(times.max().normalize(), yesterday)
     return first.strftime("%Y-%m-%d"), last.strftime("%Y-%m-%d")

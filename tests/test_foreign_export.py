@@ -157,3 +157,26 @@ def test_the_run_summary_shows_the_textbook_model_beside_the_chosen_one(messagin
     printed = capsys.readouterr().out
     assert "| textbook" in printed and "| xgboost" in printed
     assert "chosen: " in printed and "textbook model" in printed
+
+
+def test_an_export_from_2020_starts_with_no_setting_but_its_folder(tmp_path):
+    from account_health.demo_data import DemoConfig, generate_to_dir
+    from pipelines.run import event_day_range
+
+    data = tmp_path / "old"
+    generate_to_dir(data, DemoConfig(accounts=40, months=8, seed=3,
+                                     end_date=date(2021, 4, 30)))
+    settings = make_settings(data, tmp_path / "out", now="2021-05-01T06:00:00")
+    assert settings.pipeline_start_date == ""  # nothing set
+    check = check_data(settings)
+    assert check.ok, check.problems
+    assert not any("pipeline start" in line for line in check.lines)
+    first_day, last_day = event_day_range(settings)
+    assert first_day.startswith("2020-") and last_day == "2021-04-30"
+    # a start set after the data ends is a problem that says so, never a negative count
+    late = check_data(make_settings(data, tmp_path / "out", now="2021-05-01T06:00:00",
+                                    pipeline_start_date="2025-01-01"))
+    assert not late.ok
+    assert any("every event_time is before the pipeline start 2025-01-01" in p
+               for p in late.problems)
+    assert not re.search(r"\(-\d+ days\)|-\d+ more days", "\n".join(late.problems))
