@@ -159,13 +159,13 @@ def feature_drift_asset(context: AssetExecutionContext, settings: AccountHealthS
                                  ks=settings.drift_ks_threshold)
     exempt = tuple(f.strip() for f in settings.drift_exempt_features.split(",") if f.strip())
     days = run_days(context)
+    event_names = settings.event_taxonomy().tracked_events
     tables = []
     for day in days:
         snapshot_file = settings.snapshot_dir() / f"{day:%Y-%m-%d}.parquet"
         if not snapshot_file.exists():
             raise Failure(f"no account_snapshot for {day:%Y-%m-%d}; materialise it first")
-        today = readable_event_columns(pd.read_parquet(snapshot_file),
-                                       settings.event_taxonomy().tracked_events)
+        today = readable_event_columns(pd.read_parquet(snapshot_file), event_names)
         tables.append(feature_drift(training_set, today, features, thresholds=thresholds,
                                     exempt=exempt).assign(as_of_date=day))
     result = pd.concat(tables, ignore_index=True)

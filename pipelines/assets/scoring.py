@@ -129,14 +129,15 @@ def scored_opportunities(context: AssetExecutionContext, settings: AccountHealth
     ``output/opportunities/<day>.csv``. Empty, with the reason, while the registry has no
     expansion champion (a model that does not beat the rubric is never one)."""
     champion = mlflow_tracking.load_champion(EXPANSION_MODEL, required=False)
+    event_names = settings.event_taxonomy().tracked_events
     tables = []
     for day in run_days(context):
         if champion is None:
             table = pd.DataFrame({c: [] for c in OPPORTUNITY_COLUMNS})
         else:
+            # stored by slot, the expansion model learned them by event name
             features = readable_event_columns(
-                pd.read_parquet(settings.asset_file("account_snapshot", day)),
-                settings.event_taxonomy().tracked_events)
+                pd.read_parquet(settings.asset_file("account_snapshot", day)), event_names)
             scores = account_scores[pd.to_datetime(account_scores["as_of"]) == day]
             table = score_opportunities(features, scores, champion[0], day=day)
         export_day(settings, "opportunities", day, table)
