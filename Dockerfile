@@ -14,7 +14,8 @@ ENV PYTHONUNBUFFERED=1 \
     UV_PROJECT_ENVIRONMENT=/opt/venv \
     UV_COMPILE_BYTECODE=1 \
     PATH=/opt/venv/bin:$PATH \
-    DAGSTER_HOME=/opt/dagster/home
+    DAGSTER_HOME=/opt/dagster/home \
+    DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=true
 
 WORKDIR /app
 # Dependencies first, so code changes do not re-install them.

@@ -57,7 +57,9 @@ bench-daily-200k: $(STAMP)
 	$(VENV)/bin/python benchmarks/run.py --accounts 200000 --daily-only --history-ratio --readme
 
 dagster-ui: $(STAMP)
-	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/output/dagster_home} $(VENV)/bin/dagster dev -m pipelines.definitions
+	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/output/dagster_home} \
+	DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=$${DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS:-true} \
+	$(VENV)/bin/dagster dev -m pipelines.definitions
 
 mlflow-ui: $(STAMP)
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/output/mlflow/mlflow.db --port 5000

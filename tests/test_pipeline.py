@@ -258,6 +258,25 @@ def test_run_job_records_the_named_job_and_one_progress_line_per_step(tiny_data_
     assert len(steps) == len(set(steps))  # each step once
 
 
+def test_a_range_run_plans_once_per_asset_and_records_every_day(tiny_data_dir, tmp_path,
+                                                                monkeypatch):
+    from dagster import AssetKey
+
+    from pipelines.run import PLANNED_EVENTS_AS_RANGES, run_job
+
+    monkeypatch.delenv(PLANNED_EVENTS_AS_RANGES, raising=False)  # run_job turns it on
+    instance = DagsterInstance.ephemeral()
+    result = run_job(make_settings(tiny_data_dir, tmp_path), "feature_pipeline", instance,
+                     first_day="2026-10-01", last_day="2026-10-31", progress=False)
+    assert result.success
+
+    snapshot = AssetKey("account_snapshot")
+    planned = instance.fetch_planned_materializations(snapshot, limit=1000).records
+    assert len(planned) == 1  # not one per day of the range
+    assert len(instance.fetch_materializations(snapshot, limit=1000).records) == 31
+    assert len(instance.get_materialized_partitions(snapshot)) == 31
+
+
 def test_daily_partitions_begin_where_the_recorded_data_begins(tmp_path, monkeypatch):
     from pipelines.partitions import partitions_start
     from pipelines.resources import DEFAULT_START_DATE, settings_from_env
