@@ -9,17 +9,28 @@ non-zero.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
-from features.contract import CONTRACT, REQUIRED_TABLES, ContractError, day_files, read_table
+from features.contract import (
+    CONTRACT,
+    REQUIRED_TABLES,
+    ContractError,
+    day_files,
+    read_table,
+    read_table_batches,
+)
 from features.event_vocabulary import top_event_names
 from features.row_checks import (
+    LABEL_WARNING_COLUMNS,
     check_table,
     event_times,
     export_account_ids,
     label_warnings,
+    quarantine_rows,
     quarantine_stop,
     reason_kind,
     unplaceable_events,
@@ -41,28 +52,38 @@ class DataCheck:
 
     lines: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: First and last UTC day (YYYY-MM-DD) of the events a daily partition can hold, the
+    #: last no later than yesterday: the days a run covers. None without such events.
+    event_days: tuple[str, str] | None = None
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def check_data(settings: AccountHealthSettings) -> DataCheck:
-    """Check the export in ``settings.data_dir`` against the contract and the settings."""
+def check_data(settings: AccountHealthSettings, *, event_rows: bool = True) -> DataCheck:
+    """Check the export in ``settings.data_dir`` against the contract and the settings.
+
+    Events are read in batches (``EVENT_BATCH_ROWS``), so memory stays bounded whatever the
+    export's size. ``event_rows=False`` leaves the events' row checks to ingestion (which
+    quarantines, reports and stops on the same rules) and reads only what the summary,
+    the event names and the folds need.
+    """
     check = DataCheck()
     mapping = settings.mapping()
     frames: dict[str, pd.DataFrame] = {}
     left_out = []
     for table, spec in CONTRACT.items():
+        if table == "events":
+            continue
         try:
             frames[table] = _read(settings, table)
         except ContractError as exc:
             (check.problems if spec.required else left_out).append(f"{table}: {exc}")
         except FileNotFoundError:
             if spec.required:
-                check.problems.append(
-                    f"{table}: not found in {settings.data_dir}; expected {table}.csv, "
-                    f"{table}.parquet" + (" or events/<day> files" if table == "events" else ""))
+                check.problems.append(f"{table}: not found in {settings.data_dir}; expected "
+                                      f"{table}.csv or {table}.parquet")
             else:
                 left_out.append(f"{table}: absent (optional; its features are left out)")
     # as ingestion does: a row's account must be in the accounts table, or without one, in
@@ -71,26 +92,48 @@ def check_data(settings: AccountHealthSettings) -> DataCheck:
     parents = in_accounts if in_accounts is not None else (
         export_account_ids(frames["subscriptions"]) if "subscriptions" in frames else None)
     summaries, quarantines, warnings = [], [], []
-    for table, frame in frames.items():
-        known = {"accounts": None, "subscriptions": in_accounts}.get(table, parents)
-        result, quarantine = _validate(settings, table, frame, known)
+
+    def report(table: str, rows: int, columns: list[str], dates: str, quarantine: pd.DataFrame,
+               quarantined_rows: int, kinds: pd.Series) -> None:
         mapped = mapping.columns.get(table, {})
-        dates = _date_range(frame, table)
         check.lines.append(
-            f"{table}: {len(frame):,} rows{dates}; columns "
-            + ", ".join(c for c in frame.columns if c != "source_row")
+            f"{table}: {rows:,} rows{dates}; columns "
+            + ", ".join(c for c in columns if c != "source_row")
             + (f" (mapped: {', '.join(f'{a} -> {b}' for a, b in mapped.items())})"
                if mapped else ""))
-        share = len(quarantine) / max(len(frame), 1)
-        if len(quarantine):
-            kinds = reason_kind(quarantine["reason"].reset_index(drop=True)).value_counts()
-            check.lines.append(f"  {len(quarantine):,} rows ({share:.1%}) would be "
+        share = quarantined_rows / max(rows, 1)
+        if quarantined_rows:
+            check.lines.append(f"  {quarantined_rows:,} rows ({share:.1%}) would be "
                                "quarantined: " + "; ".join(f"{k} ×{n:,}"
                                                            for k, n in kinds.head(4).items()))
-        summaries.append({"table": table, "input_rows": len(frame),
-                          "quarantined_rows": len(quarantine), "quarantine_rate": share})
+        summaries.append({"table": table, "input_rows": rows,
+                          "quarantined_rows": quarantined_rows, "quarantine_rate": share})
         quarantines.append(quarantine)
+
+    for table, frame in frames.items():
+        known = {"accounts": None, "subscriptions": in_accounts}.get(table, parents)
+        result = check_table(table, frame, source_file=table, now=settings.current_time(),
+                             known_accounts=known,
+                             reporting_currency=mapping.reporting_currency)
+        quarantine = result.quarantine
+        report(table, len(frame), list(frame.columns), _date_range(frame, table), quarantine,
+               len(quarantine), reason_kind(quarantine["reason"].reset_index(drop=True))
+               .value_counts())
         warnings.append(label_warnings(table, result.accepted))
+    tally = None
+    try:
+        tally = _tally_events(settings, parents, validate=event_rows)
+    except ContractError as exc:
+        check.problems.append(f"events: {exc}")
+    except FileNotFoundError:
+        check.problems.append(f"events: not found in {settings.data_dir}; expected "
+                              "events.csv, events.parquet or events/<day> files")
+    if tally is not None:
+        report("events", tally.rows, tally.columns, tally.date_range(), tally.quarantine_sample,
+               tally.quarantined_rows, tally.reason_kinds.sort_values(ascending=False))
+        if not event_rows:
+            check.lines.append("  (row checks of events run at ingestion)")
+        warnings.append(tally.label_warnings())
     if quarantines:
         stop = quarantine_stop(pd.DataFrame(summaries), pd.concat(quarantines),
                                limit=settings.max_required_quarantine_share,
@@ -104,41 +147,171 @@ def check_data(settings: AccountHealthSettings) -> DataCheck:
         check.lines += [f"  {w.table}.{w.column} '{w.value}' on {w.rows:,} rows: "
                         f"{w.mapping_line}" for w in kept.itertuples()]
     check.lines += left_out
-    if "events" in frames:
-        _events(check, settings, frames["events"])
+    if tally is not None:
+        _events(check, settings, tally)
+        check.event_days = tally.days(settings.current_time())
+        if check.event_days is None and check.ok:
+            check.problems.append(
+                f"events: none falls between {settings.start_timestamp():%Y-%m-%d} and now "
+                f"({settings.current_time():%Y-%m-%d}), so no day can be computed")
     return check
+
+
+#: Event rows checked at a time: the check's memory stays bounded whatever the export's size.
+EVENT_BATCH_ROWS = 500_000
+#: Quarantined event rows kept to explain a stop (the counts cover every row).
+QUARANTINE_SAMPLE_ROWS = 10_000
+
+
+@dataclass
+class EventTally:
+    """What the check keeps of the events, batch by batch: counts, never the rows."""
+
+    rows: int = 0
+    columns: list[str] = field(default_factory=list)
+    quarantined_rows: int = 0
+    reason_kinds: pd.Series = field(default_factory=lambda: pd.Series(dtype="int64"))
+    quarantine_sample: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Events per account and event name (``event_count`` summed).
+    usage: pd.DataFrame = field(default_factory=pd.DataFrame)
+    warnings: list[pd.DataFrame] = field(default_factory=list)
+    #: Valid event times: all of them, and those a daily partition can hold.
+    first: pd.Timestamp | None = None
+    last: pd.Timestamp | None = None
+    first_placeable: pd.Timestamp | None = None
+    last_placeable: pd.Timestamp | None = None
+    #: Hashes of accepted event ids, for duplicates across batches.
+    seen_ids: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
+
+    def days(self, now: pd.Timestamp) -> tuple[str, str] | None:
+        """The first and last day of placeable events, the last no later than yesterday."""
+        if self.first_placeable is None:
+            return None
+        yesterday = (now - pd.Timedelta(days=1)).normalize()
+        first = self.first_placeable.normalize()
+        last = min(self.last_placeable.normalize(), yesterday)
+        return first.strftime("%Y-%m-%d"), last.strftime("%Y-%m-%d")
+
+    def date_range(self) -> str:
+        return "" if self.first is None else f", {self.first:%Y-%m-%d} to {self.last:%Y-%m-%d}"
+
+    def label_warnings(self) -> pd.DataFrame:
+        found = [w for w in self.warnings if len(w)]
+        if not found:
+            return pd.DataFrame(columns=LABEL_WARNING_COLUMNS)
+        keys = [c for c in LABEL_WARNING_COLUMNS if c != "rows"]
+        return (pd.concat(found, ignore_index=True).groupby(keys, as_index=False)["rows"]
+                .sum()[LABEL_WARNING_COLUMNS])
+
+    def add_quarantine(self, quarantine: pd.DataFrame) -> None:
+        if quarantine.empty:
+            return
+        self.quarantined_rows += len(quarantine)
+        kinds = reason_kind(quarantine["reason"].reset_index(drop=True)).value_counts()
+        self.reason_kinds = self.reason_kinds.add(kinds, fill_value=0).astype("int64")
+        room = QUARANTINE_SAMPLE_ROWS - len(self.quarantine_sample)
+        if room > 0:
+            self.quarantine_sample = pd.concat([self.quarantine_sample, quarantine.head(room)],
+                                               ignore_index=True)
+
+    def add_times(self, times: pd.Series, placeable: pd.Series) -> None:
+        valid, kept = times.dropna(), times[placeable].dropna()
+        if len(valid):
+            self.first = _earliest(self.first, valid.min())
+            self.last = _latest(self.last, valid.max())
+        if len(kept):
+            self.first_placeable = _earliest(self.first_placeable, kept.min())
+            self.last_placeable = _latest(self.last_placeable, kept.max())
+
+    def add_usage(self, events: pd.DataFrame) -> None:
+        counts = (pd.to_numeric(events["event_count"], errors="coerce").fillna(1)
+                  if "event_count" in events else pd.Series(1.0, index=events.index))
+        usage = (events.assign(event_count=counts.to_numpy(),
+                               event_name=events["event_name"].astype(str),
+                               account_id=events["account_id"].astype(str))
+                 .groupby(["account_id", "event_name"], as_index=False)["event_count"].sum())
+        self.usage = usage if self.usage.empty else (
+            pd.concat([self.usage, usage]).groupby(["account_id", "event_name"],
+                                                   as_index=False)["event_count"].sum())
+
+    def duplicates_of_earlier_batches(self, accepted: pd.DataFrame) -> pd.Series:
+        """Accepted rows whose event id an earlier batch accepted; remembers this batch's."""
+        hashes = pd.util.hash_array(accepted["event_id"].astype(str).to_numpy(object))
+        repeated = np.zeros(len(hashes), dtype=bool)
+        if len(self.seen_ids):
+            position = np.searchsorted(self.seen_ids, hashes).clip(max=len(self.seen_ids) - 1)
+            repeated = self.seen_ids[position] == hashes
+        # two sorted runs: the stable sort merges them in linear time
+        self.seen_ids = np.sort(np.concatenate([self.seen_ids, np.sort(hashes)]), kind="stable")
+        return pd.Series(repeated, index=accepted.index)
+
+
+def _earliest(a: pd.Timestamp | None, b: pd.Timestamp) -> pd.Timestamp:
+    return b if a is None else min(a, b)
+
+
+def _latest(a: pd.Timestamp | None, b: pd.Timestamp) -> pd.Timestamp:
+    return b if a is None else max(a, b)
+
+
+def _event_batches(settings: AccountHealthSettings) -> Iterator[pd.DataFrame]:
+    path = settings.table_file("events")
+    if path is None:
+        raise FileNotFoundError("events")
+    if not path.is_dir():
+        yield from read_table_batches(path, "events", settings.mapping(),
+                                      batch_rows=EVENT_BATCH_ROWS)
+        return
+    files = day_files(path)
+    if not files:
+        raise ContractError(f"{path.name}/ holds no day files")
+    offset = 0
+    for file in files.values():
+        frame = read_table(file, "events", settings.mapping())
+        frame["source_row"] += offset
+        offset += len(frame)
+        yield frame
+
+
+def _tally_events(settings: AccountHealthSettings, known: pd.Index | None, *,
+                  validate: bool) -> EventTally:
+    """The events' counts, times, usage and (``validate``) quarantine as ingestion would
+    make them, one batch at a time."""
+    now, start = settings.current_time(), settings.start_timestamp()
+    tally = EventTally()
+    for batch in _event_batches(settings):
+        tally.rows += len(batch)
+        tally.columns = tally.columns or list(batch.columns)
+        times = event_times(batch)
+        placeable = times.notna() & (times >= start) & (times <= now)
+        tally.add_times(times, placeable)
+        if not validate:
+            tally.add_usage(batch[placeable.to_numpy()])
+            continue
+        unplaceable = unplaceable_events(batch, times, source_file="events",
+                                         pipeline_start=start, now=now)
+        result = check_table("events", batch[placeable.to_numpy()], source_file="events",
+                             now=now, known_accounts=known)
+        accepted = result.accepted
+        repeated = tally.duplicates_of_earlier_batches(accepted)
+        if repeated.any():
+            tally.add_quarantine(quarantine_rows(
+                "events", "events", batch.loc[repeated[repeated].index],
+                "duplicate event_id '" + accepted.loc[repeated, "event_id"].astype(str)
+                + "' (first kept in an earlier row)"))
+            accepted = accepted[~repeated]
+        tally.add_quarantine(unplaceable)
+        tally.add_quarantine(result.quarantine)
+        tally.add_usage(accepted)
+        tally.warnings.append(label_warnings("events", accepted))
+    return tally
 
 
 def _read(settings: AccountHealthSettings, table: str) -> pd.DataFrame:
     path = settings.table_file(table)
     if path is None:
         raise FileNotFoundError(table)
-    if path.is_dir():
-        parts = [read_table(file, table, settings.mapping())
-                 for file in day_files(path).values()]
-        if not parts:
-            raise ContractError(f"{path.name}/ holds no day files")
-        frame = pd.concat(parts, ignore_index=True)
-        frame["source_row"] = range(1, len(frame) + 1)
-        return frame
     return read_table(path, table, settings.mapping())
-
-
-def _validate(settings: AccountHealthSettings, table: str, frame: pd.DataFrame,
-              known: pd.Index | None):
-    """(validation result, every quarantined row) as ingestion would make them."""
-    now = settings.current_time()
-    if table != "events":
-        result = check_table(table, frame, source_file=table, now=now, known_accounts=known,
-                                reporting_currency=settings.mapping().reporting_currency)
-        return result, result.quarantine
-    times = event_times(frame)
-    unplaceable = unplaceable_events(frame, times, source_file=table,
-                                     pipeline_start=settings.start_timestamp(), now=now)
-    placeable = ~frame["source_row"].isin(unplaceable["source_row"])
-    result = check_table(table, frame[placeable], source_file=table, now=now,
-                            known_accounts=known)
-    return result, pd.concat([unplaceable, result.quarantine], ignore_index=True)
 
 
 def _date_range(frame: pd.DataFrame, table: str) -> str:
@@ -151,25 +324,23 @@ def _date_range(frame: pd.DataFrame, table: str) -> str:
     return f", {times.min():%Y-%m-%d} to {times.max():%Y-%m-%d}"
 
 
-def _events(check: DataCheck, settings: AccountHealthSettings, frame: pd.DataFrame) -> None:
+def _events(check: DataCheck, settings: AccountHealthSettings, tally: EventTally) -> None:
     """Event names and volumes, the start date the export needs, and the folds it allows."""
-    counted = frame.assign(n=pd.to_numeric(frame["event_count"], errors="coerce").fillna(1)
-                           if "event_count" in frame else 1)
-    volumes = (counted.groupby(counted["event_name"].astype(str))
-               .agg(events=("n", "sum"), accounts=("account_id", "nunique"))
+    usage = tally.usage
+    if usage.empty:
+        usage = pd.DataFrame(columns=["account_id", "event_name", "event_count"])
+    volumes = (usage.groupby("event_name")
+               .agg(events=("event_count", "sum"), accounts=("account_id", "nunique"))
                .sort_values(["accounts", "events"], ascending=False))
-    tracked = settings.mapping().event_taxonomy.tracked_events or top_event_names(
-        counted.assign(event_name=counted["event_name"].astype(str))
-        [["account_id", "event_name"]])
+    tracked = settings.mapping().event_taxonomy.tracked_events or top_event_names(usage)
     check.lines.append(f"event names ({len(volumes)}; per-event features for "
                        f"{', '.join(tracked)}):")
-    check.lines += [f"  {name}: {row.events:,.0f} events, {row.accounts:,} accounts"
-                    for name, row in volumes.head(20).iterrows()]
-    times = event_times(frame).dropna()
-    if times.empty:
+    check.lines += [f"  {row.Index}: {row.events:,.0f} events, {row.accounts:,} accounts"
+                    for row in volumes.head(20).itertuples()]
+    if tally.first is None:
         check.problems.append("events: no event has a valid event_time")
         return
-    first, last = times.min(), times.max()
+    first, last = tally.first, tally.last
     start = settings.start_timestamp()
     if last < start:
         check.problems.append(

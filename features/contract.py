@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -243,10 +244,14 @@ def _read_csv_as_text(path: Path) -> pd.DataFrame:
         header = next(csv.reader(handle))
     table = pa_csv.read_csv(
         path, parse_options=pa_csv.ParseOptions(newlines_in_values=True),
-        convert_options=pa_csv.ConvertOptions(
-            column_types={name: pa.string() for name in header}, null_values=[""],
-            strings_can_be_null=True, quoted_strings_can_be_null=True))
+        convert_options=_text_columns(header))
     return table.to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def _text_columns(header: list[str]) -> pa_csv.ConvertOptions:
+    return pa_csv.ConvertOptions(
+        column_types={name: pa.string() for name in header}, null_values=[""],
+        strings_can_be_null=True, quoted_strings_can_be_null=True)
 
 
 def read_table(path: Path, table: str, mapping: ContractMapping) -> pd.DataFrame:
@@ -255,7 +260,6 @@ def read_table(path: Path, table: str, mapping: ContractMapping) -> pd.DataFrame
     Values are kept as they arrive (CSV: strings); typing happens in validation so a bad
     value quarantines its row instead of failing the read.
     """
-    spec = CONTRACT[table]
     try:
         if path.suffix == ".csv":
             frame = _read_csv_as_text(path)
@@ -263,6 +267,48 @@ def read_table(path: Path, table: str, mapping: ContractMapping) -> pd.DataFrame
             frame = pq.read_table(path).to_pandas()
     except Exception as exc:  # any parser error means the file as a whole is unusable
         raise ContractError(f"{path.name}: cannot be read ({exc})") from exc
+    return _conform(frame, path, table, mapping, first_row=1)
+
+
+#: Bytes of a CSV export read at a time by ``read_table_batches`` (some 500,000 event rows).
+CSV_BATCH_BYTES = 32 << 20
+
+
+def read_table_batches(path: Path, table: str, mapping: ContractMapping, *,
+                       batch_rows: int = 500_000) -> Iterator[pd.DataFrame]:
+    """``read_table`` in consecutive batches (Parquet: ``batch_rows`` rows; CSV:
+    ``CSV_BATCH_BYTES``), ``source_row`` counting on across them, so a check of a large
+    export holds one batch at a time."""
+    first_row = 1
+    try:
+        if path.suffix == ".csv":
+            with open(path, newline="", encoding="utf-8-sig") as handle:
+                header = next(csv.reader(handle))
+            reader = pa_csv.open_csv(
+                path, read_options=pa_csv.ReadOptions(block_size=CSV_BATCH_BYTES),
+                parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+                convert_options=_text_columns(header))
+            batches = (pa.Table.from_batches([b]) for b in reader)
+        else:
+            batches = (pa.Table.from_batches([b]) for b in
+                       pq.ParquetFile(path).iter_batches(batch_size=batch_rows))
+        for batch in batches:
+            frame = _conform(batch.to_pandas(types_mapper=pd.ArrowDtype)
+                             if path.suffix == ".csv" else batch.to_pandas(),
+                             path, table, mapping, first_row=first_row)
+            first_row += len(frame)
+            yield frame
+    except ContractError:
+        raise
+    except Exception as exc:  # as read_table: a parser error makes the file unusable
+        raise ContractError(f"{path.name}: cannot be read ({exc})") from exc
+
+
+def _conform(frame: pd.DataFrame, path: Path, table: str, mapping: ContractMapping, *,
+             first_row: int) -> pd.DataFrame:
+    """The mapping applied to a read frame: renamed and re-valued columns, the contract's
+    columns only, ``source_row`` from ``first_row``."""
+    spec = CONTRACT[table]
     frame = frame.rename(columns=mapping.columns.get(table, {}))
     missing = [c for c in spec.mandatory if c not in frame.columns]
     if missing:
@@ -273,5 +319,5 @@ def read_table(path: Path, table: str, mapping: ContractMapping) -> pd.DataFrame
         if column in frame.columns and value_map:
             frame[column] = frame[column].astype("object").replace(value_map)
     frame = frame[[c for c in spec.columns if c in frame.columns]].copy()
-    frame.insert(0, "source_row", range(1, len(frame) + 1))
+    frame.insert(0, "source_row", range(first_row, first_row + len(frame)))
     return frame

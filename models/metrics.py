@@ -113,7 +113,7 @@ def weighted_auc(values: np.ndarray, outcome: np.ndarray, weights: np.ndarray) -
     weights = np.atleast_2d(weights)[:, order]
     starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
     positive_by_value = np.add.reduceat(weights * positive, starts, axis=1)
-    negative_by_value = np.add.reduceat(weights * (1 - positive), starts, axis=1)
+    negative_by_value = np.add.reduceat(weights, starts, axis=1) - positive_by_value
     negatives_below = np.cumsum(negative_by_value, axis=1) - negative_by_value
     pairs = positive_by_value.sum(axis=1) * negative_by_value.sum(axis=1)
     wins = (positive_by_value * (negatives_below + 0.5 * negative_by_value)).sum(axis=1)

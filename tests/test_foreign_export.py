@@ -173,6 +173,7 @@ def test_an_export_from_2020_starts_with_no_setting_but_its_folder(tmp_path):
     assert not any("pipeline start" in line for line in check.lines)
     first_day, last_day = event_day_range(settings)
     assert first_day.startswith("2020-") and last_day == "2021-04-30"
+    assert check.event_days == (first_day, last_day)  # the days make run covers
     # a start set after the data ends is a problem that says so, never a negative count
     late = check_data(make_settings(data, tmp_path / "out", now="2021-05-01T06:00:00",
                                     pipeline_start_date="2025-01-01"))

@@ -48,6 +48,7 @@ from models.churn.evaluation import (
 from models.churn.logistic import LogisticConfig
 from models.churn.survival import SurvivalConfig
 from models.expansion.model import (
+    EXPANSION_CLASSIFIER,
     decide_expansion_promotion,
     evaluate_expansion,
     train_expansion_model,
@@ -240,7 +241,7 @@ def expansion_model_validation(context: AssetExecutionContext, settings: Account
                   "an expansion model needs; no expansion model is trained")
         context.add_output_metadata({"skipped": reason})
         return pd.DataFrame([{"model": "none", "skipped": reason}])
-    config = ClassifierConfig()
+    config = EXPANSION_CLASSIFIER
     validation = evaluate_expansion(training_set, folds, n=settings.expansion_list_size,
                                     config=config)
     params = {"horizon_days": settings.horizon_days, "n_folds": len(folds),
