@@ -158,7 +158,7 @@ def check_data(settings: AccountHealthSettings, *, event_rows: bool = True) -> D
 
 
 #: Event rows checked at a time: the check's memory stays bounded whatever the export's size.
-EVENT_BATCH_ROWS = 500_000
+EVENT_BATCH_ROWS = 250_000
 #: Quarantined event rows kept to explain a stop (the counts cover every row).
 QUARANTINE_SAMPLE_ROWS = 10_000
 

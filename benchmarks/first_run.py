@@ -24,8 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from readme import write_section  # noqa: E402  (benchmarks/readme.py)
 
-from account_health.demo_data import DemoConfig, default_end_date  # noqa: E402
-from account_health.run import ensure_demo_data  # noqa: E402
+from account_health.demo_data import DemoConfig  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "The first run"
@@ -77,7 +76,7 @@ def main() -> None:
     args = parser.parse_args()
     python = str(ROOT / ".venv" / "bin" / "python")
     demo = ROOT / "output" / "demo_data"
-    ensure_demo_data(demo, DemoConfig(end_date=default_end_date()))
+    _demo(demo, DemoConfig().accounts)
     lines = []
     with tempfile.TemporaryDirectory() as scratch:
         env = {**os.environ, "ACCOUNT_HEALTH_DATA_DIR": str(demo),
@@ -85,17 +84,17 @@ def main() -> None:
         env.pop("DAGSTER_HOME", None)
         wall, peak, output = _run([python, "-m", "account_health.run"], env)
         rows = stages(output)
-        bookkeeping = sum(r["wall_s"] - r["steps_s"] for r in rows if r["steps_s"])
+        bookkeeping = sum(max(r["wall_s"] - r["steps_s"], 0) for r in rows if r["steps_s"])
         lines.append("| what | wall time | of it Dagster's bookkeeping | peak memory |")
         lines.append("|---|--:|--:|--:|")
         lines.append(f"| **`make run` on the demo, data present** | **{wall:.0f} s** | "
                      f"{bookkeeping:.0f} s | {peak:.1f} GiB |")
         for row in rows:
-            own = f"{row['wall_s'] - row['steps_s']:.0f} s" if row["steps_s"] else ""
-            lines.append(f"| &nbsp;&nbsp;{row['stage']} | {row['wall_s']} s | {own} | |")
+            own = f"{max(row['wall_s'] - row['steps_s'], 0):.0f} s" if row["steps_s"] else ""
+            stage = row["stage"].replace(str(demo), "the demo export")
+            lines.append(f"| &nbsp;&nbsp;{stage} | {row['wall_s']} s | {own} | |")
         export = Path(scratch) / "check_export"
-        ensure_demo_data(export, DemoConfig(accounts=CHECK_ACCOUNTS,
-                                            end_date=default_end_date()))
+        _demo(export, CHECK_ACCOUNTS)
         events = _parquet_rows(export / "events.parquet")
         wall, peak, _ = _run([python, "-m", "account_health.cli", "check-data", str(export)],
                              {**env, "ACCOUNT_HEALTH_OUTPUT_DIR": str(Path(scratch) / "o")})
@@ -111,6 +110,17 @@ def main() -> None:
                       "`make run` from an empty output folder with the demo data generated "
                       "(2,000 accounts, 18 months, 4.6M events); the stages are the run's "
                       "own progress lines. Peak memory is the largest process's.\n\n" + table)
+
+
+def _demo(path: Path, accounts: int) -> None:
+    """The demo export at ``path`` (generated unless there), in a child process: a child's
+    peak memory would count what this process held when it started the child."""
+    subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c",
+                    "import sys; from pathlib import Path; from account_health.demo_data "
+                    "import DemoConfig, default_end_date; from account_health.run import "
+                    "ensure_demo_data; ensure_demo_data(Path(sys.argv[1]), DemoConfig("
+                    "accounts=int(sys.argv[2]), end_date=default_end_date()))",
+                    str(path), str(accounts)], cwd=ROOT, check=True, capture_output=True)
 
 
 def _parquet_rows(path: Path) -> int:

@@ -270,12 +270,12 @@ def read_table(path: Path, table: str, mapping: ContractMapping) -> pd.DataFrame
     return _conform(frame, path, table, mapping, first_row=1)
 
 
-#: Bytes of a CSV export read at a time by ``read_table_batches`` (some 500,000 event rows).
-CSV_BATCH_BYTES = 32 << 20
+#: Bytes of a CSV export read at a time by ``read_table_batches`` (some 250,000 event rows).
+CSV_BATCH_BYTES = 16 << 20
 
 
 def read_table_batches(path: Path, table: str, mapping: ContractMapping, *,
-                       batch_rows: int = 500_000) -> Iterator[pd.DataFrame]:
+                       batch_rows: int = 250_000) -> Iterator[pd.DataFrame]:
     """``read_table`` in consecutive batches (Parquet: ``batch_rows`` rows; CSV:
     ``CSV_BATCH_BYTES``), ``source_row`` counting on across them, so a check of a large
     export holds one batch at a time."""
