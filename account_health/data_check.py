@@ -33,6 +33,7 @@ from features.row_checks import (
     quarantine_rows,
     quarantine_stop,
     reason_kind,
+    run_day_range,
     unplaceable_events,
 )
 from features.training_set import too_little_history, training_as_of_dates
@@ -187,10 +188,7 @@ class EventTally:
         """The first and last day of placeable events, the last no later than yesterday."""
         if self.first_placeable is None:
             return None
-        yesterday = (now - pd.Timedelta(days=1)).normalize()
-        first = self.first_placeable.normalize()
-        last = min(self.last_placeable.normalize(), yesterday)
-        return first.strftime("%Y-%m-%d"), last.strftime("%Y-%m-%d")
+        return run_day_range(self.first_placeable, self.last_placeable, now)
 
     def date_range(self) -> str:
         return "" if self.first is None else f", {self.first:%Y-%m-%d} to {self.last:%Y-%m-%d}"

@@ -395,6 +395,15 @@ def event_times(frame: pd.DataFrame) -> pd.Series:
     return to_utc(frame["event_time"])
 
 
+def run_day_range(first: pd.Timestamp, last: pd.Timestamp, now: pd.Timestamp
+                  ) -> tuple[str, str]:
+    """The UTC days (YYYY-MM-DD) a run over placeable events from ``first`` to ``last``
+    covers: the last no later than yesterday, the latest complete day."""
+    yesterday = (now - pd.Timedelta(days=1)).normalize()
+    return (f"{first.normalize():%Y-%m-%d}",
+            f"{min(last.normalize(), yesterday):%Y-%m-%d}")
+
+
 def unplaceable_events(frame: pd.DataFrame, times: pd.Series, *, source_file: str,
                        pipeline_start: pd.Timestamp, now: pd.Timestamp) -> pd.DataFrame:
     """Quarantine for event rows that no daily partition can hold.

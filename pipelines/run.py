@@ -16,7 +16,7 @@ import pandas as pd
 from dagster import AssetSelection, DagsterInstance, materialize
 
 from features.contract import day_files, read_table
-from features.row_checks import event_times
+from features.row_checks import event_times, run_day_range
 from pipelines.resources import AccountHealthSettings
 
 __all__ = ["PARTITION_RANGE_END", "PARTITION_RANGE_START", "PLANNED_EVENTS_AS_RANGES",
@@ -49,14 +49,11 @@ def event_day_range(settings: AccountHealthSettings) -> tuple[str, str]:
     else:
         times = event_times(read_table(path, "events", settings.mapping()))
     now = settings.current_time()
-    yesterday = (now - pd.Timedelta(days=1)).normalize()
     times = times[(times >= settings.start_timestamp()) & (times <= now)]
     if times.empty:
         raise SystemExit(f"no events fall between the pipeline start "
                          f"{settings.start_timestamp():%Y-%m-%d} and now ({now:%Y-%m-%d})")
-    first = times.min().normalize()
-    last = min(times.max().normalize(), yesterday)
-    return first.strftime("%Y-%m-%d"), last.strftime("%Y-%m-%d")
+    return run_day_range(times.min(), times.max(), now)
 
 
 def record_data_window(settings: AccountHealthSettings, first_day: str, last_day: str) -> None:
