@@ -11,6 +11,7 @@ to the log-odds.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -66,13 +67,19 @@ class LogisticChurnModel:
         self.features_, self.dropped_features_ = informative_columns(
             frame, self.candidate_columns(frame))
         self.numeric_ = [c for c in self.features_ if c not in CATEGORICAL]
+        # NumPy on one float block: the same statistics as pandas' per-column ones
         numeric = _signed_log(frame, self.numeric_)
-        self.medians_ = numeric.median().fillna(0.0)
-        filled = numeric.fillna(self.medians_)
-        self.lower_, self.upper_ = filled.quantile(0.01), filled.quantile(0.99)
-        filled = filled.clip(self.lower_, self.upper_, axis=1)
-        self.means_ = filled.mean()
-        self.scales_ = filled.std().replace(0, 1.0).fillna(1.0)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column
+            medians = np.nan_to_num(np.nanmedian(numeric, axis=0), nan=0.0)
+        filled = np.where(np.isnan(numeric), medians, numeric)
+        lower, upper = np.quantile(filled, [0.01, 0.99], axis=0)
+        filled = np.clip(filled, lower, upper)
+        scales = filled.std(axis=0, ddof=1) if len(filled) > 1 else np.ones(filled.shape[1])
+        scales = np.where(np.isfinite(scales) & (scales != 0), scales, 1.0)
+        self.medians_, self.lower_, self.upper_, self.means_, self.scales_ = (
+            pd.Series(values, index=self.numeric_, dtype=float)
+            for values in (medians, lower, upper, filled.mean(axis=0), scales))
         self.levels_ = {c: sorted(frame[c].dropna().astype(str).unique())
                         for c in self.features_ if c in CATEGORICAL}
         return self._design(frame)
@@ -103,11 +110,15 @@ class LogisticChurnModel:
         return grid[best_setting(scores)]
 
     def _design(self, frame: pd.DataFrame) -> pd.DataFrame:
-        numeric = _signed_log(frame, self.numeric_).fillna(self.medians_)
-        numeric = (numeric.clip(self.lower_, self.upper_, axis=1) - self.means_) / self.scales_
+        numeric = _signed_log(frame, self.numeric_)
+        numeric = np.where(np.isnan(numeric), self.medians_.to_numpy(), numeric)
+        numeric = ((np.clip(numeric, self.lower_.to_numpy(), self.upper_.to_numpy())
+                    - self.means_.to_numpy()) / self.scales_.to_numpy())
         dummies = {f"{column}={level}": (frame[column].astype("object") == level).to_numpy(float)
                    for column, levels in self.levels_.items() for level in levels}
-        return pd.concat([numeric, pd.DataFrame(dummies, index=frame.index)], axis=1)
+        return pd.DataFrame(
+            np.column_stack([numeric, *dummies.values()]) if dummies else numeric,
+            columns=[*self.numeric_, *dummies], index=frame.index)
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Probability of churn within the horizon."""
@@ -127,6 +138,12 @@ class LogisticChurnModel:
         return contributions
 
 
-def _signed_log(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    values = frame[columns].apply(pd.to_numeric, errors="coerce").astype(float)
-    return np.sign(values) * np.log1p(values.abs())
+def _signed_log(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Sign times log(1 + |value|) of ``columns`` as one float array, missing as NaN."""
+    block = frame[columns]
+    try:
+        values = block.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):  # a column of text numbers: what parses, else missing
+        values = block.apply(pd.to_numeric, errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan)
+    return np.sign(values) * np.log1p(np.abs(values))
