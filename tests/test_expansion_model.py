@@ -133,3 +133,13 @@ def test_schema_violations_are_named(opportunities):
     problems = validate_opportunities(broken)
     assert any("0-100" in p for p in problems) and any("status" in p for p in problems)
     assert any("JSON" in p for p in problems) and any("tier" in p for p in problems)
+
+
+def test_expansion_validation_is_the_same_in_parallel_processes(training, validation,
+                                                                monkeypatch):
+    import models.walk_forward
+
+    monkeypatch.setattr(models.walk_forward, "PARALLEL_FOLD_ROWS", 0)
+    folds = walk_forward_folds(training["as_of_date"], n_folds=4, horizon_days=90)
+    parallel = evaluate_expansion(training, folds, n=50)
+    pd.testing.assert_frame_equal(parallel.predictions, validation.predictions)

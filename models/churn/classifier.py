@@ -12,7 +12,8 @@ them, and no one period's churn rate sets the level.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import os
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -60,6 +61,16 @@ class ClassifierConfig:
     #: Fewest rounds a refit uses, whatever early stopping said on a thin slice.
     min_rounds: int = 50
     seed: int = 7
+    #: XGBoost's threads (one per core of a 2-core machine; fewer when folds run in
+    #: parallel processes).
+    threads: int = 2
+
+    def sharing_cores(self, workers: int) -> ClassifierConfig:
+        """This config for one of ``workers`` processes fitting at once: the cores'
+        threads shared out between them."""
+        if workers <= 1:
+            return self
+        return replace(self, threads=max(1, (os.cpu_count() or 1) // workers))
 
     def params(self) -> dict:
         params = asdict(self)
@@ -85,7 +96,7 @@ class ChurnClassifier:
                 "tree_method": "hist", "learning_rate": c.learning_rate,
                 "max_depth": setting.max_depth, "min_child_weight": setting.min_child_weight,
                 "subsample": c.subsample, "colsample_bytree": c.colsample_bytree,
-                "reg_lambda": c.reg_lambda, "seed": c.seed, "nthread": 2,
+                "reg_lambda": c.reg_lambda, "seed": c.seed, "nthread": c.threads,
                 "scale_pos_weight": (len(y) - positives) / positives
                 if setting.balance_classes else 1.0}
 

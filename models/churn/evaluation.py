@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 
 from models.churn.baselines import (
     BaseRateBaseline,
@@ -25,7 +26,7 @@ from models.metrics import (
     survival_metrics,
 )
 from models.training_sample import account_sample
-from models.walk_forward import Fold, censor_at
+from models.walk_forward import Fold, censor_at, fold_workers
 
 #: The naive baselines every model is compared with on the same folds.
 BASELINES = ("health_score", "correlation_health", "base_rate")
@@ -79,39 +80,19 @@ def evaluate_walk_forward(training: pd.DataFrame, folds: list[Fold], *,
     stratified sample of accounts (``models.training_sample``); the origin date is still
     scored for every account.
     """
-    parts, shap_parts, data_parts, settings = [], [], [], []
-    for fold in folds:
-        train = account_sample(training[fold.train_mask(training["as_of_date"])],
-                               max_training_rows)
-        test = training[fold.test_mask(training["as_of_date"])]
-        scored = test[["account_id", "as_of_date", LABEL, "duration_days", "churn_observed",
-                       *[c for c in SEGMENT_COLUMNS if c in test]]].copy()
-        scored.insert(0, "fold", fold.number)
-        # Survival targets as they were known at the origin: churn after it is censored.
-        history = censor_at(account_sample(training[training["as_of_date"] < fold.origin],
-                                           max_training_rows), fold.origin)
-        curve = HorizonCurve().fit(history["duration_days"], history["churn_observed"])
-        for model in _models(classifier_config, logistic_config):
-            model.fit(train, train[LABEL])
-            scored[f"p_{model.name}"] = model.predict_proba(test)
-            if model.name in CANDIDATES:
-                for horizon, p in curve.probabilities(
-                        scored[f"p_{model.name}"], horizon_days=horizon_days,
-                        horizons=SURVIVAL_HORIZONS).items():
-                    scored[f"p_{model.name}_{horizon}d"] = p
-            if hasattr(model, "chosen_setting"):
-                settings.append({"fold": fold.number, "model": model.name,
-                                 "setting": model.chosen_setting()})
-            if isinstance(model, ChurnClassifier):
-                shap_parts.append(model.shap_values(test).drop(columns="bias"))
-                data_parts.append(model.matrix(test))
-        # The survival model may also learn from rows whose churn came after the origin,
-        # as long as that churn is hidden as it was on the origin date.
-        cox = ChurnSurvivalModel(survival_config).fit(history)
-        scored["cox_risk"] = cox.risk(test)
-        for horizon, prob in cox.churn_probability(test).items():
-            scored[f"cox_p_{horizon}d"] = prob
-        parts.append(scored)
+    workers = fold_workers(len(training), len(folds))
+    classifier_config = (classifier_config or ClassifierConfig()).sharing_cores(workers)
+    score = delayed(_score_fold)
+    results = Parallel(n_jobs=workers)(
+        score(training, fold, classifier_config=classifier_config,
+              survival_config=survival_config, logistic_config=logistic_config,
+              max_training_rows=max_training_rows, horizon_days=horizon_days)
+        for fold in folds)
+    parts = [r.scored for r in results]
+    shap_parts = [r.shap_values for r in results]
+    data_parts = [r.shap_data for r in results]
+    settings = [row for r in results for row in r.settings]
+    cox = results[-1].cox
     proportional_hazards = cox.proportional_hazards_check()  # the latest fold's model
     predictions = pd.concat(parts, ignore_index=True)
     shap_values = pd.concat(shap_parts, ignore_index=True)
@@ -134,6 +115,52 @@ def evaluate_walk_forward(training: pd.DataFrame, folds: list[Fold], *,
         chosen=chosen,
         settings=pd.DataFrame(settings, columns=["fold", "model", "setting"]),
     )
+
+
+@dataclass
+class _FoldResult:
+    scored: pd.DataFrame
+    shap_values: pd.DataFrame
+    shap_data: pd.DataFrame
+    settings: list[dict]
+    cox: ChurnSurvivalModel
+
+
+def _score_fold(training: pd.DataFrame, fold: Fold, *, classifier_config, survival_config,
+                logistic_config, max_training_rows, horizon_days) -> _FoldResult:
+    """Every model fitted on one fold's training dates and scored on its origin date."""
+    train = account_sample(training[fold.train_mask(training["as_of_date"])],
+                           max_training_rows)
+    test = training[fold.test_mask(training["as_of_date"])]
+    scored = test[["account_id", "as_of_date", LABEL, "duration_days", "churn_observed",
+                   *[c for c in SEGMENT_COLUMNS if c in test]]].copy()
+    scored.insert(0, "fold", fold.number)
+    # Survival targets as they were known at the origin: churn after it is censored.
+    history = censor_at(account_sample(training[training["as_of_date"] < fold.origin],
+                                       max_training_rows), fold.origin)
+    curve = HorizonCurve().fit(history["duration_days"], history["churn_observed"])
+    settings, shap_values, shap_data = [], None, None
+    for model in _models(classifier_config, logistic_config):
+        model.fit(train, train[LABEL])
+        scored[f"p_{model.name}"] = model.predict_proba(test)
+        if model.name in CANDIDATES:
+            for horizon, p in curve.probabilities(
+                    scored[f"p_{model.name}"], horizon_days=horizon_days,
+                    horizons=SURVIVAL_HORIZONS).items():
+                scored[f"p_{model.name}_{horizon}d"] = p
+        if hasattr(model, "chosen_setting"):
+            settings.append({"fold": fold.number, "model": model.name,
+                             "setting": model.chosen_setting()})
+        if isinstance(model, ChurnClassifier):
+            shap_values = model.shap_values(test).drop(columns="bias")
+            shap_data = model.matrix(test)
+    # The survival model may also learn from rows whose churn came after the origin,
+    # as long as that churn is hidden as it was on the origin date.
+    cox = ChurnSurvivalModel(survival_config).fit(history)
+    scored["cox_risk"] = cox.risk(test)
+    for horizon, prob in cox.churn_probability(test).items():
+        scored[f"cox_p_{horizon}d"] = prob
+    return _FoldResult(scored, shap_values, shap_data, settings, cox)
 
 
 def _metrics(predictions: pd.DataFrame) -> pd.DataFrame:

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 
 from models.churn.classifier import DEFAULT_GRID, ChurnClassifier, ClassifierConfig
 from models.metrics import top_n
 from models.promotion import PromotionDecision
-from models.walk_forward import Fold
+from models.walk_forward import Fold, fold_workers
 
 EXPANSION_LABEL = "expanded_within_horizon"
 EXPANSION_VALUE = "expansion_arr"
@@ -70,22 +71,13 @@ def evaluate_expansion(training: pd.DataFrame, folds: list[Fold], *, n: int = TO
     """Fit on each fold's training dates (complete expansion labels only), score its origin
     date with the model, the rubric and a seeded random order, and measure the top ``n``."""
     rng = np.random.default_rng(seed)
-    parts = []
-    for fold in folds:
-        train = training[fold.train_mask(training["as_of_date"])
-                         & training["expansion_label_complete"].to_numpy()]
-        test = training[fold.test_mask(training["as_of_date"])]
-        scored = test[["account_id", "as_of_date", EXPANSION_LABEL, EXPANSION_VALUE]].copy()
-        scored.insert(0, "fold", fold.number)
-        if train[EXPANSION_LABEL].nunique() == 2:
-            model = ChurnClassifier(config or EXPANSION_CLASSIFIER).fit(
-                train, train[EXPANSION_LABEL])
-            scored["p_xgboost"] = model.predict_proba(test)
-        else:  # no expansion before this origin: nothing to learn, no order to offer
-            scored["p_xgboost"] = 0.0
-        scored["p_rubric"] = rubric_score(test).to_numpy() / 100
-        scored["p_random"] = rng.random(len(test))
-        parts.append(scored)
+    config = config or EXPANSION_CLASSIFIER
+    workers = fold_workers(len(training), len(folds))
+    config = config.sharing_cores(workers)
+    parts = Parallel(n_jobs=workers)(delayed(_expansion_fold)(training, fold, config)
+                                     for fold in folds)
+    for scored in parts:  # one seeded random order, drawn fold by fold as before
+        scored["p_random"] = rng.random(len(scored))
     predictions = pd.concat(parts, ignore_index=True)
     rows = []
     for fold, group in predictions.groupby("fold"):
@@ -98,6 +90,24 @@ def evaluate_expansion(training: pd.DataFrame, folds: list[Fold], *, n: int = TO
         ["precision_at_n", "lift_at_n", "arr_captured_at_n"]].mean().reset_index()
     pooled["n"] = n
     return ExpansionValidation(predictions, fold_metrics, pooled)
+
+
+def _expansion_fold(training: pd.DataFrame, fold: Fold, config: ClassifierConfig
+                    ) -> pd.DataFrame:
+    """One fold's origin date scored by the model (fitted on its training dates' complete
+    labels) and the rubric."""
+    train = training[fold.train_mask(training["as_of_date"])
+                     & training["expansion_label_complete"].to_numpy()]
+    test = training[fold.test_mask(training["as_of_date"])]
+    scored = test[["account_id", "as_of_date", EXPANSION_LABEL, EXPANSION_VALUE]].copy()
+    scored.insert(0, "fold", fold.number)
+    if train[EXPANSION_LABEL].nunique() == 2:
+        model = ChurnClassifier(config).fit(train, train[EXPANSION_LABEL])
+        scored["p_xgboost"] = model.predict_proba(test)
+    else:  # no expansion before this origin: nothing to learn, no order to offer
+        scored["p_xgboost"] = 0.0
+    scored["p_rubric"] = rubric_score(test).to_numpy() / 100
+    return scored
 
 
 def _top(group: pd.DataFrame, name: str, n: int) -> dict[str, float]:
