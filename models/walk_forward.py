@@ -7,7 +7,6 @@ no training label looks into the test period.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,19 +57,6 @@ def walk_forward_folds(as_of_dates, *, n_folds: int = 6, horizon_days: int = 90,
                                                 horizon_days=horizon_days))
     return [Fold(number=number, origin=origin, train_dates=dates[dates + reach <= origin])
             for number, origin in enumerate(origins, start=1)]
-
-
-#: Training rows from which walk-forward folds run in parallel processes: below it, starting
-#: the processes would cost more than the folds.
-PARALLEL_FOLD_ROWS = 20_000
-
-
-def fold_workers(rows: int, folds: int) -> int:
-    """Processes to validate ``folds`` folds of a ``rows``-row training set in: one per
-    core, up to one per fold, above ``PARALLEL_FOLD_ROWS`` rows; else one."""
-    if rows < PARALLEL_FOLD_ROWS:
-        return 1
-    return max(1, min(folds, os.cpu_count() or 1))
 
 
 def spaced_dates(dates, spacing_days: int, *, limit: int | None = None) -> pd.DatetimeIndex:

@@ -137,9 +137,9 @@ def test_schema_violations_are_named(opportunities):
 
 def test_expansion_validation_is_the_same_in_parallel_processes(training, validation,
                                                                 monkeypatch):
-    import models.walk_forward
+    import models.parallel
 
-    monkeypatch.setattr(models.walk_forward, "PARALLEL_FOLD_ROWS", 0)
+    monkeypatch.setattr(models.parallel, "PARALLEL_MIN_CELLS", 0)
     folds = walk_forward_folds(training["as_of_date"], n_folds=4, horizon_days=90)
     parallel = evaluate_expansion(training, folds, n=50)
     pd.testing.assert_frame_equal(parallel.predictions, validation.predictions)

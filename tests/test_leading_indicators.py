@@ -90,6 +90,22 @@ def test_indicator_table_ranks_the_real_signal_first_in_every_scope():
     assert table.loc[table["feature"] == "signal", "interval_excludes_chance"].all()
 
 
+def test_indicator_table_is_the_same_in_parallel_processes(monkeypatch):
+    import models.parallel
+
+    rng = np.random.default_rng(3)
+    n = 600
+    frame = pd.DataFrame({"account_id": rng.integers(0, 150, n),
+                          "segment": rng.choice(["A", "B"], n),
+                          "signal": rng.normal(size=n), "noise": rng.normal(size=n)})
+    days = np.where(rng.random(n) < 0.2, rng.integers(1, 90, n), np.nan)
+    outcomes = {"churn": lead_outcomes(days, np.full(n, 120.0))}
+    serial = indicator_table(frame, ["signal", "noise"], outcomes, n_boot=30)
+    monkeypatch.setattr(models.parallel, "PARALLEL_MIN_CELLS", 0)
+    parallel = indicator_table(frame, ["signal", "noise"], outcomes, n_boot=30)
+    pd.testing.assert_frame_equal(parallel, serial)
+
+
 def test_collinear_groups_and_vif():
     rng = np.random.default_rng(4)
     x = rng.normal(size=500)

@@ -95,12 +95,12 @@ def test_choice_is_by_per_origin_evidence(result):
 
 
 def test_evaluation_is_reproducible_in_one_process_or_in_parallel_ones(monkeypatch):
-    import models.walk_forward
+    import models.parallel
 
     small = labelled_snapshots(replace(MODEL_DEMO, accounts=250))
     folds = walk_forward_folds(small["as_of_date"], n_folds=2, horizon_days=90)
     first = evaluate_walk_forward(small, folds)
-    monkeypatch.setattr(models.walk_forward, "PARALLEL_FOLD_ROWS", 0)  # folds in processes
+    monkeypatch.setattr(models.parallel, "PARALLEL_MIN_CELLS", 0)  # folds in processes
     second = evaluate_walk_forward(small, folds)
     pd.testing.assert_frame_equal(first.fold_metrics, second.fold_metrics)
     pd.testing.assert_frame_equal(first.predictions, second.predictions)

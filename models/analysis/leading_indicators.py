@@ -19,9 +19,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 
 from features.expansion_events import events_in_window
 from models.metrics import weighted_auc
+from models.parallel import worker_processes
 
 #: Days before the outcome window's end at which each signal is measured.
 LEAD_TIMES = (30, 60, 90)
@@ -124,17 +126,13 @@ def indicator_table(frame: pd.DataFrame, features: Sequence[str],
     accounts = frame["account_id"].to_numpy()
     weights = {scope: bootstrap_weights(accounts[mask], n_boot=n_boot, seed=seed)
                for scope, mask in scopes}
-    rows = []
-    for outcome_name, by_lead in outcomes.items():
-        for lead, outcome in by_lead.items():
-            for scope, mask in scopes:
-                for feature in features:
-                    figures = univariate_association(
-                        frame[feature].to_numpy(dtype=float)[mask], outcome[mask],
-                        weights[scope])
-                    rows.append({"outcome": outcome_name, "lead_days": lead, "segment": scope,
-                                 "feature": feature, **figures})
-    table = pd.DataFrame(rows)
+    values = {feature: frame[feature].to_numpy(dtype=float) for feature in features}
+    pairs = [(name, lead, outcome) for name, by_lead in outcomes.items()
+             for lead, outcome in by_lead.items()]
+    figures = Parallel(n_jobs=worker_processes(len(frame) * len(features), len(pairs)))(
+        delayed(_pair_rows)(name, lead, outcome, values, scopes, weights)
+        for name, lead, outcome in pairs)
+    table = pd.DataFrame([row for rows in figures for row in rows])
     if table.empty:
         return table
     table["strength"] = (table["auc"] - 0.5).abs()
@@ -144,6 +142,15 @@ def indicator_table(frame: pd.DataFrame, features: Sequence[str],
     table["rank"] = table.groupby(["outcome", "lead_days", "segment"])["strength"].rank(
         ascending=False, method="min").astype("Int64")
     return table.sort_values(["outcome", "lead_days", "segment", "rank"], ignore_index=True)
+
+
+def _pair_rows(outcome_name: str, lead: int, outcome: np.ndarray,
+               values: dict[str, np.ndarray], scopes: list, weights: dict) -> list[dict]:
+    """``indicator_table``'s rows of one outcome and lead."""
+    return [{"outcome": outcome_name, "lead_days": lead, "segment": scope,
+             "feature": feature,
+             **univariate_association(column[mask], outcome[mask], weights[scope])}
+            for scope, mask in scopes for feature, column in values.items()]
 
 
 def collinear_groups(frame: pd.DataFrame, features: Sequence[str], *,

@@ -25,8 +25,9 @@ from models.metrics import (
     status_at,
     survival_metrics,
 )
+from models.parallel import worker_processes
 from models.training_sample import account_sample
-from models.walk_forward import Fold, censor_at, fold_workers
+from models.walk_forward import Fold, censor_at
 
 #: The naive baselines every model is compared with on the same folds.
 BASELINES = ("health_score", "correlation_health", "base_rate")
@@ -80,7 +81,7 @@ def evaluate_walk_forward(training: pd.DataFrame, folds: list[Fold], *,
     stratified sample of accounts (``models.training_sample``); the origin date is still
     scored for every account.
     """
-    workers = fold_workers(len(training), len(folds))
+    workers = worker_processes(training.size, len(folds))
     classifier_config = (classifier_config or ClassifierConfig()).sharing_cores(workers)
     score = delayed(_score_fold)
     results = Parallel(n_jobs=workers)(

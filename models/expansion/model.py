@@ -19,8 +19,9 @@ from joblib import Parallel, delayed
 
 from models.churn.classifier import DEFAULT_GRID, ChurnClassifier, ClassifierConfig
 from models.metrics import top_n
+from models.parallel import worker_processes
 from models.promotion import PromotionDecision
-from models.walk_forward import Fold, fold_workers
+from models.walk_forward import Fold
 
 EXPANSION_LABEL = "expanded_within_horizon"
 EXPANSION_VALUE = "expansion_arr"
@@ -72,7 +73,7 @@ def evaluate_expansion(training: pd.DataFrame, folds: list[Fold], *, n: int = TO
     date with the model, the rubric and a seeded random order, and measure the top ``n``."""
     rng = np.random.default_rng(seed)
     config = config or EXPANSION_CLASSIFIER
-    workers = fold_workers(len(training), len(folds))
+    workers = worker_processes(training.size, len(folds))
     config = config.sharing_cores(workers)
     parts = Parallel(n_jobs=workers)(delayed(_expansion_fold)(training, fold, config)
                                      for fold in folds)
