@@ -59,6 +59,7 @@ bench-daily-200k: $(STAMP)
 dagster-ui: $(STAMP)
 	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/output/dagster_home} \
 	DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=$${DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS:-true} \
+	DAGSTER_EVENT_BATCH_SIZE=$${DAGSTER_EVENT_BATCH_SIZE:-1000} \
 	$(VENV)/bin/dagster dev -m pipelines.definitions
 
 mlflow-ui: $(STAMP)

@@ -27,6 +27,8 @@ from pipelines.resources import AccountHealthSettings, settings_from_env
 
 __all__ = ["ensure_demo_data", "main", "prepare_dagster_home"]
 
+TELEMETRY_OFF = {"telemetry": {"enabled": False}}
+
 
 def ensure_demo_data(data_dir: Path, config: DemoConfig, *, events_by_day: bool = False
                      ) -> bool:
@@ -50,12 +52,20 @@ def ensure_demo_data(data_dir: Path, config: DemoConfig, *, events_by_day: bool 
 
 
 def prepare_dagster_home(home: Path) -> None:
-    """The local Dagster instance's folder, with telemetry off unless the user wrote an
-    instance config of their own (Dagster's notice would otherwise greet every run)."""
+    """The local Dagster instance's folder and its dagster.yaml: telemetry off (Dagster's
+    notice would otherwise greet every run) and the event log that writes a range run's
+    per-day records in one transaction (``pipelines.event_log``). A config the user wrote is
+    left as it is; one holding only telemetry off is completed."""
+    import yaml
+
+    from pipelines.event_log import instance_storage_config
+
     home.mkdir(parents=True, exist_ok=True)
     instance_config = home / "dagster.yaml"
-    if not instance_config.exists() or not instance_config.read_text().strip():
-        instance_config.write_text("telemetry:\n  enabled: false\n")
+    own = yaml.safe_load(instance_config.read_text()) if instance_config.exists() else None
+    if own in (None, TELEMETRY_OFF):
+        instance_config.write_text(yaml.safe_dump({**TELEMETRY_OFF,
+                                                   **instance_storage_config(home)}))
 
 
 def _stage(number: int, title: str, started: float) -> None:

@@ -4,7 +4,8 @@ A range of days runs as one single-run backfill (Dagster's partition-range run t
 the run is recorded in the given Dagster instance, so ``dagster dev`` shows it on its job's
 page. Such a run records one "planned" event per asset for its whole range
 (``PLANNED_EVENTS_AS_RANGES``), not one per asset and day, and one materialisation per
-asset and day once the day's data is written.
+asset and day once the day's data is written, each output's days in one batch
+(``RECORD_BATCH_SIZE``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from features.row_checks import event_times, run_day_range
 from pipelines.resources import AccountHealthSettings
 
 __all__ = ["PARTITION_RANGE_END", "PARTITION_RANGE_START", "PLANNED_EVENTS_AS_RANGES",
+           "RECORD_BATCH_SIZE",
            "event_day_range", "plan_runs_by_range", "record_data_window", "run_job",
            "run_pipeline"]
 
@@ -31,12 +33,18 @@ PARTITION_RANGE_END = "dagster/asset_partition_range_end"
 #: one, before its first step starts (over a minute on SQLite). The cost Dagster states: a
 #: failed run does not mark its planned partitions as failed; they show as missing.
 PLANNED_EVENTS_AS_RANGES = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
+#: Dagster's switch for handing an output's per-day materialisation records to the event
+#: log as one batch, which the local instance's storage writes in one transaction
+#: (``pipelines.event_log``); a batch holds up to this many days.
+RECORD_BATCH_SIZE = "DAGSTER_EVENT_BATCH_SIZE"
 
 
 def plan_runs_by_range() -> None:
-    """Turn on ``PLANNED_EVENTS_AS_RANGES`` for runs this process creates, unless the
-    environment already says otherwise (the webserver and daemon get it from the image)."""
+    """Turn on ``PLANNED_EVENTS_AS_RANGES`` and ``RECORD_BATCH_SIZE`` for runs this process
+    creates, unless the environment already says otherwise (the webserver and daemon get
+    them from the image or ``make dagster-ui``)."""
     os.environ.setdefault(PLANNED_EVENTS_AS_RANGES, "true")
+    os.environ.setdefault(RECORD_BATCH_SIZE, "1000")
 
 
 def event_day_range(settings: AccountHealthSettings) -> tuple[str, str]:

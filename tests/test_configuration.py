@@ -71,14 +71,23 @@ def test_folds_horizon_cadence_and_promotion_thresholds_come_from_the_environmen
         settings_from_env()
 
 
-def test_the_local_dagster_instance_has_telemetry_off_unless_configured(tmp_path):
+def test_the_local_dagster_instance_has_telemetry_off_and_batched_records_unless_configured(
+        tmp_path):
     import yaml
 
     from account_health.run import prepare_dagster_home
 
     prepare_dagster_home(tmp_path / "home")
     written = yaml.safe_load((tmp_path / "home" / "dagster.yaml").read_text())
-    assert written == {"telemetry": {"enabled": False}}
+    assert written["telemetry"] == {"enabled": False}
+    assert written["event_log_storage"]["class"] == "BatchedSqliteEventLogStorage"
+    assert written["event_log_storage"]["config"]["base_dir"] == str(
+        tmp_path / "home" / "history" / "runs")  # where Dagster's default event log is
+    telemetry_only = tmp_path / "telemetry_only"
+    telemetry_only.mkdir()
+    (telemetry_only / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    prepare_dagster_home(telemetry_only)
+    assert "event_log_storage" in yaml.safe_load((telemetry_only / "dagster.yaml").read_text())
     own = tmp_path / "own"
     own.mkdir()
     (own / "dagster.yaml").write_text("run_monitoring:\n  enabled: true\n")
