@@ -26,7 +26,7 @@ from account_health.demo_data import (
 from account_health.summary import print_failures, print_summary, print_top_at_risk
 from pipelines.resources import AccountHealthSettings, settings_from_env
 
-__all__ = ["ensure_demo_data", "main", "prepare_dagster_home"]
+__all__ = ["ensure_demo_data", "main", "prepare_dagster_home", "quiet_libraries"]
 
 TELEMETRY_OFF = {"telemetry": {"enabled": False}}
 
@@ -111,15 +111,21 @@ def _jobs(settings: AccountHealthSettings, first_day: str, last_day: str, starte
     return training, scoring
 
 
-def main() -> None:
+def quiet_libraries() -> None:
+    """Silence what the libraries say about themselves in this process and the ones it
+    starts: warnings about their own APIs (Dagster's beta parameters, ibis and SQLAlchemy
+    deprecations), MLflow's notes on how it stores models and its upload progress bars.
+    They are not the user's to act on."""
     from dagster import BetaWarning, PreviewWarning
 
-    # Warnings the libraries raise about their own APIs (Dagster's beta parameters, ibis and
-    # SQLAlchemy deprecations) and MLflow's notes on how it stores models are not the user's
     for category in (BetaWarning, PreviewWarning, DeprecationWarning):
         warnings.filterwarnings("ignore", category=category)
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+def main() -> None:
+    quiet_libraries()
     started = time.perf_counter()
     settings = settings_from_env()
     if not os.environ.get("ACCOUNT_HEALTH_DATA_DIR"):

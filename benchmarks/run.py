@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import multiprocessing
 import sys
@@ -341,8 +342,10 @@ def feast_and_training_set(recorder: Recorder, history: dict, feast_file_limit: 
     with recorder.stage("Feast apply + materialise the last day online") as stage:
         apply_definitions(store, snapshot_glob, list(FEATURE_GROUPS))
         feature_time = last.tz_localize("UTC") + pd.Timedelta(days=1)
-        store.materialize(start_date=(feature_time - pd.Timedelta(days=1)).to_pydatetime(),
-                          end_date=(feature_time + pd.Timedelta(seconds=1)).to_pydatetime())
+        with contextlib.redirect_stdout(io.StringIO()):  # Feast's progress line per view
+            store.materialize(
+                start_date=(feature_time - pd.Timedelta(days=1)).to_pydatetime(),
+                end_date=(feature_time + pd.Timedelta(seconds=1)).to_pydatetime())
         stage.rows = len(pd.read_parquet(settings.snapshot_dir() / f"{last:%Y-%m-%d}.parquet",
                                          columns=["account_id"]))
     labels = label_rows(tables["subscriptions"],
@@ -619,6 +622,9 @@ def main() -> None:
                         help="with --workdir of an earlier --daily-only run: only the daily run "
                              "again, on what is there")
     args = parser.parse_args()
+    from account_health.run import quiet_libraries
+
+    quiet_libraries()  # as quiet as make run: no library notes, no upload progress bars
     if args.workdir and len(args.accounts) > 1:
         parser.error("--workdir keeps one size: give one --accounts")
     if args.daily_again and not args.workdir:

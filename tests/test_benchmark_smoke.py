@@ -26,6 +26,10 @@ def test_the_daily_only_benchmark_runs_every_stage_and_the_real_daily_job(tmp_pa
     assert float(daily[3]) > 0  # peak memory of the run's own process
     assert "daily run: 12 ÷ 6 months of history" in result.stdout
     assert "slowest steps of the daily run (12 months of history): " in result.stdout
+    # as quiet as make run: no library deprecation notes, no MLflow upload progress bars
+    printed = result.stdout + result.stderr
+    assert "DeprecationWarning" not in printed
+    assert "Downloading artifacts" not in printed and "Uploading artifacts" not in printed
     # the kept workdir runs the morning again, alone, with its slowest steps
     again = benchmark("--workdir", str(tmp_path), "--daily-again")
     assert again.returncode == 0, again.stderr[-3000:]
