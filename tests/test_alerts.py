@@ -192,13 +192,14 @@ def test_signals_come_from_the_config_and_names_must_be_unique():
 
     config = ScoringConfig.model_validate({"alerts": {"signals": [
         {"name": "tiny_team", "severity": "low", "when": {"active_users_30d": {"max": 1}},
-         "message": "{account_id} has {active_users_30d:.0f} active user"}]}})
+         "message": "{account_id} has {active_users_30d:.0f} active user at health "
+                    "{health_score:.0f} ({reason_1})"}]}})
     scores = day_scores({"A": (80, "healthy", 200)})
     result = evaluate_alerts(scores, None, None, as_of=pd.Timestamp("2026-10-01"),
                              config=config.alerts,
                              features=features_of({"A": {"active_users_30d": 1}}))
     assert result.fired[["alert_type", "severity", "message"]].values.tolist() == [
-        ["tiny_team", "low", "A has 1 active user"]]
+        ["tiny_team", "low", "A has 1 active user at health 80 (a reason)"]]
     with pytest.raises(ValidationError, match="used twice: health_drop"):
         AlertConfig.model_validate({"signals": [
             {"name": "health_drop", "severity": "low", "when": {}, "message": "x"}]})

@@ -11,6 +11,8 @@ alert ``renewal_at_risk``); a deployment replaces them in the scoring YAML
 
 from __future__ import annotations
 
+import re
+import string
 from typing import Literal
 
 import numpy as np
@@ -95,6 +97,16 @@ def signals_holding(values: pd.DataFrame, rules: list[SignalRule]) -> dict[str, 
     unmeasured = set(unmeasured_signals(values, rules))
     return {rule.name: (np.zeros(len(values), dtype=bool) if rule.name in unmeasured
                         else within_bounds(values, rule.when)) for rule in rules}
+
+
+def message_fields(rule: SignalRule) -> set[str]:
+    """The columns the rule's message names (none when the message is not a valid format
+    string: ``signal_message`` then falls back to the rule's name)."""
+    try:
+        fields = [field for _, field, _, _ in string.Formatter().parse(rule.message) if field]
+    except ValueError:
+        return set()
+    return {re.split(r"[.\[]", field)[0] for field in fields}
 
 
 def signal_message(rule: SignalRule, row: dict) -> str:
