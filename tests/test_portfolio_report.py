@@ -1,5 +1,8 @@
 """The portfolio page filters and sorts every account in a browser, without a server."""
 
+import json
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -40,12 +43,19 @@ def pages(tmp_path_factory):
     return today, directory, written
 
 
+def table_data(page: str, element_id: str) -> dict:
+    found = re.search(f'<script type="application/json" id="{element_id}-data">(.*?)</script>',
+                      page, re.S)
+    return json.loads(found.group(1))
+
+
 def test_a_page_per_csm_with_their_accounts_and_alerts(pages):
     today, _, written = pages
     assert set(written) == {"portfolio.html", owner_file("ana"), owner_file("bo"),
                             owner_file("unassigned")}
     ana = written[owner_file("ana")]
-    assert ana.count("<tr data-band") == (today["csm_owner"] == "ana").sum()
+    assert sorted(table_data(ana, "accounts")["shown"][0]) == sorted(
+        today.loc[today["csm_owner"] == "ana", "account_id"])
     assert "acc is now critical" in ana and "acc is now critical" not in written[
         owner_file("bo")]
     index = written["portfolio.html"]
@@ -70,7 +80,7 @@ def test_filtering_by_csm_band_and_renewal_in_headless_chromium(pages):
         page.select_option('select[data-filter="csm"]', "ana")
         page.select_option('select[data-filter="band"]', "critical")
         ana_critical = sorted(rows.locator("td:first-child").all_inner_texts())
-        shown = page.locator("#shown").inner_text()
+        shown = page.locator('[data-count="accounts"]').inner_text()
         page.select_option('select[data-filter="renewal"]', "90")
         ana_critical_renewing = rows.count()
         page.select_option('select[data-filter="csm"]', "")
@@ -85,3 +95,43 @@ def test_filtering_by_csm_band_and_renewal_in_headless_chromium(pages):
     assert ana_critical == sorted(expected["account_id"]) and shown == str(len(expected))
     assert ana_critical_renewing == (expected["days_to_renewal"] <= 90).sum()
     assert first == today.loc[today["arr_at_risk"].idxmax(), "account_id"]
+
+
+def test_a_long_table_keeps_any_text_inside_its_script():
+    from models.reports.long_table import long_table
+
+    frame = pd.DataFrame({"note": ["</script><b>x</b>", "plain"], "arr": [1234.4, np.nan]})
+    page = long_table(frame, {"note": "note", "arr": "ARR"}, element_id="t",
+                      styles={"arr": "money"})
+    assert page.count("</script>") == 1
+    data = table_data(page, "t")
+    assert data["shown"] == [["</script><b>x</b>", "plain"], ["$1,234", ""]]
+    assert data["keys"] == [None, [1234.4, None]]
+
+
+def test_a_long_portfolio_shows_a_hundred_rows_at_a_time(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from models.reports.long_table import PAGE_ROWS
+
+    many = scores(n=2 * PAGE_ROWS + 30, seed=5)
+    for name, page in render_portfolio("2026-11-30", many, week_before=None, month_before=None,
+                                       alerts=None, work_queue=None, bands=BANDS).items():
+        (tmp_path / name).write_text(page)
+    browser_path = chromium_or_skip()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=browser_path,
+                                             args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto((tmp_path / "portfolio.html").as_uri())
+        rows = page.locator("#accounts tbody tr")
+        more = page.locator('button[data-more="accounts"]')
+        counts = [rows.count()]
+        for _ in range(2):
+            more.click()
+            counts.append(rows.count())
+        hidden_at_end = more.is_hidden()
+        first = rows.first.locator("td").first.inner_text()
+        browser.close()
+    assert counts == [PAGE_ROWS, 2 * PAGE_ROWS, len(many)] and hidden_at_end
+    assert first == many.sort_values("risk_rank")["account_id"].iloc[0]
