@@ -16,8 +16,10 @@ def test_the_embedded_default_needs_no_server(settings, monkeypatch):
     monkeypatch.delenv("ACCOUNT_HEALTH_ENV", raising=False)
     resources = build_resources(settings)
     config = resources["feast"].open().config
-    assert (config.offline_store.type, config.online_store.type) == ("duckdb", "sqlite")
+    assert (config.offline_store.type, config.online_store.type) == (
+        "duckdb", "feature_repo.account_rows.AccountRowsOnlineStore")
     assert str(config.registry.path).startswith(settings.output_dir)
+    assert config.online_store.path.startswith(settings.output_dir)
     assert resources["mlflow_tracking"].tracking_uri.startswith("sqlite:///")
 
 
