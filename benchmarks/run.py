@@ -91,6 +91,8 @@ class Recorder:
     stages: list[Stage] = field(default_factory=list)
     #: seconds per step of each Dagster daily run, by its label
     steps: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: the run process's peak resident GiB while each step ran, by the run's label
+    step_peaks: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @contextlib.contextmanager
     def stage(self, name: str):
@@ -510,10 +512,11 @@ def daily_run(recorder: Recorder, settings, label: str) -> float:
             raise RuntimeError("the daily run failed")
         stage.rows = len(pd.read_parquet(settings.output_path / "assets" / "account_scores"
                                          / f"{day}.parquet", columns=["account_id"]))
-        own_peak, steps = peak.get()
+        own_peak, steps, step_peaks = peak.get()
         stage.own_peak_gib = own_peak / 1024**3  # the run's process, not this one
         stage.note = "(peak RSS of the run's processes, Spark's JVM included)"
     recorder.steps[label] = steps
+    recorder.step_peaks[label] = step_peaks
     return stage.seconds
 
 
@@ -524,16 +527,35 @@ def _daily_job(data_dir: str, output_dir: str, day: str, peak) -> None:
     from pipelines.selections import DAILY_SCORING
 
     warnings.simplefilter("ignore")
-    result = run_pipeline(_settings(Path(data_dir), Path(output_dir)),
-                          DagsterInstance.ephemeral(), first_day=day, last_day=day,
-                          selection=DAILY_SCORING)
+    samples: list[tuple[float, int]] = []  # (time, resident bytes) every 20 ms
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            samples.append((time.time(), _rss_bytes()))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    instance = DagsterInstance.ephemeral()
+    result = run_pipeline(_settings(Path(data_dir), Path(output_dir)), instance,
+                          first_day=day, last_day=day, selection=DAILY_SCORING)
+    done.set()
+    sampler.join()
     # VmHWM belongs to this process's own memory map; getrusage's maxrss would also count
     # the parent's resident memory at the fork that preceded the exec
     with open("/proc/self/status") as status:
         kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     steps = {event.step_key: event.event_specific_data.duration_ms / 1000
              for event in result.get_step_success_events()}
-    peak.put((kib * 1024, steps))
+    spans: dict[str, list[float]] = {}
+    for entry in instance.all_logs(result.run_id):
+        kind = entry.dagster_event.event_type_value if entry.dagster_event else None
+        if kind in ("STEP_START", "STEP_SUCCESS"):
+            spans.setdefault(entry.step_key, []).append(entry.timestamp)
+    step_peaks = {step: max((rss for moment, rss in samples
+                             if min(times) <= moment <= max(times)), default=0) / 1024**3
+                  for step, times in spans.items()}
+    peak.put((kib * 1024, steps, step_peaks))
     if not result.success:
         raise SystemExit(1)
 
@@ -640,11 +662,16 @@ def main() -> None:
             "rows/s": s.rows / s.seconds if s.seconds else float("nan"),
             "peak RSS GiB": s.peak_gib, "note": s.note} for s in recorder.stages])
         figures = [f"- {name}: {value:,.2f}" for name, value in ratios.items()]
+        step_tables = []
         for label, steps in recorder.steps.items():
-            slowest = sorted(steps.items(), key=lambda item: -item[1])[:12]
-            figures.append(f"- slowest steps of the daily run ({label}): "
-                           + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in slowest))
-        body = table.to_markdown(index=False, floatfmt=",.1f") + "\n\n" + "\n".join(figures)
+            peaks = recorder.step_peaks.get(label, {})
+            slowest = pd.DataFrame([
+                {"step": step, "wall s": seconds, "peak RSS GiB": peaks.get(step, float("nan"))}
+                for step, seconds in sorted(steps.items(), key=lambda item: -item[1])[:15]])
+            step_tables.append(f"The slowest steps of the daily run ({label}):"
+                               "\n\n" + slowest.to_markdown(index=False, floatfmt=",.1f"))
+        body = "\n\n".join([table.to_markdown(index=False, floatfmt=",.1f"),
+                             *(["\n".join(figures)] if figures else []), *step_tables])
         print("\n" + body)
         if args.readme:
             from readme import write_section  # benchmarks/readme.py

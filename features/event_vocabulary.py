@@ -17,13 +17,14 @@ import duckdb
 import pandas as pd
 
 from features.contract import TRACKED_EVENT_SLOTS, EventTaxonomy
+from features.usage_rollup import quiet_connection
 
 
 def top_event_names(events: pd.DataFrame | Sequence[Path],
                     n: int = TRACKED_EVENT_SLOTS) -> list[str]:
     """The ``n`` event names used by the most accounts (ties: more events, then by name),
     from validated events (a frame, or Parquet files of them)."""
-    connection = duckdb.connect()
+    connection = quiet_connection()
     try:
         if isinstance(events, pd.DataFrame):
             connection.register("events_source", events)

@@ -159,3 +159,11 @@ def test_user_days_before_the_first_wanted_day_are_left_out():
     assert sorted(user_days(every)["day"]) == [0, 0, 1, 2]
     assert sorted(user_days(later)["day"]) == [1, 2]
     pd.testing.assert_frame_equal(account_days(later), account_days(every))
+
+
+def test_duckdb_draws_no_progress_bar_into_the_run_log():
+    from features.usage_rollup import quiet_connection
+
+    connection = quiet_connection()
+    setting = connection.execute("SELECT current_setting('enable_progress_bar')").fetchall()
+    assert setting == [(False,)]

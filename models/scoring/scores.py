@@ -156,13 +156,17 @@ def crm_records(scores: pd.DataFrame) -> list[dict]:
     shown = [pd.Timestamp(t).isoformat() for t in stamps]
     names = [c for c in scores.columns if c.startswith("health_") and c != "health_score"]
     parts = scores[names].to_numpy(float) if names else np.empty((len(scores), 0))
-    components = [{n.removeprefix("health_"): (None if np.isnan(v) else float(v))
-                   for n, v in zip(names, row, strict=True)} for row in parts]
-    return [{"customer_id": account, "health_score": float(health),
+    # whole rows to Python at once (None where missing): per-value numpy scalars cost seconds
+    values = parts.astype(object)
+    values[np.isnan(parts)] = None
+    short = [n.removeprefix("health_") for n in names]
+    components = [dict(zip(short, row, strict=True)) for row in values.tolist()]
+    return [{"customer_id": account, "health_score": health,
              "components": parts_of_account,
              "signals": [{"name": r["feature"], "value": r["value"], "weight": r["effect"]}
                          for r in signals],
              "band": band, "timestamp": shown[code] if code >= 0 else "NaT"}
             for account, health, parts_of_account, signals, band, code in zip(
-                scores["account_id"], scores["health_score"], components, reasons,
-                scores["band"], stamp_code, strict=True)]
+                scores["account_id"].tolist(), scores["health_score"].astype(float).tolist(),
+                components, reasons, scores["band"].tolist(), stamp_code.tolist(),
+                strict=True)]
