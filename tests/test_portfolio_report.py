@@ -100,13 +100,15 @@ def test_filtering_by_csm_band_and_renewal_in_headless_chromium(pages):
 def test_a_long_table_keeps_any_text_inside_its_script():
     from models.reports.long_table import long_table
 
-    frame = pd.DataFrame({"note": ["</script><b>x</b>", "plain"], "arr": [1234.4, np.nan]})
-    page = long_table(frame, {"note": "note", "arr": "ARR"}, element_id="t",
+    frame = pd.DataFrame({"note": ["</script><b>x</b>", "plain"], "arr": [1234.4, np.nan],
+                          "seats": [1200, 3], "share": [0.5, 1 / 3], "open": [True, False]})
+    page = long_table(frame, {c: c for c in frame.columns}, element_id="t",
                       styles={"arr": "money"})
     assert page.count("</script>") == 1
     data = table_data(page, "t")
-    assert data["shown"] == [["</script><b>x</b>", "plain"], ["$1,234", ""]]
-    assert data["keys"] == [None, [1234.4, None]]
+    assert data["shown"] == [["</script><b>x</b>", "plain"], ["$1,234", ""],
+                             ["1,200", "3"], ["0.500", "0.333"], ["True", "False"]]
+    assert data["keys"][:3] == [None, [1234.4, None], [1200, 3]] and data["keys"][4] is None
 
 
 def test_a_long_portfolio_shows_a_hundred_rows_at_a_time(tmp_path):

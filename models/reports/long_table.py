@@ -98,9 +98,11 @@ def _formatted(values: pd.Series, style: str) -> tuple[list[str], list[float | N
 
 
 def column_style(values: pd.Series) -> str:
-    """``number`` for a numeric column (booleans aside), else ``text``."""
-    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    return "number" if numeric else "text"
+    """``whole`` for an integer column, ``number`` for another numeric one (booleans
+    aside), else ``text``."""
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        return "text"
+    return "whole" if pd.api.types.is_integer_dtype(values) else "number"
 
 
 def long_table(frame: pd.DataFrame, headers: dict[str, str], *, element_id: str,
