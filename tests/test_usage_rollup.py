@@ -1,5 +1,6 @@
 """Events rolled up to (account, user, day) in DuckDB, against counts done by hand."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -167,3 +168,21 @@ def test_duckdb_draws_no_progress_bar_into_the_run_log():
     connection = quiet_connection()
     setting = connection.execute("SELECT current_setting('enable_progress_bar')").fetchall()
     assert setting == [(False,)]
+
+
+def test_account_day_totals_stay_exact_past_two_to_the_31_in_all():
+    from features.usage_rollup import TRACKED_COLUMNS, _account_days
+
+    # four accounts on one day, 10^9 events each: the running sum passes 2^31 twice
+    n = 4
+    rows = {"cell": np.arange(n, dtype=np.int64),
+            "events": np.full(n, 10**9, dtype=np.int32),
+            "core_events": np.arange(n, dtype=np.int32),
+            "error_events": np.zeros(n, dtype=np.int32),
+            "logged_in": np.array([True, False, True, True]),
+            "core_mask": np.ones(n, dtype=np.int64),
+            **{c: np.full(n, 2 * 10**9 // 3, dtype=np.int32) for c in TRACKED_COLUMNS}}
+    totals = _account_days(rows, n_accounts=n)
+    assert totals.events.tolist() == [10**9] * n
+    assert totals.login_users.tolist() == [1, 0, 1, 1]
+    assert (totals.tracked == 2 * 10**9 // 3).all()
