@@ -9,6 +9,7 @@ monitoring figures are a run of their own in the monitoring experiment.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import tempfile
 import warnings
@@ -21,6 +22,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 from mlflow.models import infer_signature
+from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM
 
 from models.churn.evaluation import WalkForwardResult
 from models.expansion.model import ExpansionValidation
@@ -132,6 +134,18 @@ def _log_folds(folds: list[Fold], fold_metrics: pd.DataFrame,
             mlflow.log_metrics(_model_metrics(fold_table))
 
 
+@contextlib.contextmanager
+def _registry_notes_off():
+    """MLflow's own "Successfully registered model ..." lines off: the run's summary says
+    which version was registered and why. Failures still raise."""
+    enabled = MLFLOW_LOGGING_STREAM.enabled
+    MLFLOW_LOGGING_STREAM.enabled = False
+    try:
+        yield
+    finally:
+        MLFLOW_LOGGING_STREAM.enabled = enabled
+
+
 def log_bundle(run_id: str, bundle: mlflow.pyfunc.PythonModel, example: pd.DataFrame,
                reference: pd.DataFrame | None = None, *, name: str = "churn_model",
                registered_model: str = REGISTERED_MODEL) -> tuple[str, str]:
@@ -143,7 +157,7 @@ def log_bundle(run_id: str, bundle: mlflow.pyfunc.PythonModel, example: pd.DataF
     """
     example = model_input(example.head(20))
     signature = infer_signature(example, bundle.predict(None, example))
-    with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
+    with mlflow.start_run(run_id=run_id), warnings.catch_warnings(), _registry_notes_off():
         warnings.simplefilter("ignore")
         info = mlflow.pyfunc.log_model(
             name=name, python_model=bundle, signature=signature,
