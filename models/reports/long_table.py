@@ -51,7 +51,7 @@ for (const table of document.querySelectorAll('table[data-long-table]')) {
       }
       return tr;
     }));
-    if (count) count.textContent = rows.length;
+    if (count) count.textContent = rows.length.toLocaleString('en-US');
     more.hidden = rows.length <= limit;
   };
   filters.forEach(f => f.addEventListener('change', () => { limit = PAGE_ROWS; render(); }));
