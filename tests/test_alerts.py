@@ -287,3 +287,11 @@ def test_a_signal_on_a_feature_the_export_does_not_measure_stays_silent():
     one_login = no_login.assign(days_since_last_login=[20] + no_login[
         "days_since_last_login"].tolist()[1:])
     assert unmeasured_signals(one_login, DEFAULT_SIGNALS) == []
+
+
+def test_a_usage_drop_reads_as_one_signed_change():
+    from models.alerts.signals import DEFAULT_SIGNALS
+
+    rule = next(r for r in DEFAULT_SIGNALS if r.name == "usage_down_25pct")
+    message = rule.message.format(account_id="acc_1", usage_velocity_30d=-0.62)
+    assert message == "acc_1: usage -62% month over month"

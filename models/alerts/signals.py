@@ -43,7 +43,7 @@ DEFAULT_SIGNALS: list[SignalRule] = [
                message="{account_id}: nobody has logged in for {days_since_last_login:.0f} days"),
     SignalRule(name="usage_down_25pct", severity="medium",
                when={"usage_velocity_30d": Bounds(max=-0.25)},
-               message="{account_id}: usage fell {usage_velocity_30d:.0%} month over month"),
+               message="{account_id}: usage {usage_velocity_30d:+.0%} month over month"),
     SignalRule(name="low_seat_use", severity="low",
                when={"active_users_per_seat": Bounds(max=0.4999)},
                message="{account_id}: {active_users_per_seat:.0%} of seats active"),
