@@ -76,7 +76,8 @@ for (const table of document.querySelectorAll('table[data-long-table]')) {
 """
 
 
-def _text(values: pd.Series) -> list[str]:
+def shown_text(values: pd.Series) -> list[str]:
+    """A text column as the table shows it (and as its filters match it)."""
     return ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
             for v in values.astype(object).tolist()]
 
@@ -90,7 +91,7 @@ def _formatted(values: pd.Series, style: str) -> tuple[list[str], list[float | N
     """(text shown, sort keys) of a column in ``style``: ``money`` ($1,234), ``percent``
     (12%), ``whole`` (1,234), ``number`` (1,234.568) or ``text``."""
     if style == "text":
-        return _text(values), None
+        return shown_text(values), None
     keys = _numbers(values)
     pattern = {"money": "${:,.0f}", "percent": "{:.0%}", "whole": "{:,.0f}",
                "number": "{:,.3f}"}[style]

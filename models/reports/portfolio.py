@@ -14,11 +14,10 @@ from __future__ import annotations
 import html
 import re
 
-import numpy as np
 import pandas as pd
 
 from models.reports import html as report_html
-from models.reports.long_table import SCRIPT, long_table
+from models.reports.long_table import SCRIPT, long_table, shown_text
 
 #: Columns of the account table, with their headers.
 ACCOUNT_COLUMNS = {"account_id": "account", "band": "band", "health_score": "health",
@@ -45,10 +44,6 @@ def account_table(scores: pd.DataFrame, *, element_id: str = "accounts") -> str:
     filters = {attribute: column for column, (attribute, _) in FILTERS.items()}
     return long_table(scores, ACCOUNT_COLUMNS, element_id=element_id, styles=STYLES,
                       filters={**filters, "renewal": "days_to_renewal"})
-
-
-def _text(value) -> str:
-    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
 
 
 def _filter(name: str, label: str, values) -> str:
@@ -87,7 +82,7 @@ def render_portfolio(day: str, scores: pd.DataFrame, *, week_before: pd.DataFram
                         for k, v in cards.items())
     present = [b for b in bands if b in set(scores["band"])]
     filter_values = {"band": present, **{
-        c: sorted({_text(v) for v in scores[c].dropna()}) for c in FILTERS if c != "band"
+        c: sorted(set(shown_text(scores[c].dropna()))) for c in FILTERS if c != "band"
         and c in scores}}
     controls = "".join(_filter(*FILTERS[c], values) for c, values in filter_values.items())
     controls += ('<label>renewal within <select data-filter="renewal" data-table="accounts">'
