@@ -64,15 +64,17 @@ def _epoch(moment: datetime | None) -> int | None:
     return int(moment.timestamp())
 
 
+def connect(config: RepoConfig) -> sqlite3.Connection:
+    """The store's SQLite file (a relative path is under the repository)."""
+    path = Path(config.online_store.path)
+    if not path.is_absolute():
+        path = Path(config.repo_path or ".") / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return sqlite3.connect(path)
+
+
 class AccountRowsOnlineStore(OnlineStore):
     """A row per entity, a column per feature, in one SQLite file (see the module notes)."""
-
-    def _connect(self, config: RepoConfig) -> sqlite3.Connection:
-        path = Path(config.online_store.path)
-        if not path.is_absolute():
-            path = Path(config.repo_path or ".") / path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return sqlite3.connect(path)
 
     def online_write_batch(
         self, config: RepoConfig, table: FeatureView,
@@ -86,7 +88,7 @@ class AccountRowsOnlineStore(OnlineStore):
                  *(feast_value_type_to_python_type(values[n]) if n in values else None
                    for n in names))
                 for key, values, event_ts, created_ts in data]
-        with self._connect(config) as connection:
+        with connect(config) as connection:
             _upsert(connection, table_name(config, table), names, rows)
         connection.close()
         if progress:
@@ -102,7 +104,7 @@ class AccountRowsOnlineStore(OnlineStore):
         keys = [serialize_entity_key(key, config.entity_key_serialization_version)
                 for key in entity_keys]
         found: dict[bytes, tuple] = {}
-        with self._connect(config) as connection:
+        with connect(config) as connection:
             # SQLite binds at most 32,766 values per statement
             for start in range(0, len(keys), 30_000):
                 chunk = keys[start:start + 30_000]
@@ -130,7 +132,7 @@ class AccountRowsOnlineStore(OnlineStore):
                entities_to_keep: Sequence[Entity], partial: bool) -> None:
         """Create each kept view's table (re-made if it has Feast's own SQLite layout), add
         columns for new features, drop deleted views' tables."""
-        with self._connect(config) as connection:
+        with connect(config) as connection:
             for view in tables_to_keep:
                 name = table_name(config, view)
                 existing = {row[1] for row in connection.execute(
@@ -187,8 +189,7 @@ def write_rows(store_config: RepoConfig, views: list[FeatureView], rows: pd.Data
     """Upsert ``rows`` (one per account, in ``keys``' order, with every view's feature
     columns) into each view's table; returns the values written."""
     written = 0
-    store = AccountRowsOnlineStore()
-    with store._connect(store_config) as connection:
+    with connect(store_config) as connection:
         for view in views:
             names = [feature.name for feature in view.features]
             columns = [_plain(rows[f.name], f.dtype) for f in view.features]
