@@ -41,14 +41,15 @@ class _Scratch:
     """A grid's reusable matrix of one type, and how many times it has been handed out.
 
     ``padded`` is the matrix and one spare cell after it, where additions that fall off the
-    grid land (cheaper than filtering them out first)."""
+    grid land (cheaper than filtering them out first); a stacked one holds a padded matrix
+    per quantity, one after the other."""
 
     padded: np.ndarray
     lease: int = 0
 
     @property
     def matrix(self) -> np.ndarray:
-        return self.padded[:-1]
+        return self.padded[..., :-1]
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,8 @@ class DayGrid:
     accounts: pd.Index
     first_day: pd.Timestamp
     n_days: int
-    _scratch: dict[np.dtype, _Scratch] = field(default_factory=dict, compare=False,
-                                               repr=False)
+    _scratch: dict[tuple[np.dtype, int], _Scratch] = field(default_factory=dict,
+                                                           compare=False, repr=False)
 
     @property
     def n_accounts(self) -> int:
@@ -110,8 +111,9 @@ class DayGrid:
         # add.at, not bincount: bincount sums weights as floats, ten times slower
         np.add.at(scratch.padded, cell, weights)
 
-    def _scratch_matrix(self, dtype: np.dtype, fill: float) -> _Scratch:
-        """The grid's one padded matrix of ``dtype``, filled with ``fill`` and leased anew.
+    def _scratch_matrix(self, dtype: np.dtype, fill: float, width: int = 0) -> _Scratch:
+        """The grid's one padded matrix of ``dtype`` (with ``width``, of that many
+        quantities side by side per cell), filled with ``fill`` and leased anew.
 
         Running totals are read at the rows as soon as they are made, so one matrix per type
         serves them all: fresh memory is slow to fault in, and a fresh 100 MB matrix per
@@ -119,10 +121,11 @@ class DayGrid:
         read. A grid is therefore used by one thread at a time.
         """
         dtype = np.dtype(dtype)
-        scratch = self._scratch.get(dtype)
+        scratch = self._scratch.get((dtype, width))
         if scratch is None:
-            scratch = self._scratch[dtype] = _Scratch(
-                np.empty((self.n_days + 1) * self.n_accounts + 1, dtype))
+            cells = (self.n_days + 1) * self.n_accounts + 1
+            scratch = self._scratch[dtype, width] = _Scratch(
+                np.empty((width, cells) if width else cells, dtype))
         scratch.padded.fill(fill)
         scratch.lease += 1
         return scratch
@@ -152,6 +155,28 @@ class DayGrid:
         scratch = self._scratch_matrix(dtype, 0)
         self._add(scratch, account, day, weights)
         return self._running(scratch)
+
+    def stacked_totals(self, account: np.ndarray, day: np.ndarray,
+                       weights: np.ndarray) -> list[Running]:
+        """Running totals of several quantities (a row of ``weights`` each) made at once:
+        their cells are computed once, and one matrix holds them all.
+
+        The totals are int32: counts are, and int32 sums move half the memory. A running
+        total may wrap past 2^31, but a window, the difference of two, is exact while its
+        own sum stays below 2^31: read them with ``Running.at`` and subtract in int32.
+        """
+        weights = np.asarray(weights)
+        scratch = self._scratch_matrix(np.int32, 0, width=len(weights))
+        cell = self._cells(account, day, scratch.padded.shape[1] - 1,
+                           before_to_leading_row=True)
+        unique = bool((cell[1:] > cell[:-1]).all())  # one row per cell, as account-days
+        for padded, quantity in zip(scratch.padded, weights, strict=True):
+            if unique:
+                padded[cell] = quantity
+            else:
+                np.add.at(padded, cell, quantity)
+            accumulate_rows(padded[:-1].reshape(self.n_days + 1, self.n_accounts))
+        return [Running(scratch, self.n_accounts, quantity) for quantity in range(len(weights))]
 
     def either(self, account: np.ndarray, day: np.ndarray, bits: np.ndarray,
                window: int) -> np.ndarray:
@@ -197,18 +222,24 @@ def accumulate_rows(matrix: np.ndarray, step: np.ufunc = np.add) -> None:
 class Running:
     """Running totals of one (day x account) quantity, read at snapshot rows."""
 
-    def __init__(self, scratch: _Scratch, n_accounts: int) -> None:
+    def __init__(self, scratch: _Scratch, n_accounts: int, quantity: int | None = None) -> None:
         self._scratch = scratch
         self._lease = scratch.lease
+        self._quantity = quantity  # its row of a stacked scratch matrix
         self.n_accounts = n_accounts
 
-    def at(self, rows: GridRows, lag: int = 0) -> np.ndarray:
-        """Total through day d - lag for each row's day d (zero before the grid)."""
+    def at(self, rows: GridRows, lag: int = 0, out: np.ndarray | None = None) -> np.ndarray:
+        """Total through day d - lag for each row's day d (zero before the grid), written
+        into ``out`` when given (a buffer reused across reads saves faulting in fresh
+        memory)."""
         if self._scratch.lease != self._lease:
             raise RuntimeError("these running totals were overwritten: the grid has made "
                                "others of their type since; read each before the next")
         cells = rows.cell if lag == 0 else rows.cells_before(lag, self.n_accounts)
-        return self._scratch.matrix.take(cells)
+        matrix = self._scratch.matrix
+        if self._quantity is not None:
+            matrix = matrix[self._quantity]
+        return matrix.take(cells, out=out)
 
     def window(self, rows: GridRows, window: int, lag: int = 0) -> np.ndarray:
         """Sum over days (d-lag-window, d-lag] for each row's day d."""

@@ -32,12 +32,14 @@ def usage_features(grid: DayGrid, usage: UsageRollup, taxonomy: EventTaxonomy,
         active_7d, active_prev_7d, active_30d, active_prev_30d = users.result()
     events_7d, events_30d = found["events_7d"], found["events_30d"]
     per_event = {}
-    for slot, counts in enumerate(tracked, start=1):
+    for index, events_30d_of_slot in enumerate(tracked["30d"]):
+        slot = index + 1
         per_event.update({
-            f"event_{slot}_7d": counts["7d"], f"event_{slot}_30d": counts["30d"],
-            f"event_{slot}_90d": counts["90d"],
-            f"event_{slot}_per_user_30d": ratio(counts["30d"], active_30d),
-            f"event_{slot}_mom_change": change(counts["30d"], counts["prev_30d"]),
+            f"event_{slot}_7d": tracked["7d"][index],
+            f"event_{slot}_30d": events_30d_of_slot,
+            f"event_{slot}_90d": tracked["90d"][index],
+            f"event_{slot}_per_user_30d": ratio(events_30d_of_slot, active_30d),
+            f"event_{slot}_mom_change": change(events_30d_of_slot, tracked["prev_30d"][index]),
         })
     return {
         **per_event,
@@ -98,15 +100,21 @@ def _account_day_features(grid: DayGrid, daily: AccountDays, taxonomy: EventTaxo
 
 
 def _tracked_event_counts(grid: DayGrid, daily: AccountDays,
-                          rows: GridRows) -> list[dict[str, np.ndarray]]:
-    """Per tracked event slot, its events over the trailing 7, 30 and 90 days and the 30
-    before."""
-    counts = []
-    for events in daily.tracked:
-        totals = grid.totals(daily.account, daily.day, events)
-        counts.append({"7d": totals.window(rows, 7), "30d": totals.window(rows, 30),
-                       "prev_30d": totals.window(rows, 30, lag=30),
-                       "90d": totals.window(rows, 90)})
+                          rows: GridRows) -> dict[str, list[np.ndarray]]:
+    """Events of each tracked event slot over the trailing 7, 30 and 90 days and the 30
+    before: per window, a column per slot."""
+    lags = (0, 7, 30, 60, 90)
+    through = {lag: np.empty(len(rows), np.int32) for lag in lags}  # reused for every slot
+    counts: dict[str, list[np.ndarray]] = {"7d": [], "30d": [], "prev_30d": [], "90d": []}
+    for totals in grid.stacked_totals(daily.account, daily.day, daily.tracked):
+        for lag in lags:
+            totals.at(rows, lag, out=through[lag])
+        for name, (end, start) in {"7d": (0, 7), "30d": (0, 30), "prev_30d": (30, 60),
+                                   "90d": (0, 90)}.items():
+            # in int32, where wrapped running totals still differ exactly, written straight
+            # into the snapshot's int64 column
+            counts[name].append(np.subtract(through[end], through[start], dtype=np.int32,
+                                            out=np.empty(len(rows), np.int64)))
     return counts
 
 

@@ -52,6 +52,38 @@ def test_integer_totals_stay_integers_and_a_grid_reuses_its_matrix_safely():
         counts.at(rows)
 
 
+@pytest.mark.parametrize("unique_cells", [True, False])
+def test_stacked_totals_give_each_quantity_its_own_windows(unique_cells):
+    # one row per (account, day), as account-days come, or repeated cells and rows off the
+    # grid, which must be summed or dropped
+    if unique_cells:
+        account, day = (values[::3] for values in every_row())
+    else:
+        account, day = RNG.integers(-1, GRID.n_accounts, 300), RNG.integers(-3, 46, 300)
+    weights = RNG.integers(0, 9, (3, len(account)))
+    rows = GRID.rows(*every_row())
+    stacked = GRID.stacked_totals(account, day, weights)
+    on_grid = (day >= 0) & (day < GRID.n_days) & (account >= 0)
+    for quantity, totals in enumerate(stacked):
+        for window, lag in [(7, 0), (30, 30)]:
+            expected = [weights[quantity][on_grid & (account == a) & (day > d - lag - window)
+                                          & (day <= d - lag)].sum()
+                        for a, d in zip(rows.account, rows.day, strict=True)]
+            got = totals.at(rows, lag).astype(np.int64) - totals.at(rows, lag + window)
+            np.testing.assert_array_equal(got, expected)
+
+
+def test_stacked_windows_are_exact_when_running_totals_wrap_past_int32():
+    grid = DayGrid(pd.Index(["a"]), pd.Timestamp("2026-01-01"), 4)
+    rows = grid.rows([0], [3])
+    big = 2**30
+    # the running total passes 2^31 on the second day and 3 * 2^30 on the third
+    (totals,) = grid.stacked_totals([0, 0, 0, 0], [0, 1, 2, 3], np.array([[big, big, big, 5]]))
+    assert np.subtract(totals.at(rows), totals.at(rows, 1), dtype=np.int32).tolist() == [5]
+    assert np.subtract(totals.at(rows), totals.at(rows, 2),
+                       dtype=np.int32).tolist() == [big + 5]
+
+
 def test_open_counts_count_what_is_open_at_the_end_of_each_day():
     account = RNG.integers(0, GRID.n_accounts, 60)
     start = RNG.integers(-10, 45, 60)
