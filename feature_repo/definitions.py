@@ -7,12 +7,13 @@ holds every feature of the groups whose source table is present in the input; ea
 every group comes from the same snapshot rows).
 
 The pipeline applies these objects itself (asset ``feast_feature_store``). They are also
-module-level objects, so Feast's own CLI works on this folder as on any Feast repository::
+module-level objects, so Feast's own CLI works on this folder as on any Feast repository,
+from any shell, after ``make run``::
 
-    ACCOUNT_HEALTH_OUTPUT_DIR=$PWD/output .venv/bin/feast -c feature_repo feature-views list
+    .venv/bin/feast -c feature_repo feature-views list
 
-The module-level objects describe the output directory of ``ACCOUNT_HEALTH_OUTPUT_DIR``
-(default ``./output``): its snapshot files and the feature groups the last run applied.
+Like ``feature_store.yaml``, the module-level objects describe the default output directory
+(``./output``): its snapshot files and the feature groups the last run applied.
 """
 
 from __future__ import annotations
@@ -129,9 +130,11 @@ def applied_groups(output_dir: str | Path) -> list[str]:
     return [g for g in groups if g in FEATURE_GROUPS]
 
 
+#: Where ``make run`` writes, and where feature_store.yaml's relative paths point.
+DEFAULT_OUTPUT_DIR = Path(__file__).resolve().parent.parent / "output"
+
 # Module-level objects for Feast's CLI (see the module docstring).
-_output_dir = Path(os.environ.get("ACCOUNT_HEALTH_OUTPUT_DIR")
-                   or Path(__file__).resolve().parent.parent / "output")
+_output_dir = DEFAULT_OUTPUT_DIR
 _offline_store = ("spark" if os.environ.get("ACCOUNT_HEALTH_ENGINE") == "spark"
                   else "postgres" if os.environ.get("ACCOUNT_HEALTH_ENV") == "production"
                   else "duckdb")

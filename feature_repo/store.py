@@ -5,7 +5,9 @@ snapshot's Parquet files, SQLite online store, file registry) and
 ``feature_store.production.yaml`` (Postgres registry and offline store, Redis online store);
 on the spark engine, ``feature_store.spark.yaml`` and ``feature_store.spark.production.yaml``
 (Spark offline store and materialisation, the same registries and online stores).
-``${VARIABLES}`` in either file are filled in from the environment.
+``${VARIABLES}`` in either file are filled in from the environment. The embedded stores'
+files are named relative to this folder, in the default output directory (so Feast's own CLI
+finds them after ``make run``), and moved under the run's output directory here.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ import yaml
 from feast import FeatureStore, FeatureView
 from feast.repo_config import RepoConfig
 
-from feature_repo.definitions import SNAPSHOT_SOURCE, quiet_spark_notices, repo_objects
+from feature_repo.definitions import (
+    DEFAULT_OUTPUT_DIR,
+    SNAPSHOT_SOURCE,
+    quiet_spark_notices,
+    repo_objects,
+)
 from features.snapshot import FEATURE_GROUPS
 
 REPO_DIR = Path(__file__).resolve().parent
@@ -40,15 +47,29 @@ def config_file_for(environment: str, engine: str) -> Path:
 
 
 def store_config(output_dir: Path, config_file: Path = LOCAL_CONFIG) -> RepoConfig:
-    """``config_file`` with ``${ACCOUNT_HEALTH_OUTPUT_DIR}`` and environment variables filled in."""
-    values = {"ACCOUNT_HEALTH_SPARK_MASTER": "local[*]", **os.environ,
-              "ACCOUNT_HEALTH_OUTPUT_DIR": str(Path(output_dir).resolve())}
+    """``config_file`` with environment variables filled in and its files under
+    ``output_dir``."""
+    values = {"ACCOUNT_HEALTH_SPARK_MASTER": "local[*]", **os.environ}
     try:
         text = Template(Path(config_file).read_text()).substitute(values)
     except KeyError as exc:
         raise ValueError(f"{config_file} needs the environment variable {exc.args[0]} "
                          "(see .env.example)") from None
-    return RepoConfig(repo_path=REPO_DIR, **yaml.safe_load(text))
+    raw = yaml.safe_load(text)
+    if isinstance(raw.get("registry"), str):
+        raw["registry"] = _under(output_dir, raw["registry"])
+    if "path" in raw.get("online_store", {}):
+        raw["online_store"]["path"] = _under(output_dir, raw["online_store"]["path"])
+    return RepoConfig(repo_path=REPO_DIR, **raw)
+
+
+def _under(output_dir: Path, path: str) -> str:
+    """A yaml file path in the default output directory, moved to the same place under
+    ``output_dir``; other paths as they are."""
+    default = (REPO_DIR / path).resolve()
+    if not default.is_relative_to(DEFAULT_OUTPUT_DIR):
+        return path
+    return str(Path(output_dir).resolve() / default.relative_to(DEFAULT_OUTPUT_DIR))
 
 
 def open_store(output_dir: Path, config_file: Path = LOCAL_CONFIG) -> FeatureStore:

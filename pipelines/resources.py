@@ -17,6 +17,7 @@ import pandas as pd
 from dagster import ConfigurableResource, Failure
 from feast import FeatureStore
 
+from feature_repo.definitions import DEFAULT_OUTPUT_DIR
 from feature_repo.store import LOCAL_CONFIG, open_store
 from features.contract import ContractMapping, EventTaxonomy, find_table_file
 from features.event_vocabulary import with_tracked_events
@@ -26,8 +27,6 @@ from models.training_sample import DEFAULT_MAX_TRAINING_ROWS
 from models.walk_forward import Fold, NotEnoughHistory, adaptive_folds
 from pipelines.io_manager import asset_file, day_key
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUTPUT_DIR = REPO_ROOT / "output"
 #: Where daily partitions begin before any run has recorded where the data begins.
 DEFAULT_START_DATE = "2025-01-01"
 #: Without a start setting, earlier times are broken clocks (epoch zero, 1900), not history.
