@@ -11,18 +11,26 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
+    AssetOut,
     BackfillPolicy,
     Failure,
     MaterializeResult,
     MetadataValue,
     Output,
     asset,
+    multi_asset,
 )
 
 from features import retention
-from features import retention_kpis as retention_kpis_module
 from features.event_vocabulary import readable_event_columns
 from features.labels import active_periods
+from features.retention_kpis import (
+    churn_by_kind,
+    churn_events,
+    renewal_events,
+    renewal_rates,
+    window_retention,
+)
 from models.analysis import model_quality
 from models.analysis.drift import DriftThresholds, feature_drift
 from models.analysis.outcomes import label_scores, realised_performance, surprise_churn
@@ -100,41 +108,50 @@ def cohort_retention(settings: AccountHealthSettings,
     return result
 
 
-@asset(group_name=GROUP, ins={"subscriptions": AssetIn(), "invoices": AssetIn()})
+@multi_asset(
+    group_name=GROUP,
+    ins={"subscriptions": AssetIn(), "invoices": AssetIn()},
+    outs={
+        "retention_kpis": AssetOut(description=(
+            "Trailing-12-month and quarterly NRR, GRR and expansion rates by customers and "
+            "by revenue; also reports/retention_windows.csv")),
+        "renewal_rates": AssetOut(description=(
+            "Gross renewal rate per complete quarter by count and by ARR; also "
+            "reports/renewals.csv")),
+        "churn_by_kind": AssetOut(description=(
+            "Churn per month split into voluntary and involuntary; also "
+            "reports/churn_by_kind.csv")),
+    },
+)
 def retention_kpis(context: AssetExecutionContext, settings: AccountHealthSettings,
                    mrr_movements: pd.DataFrame, subscriptions: pd.DataFrame,
-                   invoices: pd.DataFrame | None) -> pd.DataFrame:
-    """What a CS leader reports (docs/metrics.md): trailing-12-month and quarterly NRR, GRR
-    and expansion rates by customers and by revenue (``reports/retention_windows.csv``), the
-    gross renewal rate per complete quarter by count and by ARR (``reports/renewals.csv``)
-    and churn
-    split into voluntary and involuntary per month (``reports/churn_by_kind.csv``)."""
+                   invoices: pd.DataFrame | None):
+    """What a CS leader reports (docs/metrics.md): retention windows, renewal rates and
+    churn by kind, each an asset of its own and a CSV for people."""
     last_day = settings.current_time().tz_localize(None).normalize() - pd.Timedelta(days=1)
     windows = pd.concat([
-        retention_kpis_module.window_retention(mrr_movements, months=12).assign(
-            window="trailing 12 months"),
-        retention_kpis_module.window_retention(mrr_movements, months=3, quarters_only=True)
-        .assign(window="quarter")], ignore_index=True)
-    renewals = retention_kpis_module.renewal_rates(
-        retention_kpis_module.renewal_events(subscriptions, last_day))
+        window_retention(mrr_movements, months=12).assign(window="trailing 12 months"),
+        window_retention(mrr_movements, months=3, quarters_only=True).assign(window="quarter"),
+    ], ignore_index=True)
+    renewals = renewal_rates(renewal_events(subscriptions, last_day))
     renewals = renewals[renewals["period_end"] <= last_day]  # complete quarters only
-    churn = retention_kpis_module.churn_by_kind(
-        retention_kpis_module.churn_events(subscriptions, invoices, last_day))
+    churn = churn_by_kind(churn_events(subscriptions, invoices, last_day))
     reports = settings.reports_dir()
     windows.to_csv(reports / "retention_windows.csv", index=False)
     renewals.to_csv(reports / "renewals.csv", index=False)
     churn.to_csv(reports / "churn_by_kind.csv", index=False)
-    latest = {name: table[table["window"] == name].tail(1) for name, table in
-              (("trailing 12 months", windows), ("quarter", windows))}
+    latest = {name: windows[windows["window"] == name].tail(1)
+              for name in ("trailing 12 months", "quarter")}
     quarters = renewals[renewals["term_months"] == 0].tail(1)
-    context.add_output_metadata({
-        **{f"{name} {kpi}": round(float(row[kpi].iloc[0]), 4)
-           for name, row in latest.items() if len(row) for kpi in ("nrr", "grr")},
-        **({"renewal_rate_last_quarter": round(float(quarters["renewal_rate"].iloc[0]), 4)}
-           if len(quarters) else {}),
+    yield Output(windows, "retention_kpis", metadata={
+        f"{name} {kpi}": round(float(row[kpi].iloc[0]), 4)
+        for name, row in latest.items() if len(row) for kpi in ("nrr", "grr")})
+    yield Output(renewals, "renewal_rates", metadata=(
+        {"renewal_rate_last_quarter": round(float(quarters["renewal_rate"].iloc[0]), 4)}
+        if len(quarters) else {}))
+    yield Output(churn, "churn_by_kind", metadata={
         "involuntary_churn_share": round(float(churn["involuntary"].sum()
                                                / max(churn["churned_accounts"].sum(), 1)), 4)})
-    return windows
 
 
 @asset(

@@ -12,7 +12,6 @@ from models.reports.operations import (
     render_operations,
     sla_adherence,
 )
-from pipelines.assets.monitoring import retention_kpis
 from pipelines.assets.scoring import account_scores
 from pipelines.resources import AccountHealthSettings
 
@@ -64,20 +63,19 @@ def weekly_operations_report(context: AssetExecutionContext, settings: AccountHe
     return per_owner
 
 
-@asset(group_name=GROUP, deps=[retention_kpis, account_scores])
-def monthly_executive_report(settings: AccountHealthSettings) -> MaterializeResult:
+@asset(group_name=GROUP, deps=[account_scores],
+       ins={"retention_windows": AssetIn("retention_kpis"), "renewals": AssetIn("renewal_rates"),
+            "churn": AssetIn("churn_by_kind")})
+def monthly_executive_report(settings: AccountHealthSettings, retention_windows: pd.DataFrame,
+                             renewals: pd.DataFrame, churn: pd.DataFrame) -> MaterializeResult:
     """``reports/monthly/<month>.html``: NRR and GRR over the trailing 12 months and by
     quarter, renewal rates, churn split voluntary and involuntary, and the top risks by ARR
-    at risk on the latest scored day (from the ``retention_kpis`` tables)."""
+    at risk on the latest scored day."""
     day = _latest_scored_day(settings)
-    reports = settings.reports_dir()
-    tables = {name: pd.read_csv(reports / f"{name}.csv")
-              for name in ("retention_windows", "renewals", "churn_by_kind")}
     month = f"{day:%Y-%m}"
-    path = reports / "monthly" / f"{month}.html"
+    path = settings.reports_dir() / "monthly" / f"{month}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_executive(month, tables["retention_windows"], tables["renewals"],
-                                     tables["churn_by_kind"],
+    path.write_text(render_executive(month, retention_windows, renewals, churn,
                                      settings.stored_partition("account_scores", day)))
     return MaterializeResult(metadata={"report": MetadataValue.path(str(path)),
                                        "month": month})
