@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import multiprocessing
 import sys
 import tempfile
@@ -193,16 +192,18 @@ def ingest(recorder: Recorder, data_dir: Path, workdir: Path, *,
                                assets / asset / f"{day:%Y-%m-%d}.parquet")
         # the event_vocabulary asset's choice, then the usage_rollup asset's state per day
         written = sorted((assets / "events").glob("*.parquet"))
-        settings.event_vocabulary_file().write_text(json.dumps(
-            {"data_dir": settings.data_dir, "events": top_event_names(written)}))
-        taxonomy = settings.event_taxonomy()
+        names = top_event_names(written)
+        vocabulary = pd.DataFrame({"slot": [f"event_{k}" for k in range(1, len(names) + 1)],
+                                   "event_name": names, "data_dir": settings.data_dir})
+        vocabulary.to_parquet(assets / "event_vocabulary.parquet", index=False)
+        taxonomy = settings.event_taxonomy(vocabulary)
         for path in written:
             daily_rollup([path], taxonomy).to_parquet(assets / "usage_rollup" / path.name,
                                                       index=False)
         for table, frame in validated.items():
             frame.to_parquet(assets / f"{table}.parquet", index=False)
     history = {"settings": settings, "tables": validated, "first_day": min(files),
-               "workdir": workdir}
+               "workdir": workdir, "taxonomy": taxonomy}
     if event_days is None:
         history["ingestion_floor_ratio"] = stage.seconds / ingestion_floor(
             recorder, [files[day] for day in days], known, settings, workdir)
@@ -267,7 +268,7 @@ def recent_champion(recorder: Recorder, history: dict) -> None:
             pd.DatetimeIndex([date]), events=[path for day, path in files.items()
                                               if date - pd.Timedelta(days=EVENT_LOOKBACK_DAYS)
                                               <= day <= date],
-            **feature_tables(tables), taxonomy=settings.event_taxonomy())
+            **feature_tables(tables), taxonomy=history["taxonomy"])
             for date in dates],
             ignore_index=True)
         stage.rows = len(snapshot)
@@ -275,7 +276,7 @@ def recent_champion(recorder: Recorder, history: dict) -> None:
                         observed_until=pd.Timestamp(END_DATE))
     training = labels.drop(columns="event_timestamp").merge(
         readable_event_columns(snapshot.drop(columns="event_timestamp"),
-                               settings.event_taxonomy().tracked_events),
+                               history["taxonomy"].tracked_events),
         on=["account_id", "as_of_date"])
     training.to_parquet(settings.output_path / "assets" / "training_set.parquet", index=False)
     train_and_register(recorder, history, training, n_folds=1)
@@ -293,7 +294,7 @@ def features_and_floor(recorder: Recorder, history: dict) -> dict[str, float]:
     event_files = sorted((assets / "events").glob("*.parquet"))
     rollup_files = sorted((assets / "usage_rollup").glob("*.parquet"))
     days = pd.date_range(history["first_day"], pd.Timestamp(END_DATE))
-    taxonomy = settings.event_taxonomy()
+    taxonomy = history["taxonomy"]
     with recorder.stage("DuckDB floor: scan events, group by account and day") as floor:
         scanned = duckdb.sql(
             "SELECT account_id, floor(epoch(event_time) / 86400) AS day, count(*) AS events "
@@ -357,7 +358,7 @@ def feast_and_training_set(recorder: Recorder, history: dict, feast_file_limit: 
                         horizon_days=90, observed_until=last)
     with recorder.stage("point-in-time training set (Feast DuckDB store)") as stage:
         training = build_training_set(store, labels, feature_service=CHURN_FEATURE_SERVICE,
-                                      event_names=settings.event_taxonomy().tracked_events)
+                                      event_names=history["taxonomy"].tracked_events)
         stage.rows = len(training)
     training.to_parquet(settings.output_path / "assets" / "training_set.parquet", index=False)
     with recorder.stage("DuckDB floor: bare ASOF JOIN, same rows and files") as stage:
@@ -443,7 +444,7 @@ def train_and_register(recorder: Recorder, history: dict, training: pd.DataFrame
         result = evaluate_walk_forward(training, folds)
         bundle = train_bundle(
             training, horizon_days=90,
-            event_names=history["settings"].event_taxonomy().tracked_events)
+            event_names=history["taxonomy"].tracked_events)
         stage.rows = len(training)
         auc = result.pooled_metrics.set_index("model").loc["xgboost", "roc_auc"]
         stage.note = f"(XGBoost walk-forward AUC {auc:.3f})"

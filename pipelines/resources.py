@@ -108,18 +108,14 @@ class AccountHealthSettings(ConfigurableResource):
         except NotEnoughHistory as exc:
             raise Failure(description=str(exc)) from exc
 
-    def event_vocabulary_file(self) -> Path:
-        """Where the event_vocabulary asset keeps the tracked event names (JSON)."""
-        return self.output_path / "event_vocabulary.json"
-
-    def event_taxonomy(self) -> EventTaxonomy:
-        """The mapping's event taxonomy, tracking the names of the event_vocabulary asset
-        unless the mapping names its own ``tracked_events``."""
+    def event_taxonomy(self, vocabulary: pd.DataFrame | None) -> EventTaxonomy:
+        """The mapping's event taxonomy, tracking the names of ``vocabulary`` (the
+        ``event_vocabulary`` asset's value, an input of the asset that asks) unless the
+        mapping names its own ``tracked_events``."""
         taxonomy = self.mapping().event_taxonomy
-        stored = self.event_vocabulary_file()
-        if taxonomy.tracked_events or not stored.exists():
+        if vocabulary is None:
             return taxonomy
-        return with_tracked_events(taxonomy, json.loads(stored.read_text())["events"])
+        return with_tracked_events(taxonomy, list(vocabulary["event_name"]))
 
     def mapping(self) -> ContractMapping:
         path = Path(self.mapping_file) if self.mapping_file else self.data_path / "mapping.yaml"

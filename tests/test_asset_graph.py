@@ -24,3 +24,39 @@ def test_no_asset_reads_a_csv_another_step_wrote():
     readers = [path.name for path in ASSETS.glob("*.py")
                if re.search(r"read_csv\(", path.read_text())]
     assert not readers
+
+
+def test_assets_get_the_event_vocabulary_as_an_input():
+    for asset in ("usage_rollup", "account_snapshot", "training_set", "churn_model",
+                  "scored_opportunities", "feature_drift"):
+        assert "event_vocabulary" in parents(asset), asset
+
+
+def test_the_vocabulary_is_kept_for_its_data_and_chosen_anew_for_other_data(tmp_path):
+    import pandas as pd
+    from dagster import build_asset_context
+
+    from pipelines.assets.features import event_vocabulary
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path / "data", tmp_path / "out")
+    (tmp_path / "data").mkdir()
+    settings.partition_dir("events").mkdir(parents=True)
+
+    def day_file(day: str, accounts_by_name: dict[str, int]) -> None:
+        pd.DataFrame([{"account_id": f"a{k}", "event_name": name}
+                      for name, accounts in accounts_by_name.items()
+                      for k in range(accounts)]).to_parquet(
+            settings.asset_file("events", day))
+
+    def chosen(run_settings) -> list[str]:
+        value = event_vocabulary(build_asset_context(), settings=run_settings)
+        value.to_parquet(run_settings.asset_file("event_vocabulary"))  # as the IO manager
+        return list(value["event_name"])
+
+    day_file("2026-01-01", {"post": 3, "like": 1})
+    assert chosen(settings) == ["post", "like"]
+    day_file("2026-01-02", {"like": 9})  # "like" is now the most used
+    assert chosen(settings) == ["post", "like"]  # kept: slot 1 still means "post"
+    other_data = make_settings(tmp_path / "other", tmp_path / "out")
+    assert chosen(other_data) == ["like", "post"]

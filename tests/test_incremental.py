@@ -158,24 +158,22 @@ def test_the_run_covers_the_days_the_day_files_name(day_file_data, tmp_path):
 def test_a_rollup_older_than_its_events_or_of_another_taxonomy_is_not_used(incremental):
     import os
 
-    from features.contract import ContractMapping, EventTaxonomy
+    from features.contract import EventTaxonomy
     from pipelines.assets.features import usage_sources
 
     # (Oct 31 is re-ingested without its rollup by another test of this module)
     days = pd.DatetimeIndex(["2026-10-28", "2026-10-29", "2026-10-30"])
-    events, rollups = usage_sources(incremental, days)
+    assets = Path(incremental.output_dir) / "assets"
+    taxonomy = incremental.event_taxonomy(None)  # no event_vocabulary in these runs
+    events, rollups = usage_sources(incremental, days, taxonomy)
     assert (len(events), len(rollups)) == (0, 3)
     # events of Oct 30 re-ingested after its rollup was computed: read the events instead
-    assets = Path(incremental.output_dir) / "assets"
     event_file = assets / "events" / "2026-10-30.parquet"
     # later than its rollup, however long after the events that was written
     later = (assets / "usage_rollup" / "2026-10-30.parquet").stat().st_mtime_ns + 10**9
     os.utime(event_file, ns=(later, later))
-    events, rollups = usage_sources(incremental, days)
+    events, rollups = usage_sources(incremental, days, taxonomy)
     assert [p.stem for p in events] == ["2026-10-30"] and len(rollups) == 2
     # another event taxonomy: no stored rollup is current
-    other = ContractMapping(event_taxonomy=EventTaxonomy(core_events=["reports"]))
-    retaxed = incremental.model_copy(update={})
-    object.__setattr__(retaxed, "mapping", lambda: other)
-    events, rollups = usage_sources(retaxed, days)
+    events, rollups = usage_sources(incremental, days, EventTaxonomy(core_events=["reports"]))
     assert (len(events), len(rollups)) == (3, 0)

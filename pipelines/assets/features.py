@@ -26,6 +26,7 @@ from feature_repo.online_write import (
     write_online,
 )
 from feature_repo.store import apply_definitions, sync_offline_snapshot
+from features.contract import EventTaxonomy
 from features.event_vocabulary import top_event_names
 from features.snapshot import (
     EVENT_LOOKBACK_DAYS,
@@ -48,21 +49,20 @@ def event_vocabulary(context: AssetExecutionContext, settings: AccountHealthSett
     """The event names that get usage features of their own (``event_1_*`` ...): the
     mapping's ``tracked_events``, or the export's names used by the most accounts. Chosen
     once per data directory and then kept, so ``event_k`` means the same name in every
-    snapshot and model; delete ``event_vocabulary.json`` to choose again."""
-    stored = settings.event_vocabulary_file()
+    snapshot and model; delete ``assets/event_vocabulary.parquet`` to choose again."""
     explicit = settings.mapping().event_taxonomy.tracked_events
-    previous = json.loads(stored.read_text()) if stored.exists() else {}
+    stored = settings.asset_file("event_vocabulary")  # this asset's own previous value
+    previous = pd.read_parquet(stored) if stored.exists() else pd.DataFrame()
     if explicit:
         names, source = list(explicit), "mapping.yaml tracked_events"
-    elif previous.get("data_dir") == settings.data_dir:
-        names, source = previous["events"], "kept from the first run on this data"
+    elif len(previous) and (previous.get("data_dir") == settings.data_dir).all():
+        names, source = list(previous["event_name"]), "kept from the first run on this data"
     else:
         files = sorted(settings.partition_dir("events").glob("*.parquet"))
         names, source = top_event_names(files), "most widely used in the export"
-    stored.write_text(json.dumps({"data_dir": settings.data_dir, "events": names}))
     context.add_output_metadata({"source": source, "events": ", ".join(names) or "none"})
     return pd.DataFrame({"slot": [f"event_{k}" for k in range(1, len(names) + 1)],
-                         "event_name": names})
+                         "event_name": names, "data_dir": settings.data_dir})
 
 
 @asset(
@@ -70,33 +70,32 @@ def event_vocabulary(context: AssetExecutionContext, settings: AccountHealthSett
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     metadata={"partition_column": "day"},
-    deps=["events", event_vocabulary],
+    deps=["events"],
 )
 def usage_rollup(context: AssetExecutionContext, settings: AccountHealthSettings,
-                 engine: ComputeEngine) -> Output:
+                 engine: ComputeEngine, event_vocabulary: pd.DataFrame | None) -> Output:
     """Each day's validated events per account, user and day (counts by kind, core features
     and tracked event names used): the rolling-window state usage features read instead of
     90 days of raw events."""
     days = run_days(context)
+    taxonomy = settings.event_taxonomy(event_vocabulary)
     files = {day: path for day in days if (path := settings.asset_file("events", day)).exists()}
     if engine.on_spark:  # the executors write the day files
         rollup = daily_rollup_on_spark(
             engine.spark_session(), days, {day: str(path) for day, path in files.items()},
-            settings.event_taxonomy(),
-            output_dir=str(settings.partition_dir("usage_rollup")))
+            taxonomy, output_dir=str(settings.partition_dir("usage_rollup")))
         rows = rollup.total_rows
     else:
-        rollup = daily_rollup(list(files.values()), settings.event_taxonomy())
+        rollup = daily_rollup(list(files.values()), taxonomy)
         rows = len(rollup)
     # an Output, not an annotated frame: with the spark engine it carries StoredDays
     return Output(rollup, metadata={"rows": rows, "event_files": len(files)})
 
 
-def usage_sources(settings: AccountHealthSettings, days: pd.DatetimeIndex
-                  ) -> tuple[list[Path], list[Path]]:
+def usage_sources(settings: AccountHealthSettings, days: pd.DatetimeIndex,
+                  taxonomy: EventTaxonomy) -> tuple[list[Path], list[Path]]:
     """Per day, its stored rollup when it is current (same taxonomy, not older than the day's
     events), else its validated events: (event files, rollup files)."""
-    taxonomy = settings.event_taxonomy()
     events, rollups = [], []
     for day in days:
         event_file, rollup_file = (settings.asset_file("events", day),
@@ -124,7 +123,7 @@ def usage_sources(settings: AccountHealthSettings, days: pd.DatetimeIndex
         "quarantine_report"],
     ins={
         "subscriptions": AssetIn(), "accounts": AssetIn(), "invoices": AssetIn(),
-        "support_tickets": AssetIn(), "nps_responses": AssetIn(),
+        "support_tickets": AssetIn(), "nps_responses": AssetIn(), "event_vocabulary": AssetIn(),
     },
     # checked on the days the run computes: re-reading every day's file each morning would
     # make the daily run grow with the length of history
@@ -136,24 +135,25 @@ def account_snapshot(context: AssetExecutionContext, settings: AccountHealthSett
                      engine: ComputeEngine, subscriptions: pd.DataFrame,
                      accounts: pd.DataFrame | None, invoices: pd.DataFrame | None,
                      support_tickets: pd.DataFrame | None,
-                     nps_responses: pd.DataFrame | None):
+                     nps_responses: pd.DataFrame | None, event_vocabulary: pd.DataFrame | None):
     """One row per active account and day with point-in-time features (see features/);
     with the spark engine, computed on Spark by the same definitions."""
     dates = run_days(context)
+    taxonomy = settings.event_taxonomy(event_vocabulary)
     lookback = pd.date_range(dates[0] - pd.Timedelta(days=EVENT_LOOKBACK_DAYS), dates[-1])
-    event_files, rollup_files = usage_sources(settings, lookback)
+    event_files, rollup_files = usage_sources(settings, lookback, taxonomy)
     tables = {"subscriptions": subscriptions, "accounts": accounts, "invoices": invoices,
               "support_tickets": support_tickets, "nps_responses": nps_responses}
     if engine.on_spark:  # the executors write the day files (features.spark_features)
         snapshot = compute_snapshots_on_spark(
             engine.spark_session(), dates, event_files=[str(f) for f in event_files],
-            rollup_files=[str(f) for f in rollup_files], taxonomy=settings.event_taxonomy(),
+            rollup_files=[str(f) for f in rollup_files], taxonomy=taxonomy,
             output_dir=str(settings.snapshot_dir()), **tables)
         rows, duplicates = snapshot.total_rows, snapshot.duplicate_keys
         missing_billing = snapshot.rows_missing_billing
     else:
         snapshot = compute_snapshots(dates, events=event_files, usage_rollups=rollup_files,
-                                     taxonomy=settings.event_taxonomy(), **tables)
+                                     taxonomy=taxonomy, **tables)
         rows = len(snapshot)
         duplicates = int(snapshot.duplicated(["account_id", "as_of_date"]).sum())
         missing_billing = int(snapshot[["mrr", "plan"]].isna().any(axis=1).sum())

@@ -126,10 +126,12 @@ def churn_model_validation(context: AssetExecutionContext, settings: AccountHeal
     return result.pooled_metrics.assign(mlflow_run_id=run_id)
 
 
-@asset(group_name=GROUP, ins={"training_set": AssetIn(), "churn_model_validation": AssetIn()})
+@asset(group_name=GROUP, ins={"training_set": AssetIn(), "churn_model_validation": AssetIn(),
+                               "event_vocabulary": AssetIn()})
 def churn_model(context: AssetExecutionContext, settings: AccountHealthSettings,
                 mlflow_tracking: MlflowTracking, training_set: pd.DataFrame,
-                churn_model_validation: pd.DataFrame) -> pd.DataFrame:
+                churn_model_validation: pd.DataFrame,
+                event_vocabulary: pd.DataFrame | None) -> pd.DataFrame:
     """The candidate classifier the walk-forward evidence chose (the simplest within one
     standard error of the best), with its horizon curve, fitted on all rows, logged and
     registered in MLflow (tagged with the candidate)."""
@@ -138,7 +140,7 @@ def churn_model(context: AssetExecutionContext, settings: AccountHealthSettings,
     candidate = chosen_candidate(churn_model_validation)
     bundle = train_bundle(training_set, horizon_days=settings.horizon_days,
                           candidate=candidate,
-                          event_names=settings.event_taxonomy().tracked_events,
+                          event_names=settings.event_taxonomy(event_vocabulary).tracked_events,
                           max_training_rows=settings.max_training_rows)
     model_uri, version = log_bundle(run_id, bundle, training_set,
                                     reference=reference_predictions(bundle, training_set))

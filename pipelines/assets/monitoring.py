@@ -159,7 +159,7 @@ def retention_kpis(context: AssetExecutionContext, settings: AccountHealthSettin
     group_name=GROUP,
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
-    ins={"training_set": AssetIn()},
+    ins={"training_set": AssetIn(), "event_vocabulary": AssetIn()},
     deps=[account_snapshot],
     metadata={"partition_column": "as_of_date"},
     check_specs=[AssetCheckSpec(
@@ -169,14 +169,14 @@ def retention_kpis(context: AssetExecutionContext, settings: AccountHealthSettin
                     "a population it was not trained on; retrain (job train_churn_models).")],
 )
 def feature_drift_asset(context: AssetExecutionContext, settings: AccountHealthSettings,
-                        training_set: pd.DataFrame):
+                        training_set: pd.DataFrame, event_vocabulary: pd.DataFrame | None):
     """Per day and feature: PSI and KS of the day's snapshot against the training set."""
     features = feature_columns(training_set)
     thresholds = DriftThresholds(psi=settings.drift_psi_threshold,
                                  ks=settings.drift_ks_threshold)
     exempt = tuple(f.strip() for f in settings.drift_exempt_features.split(",") if f.strip())
     days = run_days(context)
-    event_names = settings.event_taxonomy().tracked_events
+    event_names = settings.event_taxonomy(event_vocabulary).tracked_events
     tables = []
     for day in days:
         snapshot_file = settings.snapshot_dir() / f"{day:%Y-%m-%d}.parquet"

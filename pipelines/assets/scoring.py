@@ -114,14 +114,15 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     deps=[expansion_model],
-    ins={"account_scores": AssetIn()},
+    ins={"account_scores": AssetIn(), "event_vocabulary": AssetIn()},
     metadata={"partition_column": "created_date"},
     check_specs=[AssetCheckSpec(
         "opportunities_follow_schema", asset="scored_opportunities",
         description="The table follows the documented scored-opportunities schema")],
 )
 def scored_opportunities(context: AssetExecutionContext, settings: AccountHealthSettings,
-                         mlflow_tracking: MlflowTracking, account_scores: pd.DataFrame):
+                         mlflow_tracking: MlflowTracking, account_scores: pd.DataFrame,
+                         event_vocabulary: pd.DataFrame | None):
     """Expansion opportunities of the day in the documented schema
     (``models.expansion.opportunities``), best first, from the expansion model's champion;
     accounts in the at-risk and critical churn bands are listed as "expansion after
@@ -129,7 +130,7 @@ def scored_opportunities(context: AssetExecutionContext, settings: AccountHealth
     ``output/opportunities/<day>.csv``. Empty, with the reason, while the registry has no
     expansion champion (a model that does not beat the rubric is never one)."""
     champion = mlflow_tracking.load_champion(EXPANSION_MODEL, required=False)
-    event_names = settings.event_taxonomy().tracked_events
+    event_names = settings.event_taxonomy(event_vocabulary).tracked_events
     tables = []
     for day in run_days(context):
         if champion is None:

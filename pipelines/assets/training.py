@@ -20,9 +20,11 @@ from pipelines.assets.features import feast_feature_store
 from pipelines.resources import AccountHealthSettings, FeastFeatureStore
 
 
-@asset(group_name="training", deps=[feast_feature_store], ins={"subscriptions": AssetIn()})
+@asset(group_name="training", deps=[feast_feature_store],
+       ins={"subscriptions": AssetIn(), "event_vocabulary": AssetIn()})
 def training_set(context: AssetExecutionContext, settings: AccountHealthSettings,
-                 feast: FeastFeatureStore, subscriptions: pd.DataFrame) -> pd.DataFrame:
+                 feast: FeastFeatureStore, subscriptions: pd.DataFrame,
+                 event_vocabulary: pd.DataFrame | None) -> pd.DataFrame:
     """Labelled snapshots every ``training_cadence_days`` (churn, and expansion, within the
     horizon) with point-in-time features, each per-event feature named after its event."""
     days = settings.snapshot_days()
@@ -37,7 +39,7 @@ def training_set(context: AssetExecutionContext, settings: AccountHealthSettings
     labels = label_rows(subscriptions, as_of, horizon_days=settings.horizon_days,
                         observed_until=last)
     training = build_training_set(feast.open(), labels, feature_service=CHURN_FEATURE_SERVICE,
-                                  event_names=settings.event_taxonomy().tracked_events)
+                                  event_names=settings.event_taxonomy(event_vocabulary).tracked_events)
     # the expansion label of the same rows (features.expansion_events): a second target
     training = pd.concat([training, expansion_labels(
         training, expansion_events(subscriptions), horizon_days=settings.horizon_days,
