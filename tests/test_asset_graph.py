@@ -60,3 +60,7 @@ def test_the_vocabulary_is_kept_for_its_data_and_chosen_anew_for_other_data(tmp_
     assert chosen(settings) == ["post", "like"]  # kept: slot 1 still means "post"
     other_data = make_settings(tmp_path / "other", tmp_path / "out")
     assert chosen(other_data) == ["like", "post"]
+    # a stored value that does not say its data directory is kept as it is
+    pd.DataFrame({"slot": ["event_1"], "event_name": ["share"]}).to_parquet(
+        settings.asset_file("event_vocabulary"))
+    assert chosen(settings) == ["share"]

@@ -55,7 +55,8 @@ def event_vocabulary(context: AssetExecutionContext, settings: AccountHealthSett
     previous = pd.read_parquet(stored) if stored.exists() else pd.DataFrame()
     if explicit:
         names, source = list(explicit), "mapping.yaml tracked_events"
-    elif len(previous) and (previous.get("data_dir") == settings.data_dir).all():
+    elif len(previous) and ("data_dir" not in previous
+                            or (previous["data_dir"] == settings.data_dir).all()):
         names, source = list(previous["event_name"]), "kept from the first run on this data"
     else:
         files = sorted(settings.partition_dir("events").glob("*.parquet"))
