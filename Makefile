@@ -5,7 +5,7 @@ UV := .tools/bin/uv
 STAMP := $(VENV)/.synced
 COMPOSE_SCHEMA := .tools/compose-spec.json
 
-.PHONY: run test lint bench bench-engines bench-daily-200k dagster-ui mlflow-ui clean chromium
+.PHONY: run test test-fast lint bench bench-engines bench-daily-200k dagster-ui mlflow-ui clean chromium
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -39,6 +39,12 @@ run: $(STAMP)
 test: $(STAMP) $(COMPOSE_SCHEMA) chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest
+
+# The quick loop: everything but the end-to-end runs, Spark, the browser and the services
+# (markers in pyproject.toml); under two minutes on 2 cores. `make test` runs them all.
+test-fast: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/python -m pytest -m "not (slow or spark or browser or integration)"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

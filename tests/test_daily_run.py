@@ -12,6 +12,8 @@ from dagster import DagsterInstance
 from pipelines.run import run_pipeline
 from pipelines.selections import DAILY_SCORING, SCORING
 
+pytestmark = pytest.mark.slow
+
 DAYS = ["2026-10-29", "2026-10-30", "2026-10-31"]
 
 
@@ -198,6 +200,7 @@ def test_each_day_gets_a_self_contained_report_with_its_headline_numbers(backfil
         assert scores.nsmallest(1, "risk_rank")["account_id"].iloc[0] in page
 
 
+@pytest.mark.browser
 def test_the_report_renders_in_headless_chromium(backfill):
     """The last day's report as a browser shows it: headline cards, nine drawn charts, the
     top accounts, no console errors; the screenshot is kept in test-artifacts/."""

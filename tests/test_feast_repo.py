@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from feature_repo.definitions import (
     CHURN_FEATURE_SERVICE,
     FEATURE_VIEW,
@@ -16,6 +18,8 @@ from feature_repo.definitions import (
 )
 from feature_repo.store import REPO_DIR, open_store
 from features.snapshot import FEATURE_GROUPS
+
+pytestmark = pytest.mark.slow
 
 FEAST = str(Path(sys.executable).with_name("feast"))
 

@@ -16,6 +16,8 @@ from pipelines.run import run_pipeline
 from pipelines.selections import FEATURE_PIPELINE, SCORING, TRAINING_PIPELINE
 from tests.conftest import make_settings
 
+pytestmark = pytest.mark.slow
+
 MESSAGING = MessagingDemoConfig(accounts=150, months=12, seed=5, end_date=date(2026, 10, 31))
 RAW = AssetSelection.groups("raw")
 

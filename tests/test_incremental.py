@@ -11,6 +11,8 @@ from account_health.demo_data import generate_to_dir
 from pipelines.run import run_pipeline
 from tests.conftest import TINY, make_settings
 
+pytestmark = pytest.mark.slow
+
 #: The non-incremental path: every snapshot from 90 days of raw validated events.
 UP_TO_SNAPSHOT = AssetSelection.groups("raw") | AssetSelection.assets("account_snapshot")
 #: The daily path: each day's events also rolled up, and snapshots read the rollups.

@@ -94,6 +94,7 @@ def test_choice_is_by_per_origin_evidence(result):
     assert len(result.settings) == 3 * 4
 
 
+@pytest.mark.slow
 def test_evaluation_is_reproducible_in_one_process_or_in_parallel_ones(monkeypatch):
     import models.parallel
 
@@ -157,6 +158,7 @@ def test_hand_weighted_score_by_hand():
         (0.30 * 50 + 0.25 * 100 + 0.15 * 50) / 0.70)
 
 
+@pytest.mark.slow
 def test_classifier_handles_unseen_categories(training):
     train = training[training["as_of_date"] < training["as_of_date"].max()]
     model = ChurnClassifier().fit(train, train["churned_within_horizon"])

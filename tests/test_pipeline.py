@@ -16,6 +16,8 @@ from pipelines.run import run_pipeline
 from pipelines.selections import FEATURE_PIPELINE
 from tests.conftest import make_settings
 
+pytestmark = pytest.mark.slow
+
 FIRST_DAY, LAST_DAY = "2026-06-01", "2026-10-31"
 
 

@@ -63,6 +63,7 @@ def test_a_page_per_csm_with_their_accounts_and_alerts(pages):
     assert "http" not in index.replace('lang="en"', "")  # nothing fetched
 
 
+@pytest.mark.browser
 def test_filtering_by_csm_band_and_renewal_in_headless_chromium(pages):
     from playwright.sync_api import sync_playwright
 
@@ -111,6 +112,7 @@ def test_a_long_table_keeps_any_text_inside_its_script():
     assert data["keys"][:3] == [None, [1234.4, None], [1200, 3]] and data["keys"][4] is None
 
 
+@pytest.mark.browser
 def test_a_long_portfolio_shows_a_hundred_rows_at_a_time(tmp_path):
     from playwright.sync_api import sync_playwright
 

@@ -152,6 +152,7 @@ def test_component_scores_follow_their_features_and_reach_the_crm_records(scored
                                     for n in names}
 
 
+@pytest.mark.spark
 def test_scoring_on_spark_equals_local_scoring(model, scored):
     from models.scoring.spark_scoring import score_accounts_on_spark
     from pipelines.engine import ComputeEngine

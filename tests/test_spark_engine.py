@@ -11,6 +11,8 @@ from account_health.demo_data import generate_to_dir
 from pipelines.run import run_pipeline
 from tests.conftest import TINY, make_settings
 
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
+
 FEATURES = AssetSelection.groups("raw") | AssetSelection.assets(
     "event_vocabulary", "usage_rollup", "account_snapshot")
 #: The rollups of the first run's days are kept, so the second run's snapshots read stored

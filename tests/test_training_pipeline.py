@@ -16,6 +16,8 @@ from models.tracking import EXPANSION_EXPERIMENT, EXPANSION_MODEL, EXPERIMENT, R
 from pipelines.run import run_pipeline
 from tests.conftest import make_settings, use_registry_of
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(autouse=True)
 def _registry(trained):

@@ -3,6 +3,7 @@ accounts, while walk-forward folds still score every account."""
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from models.churn.evaluation import evaluate_walk_forward
 from models.inputs import LABEL
@@ -38,6 +39,7 @@ def test_a_sample_keeps_whole_accounts_and_the_churn_share():
     pd.testing.assert_frame_equal(account_sample(frame, 2500), sample)  # the same draw
 
 
+@pytest.mark.slow
 def test_walk_forward_scores_every_account_when_fitting_on_a_sample(training):  # noqa: F811
     folds = walk_forward_folds(training["as_of_date"], n_folds=2, horizon_days=90)
     full = evaluate_walk_forward(training, folds)
