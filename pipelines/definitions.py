@@ -14,7 +14,17 @@ from dagster import (
 
 from feature_repo.store import config_file_for
 from pipelines import checks
-from pipelines.assets import features, models, monitoring, raw, reports, scoring, training
+from pipelines.assets import (
+    features,
+    models,
+    monitoring,
+    raw_events,
+    raw_quarantine,
+    raw_tables,
+    reports,
+    scoring,
+    training,
+)
 from pipelines.engine import engine_from_env
 from pipelines.io_manager import PartitionedParquetIOManager
 from pipelines.progress import progress_logger
@@ -35,8 +45,8 @@ from pipelines.selections import (
     WEEKLY_REPORT,
 )
 
-all_assets = load_assets_from_modules([raw, features, training, models, scoring, monitoring,
-                                       reports])
+all_assets = load_assets_from_modules([raw_tables, raw_events, raw_quarantine, features,
+                                       training, models, scoring, monitoring, reports])
 all_checks = [checks.required_tables_present, checks.quarantine_rate_within_limit,
               checks.snapshot_freshness,
               checks.model_beats_baselines, checks.model_auc_above_floor]
