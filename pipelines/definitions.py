@@ -15,14 +15,21 @@ from dagster import (
 from feature_repo.store import config_file_for
 from pipelines import checks
 from pipelines.assets import (
-    features,
-    models,
-    monitoring,
+    features_snapshot,
+    features_store,
+    models_analysis,
+    models_churn,
+    models_expansion,
+    monitoring_models,
+    monitoring_pages,
+    monitoring_retention,
     raw_events,
     raw_quarantine,
     raw_tables,
-    reports,
-    scoring,
+    reports_cs,
+    scoring_alerts,
+    scoring_queue,
+    scoring_scores,
     training,
 )
 from pipelines.engine import engine_from_env
@@ -45,8 +52,24 @@ from pipelines.selections import (
     WEEKLY_REPORT,
 )
 
-all_assets = load_assets_from_modules([raw_tables, raw_events, raw_quarantine, features,
-                                       training, models, scoring, monitoring, reports])
+all_assets = load_assets_from_modules([
+    raw_tables,
+    raw_events,
+    raw_quarantine,
+    features_snapshot,
+    features_store,
+    training,
+    models_churn,
+    models_expansion,
+    models_analysis,
+    scoring_scores,
+    scoring_alerts,
+    scoring_queue,
+    monitoring_retention,
+    monitoring_models,
+    monitoring_pages,
+    reports_cs,
+])
 all_checks = [checks.required_tables_present, checks.quarantine_rate_within_limit,
               checks.snapshot_freshness,
               checks.model_beats_baselines, checks.model_auc_above_floor]

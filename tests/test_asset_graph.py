@@ -36,7 +36,7 @@ def test_the_vocabulary_is_kept_for_its_data_and_chosen_anew_for_other_data(tmp_
     import pandas as pd
     from dagster import build_asset_context
 
-    from pipelines.assets.features import event_vocabulary
+    from pipelines.assets.features_snapshot import event_vocabulary
     from tests.conftest import make_settings
 
     settings = make_settings(tmp_path / "data", tmp_path / "out")
@@ -64,3 +64,11 @@ def test_the_vocabulary_is_kept_for_its_data_and_chosen_anew_for_other_data(tmp_
     pd.DataFrame({"slot": ["event_1"], "event_name": ["share"]}).to_parquet(
         settings.asset_file("event_vocabulary"))
     assert chosen(settings) == ["share"]
+
+
+def test_no_asset_module_is_named_like_a_package_of_the_product():
+    root = ASSETS.parent.parent
+    packages = {init.parent.name
+                for top in ("account_health", "feature_repo", "features", "models", "pipelines")
+                for init in (root / top).rglob("__init__.py")}
+    assert not {path.stem for path in ASSETS.glob("*.py")} & (packages - {"assets"})

@@ -161,7 +161,7 @@ def test_a_rollup_older_than_its_events_or_of_another_taxonomy_is_not_used(incre
     import os
 
     from features.contract import EventTaxonomy
-    from pipelines.assets.features import usage_sources
+    from pipelines.assets.features_snapshot import usage_sources
 
     # (Oct 31 is re-ingested without its rollup by another test of this module)
     days = pd.DatetimeIndex(["2026-10-28", "2026-10-29", "2026-10-30"])

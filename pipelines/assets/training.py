@@ -16,7 +16,7 @@ from features.training_set import (
     too_little_history,
     training_as_of_dates,
 )
-from pipelines.assets.features import feast_feature_store
+from pipelines.assets.features_store import feast_feature_store
 from pipelines.resources import AccountHealthSettings, FeastFeatureStore
 
 

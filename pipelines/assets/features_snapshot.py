@@ -1,10 +1,10 @@
-"""Feature layer: the daily account snapshot and the Feast feature store built on it."""
+"""Features layer: the tracked event names, the daily usage rollups and the daily account
+snapshot."""
 
-import json
+
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
@@ -12,33 +12,23 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     BackfillPolicy,
-    Failure,
     MetadataValue,
     Output,
     TimeWindowPartitionMapping,
     asset,
 )
 
-from feature_repo.definitions import CHURN_FEATURE_SERVICE, FEATURE_VIEW, applied_groups_file
-from feature_repo.online_write import (
-    materialize_day,
-    uses_spark_materialisation,
-    write_online,
-)
-from feature_repo.store import apply_definitions, sync_offline_snapshot
 from features.contract import EventTaxonomy
 from features.event_vocabulary import top_event_names
 from features.snapshot import (
     EVENT_LOOKBACK_DAYS,
-    FEATURE_GROUPS,
     compute_snapshots,
-    feature_groups_for,
 )
 from features.spark_features import compute_snapshots_on_spark, daily_rollup_on_spark
 from features.usage_rollup import daily_rollup, rollup_matches
 from pipelines.engine import ComputeEngine
 from pipelines.partitions import daily_partitions, run_days
-from pipelines.resources import AccountHealthSettings, FeastFeatureStore
+from pipelines.resources import AccountHealthSettings
 
 GROUP = "features"
 
@@ -167,59 +157,3 @@ def account_snapshot(context: AssetExecutionContext, settings: AccountHealthSett
         passed=duplicates == 0 and missing_billing == 0,
         metadata={"rows": rows, "duplicate_keys": duplicates,
                   "rows_missing_billing": missing_billing})
-
-
-@asset(group_name=GROUP, deps=[account_snapshot], ins={"source_files": AssetIn()})
-def feast_feature_store(context: AssetExecutionContext, settings: AccountHealthSettings,
-                        feast: FeastFeatureStore, source_files: pd.DataFrame) -> pd.DataFrame:
-    """Applies the Feast repo: entity, snapshot source, and one feature view holding the
-    features of every present feature group."""
-    groups = feature_groups_for(set(source_files.loc[source_files["present"], "table"]))
-    store = feast.open()
-    views = apply_definitions(store, str(settings.snapshot_dir() / "*.parquet"), groups)
-    # what `feast -c feature_repo apply` builds the same objects from
-    applied_groups_file(settings.output_dir).write_text(json.dumps(groups))
-    copied_days = sync_offline_snapshot(store, settings.snapshot_dir())
-    context.add_output_metadata({"feature_views": MetadataValue.text(", ".join(views)),
-                                 "feature_service": CHURN_FEATURE_SERVICE,
-                                 "days_copied_to_offline_store": copied_days})
-    features = [(FEATURE_VIEW, group, feature) for group in groups
-                for feature in FEATURE_GROUPS[group]]
-    return pd.DataFrame(features, columns=["feature_view", "feature_group", "feature"])
-
-
-#: Accounts read back from the online store after each write, as a spot check.
-ONLINE_READ_BACK = 200
-
-
-@asset(group_name=GROUP, deps=[feast_feature_store])
-def online_features(context: AssetExecutionContext, settings: AccountHealthSettings,
-                    feast: FeastFeatureStore) -> pd.DataFrame:
-    """Writes the latest snapshot day to the online store (SQLite by default, in bulk; with
-    the spark engine, by Feast's Spark materialisation).
-
-    Only that day's file is read, whatever the length of history. Returns the online rows of
-    up to ``ONLINE_READ_BACK`` of its accounts, read back through Feast and compared with
-    the snapshot (a mismatch fails the run).
-    """
-    days = sorted(settings.snapshot_dir().glob("*.parquet"), reverse=True)
-    latest = next((f for f in days if pq.ParquetFile(f).metadata.num_rows), None)
-    if latest is None:
-        raise ValueError("account_snapshot has no rows yet; materialise it first")
-    store = feast.open()
-    rows = pd.read_parquet(latest)
-    if uses_spark_materialisation(store):
-        written = materialize_day(store, rows)
-    else:
-        written = write_online(store, rows)
-    sample = rows.sort_values("account_id").head(ONLINE_READ_BACK)
-    online = store.get_online_features(
-        features=store.get_feature_service(CHURN_FEATURE_SERVICE),
-        entity_rows=[{"account_id": a} for a in sample["account_id"]]).to_df()
-    served = online.set_index("account_id").loc[sample["account_id"], ["mrr", "seats"]]
-    expected = sample.set_index("account_id")[["mrr", "seats"]]
-    if not served.astype(float).equals(expected.astype(float)):
-        raise Failure(f"the online store does not serve {latest.stem}'s features")
-    context.add_output_metadata({"as_of_date": latest.stem, "accounts": len(rows),
-                                 "values_written": written, "read_back": len(online)})
-    return online

@@ -12,7 +12,7 @@ from models.reports.operations import (
     render_operations,
     sla_adherence,
 )
-from pipelines.assets.scoring import account_scores
+from pipelines.assets.scoring_scores import account_scores
 from pipelines.resources import AccountHealthSettings
 
 GROUP = "reports"

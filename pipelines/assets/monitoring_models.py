@@ -1,0 +1,203 @@
+"""Monitoring layer, models: feature and prediction drift against the training data, and
+realised performance of past scores once their horizon has closed."""
+
+
+import functools
+
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    BackfillPolicy,
+    Failure,
+    MetadataValue,
+    Output,
+    asset,
+)
+
+from features.event_vocabulary import readable_event_columns
+from features.labels import active_periods
+from models.analysis import model_quality
+from models.analysis.drift import DriftThresholds, feature_drift
+from models.analysis.outcomes import label_scores, realised_performance, surprise_churn
+from models.inputs import feature_columns
+from models.tracking import validation_of
+from pipelines.assets.features_snapshot import account_snapshot
+from pipelines.assets.scoring_scores import account_scores
+from pipelines.partitions import daily_partitions, run_days
+from pipelines.resources import AccountHealthSettings, MlflowTracking
+
+GROUP = "monitoring"
+#: How far back model_outcomes reads daily scores: bounded, so its cost does not grow with
+#: history; a horizon (90 days) plus the surprise window (90 days) fits with room to spare.
+OUTCOME_LOOKBACK_DAYS = 365
+SCORE_COLUMNS = ["account_id", "as_of", "churn_probability", "band", "color", "model_version"]
+
+
+@asset(
+    name="feature_drift",
+    group_name=GROUP,
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    ins={"training_set": AssetIn(), "event_vocabulary": AssetIn()},
+    deps=[account_snapshot],
+    metadata={"partition_column": "as_of_date"},
+    check_specs=[AssetCheckSpec(
+        "features_have_not_drifted", asset="feature_drift",
+        description="Warns when a feature's distribution today has moved away from the "
+                    "training data (PSI or KS above the thresholds): the model is scoring "
+                    "a population it was not trained on; retrain (job train_churn_models).")],
+)
+def feature_drift_asset(context: AssetExecutionContext, settings: AccountHealthSettings,
+                        training_set: pd.DataFrame, event_vocabulary: pd.DataFrame | None):
+    """Per day and feature: PSI and KS of the day's snapshot against the training set."""
+    features = feature_columns(training_set)
+    thresholds = DriftThresholds(psi=settings.drift_psi_threshold,
+                                 ks=settings.drift_ks_threshold)
+    exempt = tuple(f.strip() for f in settings.drift_exempt_features.split(",") if f.strip())
+    days = run_days(context)
+    event_names = settings.event_taxonomy(event_vocabulary).tracked_events
+    tables = []
+    for day in days:
+        snapshot_file = settings.snapshot_dir() / f"{day:%Y-%m-%d}.parquet"
+        if not snapshot_file.exists():
+            raise Failure(f"no account_snapshot for {day:%Y-%m-%d}; materialise it first")
+        today = readable_event_columns(pd.read_parquet(snapshot_file), event_names)
+        tables.append(feature_drift(training_set, today, features, thresholds=thresholds,
+                                    exempt=exempt).assign(as_of_date=day))
+    result = pd.concat(tables, ignore_index=True)
+    last = result[result["as_of_date"] == days[-1]]
+    drifted = last.loc[last["drifted"], "feature"].tolist()
+    yield Output(result, metadata={"max_psi": float(last["psi"].max()),
+                                   "drifted_features": ", ".join(drifted) or "none"})
+    yield AssetCheckResult(
+        check_name="features_have_not_drifted", asset_key="feature_drift",
+        passed=not drifted, severity=AssetCheckSeverity.WARN,
+        description=(f"{len(drifted)} feature(s) drifted on {days[-1]:%Y-%m-%d}: "
+                     f"{', '.join(drifted)}; retraining is recommended (job "
+                     "train_churn_models)" if drifted else None),
+        metadata={"day": f"{days[-1]:%Y-%m-%d}", "drifted_features": ", ".join(drifted) or "none",
+                  "top_psi": MetadataValue.md(last.head(5)[["feature", "psi", "ks_statistic"]]
+                                              .to_markdown(index=False, floatfmt=".3f"))})
+
+
+def scoring_model_validation(mlflow_tracking: MlflowTracking):
+    """The walk-forward validation of a model version, fetched from MLflow once per run."""
+    mlflow_tracking.activate()
+    return functools.cache(validation_of)
+
+
+@asset(
+    group_name=GROUP,
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    deps=[account_scores],
+    metadata={"partition_column": "as_of_date"},
+    check_specs=[AssetCheckSpec(
+        "predictions_have_not_drifted", asset="prediction_drift",
+        description="Warns when today's churn probabilities are distributed unlike the "
+                    "same model's predictions on its latest training dates (PSI or KS above "
+                    "the drift thresholds): the population it scores has moved from the one "
+                    "it was trained and validated on; retrain (job train_churn_models).")],
+)
+def prediction_drift(context: AssetExecutionContext, settings: AccountHealthSettings,
+                     mlflow_tracking: MlflowTracking):
+    """Per day: PSI and KS of the scored churn probabilities against the scoring model's own
+    predictions on its latest training dates, the mean of each and the share flagged red
+    in each."""
+    validation = scoring_model_validation(mlflow_tracking)
+    health = settings.scoring_config().health
+    thresholds = DriftThresholds(psi=settings.drift_psi_threshold,
+                                 ks=settings.drift_ks_threshold)
+    days = run_days(context)
+    rows = []
+    for day in days:
+        scores = pd.read_parquet(settings.asset_file("account_scores", day),
+                                 columns=["churn_probability", "color", "model_version"])
+        version = str(scores["model_version"].iloc[0])
+        reference = validation(version)
+        row = {"as_of_date": day, "model_version": version}
+        if reference is not None and reference.reference is not None:
+            predictions = reference.reference["churn_probability"]
+            segments = reference.reference["segment"]
+            flagged = model_quality.bands_of(predictions, segments, health)["color"] == "red"
+            row |= model_quality.prediction_drift(
+                predictions, scores["churn_probability"], thresholds=thresholds,
+                flagged_reference=flagged, flagged_current=scores["color"] == "red")
+        rows.append(row)
+    result = pd.DataFrame(rows)
+    last = rows[-1]
+    yield Output(result, metadata={k: v for k, v in last.items() if k != "as_of_date"})
+    if "psi" not in last:
+        yield AssetCheckResult(
+            check_name="predictions_have_not_drifted", asset_key="prediction_drift",
+            passed=True, description=f"model version {last['model_version']} has no saved "
+            "reference predictions to compare with (trained before they were logged)")
+        return
+    yield AssetCheckResult(
+        check_name="predictions_have_not_drifted", asset_key="prediction_drift",
+        passed=not last["drifted"], severity=AssetCheckSeverity.WARN,
+        description=(f"churn probabilities on {days[-1]:%Y-%m-%d} drifted from training "
+                     f"(PSI {last['psi']:.3f}, KS {last['ks_statistic']:.3f}; mean "
+                     f"{last['mean_current']:.3f} against {last['mean_reference']:.3f}); "
+                     "retraining is recommended (job train_churn_models)"
+                     if last["drifted"] else None),
+        metadata={"day": f"{days[-1]:%Y-%m-%d}", "psi": last["psi"],
+                  "ks_statistic": last["ks_statistic"]})
+
+
+@asset(
+    group_name=GROUP,
+    deps=[account_scores],
+    ins={"subscriptions": AssetIn()},
+    check_specs=[AssetCheckSpec(
+        "model_still_performs", asset="model_outcomes",
+        description="Warns when the realised ROC AUC of the latest scored day whose outcome is "
+                    "known falls below the promotion floor: the model has degraded since it "
+                    "was validated; retrain (job train_churn_models).")],
+)
+def model_outcomes(settings: AccountHealthSettings, subscriptions: pd.DataFrame):
+    """Past daily scores judged once their horizon has closed: per scored day, realised ROC AUC,
+    calibration error, lift at 10 % and the at-risk band's false-positive rate; the surprise
+    churns (green 30-90 days before) in ``reports/surprise_churn.csv``."""
+    observed_until = settings.current_time().tz_localize(None).normalize() - pd.Timedelta(days=1)
+    first = observed_until - pd.Timedelta(days=OUTCOME_LOOKBACK_DAYS)
+    files = [f for f in sorted(settings.partition_dir("account_scores")
+                               .glob("*.parquet")) if pd.Timestamp(f.stem) >= first]
+    scores = (pd.concat([pd.read_parquet(f, columns=SCORE_COLUMNS) for f in files],
+                        ignore_index=True) if files else pd.DataFrame(columns=SCORE_COLUMNS))
+    periods = active_periods(subscriptions)
+    performance = pd.DataFrame(columns=["as_of", "roc_auc"])
+    surprises = pd.DataFrame(columns=["account_id", "churn_date", "as_of", "band", "color",
+                                      "surprise"])
+    if len(scores):
+        labelled = label_scores(scores, periods, horizon_days=settings.horizon_days,
+                                observed_until=observed_until)
+        if len(labelled):
+            performance = realised_performance(labelled)
+        surprises = surprise_churn(scores, periods, observed_until=observed_until)
+    surprises.to_csv(settings.reports_dir() / "surprise_churn.csv", index=False)
+    performance.to_csv(settings.reports_dir() / "model_outcomes.csv", index=False)
+    surprise_rate = float(surprises["surprise"].mean()) if len(surprises) else float("nan")
+    latest = performance.dropna(subset=["roc_auc"]).tail(1)
+    yield Output(performance, metadata={
+        "judged_days": len(performance), "surprise_churns": int(surprises["surprise"].sum()),
+        "surprise_churn_rate": surprise_rate,
+        "latest_judged_day": str(latest["as_of"].iloc[0]) if len(latest) else "none"})
+    if latest.empty:
+        yield AssetCheckResult(check_name="model_still_performs", asset_key="model_outcomes",
+                               passed=True, description="no scored day has a known outcome yet "
+                               f"(the horizon is {settings.horizon_days} days)")
+        return
+    auc = float(latest["roc_auc"].iloc[0])
+    yield AssetCheckResult(
+        check_name="model_still_performs", asset_key="model_outcomes",
+        passed=auc >= settings.auc_floor, severity=AssetCheckSeverity.WARN,
+        description=None if auc >= settings.auc_floor else
+        f"realised ROC AUC {auc:.3f} is below the floor {settings.auc_floor}; retraining is "
+        "recommended (job train_churn_models)",
+        metadata={"as_of": str(latest["as_of"].iloc[0]), "realised_roc_auc": auc,
+                  "auc_floor": settings.auc_floor, "surprise_churn_rate": surprise_rate})

@@ -1,0 +1,178 @@
+"""Scoring layer, alerts: the day's alerts from score changes and early-warning signals,
+routed, escalated and delivered once."""
+
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetOut,
+    BackfillPolicy,
+    MetadataValue,
+    Output,
+    TimeWindowPartitionMapping,
+    multi_asset,
+)
+
+from models.alerts.engine import email_message, evaluate_alerts, webhook_payload
+from models.alerts.routing import RoutingConfig, deliveries
+from models.alerts.signals import unmeasured_signals
+from pipelines.assets.features_snapshot import account_snapshot
+from pipelines.exports import export_day
+from pipelines.partitions import daily_partitions, run_days
+from pipelines.resources import (
+    AccountHealthSettings,
+    AlertEmail,
+    AlertWebhook,
+)
+
+
+def _from_day_before(key: str, *, through_run: bool) -> AssetIn:
+    """The run's partitions shifted to start one day earlier (``through_run``: up to the
+    run's last day; otherwise only up to the day before it): the day before the first is
+    what the first day is compared with. Days never stored are left out."""
+    return AssetIn(key=key, metadata={"missing_ok": True},
+                   partition_mapping=TimeWindowPartitionMapping(
+                       start_offset=-1, end_offset=0 if through_run else -1,
+                       allow_nonexistent_upstream_partitions=True))
+
+
+def _snapshot_columns(settings: AccountHealthSettings, day: pd.Timestamp,
+                      columns: set[str]) -> pd.DataFrame | None:
+    """The day's snapshot rows, with only the columns the signals read that it has."""
+    path = settings.asset_file("account_snapshot", day)
+    if not path.exists():
+        return None
+    present = set(pq.read_schema(path).names)
+    return pd.read_parquet(path, columns=["account_id", *sorted(columns & present - {
+        "account_id", "health_score", "days_to_renewal"})])
+
+
+def _on_day(frame: pd.DataFrame | None, day: pd.Timestamp) -> pd.DataFrame | None:
+    if frame is None:
+        return None
+    rows = frame[pd.to_datetime(frame["as_of"]) == day]
+    return rows.reset_index(drop=True) if len(rows) else None
+
+
+def deliver_alerts(webhook: AlertWebhook, email: AlertEmail, alerts: pd.DataFrame,
+             routing: RoutingConfig, ledger: Path) -> str:
+    """Send each alert to its severity's destinations, one message per destination, except
+    where the ledger says it already went there (so re-runs never send twice and a failed
+    destination is retried). Raises ``OSError`` naming the destinations that failed, after
+    trying every one."""
+    plan = deliveries(alerts, routing, webhook.url)
+    if not plan:
+        return "no webhook or e-mail configured"
+    done = set(ledger.read_text().splitlines()) if ledger.exists() else set()
+    sent, failed = [], []
+    for kind, address, group in plan:
+        pending = group[~(group["alert_id"] + "\t" + address).isin(done)]
+        if pending.empty:
+            continue
+        try:
+            if kind == "webhook":
+                webhook.post(webhook_payload(pending), url=address)
+            else:
+                name = hashlib.sha256("".join(sorted(pending["alert_id"])).encode()).hexdigest()
+                email.send(email_message(pending, to=address, sender=email.sender), name[:16])
+        except OSError as exc:
+            failed.append(f"{kind} {address}: {exc}")
+            continue
+        ledger.parent.mkdir(parents=True, exist_ok=True)
+        with ledger.open("a") as file:
+            file.writelines(f"{alert_id}\t{address}\n" for alert_id in pending["alert_id"])
+        sent.append(f"{len(pending)} to {kind} {address}")
+    if failed:
+        raise OSError("; ".join(failed))
+    return "; ".join(sent) or "nothing new to send"
+
+
+@multi_asset(
+    outs={
+        "account_alerts": AssetOut(
+            description="Alerts fired on the day, with severity, owner and route: band "
+                        "downgrades, health drops of 20+ points, newly critical accounts, "
+                        "renewals within 90 days at health below 60, the early-warning "
+                        "signals, and escalations of alerts left unanswered past their SLA",
+            metadata={"partition_column": "as_of"}),
+        "open_alerts": AssetOut(
+            description="Alert conditions still holding at the end of the day (the state "
+                        "that keeps an open alert from firing again)",
+            metadata={"partition_column": "as_of"}),
+    },
+    ins={"account_scores": _from_day_before("account_scores", through_run=True),
+         "open_alerts_before": _from_day_before("open_alerts", through_run=False),
+         "cs_activities": AssetIn()},
+    deps=[account_snapshot],
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    group_name="scoring",
+)
+def account_alerts(context: AssetExecutionContext, settings: AccountHealthSettings,
+                   alert_webhook: AlertWebhook, alert_email: AlertEmail,
+                   account_scores: pd.DataFrame, open_alerts_before: pd.DataFrame | None,
+                   cs_activities: pd.DataFrame | None):
+    """Compares each day's scores with the previous day's, checks the early-warning signals
+    on its features, and fires new alerts; escalates open ones nobody acted on.
+
+    Days of a range are evaluated in order; the day before the range comes from its stored
+    partitions, through a partition mapping (none: that day is the first, and only the
+    alerts that need no comparison can fire). New alerts are exported to
+    ``output/alerts/<day>.csv`` and sent to their severity's targets.
+    """
+    config = settings.scoring_config()
+    days = run_days(context)
+    day_before = days[0] - pd.Timedelta(days=1)
+    previous = _on_day(account_scores, day_before)
+    state = _on_day(open_alerts_before, day_before)
+    if previous is None:
+        context.log.info(f"no scores for the day before {days[0]:%Y-%m-%d}: it is the first "
+                         "scored day, so only critical and renewal alerts can fire")
+    as_of = pd.to_datetime(account_scores["as_of"])
+    fired, still_open = [], []
+    # tenure_days tells an unmeasured days_since_last_login (signals.unmeasured_signals)
+    signal_columns = {c for rule in config.alerts.signals for c in rule.when} | {"tenure_days"}
+    silent: set[str] = set()
+    for day in days:
+        today = account_scores[as_of == day]
+        features = _snapshot_columns(settings, day, signal_columns)
+        if features is not None:
+            silent |= set(unmeasured_signals(features, config.alerts.signals))
+        result = evaluate_alerts(today, previous, state, as_of=day, config=config.alerts,
+                                 health=config.health, activities=cs_activities,
+                                 features=features)
+        export_day(settings, "alerts", day, result.fired)
+        fired.append(result.fired)
+        still_open.append(result.open)
+        previous, state = today, result.open
+    alerts = pd.concat(fired, ignore_index=True)
+    try:
+        delivery = deliver_alerts(alert_webhook, alert_email, alerts, config.alerts.routing,
+                            settings.output_path / "alerts" / "delivered.txt")
+    except OSError as exc:
+        # The table is written either way; re-running the day retries what was not posted.
+        delivery = f"FAILED: {exc}"
+        context.log.error(f"alert delivery: {exc}; re-run the day to retry")
+    if silent:
+        context.log.warning(
+            "signals not evaluated because the export does not measure their feature (the "
+            "same value, or no login, for every account; for days_since_last_login map your "
+            f"login event in mapping.yaml's login_events): {', '.join(sorted(silent))}")
+    counts = alerts["alert_type"].value_counts()
+    severities = alerts["severity"].value_counts()
+    # open_alerts first: today's alerts depend on the open alerts of the day before
+    yield Output(pd.concat(still_open, ignore_index=True), output_name="open_alerts",
+                 metadata={"open_at_end": len(still_open[-1])})
+    yield Output(alerts, output_name="account_alerts", metadata={
+        "alerts": len(alerts), "delivery": delivery,
+        "escalations": int(alerts["escalation"].sum()),
+        "signals_not_evaluated": ", ".join(sorted(silent)) or "none",
+        "by_severity": MetadataValue.md(severities.to_frame().to_markdown()
+                                        if len(severities) else "none"),
+        "by_type": MetadataValue.md(counts.to_frame().to_markdown() if len(counts) else "none"),
+    })
