@@ -65,13 +65,15 @@ def _account(args: argparse.Namespace) -> None:
 
 
 def _check_data(args: argparse.Namespace) -> None:
-    import os
+    from dataclasses import replace
 
     from account_health.data_check import check_data, format_check
-    from pipelines.resources import settings_from_env
+    from pipelines.environment import read_environment
+    from pipelines.resources import settings_from
 
-    os.environ["ACCOUNT_HEALTH_DATA_DIR"] = str(Path(args.data_dir).resolve())
-    check = check_data(settings_from_env())
+    environment = read_environment()
+    paths = replace(environment.paths, data_dir=Path(args.data_dir).resolve(), demo=False)
+    check = check_data(settings_from(replace(environment, paths=paths)))
     print(format_check(check))
     if not check.ok:
         raise SystemExit(1)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import shutil
 import time
 import warnings
@@ -24,7 +23,8 @@ from account_health.demo_data import (
     generate_to_dir,
 )
 from account_health.summary import print_failures, print_summary, print_top_at_risk
-from pipelines.resources import AccountHealthSettings, settings_from_env
+from pipelines.environment import quiet_mlflow, read_environment, use_dagster_home
+from pipelines.resources import AccountHealthSettings, settings_from
 
 __all__ = ["ensure_demo_data", "main", "prepare_dagster_home", "quiet_libraries"]
 
@@ -120,22 +120,20 @@ def quiet_libraries() -> None:
 
     for category in (BetaWarning, PreviewWarning, DeprecationWarning):
         warnings.filterwarnings("ignore", category=category)
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    quiet_mlflow()
 
 
 def main() -> None:
     quiet_libraries()
     started = time.perf_counter()
-    settings = settings_from_env()
-    if not os.environ.get("ACCOUNT_HEALTH_DATA_DIR"):
+    environment = read_environment()
+    settings = settings_from(environment)
+    if environment.paths.demo:
         ensure_demo_data(Path(settings.data_dir), DemoConfig(
-            accounts=int(os.environ.get("ACCOUNT_HEALTH_DEMO_ACCOUNTS", 2000)),
-            months=int(os.environ.get("ACCOUNT_HEALTH_DEMO_MONTHS", 18)),
+            accounts=int(environment.demo_accounts), months=int(environment.demo_months),
             end_date=default_end_date()),
-            events_by_day=os.environ.get("ACCOUNT_HEALTH_ENGINE") == "spark")
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(settings.output_dir) /
-                                                          "dagster_home")))
+            events_by_day=environment.deployment.engine == "spark")
+    home = use_dagster_home(Path(settings.output_dir) / "dagster_home")
     prepare_dagster_home(home)
     _stage(1, f"data check of {settings.data_dir}", started)
     # the events' rows are checked once, by ingestion, whose quarantine report stops the

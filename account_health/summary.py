@@ -5,12 +5,12 @@ stopped."""
 from __future__ import annotations
 
 import json
-import os
 
 import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipelines.environment import read_environment
 from pipelines.resources import AccountHealthSettings
 
 __all__ = ["print_failures", "print_interventions", "print_monitoring", "print_opportunities",
@@ -246,7 +246,7 @@ def print_summary(settings: AccountHealthSettings, result) -> None:
         print(strongest[["outcome", "lead_days", "feature", "auc", "auc_low", "auc_high"]]
               .to_markdown(index=False, floatfmt=".3f"))
     print_interventions(settings)
-    print(f"Dagster UI: DAGSTER_HOME={os.environ.get('DAGSTER_HOME')} "
+    print(f"Dagster UI: DAGSTER_HOME={read_environment().dagster_home} "
           ".venv/bin/dagster dev -m pipelines.definitions")
 
 

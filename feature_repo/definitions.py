@@ -19,7 +19,6 @@ Like ``feature_store.yaml``, the module-level objects describe the default outpu
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from datetime import timedelta
 from pathlib import Path
@@ -33,6 +32,7 @@ from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import 
 from feast.types import Float64, Int64, String
 
 from features.snapshot import FEATURE_GROUPS
+from pipelines.environment import read_environment
 
 FEAST_TYPES = {"int": Int64, "float": Float64, "str": String}
 #: The churn model's features; scoring must use the same service as training.
@@ -130,14 +130,12 @@ def applied_groups(output_dir: str | Path) -> list[str]:
     return [g for g in groups if g in FEATURE_GROUPS]
 
 
-#: Where ``make run`` writes, and where feature_store.yaml's relative paths point.
-DEFAULT_OUTPUT_DIR = Path(__file__).resolve().parent.parent / "output"
-
-# Module-level objects for Feast's CLI (see the module docstring).
-_output_dir = DEFAULT_OUTPUT_DIR
-_offline_store = ("spark" if os.environ.get("ACCOUNT_HEALTH_ENGINE") == "spark"
-                  else "postgres" if os.environ.get("ACCOUNT_HEALTH_ENV") == "production"
-                  else "duckdb")
+# Module-level objects for Feast's CLI (see the module docstring), whose entry point this is:
+# the source's kind follows the deployment the environment names.
+_output_dir = Path(__file__).resolve().parent.parent / "output"  # where the YAML points
+_deployment = read_environment().deployment
+_offline_store = ("spark" if _deployment.engine == "spark"
+                  else "postgres" if _deployment.environment == "production" else "duckdb")
 account_daily_snapshot_source = account_daily_snapshot(
     str(_output_dir.resolve() / "assets" / "account_snapshot" / "*.parquet"), _offline_store,
     applied_groups(_output_dir))

@@ -13,7 +13,7 @@ finds them after ``make run``), and moved under the run's output directory here.
 from __future__ import annotations
 
 import io
-import os
+from collections.abc import Mapping
 from pathlib import Path
 from string import Template
 
@@ -22,13 +22,9 @@ import yaml
 from feast import FeatureStore, FeatureView
 from feast.repo_config import RepoConfig
 
-from feature_repo.definitions import (
-    DEFAULT_OUTPUT_DIR,
-    SNAPSHOT_SOURCE,
-    quiet_spark_notices,
-    repo_objects,
-)
+from feature_repo.definitions import SNAPSHOT_SOURCE, quiet_spark_notices, repo_objects
 from features.snapshot import FEATURE_GROUPS
+from pipelines.environment import DEFAULT_OUTPUT_DIR
 
 REPO_DIR = Path(__file__).resolve().parent
 LOCAL_CONFIG = REPO_DIR / "feature_store.yaml"
@@ -46,10 +42,11 @@ def config_file_for(environment: str, engine: str) -> Path:
             ("production", "spark"): SPARK_PRODUCTION_CONFIG}[(environment, engine)]
 
 
-def store_config(output_dir: Path, config_file: Path = LOCAL_CONFIG) -> RepoConfig:
-    """``config_file`` with environment variables filled in and its files under
-    ``output_dir``."""
-    values = {"ACCOUNT_HEALTH_SPARK_MASTER": "local[*]", **os.environ}
+def store_config(output_dir: Path, config_file: Path = LOCAL_CONFIG,
+                 variables: Mapping[str, str] | None = None) -> RepoConfig:
+    """``config_file`` with its ``${...}`` placeholders filled in from ``variables`` (the
+    environment's) and its files under ``output_dir``."""
+    values = {"ACCOUNT_HEALTH_SPARK_MASTER": "local[*]", **(variables or {})}
     try:
         text = Template(Path(config_file).read_text()).substitute(values)
     except KeyError as exc:
@@ -72,11 +69,12 @@ def _under(output_dir: Path, path: str) -> str:
     return str(Path(output_dir).resolve() / default.relative_to(DEFAULT_OUTPUT_DIR))
 
 
-def open_store(output_dir: Path, config_file: Path = LOCAL_CONFIG) -> FeatureStore:
+def open_store(output_dir: Path, config_file: Path = LOCAL_CONFIG,
+               variables: Mapping[str, str] | None = None) -> FeatureStore:
     """A FeatureStore for ``config_file`` (default: the embedded stores under
-    ``output_dir/feast``)."""
+    ``output_dir/feast``), its placeholders filled in from ``variables``."""
     (Path(output_dir) / "feast").mkdir(parents=True, exist_ok=True)
-    config = store_config(output_dir, config_file)
+    config = store_config(output_dir, config_file, variables)
     if config.offline_store.type == "spark":
         quiet_spark_notices()
     return FeatureStore(config=config)

@@ -3,7 +3,6 @@
 Serve it with ``dagster dev -m pipelines.definitions`` (``make dagster-ui``).
 """
 
-import os
 
 from dagster import (
     Definitions,
@@ -32,7 +31,8 @@ from pipelines.assets import (
     scoring_scores,
     training,
 )
-from pipelines.engine import engine_from_env
+from pipelines.engine import engine_from
+from pipelines.environment import Environment, read_environment
 from pipelines.io_manager import PartitionedParquetIOManager
 from pipelines.progress import progress_logger
 from pipelines.resources import (
@@ -41,9 +41,9 @@ from pipelines.resources import (
     AlertWebhook,
     FeastFeatureStore,
     MlflowTracking,
-    settings_from_env,
+    settings_from,
 )
-from pipelines.schedules import schedules_from_env
+from pipelines.schedules import schedules_from
 from pipelines.selections import (
     DAILY_SCORING,
     FEATURE_PIPELINE,
@@ -105,33 +105,33 @@ monthly_executive_job = define_asset_job(
     description="The monthly executive report as of the latest scored day")
 
 
-def build_resources(settings: AccountHealthSettings | None = None) -> dict:
-    """Resources for the given settings (default: from ACCOUNT_HEALTH_* variables).
+def build_resources(settings: AccountHealthSettings | None = None,
+                    environment: Environment | None = None) -> dict:
+    """Resources for the given settings and environment (default: this process's).
 
     ``ACCOUNT_HEALTH_ENV=production`` selects the production stores (docs/operations.md):
     Feast on Postgres and Redis, MLflow at ``ACCOUNT_HEALTH_MLFLOW_TRACKING_URI``. This is
     the only place the two configurations differ. ``ACCOUNT_HEALTH_ENGINE=spark`` runs the
     heavy stages on Spark (``pipelines.engine``).
     """
-    settings = settings or settings_from_env()
-    engine = engine_from_env()
-    environment = os.environ.get("ACCOUNT_HEALTH_ENV", "local")
-    if environment not in ("local", "production"):
+    environment = environment or read_environment()
+    settings = settings or settings_from(environment)
+    deployment, delivery = environment.deployment, environment.delivery
+    engine = engine_from(deployment)
+    if deployment.environment not in ("local", "production"):
         # a typo must not quietly run a production deployment on local files
-        raise ValueError(f"ACCOUNT_HEALTH_ENV={environment!r}: expected local or production")
-    if environment == "production":
-        tracking_uri = os.environ.get("ACCOUNT_HEALTH_MLFLOW_TRACKING_URI")
-        if not tracking_uri:
+        raise ValueError(f"ACCOUNT_HEALTH_ENV={deployment.environment!r}: expected local or "
+                         "production")
+    feast = FeastFeatureStore(output_dir=settings.output_dir, config_file=str(
+        config_file_for(deployment.environment, engine.name)))
+    if deployment.environment == "production":
+        if not deployment.mlflow_tracking_uri:
             raise ValueError("ACCOUNT_HEALTH_ENV=production needs "
                              "ACCOUNT_HEALTH_MLFLOW_TRACKING_URI (see .env.example)")
-        feast = FeastFeatureStore(output_dir=settings.output_dir,
-                                  config_file=str(config_file_for(environment, engine.name)))
         mlflow_tracking = MlflowTracking(
-            tracking_uri=tracking_uri,
-            artifact_location=os.environ.get("ACCOUNT_HEALTH_MLFLOW_ARTIFACT_LOCATION", ""))
+            tracking_uri=deployment.mlflow_tracking_uri,
+            artifact_location=deployment.mlflow_artifact_location)
     else:
-        feast = FeastFeatureStore(output_dir=settings.output_dir,
-                                  config_file=str(config_file_for(environment, engine.name)))
         mlflow_tracking = MlflowTracking.local(settings.output_dir)
     return {
         "settings": settings,
@@ -139,27 +139,28 @@ def build_resources(settings: AccountHealthSettings | None = None) -> dict:
         "feast": feast,
         "mlflow_tracking": mlflow_tracking,
         "io_manager": PartitionedParquetIOManager(base_dir=str(settings.assets_dir())),
-        "alert_webhook": AlertWebhook(
-            url=os.environ.get("ACCOUNT_HEALTH_ALERT_WEBHOOK_URL", "")),
+        "alert_webhook": AlertWebhook(url=delivery.webhook_url),
         "alert_email": AlertEmail(
             outbox_dir=str(settings.output_path / "alerts" / "outbox"),
-            smtp_host=os.environ.get("ACCOUNT_HEALTH_SMTP_HOST", ""),
-            smtp_port=int(os.environ.get("ACCOUNT_HEALTH_SMTP_PORT", "25")),
-            sender=os.environ.get("ACCOUNT_HEALTH_ALERT_SENDER", "account-health@localhost")),
+            smtp_host=delivery.smtp_host, smtp_port=int(delivery.smtp_port),
+            sender=delivery.sender),
     }
 
 
-def definitions(settings: AccountHealthSettings | None = None) -> Definitions:
-    """Assets, checks, jobs and schedules with the resources of ``settings`` (default: from
-    the environment)."""
+def definitions(settings: AccountHealthSettings | None = None,
+                environment: Environment | None = None) -> Definitions:
+    """Assets, checks, jobs and schedules with the resources of ``settings`` and
+    ``environment`` (default: this process's environment, read once here)."""
+    environment = environment or read_environment()
     return Definitions(
         assets=all_assets,
         asset_checks=all_checks,
         jobs=[feature_pipeline_job, train_churn_models_job, daily_scoring_job,
               weekly_operations_job, monthly_executive_job],
-        schedules=schedules_from_env(daily_scoring_job, train_churn_models_job,
-                                     weekly_operations_job, monthly_executive_job),
-        resources=build_resources(settings),
+        schedules=schedules_from(environment.schedule, daily_scoring_job,
+                                 train_churn_models_job, weekly_operations_job,
+                                 monthly_executive_job),
+        resources=build_resources(settings, environment),
         loggers={"console": colored_console_logger, "progress": progress_logger},
     )
 

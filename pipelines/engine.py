@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import sys
 from pathlib import Path
 from typing import Literal
 
 from dagster import ConfigurableResource, Failure
 
 from features.spark_features import SPARK_CONF
+from pipelines.environment import Deployment, java_available, prepare_spark_process
 
 ENGINES = ("local", "spark")
 #: Spark's logging on the driver: errors only (a run's output is the pipeline's progress).
@@ -41,7 +40,7 @@ class ComputeEngine(ConfigurableResource):
         """The Spark session, started on first use (a run on the local engine starts none)."""
         from dagster_pyspark.resources import spark_session_from_config
 
-        if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        if not java_available():
             raise Failure("ACCOUNT_HEALTH_ENGINE=spark needs Java 17 or newer: install a JDK "
                           "(java on PATH or JAVA_HOME set), or unset ACCOUNT_HEALTH_ENGINE to "
                           "run on the local engine")
@@ -52,8 +51,7 @@ class ComputeEngine(ConfigurableResource):
         if self.spark_master.startswith("local"):
             # tasks run this environment's Python, which has the project's packages; the
             # session and its UI stay on this machine
-            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            prepare_spark_process()
             conf = {**local_memory_conf(), **conf}
         session = spark_session_from_config(conf)
         session.sparkContext.setLogLevel("ERROR")
@@ -69,17 +67,14 @@ def local_memory_conf() -> dict[str, str]:
             "spark.driver.maxResultSize": "0"}
 
 
-def engine_from_env() -> ComputeEngine:
-    """The engine chosen by ``ACCOUNT_HEALTH_ENGINE`` (default ``local``)."""
-    name = os.environ.get("ACCOUNT_HEALTH_ENGINE") or "local"
-    if name not in ENGINES:
-        raise SystemExit(f"ACCOUNT_HEALTH_ENGINE={name!r}: expected local or spark")
-    conf = os.environ.get("ACCOUNT_HEALTH_SPARK_CONF") or "{}"
+def engine_from(deployment: Deployment) -> ComputeEngine:
+    """The engine the deployment names (``ACCOUNT_HEALTH_ENGINE``, default ``local``)."""
+    if deployment.engine not in ENGINES:
+        raise SystemExit(f"ACCOUNT_HEALTH_ENGINE={deployment.engine!r}: expected local or spark")
     try:
-        spark_conf = {str(k): str(v) for k, v in json.loads(conf).items()}
+        spark_conf = {str(k): str(v) for k, v in json.loads(deployment.spark_conf).items()}
     except (ValueError, AttributeError) as exc:
-        raise SystemExit(f"ACCOUNT_HEALTH_SPARK_CONF is not a JSON object of settings: {conf}"
-                         ) from exc
-    return ComputeEngine(name=name,
-                         spark_master=os.environ.get("ACCOUNT_HEALTH_SPARK_MASTER") or "local[*]",
+        raise SystemExit("ACCOUNT_HEALTH_SPARK_CONF is not a JSON object of settings: "
+                         f"{deployment.spark_conf}") from exc
+    return ComputeEngine(name=deployment.engine, spark_master=deployment.spark_master,
                          spark_conf=spark_conf)

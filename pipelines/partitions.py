@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pandas as pd
 from dagster import AssetExecutionContext, DailyPartitionsDefinition
 
-from pipelines.resources import DEFAULT_START_DATE, settings_from_env
+from pipelines.environment import read_environment
+from pipelines.resources import DEFAULT_START_DATE, settings_from
 
 
 def partitions_start() -> str:
     """The first daily partition: ``ACCOUNT_HEALTH_START_DATE`` when set, else the first day
     of the data as the last run recorded it (``pipelines.run.record_data_window``), so no
     day before the data shows as missing; before any run, the default start date."""
-    explicit = os.environ.get("ACCOUNT_HEALTH_START_DATE")
+    environment = read_environment()
+    explicit = environment.settings.get("pipeline_start_date")
     if explicit:
         return explicit
-    settings = settings_from_env()
+    settings = settings_from(environment)
     try:
         window = json.loads(settings.data_window_file().read_text())
     except (OSError, ValueError):

@@ -7,7 +7,6 @@ point elsewhere; see docs/configuration.md.
 from __future__ import annotations
 
 import json
-import os
 import smtplib
 import urllib.request
 from email.message import EmailMessage
@@ -17,7 +16,6 @@ import pandas as pd
 from dagster import ConfigurableResource, Failure
 from feast import FeatureStore
 
-from feature_repo.definitions import DEFAULT_OUTPUT_DIR
 from feature_repo.store import LOCAL_CONFIG, open_store
 from features.contract import ContractMapping, EventTaxonomy, find_table_file
 from features.event_vocabulary import with_tracked_events
@@ -25,6 +23,7 @@ from models.analysis.drift import DriftThresholds
 from models.scoring.config import ScoringConfig
 from models.training_sample import DEFAULT_MAX_TRAINING_ROWS
 from models.walk_forward import Fold, NotEnoughHistory, adaptive_folds
+from pipelines.environment import SETTINGS_VARIABLES, Environment, read_environment
 from pipelines.io_manager import asset_file, day_key
 
 #: Where daily partitions begin before any run has recorded where the data begins.
@@ -258,7 +257,8 @@ class FeastFeatureStore(ConfigurableResource):
     config_file: str = str(LOCAL_CONFIG)
 
     def open(self) -> FeatureStore:
-        return open_store(Path(self.output_dir), Path(self.config_file))
+        return open_store(Path(self.output_dir), Path(self.config_file),
+                          read_environment().variables)
 
 
 class AlertWebhook(ConfigurableResource):
@@ -300,32 +300,19 @@ class AlertEmail(ConfigurableResource):
         return str(outbox / f"{name}.eml")
 
 
-#: Environment variables that set an ``AccountHealthSettings`` field (docs/configuration.md).
-SETTINGS_ENV = {
-    "ACCOUNT_HEALTH_MAPPING_FILE": "mapping_file",
-    "ACCOUNT_HEALTH_START_DATE": "pipeline_start_date",
-    "ACCOUNT_HEALTH_NOW": "now",
-    "ACCOUNT_HEALTH_SCORING_CONFIG": "scoring_config_file",
-    "ACCOUNT_HEALTH_MAX_QUARANTINE_SHARE": "max_required_quarantine_share",
-    "ACCOUNT_HEALTH_HORIZON_DAYS": "horizon_days",
-    "ACCOUNT_HEALTH_TRAINING_CADENCE_DAYS": "training_cadence_days",
-    "ACCOUNT_HEALTH_MAX_FOLDS": "n_folds",
-    "ACCOUNT_HEALTH_AUC_FLOOR": "auc_floor",
-    "ACCOUNT_HEALTH_MAX_TRAINING_ROWS": "max_training_rows",
-    "ACCOUNT_HEALTH_PROMOTION_MARGIN": "promotion_margin",
-}
+def settings_from(environment: Environment) -> AccountHealthSettings:
+    """Settings from the environment's paths and ``ACCOUNT_HEALTH_*`` pipeline variables,
+    defaulting to demo data under ./output."""
+    chosen = environment.settings
+    try:
+        return AccountHealthSettings(data_dir=str(environment.paths.data_dir),
+                                     output_dir=str(environment.paths.output_dir), **chosen)
+    except ValueError as exc:  # pydantic names the field and the value it could not read
+        names = {field: name for name, field in SETTINGS_VARIABLES.items()}
+        raise SystemExit(f"a setting cannot be read ({', '.join(names[f] for f in chosen)}): "
+                         f"{exc}") from exc
 
 
 def settings_from_env() -> AccountHealthSettings:
-    """Settings from ACCOUNT_HEALTH_* variables, defaulting to demo data under ./output."""
-    output_dir = Path(os.environ.get("ACCOUNT_HEALTH_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR)
-    data_dir = os.environ.get("ACCOUNT_HEALTH_DATA_DIR") or str(output_dir / "demo_data")
-    chosen = {field: os.environ[name] for name, field in SETTINGS_ENV.items()
-              if os.environ.get(name)}
-    try:
-        return AccountHealthSettings(data_dir=str(Path(data_dir).resolve()),
-                                     output_dir=str(output_dir.resolve()), **chosen)
-    except ValueError as exc:  # pydantic names the field and the value it could not read
-        names = {field: name for name, field in SETTINGS_ENV.items()}
-        raise SystemExit(f"a setting cannot be read ({', '.join(names[f] for f in chosen)}): "
-                         f"{exc}") from exc
+    """``settings_from`` this process's environment."""
+    return settings_from(read_environment())

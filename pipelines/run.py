@@ -11,13 +11,17 @@ asset and day once the day's data is written, each output's days in one batch
 from __future__ import annotations
 
 import json
-import os
 
 import pandas as pd
 from dagster import AssetSelection, DagsterInstance, materialize
 
 from features.contract import day_files, read_table
 from features.row_checks import event_times, run_day_range
+from pipelines.environment import (
+    PLANNED_EVENTS_AS_RANGES,
+    RECORD_BATCH_SIZE,
+    plan_runs_by_range,
+)
 from pipelines.resources import AccountHealthSettings
 
 __all__ = ["PARTITION_RANGE_END", "PARTITION_RANGE_START", "PLANNED_EVENTS_AS_RANGES",
@@ -28,25 +32,6 @@ __all__ = ["PARTITION_RANGE_END", "PARTITION_RANGE_START", "PLANNED_EVENTS_AS_RA
 #: Dagster's run tags for one run over a range of partitions (a single-run backfill).
 PARTITION_RANGE_START = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END = "dagster/asset_partition_range_end"
-#: Dagster's switch for one planned event per asset and run, carrying the run's partition
-#: range. Without it a run over 548 days writes some 12,600 events into the instance, one by
-#: one, before its first step starts (over a minute on SQLite). The cost Dagster states: a
-#: failed run does not mark its planned partitions as failed; they show as missing.
-PLANNED_EVENTS_AS_RANGES = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
-#: Dagster's switch for handing an output's per-day materialisation records to the event
-#: log as one batch, which the local instance's storage writes in one transaction
-#: (``pipelines.event_log``); a batch holds up to this many days.
-RECORD_BATCH_SIZE = "DAGSTER_EVENT_BATCH_SIZE"
-
-
-def plan_runs_by_range() -> None:
-    """Turn on ``PLANNED_EVENTS_AS_RANGES`` and ``RECORD_BATCH_SIZE`` for runs this process
-    creates, unless the environment already says otherwise (the webserver and daemon get
-    them from the image or ``make dagster-ui``)."""
-    os.environ.setdefault(PLANNED_EVENTS_AS_RANGES, "true")
-    os.environ.setdefault(RECORD_BATCH_SIZE, "1000")
-
-
 def event_day_range(settings: AccountHealthSettings) -> tuple[str, str]:
     """First and last UTC day of placeable events, clipped to the partitioned period."""
     path = settings.table_file("events")

@@ -9,7 +9,6 @@ start); an operator's start or stop in the UI overrides it.
 
 from __future__ import annotations
 
-import os
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
@@ -20,6 +19,8 @@ from dagster import (
     ScheduleEvaluationContext,
     schedule,
 )
+
+from pipelines.environment import Schedule
 
 
 def scored_day(tick: pd.Timestamp) -> str:
@@ -90,14 +91,13 @@ def report_schedules(weekly_job, monthly_job, *,
                                            "07:00 UTC")]
 
 
-def schedules_from_env(daily_job, training_job, weekly_job=None,
-                       monthly_job=None) -> list[ScheduleDefinition]:
-    """Every schedule, configured by the ACCOUNT_HEALTH_* variables above."""
-    status = schedule_status(os.environ.get("ACCOUNT_HEALTH_SCHEDULES", "stopped"))
-    schedules = [daily_scoring_schedule(
-        daily_job, run_at=os.environ.get("ACCOUNT_HEALTH_DAILY_RUN_AT", "06:00"),
-        timezone=os.environ.get("ACCOUNT_HEALTH_TIMEZONE", "UTC"), status=status),
-        weekly_training_schedule(training_job, status=status)]
+def schedules_from(schedule: Schedule, daily_job, training_job, weekly_job=None,
+                   monthly_job=None) -> list[ScheduleDefinition]:
+    """Every schedule, configured by the environment's schedule settings (above)."""
+    status = schedule_status(schedule.status)
+    schedules = [daily_scoring_schedule(daily_job, run_at=schedule.daily_run_at,
+                                        timezone=schedule.timezone, status=status),
+                 weekly_training_schedule(training_job, status=status)]
     if weekly_job is not None and monthly_job is not None:
         schedules += report_schedules(weekly_job, monthly_job, status=status)
     return schedules

@@ -1,4 +1,5 @@
-"""What one step hands to another travels on the asset graph's edges, not in side files."""
+"""What one step hands to another travels on the asset graph's edges, not in side files; the
+modules keep to their jobs."""
 
 import re
 from pathlib import Path
@@ -72,3 +73,14 @@ def test_no_asset_module_is_named_like_a_package_of_the_product():
                 for top in ("account_health", "feature_repo", "features", "models", "pipelines")
                 for init in (root / top).rglob("__init__.py")}
     assert not {path.stem for path in ASSETS.glob("*.py")} & (packages - {"assets"})
+
+
+def test_only_the_environment_module_reads_the_process_environment():
+    root = ASSETS.parent.parent
+    readers = sorted(
+        str(path.relative_to(root))
+        for top in ("pipelines", "features", "models", "feature_repo", "account_health")
+        for path in (root / top).rglob("*.py")
+        if re.search(r"os\.environ|os\.getenv", path.read_text())
+        and path != root / "pipelines" / "environment.py")
+    assert not readers

@@ -4,6 +4,7 @@ import pytest
 
 from feature_repo.store import PRODUCTION_CONFIG, store_config
 from pipelines.definitions import build_resources
+from pipelines.environment import read_environment
 from tests.conftest import make_settings
 
 
@@ -30,7 +31,8 @@ def test_production_selects_postgres_redis_and_the_mlflow_server(settings, monke
                         "FEAST_DATABASE": "feast", "REDIS_URL": "redis:6379"}.items():
         monkeypatch.setenv(f"ACCOUNT_HEALTH_{name}", value)
     resources = build_resources(settings)
-    config = store_config(settings.output_dir, resources["feast"].config_file)
+    config = store_config(settings.output_dir, resources["feast"].config_file,
+                          read_environment().variables)
     assert (config.offline_store.type, config.online_store.type) == ("postgres", "redis")
     assert config.registry.path == "postgresql+psycopg://u:p@db:5432/feast"
     assert resources["mlflow_tracking"].tracking_uri == "http://mlflow:5000"
@@ -45,7 +47,7 @@ def test_production_without_its_variables_says_which_is_missing(settings, monkey
         monkeypatch.delenv(f"ACCOUNT_HEALTH_POSTGRES_{name}", raising=False)
     with pytest.raises(ValueError, match="needs the environment variable "
                                          "ACCOUNT_HEALTH_POSTGRES_USER"):
-        store_config(settings.output_dir, PRODUCTION_CONFIG)
+        store_config(settings.output_dir, PRODUCTION_CONFIG, read_environment().variables)
 
 
 def test_an_unknown_environment_is_refused_rather_than_run_locally(settings, monkeypatch):

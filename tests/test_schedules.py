@@ -7,7 +7,8 @@ import pytest
 from dagster import DefaultScheduleStatus, build_schedule_context
 
 from pipelines.definitions import daily_scoring_job, defs, train_churn_models_job
-from pipelines.schedules import daily_scoring_schedule, schedules_from_env
+from pipelines.environment import read_environment
+from pipelines.schedules import daily_scoring_schedule, schedules_from
 
 
 def requested_partition(schedule, tick: dt.datetime) -> str:
@@ -38,26 +39,29 @@ def test_time_and_timezone_are_configurable(run_at, zone, local_tick, day):
     assert requested_partition(schedule, local_tick.replace(tzinfo=ZoneInfo(zone))) == day
 
 
+def schedules_from_environment():
+    return schedules_from(read_environment().schedule, daily_scoring_job,
+                          train_churn_models_job)
+
+
 def test_schedule_reads_its_settings_from_the_environment(monkeypatch):
     monkeypatch.setenv("ACCOUNT_HEALTH_DAILY_RUN_AT", "07:15")
     monkeypatch.setenv("ACCOUNT_HEALTH_TIMEZONE", "Europe/Berlin")
-    schedule, _ = schedules_from_env(daily_scoring_job, train_churn_models_job)
+    schedule, _ = schedules_from_environment()
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("15 7 * * *",
                                                                      "Europe/Berlin")
 
 
 def test_schedules_start_stopped_unless_configured_to_run(monkeypatch):
     monkeypatch.delenv("ACCOUNT_HEALTH_SCHEDULES", raising=False)
-    assert {s.default_status for s in schedules_from_env(daily_scoring_job,
-                                                         train_churn_models_job)} == {
+    assert {s.default_status for s in schedules_from_environment()} == {
         DefaultScheduleStatus.STOPPED}
     monkeypatch.setenv("ACCOUNT_HEALTH_SCHEDULES", "Running")
-    assert {s.default_status for s in schedules_from_env(daily_scoring_job,
-                                                         train_churn_models_job)} == {
+    assert {s.default_status for s in schedules_from_environment()} == {
         DefaultScheduleStatus.RUNNING}
     monkeypatch.setenv("ACCOUNT_HEALTH_SCHEDULES", "on")
     with pytest.raises(ValueError, match="expected running or stopped"):
-        schedules_from_env(daily_scoring_job, train_churn_models_job)
+        schedules_from_environment()
 
 
 @pytest.mark.parametrize(("run_at", "zone", "message"), [
