@@ -13,16 +13,16 @@ from any shell, after ``make run``::
     .venv/bin/feast -c feature_repo feature-views list
 
 Like ``feature_store.yaml``, the module-level objects describe the default output directory
-(``./output``): its snapshot files and the feature groups the last run applied.
+(``./output``): its snapshot files, and the feature groups those files hold.
 """
 
 from __future__ import annotations
 
-import json
 import warnings
 from datetime import timedelta
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
 from feast.data_source import DataSource
 from feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source import (
@@ -31,7 +31,7 @@ from feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source i
 from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
 from feast.types import Float64, Int64, String
 
-from features.snapshot import FEATURE_GROUPS
+from features.snapshot import FEATURE_GROUPS, groups_in
 from pipelines.environment import read_environment
 
 FEAST_TYPES = {"int": Int64, "float": Float64, "str": String}
@@ -116,28 +116,23 @@ def repo_objects(snapshot_glob: str, groups: list[str], offline_store: str = "du
     return [account, source, view, churn_feature_service(view)]
 
 
-def applied_groups_file(output_dir: str | Path) -> Path:
-    """Where the pipeline records the feature groups it applied (JSON list)."""
-    return Path(output_dir) / "feast" / "feature_groups.json"
-
-
-def applied_groups(output_dir: str | Path) -> list[str]:
-    """The feature groups the last run applied; every group before any run."""
-    try:
-        groups = json.loads(applied_groups_file(output_dir).read_text())
-    except (OSError, ValueError):
+def stored_groups(snapshot_dir: Path) -> list[str]:
+    """The feature groups of the latest stored snapshot file (the pipeline leaves out the
+    groups whose table the export lacks); every group before any snapshot is stored."""
+    files = sorted(Path(snapshot_dir).glob("*.parquet"))
+    if not files:
         return list(FEATURE_GROUPS)
-    return [g for g in groups if g in FEATURE_GROUPS]
+    return groups_in(pq.read_schema(files[-1]).names)
 
 
 # Module-level objects for Feast's CLI (see the module docstring), whose entry point this is:
 # the source's kind follows the deployment the environment names.
-_output_dir = Path(__file__).resolve().parent.parent / "output"  # where the YAML points
+_snapshot_dir = (Path(__file__).resolve().parent.parent / "output"  # where the YAML points
+                 / "assets" / "account_snapshot")
 _deployment = read_environment().deployment
 _offline_store = ("spark" if _deployment.engine == "spark"
                   else "postgres" if _deployment.environment == "production" else "duckdb")
 account_daily_snapshot_source = account_daily_snapshot(
-    str(_output_dir.resolve() / "assets" / "account_snapshot" / "*.parquet"), _offline_store,
-    applied_groups(_output_dir))
-account_features = feature_view(account_daily_snapshot_source, applied_groups(_output_dir))
+    str(_snapshot_dir / "*.parquet"), _offline_store, stored_groups(_snapshot_dir))
+account_features = feature_view(account_daily_snapshot_source, stored_groups(_snapshot_dir))
 churn_model_v1 = churn_feature_service(account_features)

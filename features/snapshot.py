@@ -12,7 +12,7 @@ partitioned runs deterministic.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -77,6 +77,12 @@ KEY_COLUMNS = ["account_id", "as_of_date", "event_timestamp"]
 def feature_groups_for(tables_present: set[str]) -> list[str]:
     """Feature groups whose source table is present (usage and billing always are)."""
     return [g for g, table in GROUP_SOURCE_TABLE.items() if table in tables_present]
+
+
+def groups_in(columns: Collection[str]) -> list[str]:
+    """The feature groups whose every column is among ``columns`` (a snapshot file's)."""
+    present = set(columns)
+    return [g for g, features in FEATURE_GROUPS.items() if present.issuperset(features)]
 
 
 def snapshot_columns(groups: list[str]) -> list[str]:

@@ -1,7 +1,6 @@
 """feature_repo/ is a Feast repository: Feast's own CLI applies and lists its objects, from
 a shell with none of the product's variables set."""
 
-import json
 import os
 import shutil
 import subprocess
@@ -13,11 +12,10 @@ import pytest
 from feature_repo.definitions import (
     CHURN_FEATURE_SERVICE,
     FEATURE_VIEW,
-    applied_groups_file,
     repo_objects,
 )
 from feature_repo.store import REPO_DIR, open_store
-from features.snapshot import FEATURE_GROUPS
+from features.snapshot import FEATURE_GROUPS, empty_snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -60,12 +58,13 @@ def test_the_cli_lists_what_the_pipeline_applied_in_the_default_output(tmp_path)
     assert FEATURE_VIEW in feast_cli(output, "feature-views", "list")
 
 
-def test_feast_apply_registers_the_groups_the_pipeline_applied(tmp_path):
+def test_feast_apply_registers_the_groups_the_stored_snapshot_holds(tmp_path):
     tmp_path = tmp_path / "output"
     groups = [g for g in FEATURE_GROUPS if g not in ("account_support", "account_nps")]
     assert len(groups) < len(FEATURE_GROUPS)
-    applied_groups_file(tmp_path).parent.mkdir(parents=True)
-    applied_groups_file(tmp_path).write_text(json.dumps(groups))
+    snapshot_dir = tmp_path / "assets" / "account_snapshot"
+    snapshot_dir.mkdir(parents=True)
+    empty_snapshot(groups).to_parquet(snapshot_dir / "2026-10-31.parquet")
     feast_cli(tmp_path, "apply")
     view = open_store(tmp_path).get_feature_view(FEATURE_VIEW)
     expected = [name for group in groups for name in FEATURE_GROUPS[group]]

@@ -2,7 +2,6 @@
 written online."""
 
 
-import json
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -14,7 +13,7 @@ from dagster import (
     asset,
 )
 
-from feature_repo.definitions import CHURN_FEATURE_SERVICE, FEATURE_VIEW, applied_groups_file
+from feature_repo.definitions import CHURN_FEATURE_SERVICE, FEATURE_VIEW
 from feature_repo.online_write import (
     materialize_day,
     uses_spark_materialisation,
@@ -39,8 +38,6 @@ def feast_feature_store(context: AssetExecutionContext, settings: AccountHealthS
     groups = feature_groups_for(set(source_files.loc[source_files["present"], "table"]))
     store = feast.open()
     views = apply_definitions(store, str(settings.snapshot_dir() / "*.parquet"), groups)
-    # what `feast -c feature_repo apply` builds the same objects from
-    applied_groups_file(settings.output_dir).write_text(json.dumps(groups))
     copied_days = sync_offline_snapshot(store, settings.snapshot_dir())
     context.add_output_metadata({"feature_views": MetadataValue.text(", ".join(views)),
                                  "feature_service": CHURN_FEATURE_SERVICE,
