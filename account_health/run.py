@@ -143,11 +143,11 @@ def main() -> None:
     if not check.ok:
         raise SystemExit("the run did not start: change what the data check lists above "
                          f"(account-health check-data {settings.data_dir} checks again)")
-    from pipelines.run import record_data_window
+    from pipelines.run import learn_first_day
 
     first_day, last_day = check.event_days
     # before the definitions are loaded: their daily partitions begin at the data's first day
-    record_data_window(settings, first_day, last_day)
+    learn_first_day(settings.data_dir, first_day)
     import pipelines.definitions  # noqa: F401  (the jobs' definitions, loaded once)
 
     # The libraries' ~700,000 objects (modules, classes, functions) live as long as the run:

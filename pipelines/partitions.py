@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 from dagster import AssetExecutionContext, DailyPartitionsDefinition
 
+from features.contract import ContractError
 from pipelines.environment import read_environment
 from pipelines.resources import DEFAULT_START_DATE, settings_from
+from pipelines.run import first_event_day
 
 
 def partitions_start() -> str:
     """The first daily partition: ``ACCOUNT_HEALTH_START_DATE`` when set, else the first day
-    of the data as the last run recorded it (``pipelines.run.record_data_window``), so no
-    day before the data shows as missing; before any run, the default start date."""
+    of the data (``pipelines.run.first_event_day``), so no day before the data shows as
+    missing or is offered to a backfill; the default start date when there is no data."""
     environment = read_environment()
     explicit = environment.settings.get("pipeline_start_date")
     if explicit:
         return explicit
-    settings = settings_from(environment)
     try:
-        window = json.loads(settings.data_window_file().read_text())
-    except (OSError, ValueError):
+        return first_event_day(settings_from(environment))
+    except (SystemExit, ContractError, OSError, ValueError):  # no events to read yet
         return DEFAULT_START_DATE
-    if window.get("data_dir") != settings.data_dir or "first_day" not in window:
-        return DEFAULT_START_DATE
-    return window["first_day"]
 
 
 #: One partition per UTC day from the start (``partitions_start``) to yesterday.

@@ -146,10 +146,6 @@ class AccountHealthSettings(ConfigurableResource):
         (scores, alerts, opportunities, work_queue)."""
         return self.output_path / export / f"{day_key(day)}.{suffix}"
 
-    def data_window_file(self) -> Path:
-        """Where a run records the first and last day the data covers (JSON)."""
-        return self.output_path / "data_window.json"
-
     def partition_dir(self, asset: str) -> Path:
         """The directory of a daily asset's partition files (``<day>.parquet``)."""
         return self.asset_file(asset).with_suffix("")

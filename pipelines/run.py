@@ -10,8 +10,6 @@ asset and day once the day's data is written, each output's days in one batch
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 from dagster import AssetSelection, DagsterInstance, materialize
 
@@ -26,7 +24,8 @@ from pipelines.resources import AccountHealthSettings
 
 __all__ = ["PARTITION_RANGE_END", "PARTITION_RANGE_START", "PLANNED_EVENTS_AS_RANGES",
            "RECORD_BATCH_SIZE",
-           "event_day_range", "plan_runs_by_range", "record_data_window", "run_job",
+           "event_day_range", "first_event_day", "learn_first_day", "plan_runs_by_range",
+           "run_job",
            "run_pipeline"]
 
 #: Dagster's run tags for one run over a range of partitions (a single-run backfill).
@@ -49,12 +48,23 @@ def event_day_range(settings: AccountHealthSettings) -> tuple[str, str]:
     return run_day_range(times.min(), times.max(), now)
 
 
-def record_data_window(settings: AccountHealthSettings, first_day: str, last_day: str) -> None:
-    """Remember the days the data covers, so the daily partitions begin where the data does
-    (``pipelines.partitions``) rather than at a date with nothing before it."""
-    settings.data_window_file().parent.mkdir(parents=True, exist_ok=True)
-    settings.data_window_file().write_text(json.dumps(
-        {"data_dir": settings.data_dir, "first_day": first_day, "last_day": last_day}))
+#: The data's first day by data directory, as this process learned it: ``make run`` tells it
+#: from its data check (``learn_first_day``) before the definitions are loaded, so the export
+#: is not read again for the daily partitions.
+_first_days: dict[str, str] = {}
+
+
+def learn_first_day(data_dir: str, day: str) -> None:
+    """Remember that the data in ``data_dir`` begins on ``day`` (YYYY-MM-DD)."""
+    _first_days[str(data_dir)] = day
+
+
+def first_event_day(settings: AccountHealthSettings) -> str:
+    """The first day of the data's placeable events (``event_day_range``), read once per
+    data directory in a process."""
+    if settings.data_dir not in _first_days:
+        _first_days[settings.data_dir] = event_day_range(settings)[0]
+    return _first_days[settings.data_dir]
 
 
 def _range_tags(first_day: str, last_day: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ import pytest
 from account_health.demo_data import DemoConfig, generate_to_dir
 from pipelines.resources import AccountHealthSettings
 
-# Daily partitions from a fixed date, whatever a local `make run` recorded in ./output.
+# Daily partitions from a fixed date, not the first day of whatever data the environment names.
 os.environ.setdefault("ACCOUNT_HEALTH_START_DATE", "2025-01-01")
 
 TINY = DemoConfig(accounts=40, months=5, seed=11, end_date=date(2026, 10, 31))

@@ -279,18 +279,22 @@ def test_a_range_run_plans_once_per_asset_and_records_every_day(tiny_data_dir, t
     assert len(instance.get_materialized_partitions(snapshot)) == 31
 
 
-def test_daily_partitions_begin_where_the_recorded_data_begins(tmp_path, monkeypatch):
+def test_daily_partitions_begin_where_the_data_begins(tiny_data_dir, tmp_path, monkeypatch):
     from pipelines.partitions import partitions_start
-    from pipelines.resources import DEFAULT_START_DATE, settings_from_env
-    from pipelines.run import record_data_window
+    from pipelines.resources import DEFAULT_START_DATE
+    from pipelines.run import event_day_range, learn_first_day
 
     monkeypatch.delenv("ACCOUNT_HEALTH_START_DATE", raising=False)
     monkeypatch.setenv("ACCOUNT_HEALTH_OUTPUT_DIR", str(tmp_path / "out"))
-    monkeypatch.setenv("ACCOUNT_HEALTH_DATA_DIR", str(tmp_path / "data"))
-    assert partitions_start() == DEFAULT_START_DATE  # before any run
-    record_data_window(settings_from_env(), "2025-06-04", "2026-12-03")
-    assert partitions_start() == "2025-06-04"
-    monkeypatch.setenv("ACCOUNT_HEALTH_DATA_DIR", str(tmp_path / "other"))
-    assert partitions_start() == DEFAULT_START_DATE  # recorded for other data
+    monkeypatch.setenv("ACCOUNT_HEALTH_NOW", "2026-11-01T06:00:00")
+    monkeypatch.setenv("ACCOUNT_HEALTH_DATA_DIR", str(tmp_path / "nothing_yet"))
+    assert partitions_start() == DEFAULT_START_DATE  # no data to read
+    monkeypatch.setenv("ACCOUNT_HEALTH_DATA_DIR", str(tiny_data_dir))
+    first = event_day_range(make_settings(tiny_data_dir, tmp_path / "out"))[0]
+    assert first != DEFAULT_START_DATE and partitions_start() == first
+    # what make run learned from its data check is used as it is, without a read
+    learn_first_day(str(tmp_path / "told"), "2024-03-05")
+    monkeypatch.setenv("ACCOUNT_HEALTH_DATA_DIR", str(tmp_path / "told"))
+    assert partitions_start() == "2024-03-05"
     monkeypatch.setenv("ACCOUNT_HEALTH_START_DATE", "2025-02-01")
     assert partitions_start() == "2025-02-01"  # the setting wins
