@@ -75,6 +75,8 @@ def online_features(context: AssetExecutionContext, settings: AccountHealthSetti
     online = store.get_online_features(
         features=store.get_feature_service(CHURN_FEATURE_SERVICE),
         entity_rows=[{"account_id": a} for a in sample["account_id"]]).to_df()
+    # in the snapshot's column order: Feast hands the features back in no set order
+    online = online[[c for c in rows.columns if c in online.columns]]
     served = online.set_index("account_id").loc[sample["account_id"], ["mrr", "seats"]]
     expected = sample.set_index("account_id")[["mrr", "seats"]]
     if not served.astype(float).equals(expected.astype(float)):
