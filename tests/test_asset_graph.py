@@ -21,9 +21,11 @@ def test_the_monthly_report_gets_the_retention_tables_as_inputs():
         "monthly_executive_report")
 
 
-def test_no_asset_reads_a_csv_another_step_wrote():
-    readers = [path.name for path in ASSETS.glob("*.py")
-               if re.search(r"read_csv\(", path.read_text())]
+def test_no_step_reads_back_a_csv_or_json_side_file():
+    root = ASSETS.parent.parent
+    readers = [str(path.relative_to(root))
+               for top in ("pipelines", "feature_repo") for path in (root / top).rglob("*.py")
+               if re.search(r"read_csv\(|json\.loads\([^)]*read_text", path.read_text())]
     assert not readers
 
 
