@@ -10,7 +10,7 @@ import pytest
 
 from models.alerts.engine import AlertConfig, evaluate_alerts
 from models.alerts.routing import RoutingConfig, Target
-from pipelines.assets.scoring_alerts import deliver_alerts
+from pipelines.alert_delivery import deliver_alerts
 from pipelines.resources import AlertEmail, AlertWebhook
 
 

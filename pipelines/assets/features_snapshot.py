@@ -1,7 +1,6 @@
 """Features layer: the tracked event names, the daily usage rollups and the daily account
 snapshot."""
 
-
 from pathlib import Path
 
 import pandas as pd

@@ -1,8 +1,6 @@
 """Features layer, Feast: the registry applied from the snapshot, and the latest day
 written online."""
 
-
-
 import pandas as pd
 import pyarrow.parquet as pq
 from dagster import (

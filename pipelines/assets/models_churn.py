@@ -1,7 +1,6 @@
 """Models layer, churn: walk-forward validation of the candidates, the chosen classifier,
 and its promotion against the champion."""
 
-
 import pandas as pd
 from dagster import (
     AssetExecutionContext,

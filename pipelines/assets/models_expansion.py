@@ -1,6 +1,5 @@
 """Models layer, expansion: the expansion model's walk-forward validation and training."""
 
-
 import pandas as pd
 from dagster import (
     AssetExecutionContext,

@@ -1,6 +1,5 @@
 """Monitoring layer, pages: the daily report for leaders and the portfolio and CSM pages."""
 
-
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +16,7 @@ from models.analysis.drift import DriftThresholds
 from models.reports.daily import ReportInputs, render_report
 from models.reports.portfolio import render_portfolio
 from models.tracking import MONITORING_EXPERIMENT, log_monitoring
-from pipelines.assets.monitoring_models import prediction_drift, scoring_model_validation
+from pipelines.assets.monitoring_drift import prediction_drift, scoring_model_validation
 from pipelines.assets.scoring_scores import account_scores
 from pipelines.partitions import daily_partitions, run_days
 from pipelines.resources import AccountHealthSettings, MlflowTracking

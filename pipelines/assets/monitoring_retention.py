@@ -1,8 +1,6 @@
 """Monitoring layer, retention: MRR movements, retention by month and cohort, and the KPIs
 a CS leader reports (NRR, GRR, renewal rates, churn by kind)."""
 
-
-
 import pandas as pd
 from dagster import (
     AssetExecutionContext,

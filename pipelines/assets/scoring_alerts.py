@@ -2,9 +2,6 @@
 routed, escalated and delivered once."""
 
 
-import hashlib
-from pathlib import Path
-
 import pandas as pd
 import pyarrow.parquet as pq
 from dagster import (
@@ -18,9 +15,9 @@ from dagster import (
     multi_asset,
 )
 
-from models.alerts.engine import email_message, evaluate_alerts, webhook_payload
-from models.alerts.routing import RoutingConfig, deliveries
+from models.alerts.engine import evaluate_alerts
 from models.alerts.signals import unmeasured_signals
+from pipelines.alert_delivery import deliver_alerts
 from pipelines.assets.features_snapshot import account_snapshot
 from pipelines.exports import export_day
 from pipelines.partitions import daily_partitions, run_days
@@ -57,39 +54,6 @@ def _on_day(frame: pd.DataFrame | None, day: pd.Timestamp) -> pd.DataFrame | Non
         return None
     rows = frame[pd.to_datetime(frame["as_of"]) == day]
     return rows.reset_index(drop=True) if len(rows) else None
-
-
-def deliver_alerts(webhook: AlertWebhook, email: AlertEmail, alerts: pd.DataFrame,
-             routing: RoutingConfig, ledger: Path) -> str:
-    """Send each alert to its severity's destinations, one message per destination, except
-    where the ledger says it already went there (so re-runs never send twice and a failed
-    destination is retried). Raises ``OSError`` naming the destinations that failed, after
-    trying every one."""
-    plan = deliveries(alerts, routing, webhook.url)
-    if not plan:
-        return "no webhook or e-mail configured"
-    done = set(ledger.read_text().splitlines()) if ledger.exists() else set()
-    sent, failed = [], []
-    for kind, address, group in plan:
-        pending = group[~(group["alert_id"] + "\t" + address).isin(done)]
-        if pending.empty:
-            continue
-        try:
-            if kind == "webhook":
-                webhook.post(webhook_payload(pending), url=address)
-            else:
-                name = hashlib.sha256("".join(sorted(pending["alert_id"])).encode()).hexdigest()
-                email.send(email_message(pending, to=address, sender=email.sender), name[:16])
-        except OSError as exc:
-            failed.append(f"{kind} {address}: {exc}")
-            continue
-        ledger.parent.mkdir(parents=True, exist_ok=True)
-        with ledger.open("a") as file:
-            file.writelines(f"{alert_id}\t{address}\n" for alert_id in pending["alert_id"])
-        sent.append(f"{len(pending)} to {kind} {address}")
-    if failed:
-        raise OSError("; ".join(failed))
-    return "; ".join(sent) or "nothing new to send"
 
 
 @multi_asset(

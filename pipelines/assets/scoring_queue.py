@@ -1,7 +1,5 @@
 """Scoring layer, work queue: each CSM's week within capacity."""
 
-
-
 import pandas as pd
 from dagster import (
     AssetCheckResult,

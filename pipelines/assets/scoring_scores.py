@@ -1,8 +1,6 @@
 """Scoring layer: the day's risk, health, reasons and actions for every active account, and
 its expansion opportunities."""
 
-
-
 import pandas as pd
 from dagster import (
     AssetCheckResult,
