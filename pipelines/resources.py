@@ -91,6 +91,10 @@ class AccountHealthSettings(ConfigurableResource):
     def current_time(self) -> pd.Timestamp:
         return pd.Timestamp(self.now, tz="UTC") if self.now else pd.Timestamp.now(tz="UTC")
 
+    def last_complete_day(self) -> pd.Timestamp:
+        """Midnight (naive UTC) of the last UTC day that has fully ended."""
+        return self.current_time().tz_localize(None).normalize() - pd.Timedelta(days=1)
+
     def start_timestamp(self) -> pd.Timestamp:
         """The earliest time data is taken from: the setting, else ``EARLIEST_DATA_DATE``."""
         return pd.Timestamp(self.pipeline_start_date or EARLIEST_DATA_DATE, tz="UTC")

@@ -97,3 +97,10 @@ def test_the_local_dagster_instance_has_telemetry_off_and_batched_records_unless
     (own / "dagster.yaml").write_text("run_monitoring:\n  enabled: true\n")
     prepare_dagster_home(own)
     assert (own / "dagster.yaml").read_text() == "run_monitoring:\n  enabled: true\n"
+
+
+def test_the_last_complete_day_is_the_utc_day_before_now(tmp_path):
+    import pandas as pd
+
+    settings = make_settings(tmp_path, tmp_path, now="2026-11-01T00:30:00")
+    assert settings.last_complete_day() == pd.Timestamp("2026-10-31")

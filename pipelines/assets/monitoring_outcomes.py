@@ -38,7 +38,7 @@ def model_outcomes(settings: AccountHealthSettings, subscriptions: pd.DataFrame)
     """Past daily scores judged once their horizon has closed: per scored day, realised ROC AUC,
     calibration error, lift at 10 % and the at-risk band's false-positive rate; the surprise
     churns (green 30-90 days before) in ``reports/surprise_churn.csv``."""
-    observed_until = settings.current_time().tz_localize(None).normalize() - pd.Timedelta(days=1)
+    observed_until = settings.last_complete_day()
     first = observed_until - pd.Timedelta(days=OUTCOME_LOOKBACK_DAYS)
     files = [f for f in sorted(settings.partition_dir("account_scores")
                                .glob("*.parquet")) if pd.Timestamp(f.stem) >= first]
