@@ -4,7 +4,7 @@ and the account ids that dependant rows must belong to."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,12 +78,12 @@ def events_from_day_files(directory: Path, days: Iterable[pd.Timestamp], *,
         quarantines = [empty_quarantine().assign(partition_date=pd.Series(dtype=str))]
     rows = pd.concat(accepted, ignore_index=True)
     return CheckedEvents(rows, pd.concat(quarantines, ignore_index=True),
-                         days_of(rows["event_time"]), export_ends_of_day_files(directory))
+                         days_of(rows["event_time"]), last_day_file(files))
 
 
-def export_ends_of_day_files(directory: Path) -> pd.Timestamp:
-    """The last day a directory of day files holds (midnight UTC), NaT when it is empty."""
-    files = day_files(directory)
+def last_day_file(files: Mapping[pd.Timestamp, Path]) -> pd.Timestamp:
+    """The last day of a directory's day files (``day_files``; midnight UTC), NaT when there
+    are none."""
     return max(files).tz_localize("UTC") if files else pd.NaT
 
 

@@ -20,7 +20,7 @@ from features.event_ingestion import (
     days_without_events,
     events_from_day_files,
     events_from_export,
-    export_ends_of_day_files,
+    last_day_file,
     parent_account_ids,
 )
 from features.row_checks import (
@@ -106,15 +106,16 @@ def _from_day_files(directory, days: pd.DatetimeIndex, settings: AccountHealthSe
             directory, days, mapping=settings.mapping(),
             pipeline_start=settings.start_timestamp(), now=settings.current_time(), known=known)
         return checked.accepted, checked.quarantine, checked.arrived, checked.export_ends
-    files = {day: path for day, path in day_files(directory).items() if day in days}
+    files = day_files(directory)
+    present = {day: str(path) for day, path in files.items() if day in days}
     accepted, quarantine = check_event_days_on_spark(
-        engine.spark_session(), days, {day: str(path) for day, path in files.items()},
+        engine.spark_session(), days, present,
         directory_name=directory.name, mapping=settings.mapping(),
         pipeline_start=settings.start_timestamp(), now=settings.current_time(),
         known_accounts=known, events_dir=settings.partition_dir("events"),
         quarantine_dir=settings.partition_dir("events_quarantine"))
     arrived = {pd.Timestamp(day, tz="UTC") for day, rows in accepted.rows.items() if rows}
-    return accepted, quarantine, arrived, export_ends_of_day_files(directory)
+    return accepted, quarantine, arrived, last_day_file(files)
 
 
 def _events_arrived(window, arrived: set[pd.Timestamp],
