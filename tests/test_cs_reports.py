@@ -3,7 +3,7 @@
 import pandas as pd
 
 from models.alerts.routing import RoutingConfig
-from models.reports.executive import render_executive
+from models.reports.executive import render_executive, signal_reasons
 from models.reports.operations import (
     alerts_per_owner,
     band_moves,
@@ -74,23 +74,61 @@ def test_band_moves_cross_last_week_with_today():
 
 
 def test_the_executive_page_shows_the_kpis_and_the_largest_risks():
+    import json
+
     windows = pd.DataFrame({"window": ["trailing 12 months", "quarter"],
                             "period_end": ["2026-10-31", "2026-09-30"],
                             "starting_customers": [100, 90], "starting_mrr": [1e5, 9e4],
                             "ending_mrr": [1.05e5, 8.8e4], "nrr": [1.05, 0.978],
-                            "grr": [0.91, 0.95], "expansion_rate_customers": [0.2, 0.05],
+                            "grr": [0.91, 0.95], "logo_retention": [0.93, 0.97],
+                            "expansion_rate_customers": [0.2, 0.05],
                             "expansion_rate_revenue": [0.14, 0.03]})
     renewals = pd.DataFrame({"period_end": ["2026-09-30"], "term_months": [0],
                              "up_for_renewal": [40], "renewed": [36], "renewal_rate": [0.9],
                              "arr_up_for_renewal": [4e5], "arr_renewed": [3.8e5],
                              "arr_renewal_rate": [0.95]})
-    churn = pd.DataFrame({"month": ["2026-10-31"], "churned_accounts": [4], "voluntary": [3],
-                          "involuntary": [1], "churned_arr": [4e4], "voluntary_arr": [3e4],
-                          "involuntary_arr": [1e4]})
-    scores = pd.DataFrame({"account_id": ["small", "big"], "arr_at_risk": [10.0, 900.0],
-                           "band": ["critical", "at-risk"]})
-    page = render_executive("2026-11", windows, renewals, churn, scores)
-    for text in (">105.0%<", ">91.0%<", ">90.0%<", ">25.0%<"):
+    # November is still running on the report's day: not a month of churn yet
+    churn = pd.DataFrame({"month": ["2026-10-31", "2026-11-30"], "churned_accounts": [4, 9],
+                          "voluntary": [3, 9], "involuntary": [1, 0],
+                          "churned_arr": [4e4, 9e6], "voluntary_arr": [3e4, 9e6],
+                          "involuntary_arr": [1e4, 0.0]})
+    reasons = [{"feature": "days_to_renewal", "value": 20, "direction": "raises risk",
+                "sentence": "Renewal in 20 days"},
+               {"feature": "active_users_mom_change", "value": -0.5,
+                "direction": "raises risk", "sentence": "Active users fell 50%"}]
+    scores = pd.DataFrame({"account_id": ["small", "big"], "as_of": ["2026-11-06"] * 2,
+                           "arr": [100.0, 1_250_000.0], "arr_at_risk": [10.0, 705_535.0],
+                           "churn_probability": [0.1, 0.56], "band": ["critical", "at-risk"],
+                           "reason_1": ["Renewal in 3 days", "Renewal in 20 days"],
+                           "reasons": [None, json.dumps(reasons)]})
+    monthly = pd.DataFrame({"month": pd.date_range("2026-01-31", periods=10, freq="ME"),
+                            "nrr": 0.98, "grr": 0.96, "logo_retention": 0.95})
+    items = pd.DataFrame({"account_id": ["small"],
+                          "conditions": ["renewal at risk, usage down 25pct"],
+                          "reasons": ["renews in 3 days at health 20 (below 60); usage -40% "
+                                      "month over month"]})
+    signals = signal_reasons(items, ["usage_down_25pct", "no_login_14d"])
+    assert signals == {"small": ["usage -40% month over month"]}
+    page = render_executive("2026-11", windows, renewals, churn, scores, monthly=monthly,
+                            targets={"nrr": 1.0}, signals=signals)
+    for text in (">105.0%<", ">91.0%<", ">93.0%<", ">90.0%<", ">25.0%<", ">$40.0K<",
+                 "<th>net revenue retention</th>", "<th>ARR churned</th>", ">Oct 2026<",
+                 ">$1.2M<", ">$705.5K<", ">56.0%<", "Executive summary, November 2026"):
         assert text in page, text
-    risks = page[page.index("risks by ARR at risk"):]
+    assert "Nov 2026" not in page and "9,000,000" not in page and "705,535.000" not in page
+    assert page.count("<svg") >= 3
+    risks = page[page.index("largest risks"):]
     assert risks.index("big") < risks.index("small")
+    # the behaviour behind the risk, not the renewal date: the model's reason, else an
+    # open warning sign; the renewal only where there is neither
+    assert "Active users fell 50%" in risks and "usage -40% month over month" in risks
+    assert "Renewal in" not in risks
+    alone = render_executive("2026-11", windows, renewals, churn, scores)
+    assert "Renewal in 3 days" in alone[alone.index("largest risks"):]
+
+
+def test_money_reads_like_a_person_writes_it():
+    from models.reports.executive import money
+
+    assert [money(v) for v in (950, 705_535, 1_234_567, -2_500, 3.2e9)] == [
+        "$950", "$705.5K", "$1.2M", "-$2.5K", "$3.2B"]

@@ -16,7 +16,11 @@ def test_sentences_read_like_a_csm_would_write_them():
     assert describe("days_to_renewal", 12.0) == "Renewal in 12 days"
     assert describe("days_to_renewal", 1) == "Renewal in 1 day"
     assert describe("days_since_last_login", 1.0) == "Last login 1 day ago"
-    assert describe("nps_latest", float("nan")) == "nps latest unknown"
+    assert describe("nps_latest", float("nan")) == "No recent NPS response"
+    assert describe("core_events_per_active_user_30d", None) == (
+        "No active users in the last 30 days")
+    assert describe("event_3_per_user_30d", float("nan")) == (
+        "No active users in the last 30 days")
     # a missing value of a nullable integer column, as snapshots store counts
     assert describe("failed_payments_90d", pd.NA) == "failed payments 90d unknown"
     assert describe("open_tickets", None) == "open tickets unknown"

@@ -42,6 +42,39 @@ def retention_trend(retention: pd.DataFrame, targets: dict[str, float]) -> str:
     return svg(figure)
 
 
+def churn_by_month(churn: pd.DataFrame, measure: str, title: str) -> str:
+    """Monthly churn split voluntary and involuntary, stacked (``measure``:
+    ``churned_accounts`` or ``churned_arr``)."""
+    voluntary, involuntary = (("voluntary", "involuntary") if measure == "churned_accounts"
+                              else ("voluntary_arr", "involuntary_arr"))
+    months = pd.to_datetime(churn["month"]).dt.strftime("%b %y")
+    figure, axis = plt.subplots(figsize=WIDE)
+    axis.bar(months, churn[voluntary], color="#4393c3", label="voluntary")
+    axis.bar(months, churn[involuntary], bottom=churn[voluntary], color="#d6604d",
+             label="involuntary (failed payments)")
+    axis.set_title(f"{title[0].upper()}{title[1:]} by month")
+    axis.legend(loc="upper left", fontsize=8)
+    axis.tick_params(axis="x", labelsize=8, rotation=45)
+    return svg(figure)
+
+
+def renewal_rates(renewals: pd.DataFrame) -> str:
+    """Renewal rate by quarter, of subscriptions and of ARR."""
+    quarters = pd.to_datetime(renewals["period_end"]).dt.to_period("Q").astype(str)
+    positions = np.arange(len(renewals))
+    figure, axis = plt.subplots(figsize=WIDE)
+    axis.bar(positions - 0.2, renewals["renewal_rate"], width=0.4, color="#4393c3",
+             label="subscriptions")
+    axis.bar(positions + 0.2, renewals["arr_renewal_rate"], width=0.4, color="#1a9850",
+             label="ARR")
+    axis.set_xticks(positions, quarters)
+    axis.set_ylim(0, 1.05)
+    axis.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    axis.set_title("Renewal rate by quarter")
+    axis.legend(loc="lower left", fontsize=8)
+    return svg(figure)
+
+
 def mrr_waterfall(month: pd.Series) -> str:
     steps = [("starting", month["starting_mrr"]), ("new", month["new"]),
              ("expansion", month["expansion"]), ("reactivation", month["reactivation"]),

@@ -78,7 +78,7 @@ _EVENT_SENTENCES = {
 
 
 def describe(feature: str, value: object, event_names: Sequence[str] = ()) -> str:
-    """The sentence for one feature value ('<feature> unknown' when missing)."""
+    """The sentence for one feature value (``missing_sentence`` when missing)."""
     return describe_all(feature, [value], event_names)[0]
 
 
@@ -100,11 +100,22 @@ def _writer(feature: str, event_names: Sequence[str]) -> Callable[[object], str]
     return _EVENT_SENTENCES[measure](event)
 
 
+def missing_sentence(feature: str) -> str:
+    """What a missing value of ``feature`` means, where it means something: a per-user rate
+    has no users to divide by, an NPS feature no response."""
+    if "per_user" in feature or "per_active_user" in feature:
+        return "No active users in the last 30 days"
+    if feature.startswith("nps_"):
+        return "No recent NPS response"
+    return f"{feature.replace('_', ' ')} unknown"
+
+
 def describe_all(feature: str, values, event_names: Sequence[str] = ()) -> list[str]:
     """The sentences for many values of one feature: one writer lookup for them all."""
     name = feature.replace("_", " ")
     writer = _writer(feature, event_names) or (lambda v: f"{name} = {v}")
-    return [f"{name} unknown" if missing else writer(value)
+    missing_text = missing_sentence(feature)
+    return [missing_text if missing else writer(value)
             for value, missing in zip(values, pd.isna(np.asarray(values, dtype=object)),
                                       strict=True)]
 
