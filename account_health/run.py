@@ -74,15 +74,17 @@ def _stage(number: int, title: str, started: float) -> None:
           flush=True)
 
 
-def _jobs(settings: AccountHealthSettings, first_day: str, last_day: str, started: float):
+def _jobs(settings: AccountHealthSettings, first_day: str, last_day: str, started: float, *,
+          scored_from: str):
     """The named jobs, as an operator would launch them: the features over every day, the
-    models on them, the scores of the last day, then the weekly and monthly reports.
+    models on them, the daily scores from ``scored_from`` to the last day, then the weekly
+    and monthly reports.
     Returns (training run, the last run after it); the second is None when training did not
     succeed."""
     from dagster import DagsterInstance
 
-    from pipelines.run import run_job
-    from pipelines.selections import FEATURE_PIPELINE, RETRAINING, SCORING
+    from pipelines.run import run_job, score_days
+    from pipelines.selections import FEATURE_PIPELINE, RETRAINING
 
     instance = DagsterInstance.get()
     _stage(2, f"features for {first_day}..{last_day} (job feature_pipeline)", started)
@@ -97,9 +99,9 @@ def _jobs(settings: AccountHealthSettings, first_day: str, last_day: str, starte
                        last_day=last_day, selection=RETRAINING - FEATURE_PIPELINE)
     if not training.success:
         return training, None
-    _stage(4, f"scores, alerts and monitoring for {last_day} (job daily_scoring)", started)
-    scoring = run_job(settings, "daily_scoring", instance, first_day=last_day,
-                      last_day=last_day, selection=SCORING)
+    _stage(4, f"scores and alerts from {scored_from}, monitoring for {last_day} "
+              "(job daily_scoring)", started)
+    scoring = score_days(settings, instance, scored_from=scored_from, last_day=last_day)
     if not scoring.success:
         return training, scoring
     _stage(5, "the weekly and monthly reports (jobs weekly_operations, monthly_executive)",
@@ -143,7 +145,7 @@ def main() -> None:
     if not check.ok:
         raise SystemExit("the run did not start: change what the data check lists above "
                          f"(account-health check-data {settings.data_dir} checks again)")
-    from pipelines.run import learn_first_day
+    from pipelines.run import first_scored_day, learn_first_day
 
     first_day, last_day = check.event_days
     # before the definitions are loaded: their daily partitions begin at the data's first day
@@ -154,7 +156,10 @@ def main() -> None:
     # kept out of the collector's sight, they are not walked at every full collection nor
     # at exit (about 5 s of the demo's run).
     gc.freeze()
-    training, scoring = _jobs(settings, first_day, last_day, started)
+    training, scoring = _jobs(settings, first_day, last_day, started,
+                              scored_from=first_scored_day(
+                                  first_day, last_day,
+                                  int(environment.scored_history_weeks)))
     print(f"\nfinished in {time.perf_counter() - started:.0f} s")
     print_summary(settings, training)
     if scoring is None or not scoring.success:

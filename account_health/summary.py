@@ -64,10 +64,32 @@ def print_top_at_risk(settings: AccountHealthSettings, day: str, top: int = 10) 
             print("  by severity: " + ", ".join(
                 f"{severities.get(s, 0)} {s}" for s in ("critical", "high", "medium", "low"))
                   + f"; {int(alerts['escalation'].sum())} escalations")
+    print_work_items(settings, day)
     print_opportunities(settings, day)
     print_work_queue(settings, day)
     print("one account from the online store: .venv/bin/account-health account <account_id>")
     print_monitoring(settings, day)
+
+
+def print_work_items(settings: AccountHealthSettings, day: str, top: int = 5) -> None:
+    """The day's work items: how many are on the CSMs' lists, new, waiting, answered; the
+    first few of the lists."""
+    path = settings.export_file("work_items", day)
+    if not path.exists():
+        return
+    items = pd.read_csv(path)
+    status = items["status"].value_counts()
+    owners = items.loc[items["status"] == "today", "csm_owner"].nunique()
+    print(f"\nwork items on {day} ({path}): {status.get('today', 0)} on the lists of "
+          f"{owners} CSMs, {int(items['new'].sum())} new today, {status.get('backlog', 0)} "
+          f"waiting in the backlog, {status.get('answered', 0)} being worked, "
+          f"{status.get('holdout', 0)} held out")
+    head = items[items["status"] == "today"].nlargest(top, "priority")
+    if len(head):
+        print(pd.DataFrame({
+            "account": head["account_id"], "CSM": head["csm_owner"],
+            "ARR at risk": head["arr_at_risk"].map("${:,.0f}".format),
+            "why": head["reasons"].str.slice(0, 70)}).to_markdown(index=False))
 
 
 def print_work_queue(settings: AccountHealthSettings, day: str) -> None:
@@ -124,8 +146,8 @@ def print_monitoring(settings: AccountHealthSettings, day: str) -> None:
         print(shown.to_markdown(index=False, floatfmt=".3f"))
     print_retention_kpis(settings)
     pages = {"daily report": settings.reports_dir() / "daily" / f"{day}.html",
-             "portfolio (every account, a page per CSM)": settings.reports_dir()
-             / "portfolio" / day / "portfolio.html",
+             "portfolio (every account, a page per CSM and per account)":
+             settings.reports_dir() / "portfolio" / day / "portfolio.html",
              "weekly operations report": settings.reports_dir() / "weekly" / f"{day}.html",
              "monthly executive report": settings.reports_dir() / "monthly"
              / f"{day[:7]}.html"}
@@ -245,9 +267,23 @@ def print_summary(settings: AccountHealthSettings, result) -> None:
         print(f"\nstrongest leading indicators ({out / 'reports' / 'leading_indicators.html'}):")
         print(strongest[["outcome", "lead_days", "feature", "auc", "auc_low", "auc_high"]]
               .to_markdown(index=False, floatfmt=".3f"))
+    print_signal_quality(settings)
     print_interventions(settings)
     print(f"Dagster UI: DAGSTER_HOME={read_environment().dagster_home} "
           ".venv/bin/dagster dev -m pipelines.definitions")
+
+
+def print_signal_quality(settings: AccountHealthSettings) -> None:
+    """Each early-warning signal on the walk-forward test dates, and which are off."""
+    path = settings.asset_file("alert_signal_quality")
+    if not path.exists():
+        return
+    from models.reports.operations import signal_table
+
+    quality = pd.read_parquet(path)
+    print("\nearly-warning signals on the walk-forward test dates (precision: churned within "
+          "the horizon among the flagged; off: no lift over all accounts):")
+    print(signal_table(quality).to_markdown(index=False))
 
 
 def print_interventions(settings: AccountHealthSettings) -> None:

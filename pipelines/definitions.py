@@ -20,6 +20,7 @@ from pipelines.assets import (
     models_expansion,
     models_indicators,
     models_interventions,
+    monitoring_accounts,
     monitoring_drift,
     monitoring_outcomes,
     monitoring_pages,
@@ -31,6 +32,7 @@ from pipelines.assets import (
     scoring_alerts,
     scoring_queue,
     scoring_scores,
+    scoring_work_items,
     training,
 )
 from pipelines.engine import engine_from
@@ -68,10 +70,12 @@ all_assets = load_assets_from_modules([
     scoring_scores,
     scoring_alerts,
     scoring_queue,
+    scoring_work_items,
     monitoring_retention,
     monitoring_drift,
     monitoring_outcomes,
     monitoring_pages,
+    monitoring_accounts,
     reports_cs,
 ])
 all_checks = [checks.required_tables_present, checks.quarantine_rate_within_limit,

@@ -88,6 +88,8 @@ class Environment:
     delivery: Delivery
     demo_accounts: str
     demo_months: str
+    #: weeks of daily scores the first ``make run`` builds, so trends have a history
+    scored_history_weeks: str
     dagster_home: str
     #: every variable, for the ``${...}`` placeholders of the production Feast YAML
     variables: Mapping[str, str] = field(repr=False)
@@ -124,6 +126,7 @@ def read_environment(environ: Mapping[str, str] | None = None) -> Environment:
                           sender=get("ACCOUNT_HEALTH_ALERT_SENDER", "account-health@localhost")),
         demo_accounts=get("ACCOUNT_HEALTH_DEMO_ACCOUNTS", "2000"),
         demo_months=get("ACCOUNT_HEALTH_DEMO_MONTHS", "18"),
+        scored_history_weeks=get("ACCOUNT_HEALTH_SCORED_HISTORY_WEEKS", "5"),
         dagster_home=get("DAGSTER_HOME"),
         variables=values,
     )

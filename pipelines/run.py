@@ -24,9 +24,8 @@ from pipelines.resources import AccountHealthSettings
 
 __all__ = ["PARTITION_RANGE_END", "PARTITION_RANGE_START", "PLANNED_EVENTS_AS_RANGES",
            "RECORD_BATCH_SIZE",
-           "event_day_range", "first_event_day", "learn_first_day", "plan_runs_by_range",
-           "run_job",
-           "run_pipeline"]
+           "event_day_range", "first_event_day", "first_scored_day", "learn_first_day",
+           "plan_runs_by_range", "run_job", "run_pipeline", "score_days"]
 
 #: Dagster's run tags for one run over a range of partitions (a single-run backfill).
 PARTITION_RANGE_START = "dagster/asset_partition_range_start"
@@ -95,6 +94,31 @@ def run_pipeline(settings: AccountHealthSettings, instance: DagsterInstance | No
         raise_on_error=raise_on_error,
         selection=selection,
     )
+
+
+def first_scored_day(first_day: str, last_day: str, history_weeks: int) -> str:
+    """The first day the first run scores: ``history_weeks`` weeks before the last day (the
+    day after, so that the last day ends the last week), but not before the data's first."""
+    start = pd.Timestamp(last_day) - pd.Timedelta(weeks=history_weeks) + pd.Timedelta(days=1)
+    return f"{max(start, pd.Timestamp(first_day)):%Y-%m-%d}"
+
+
+def score_days(settings: AccountHealthSettings, instance: DagsterInstance, *,
+               scored_from: str, last_day: str, progress: bool = True):
+    """The daily scoring job from ``scored_from`` to ``last_day``: the scores, alerts and
+    work items of every day (``SCORED_HISTORY``), so that the last day has a history to
+    compare with, then the whole job for the last day. Returns the first run that failed,
+    or the last day's."""
+    from pipelines.selections import SCORED_HISTORY, SCORING
+
+    day_before = f"{pd.Timestamp(last_day) - pd.Timedelta(days=1):%Y-%m-%d}"
+    if scored_from <= day_before:
+        history = run_job(settings, "daily_scoring", instance, first_day=scored_from,
+                          last_day=day_before, selection=SCORED_HISTORY, progress=progress)
+        if not history.success:
+            return history
+    return run_job(settings, "daily_scoring", instance, first_day=last_day,
+                   last_day=last_day, selection=SCORING, progress=progress)
 
 
 def run_job(settings: AccountHealthSettings, job_name: str, instance: DagsterInstance, *,

@@ -1,6 +1,8 @@
 """Shared fixtures: tiny seeded demo data and pipeline settings in temporary directories."""
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -103,3 +105,20 @@ def chromium_or_skip() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return browser_path
+
+
+@contextmanager
+def chromium_page(url: str) -> Iterator[tuple[object, list[str]]]:
+    """``url`` open in headless Chromium: (the Playwright page, the page errors so far)."""
+    from playwright.sync_api import sync_playwright
+
+    browser_path = chromium_or_skip()
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=browser_path,
+                                             args=["--no-sandbox"])
+        page = browser.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(url)
+        yield page, errors
+        browser.close()

@@ -295,3 +295,60 @@ def test_a_usage_drop_reads_as_one_signed_change():
     rule = next(r for r in DEFAULT_SIGNALS if r.name == "usage_down_25pct")
     message = rule.message.format(account_id="acc_1", usage_velocity_30d=-0.62)
     assert message == "acc_1: usage -62% month over month"
+
+
+def test_conditions_holding_on_the_first_day_are_backlog_and_new_ones_fire_later():
+    critical = day_scores({"A": (20, "critical", 200), "B": (80, "healthy", 200)})
+    first = evaluate_alerts(critical, None, None, as_of=pd.Timestamp("2026-10-01"),
+                            first_day=True, activities=pd.DataFrame(
+                                {"account_id": ["other"], "performed_at": ["2026-10-01"]}))
+    assert first.fired.empty
+    assert first.open[["account_id", "alert_type", "backlog"]].values.tolist() == [
+        ["A", "newly_critical", True]]
+    assert first.open.loc[0, "message"] == "A is now critical (health 20)"
+    later = day_scores({"A": (20, "critical", 200), "B": (25, "critical", 199)})
+    fired, state = [], first.open
+    for i in range(1, 4):
+        result = evaluate_alerts(later, later if i > 1 else critical, state,
+                                 as_of=pd.Timestamp("2026-10-01") + pd.Timedelta(days=i),
+                                 activities=pd.DataFrame({"account_id": ["other"],
+                                                          "performed_at": ["2026-10-01"]}))
+        fired.append(result.fired)
+        state = result.open
+    # B's fall starts on day 2 and fires; A's long-held condition never fires nor escalates
+    assert pairs(fired[0]) == {("B", "newly_critical"), ("B", "band_downgrade"),
+                               ("B", "health_drop")}
+    assert not any("A" in set(f["account_id"]) for f in fired)
+    assert state.set_index(["account_id", "alert_type"])["backlog"].to_dict() == {
+        ("A", "newly_critical"): True, ("B", "band_downgrade"): False,
+        ("B", "health_drop"): False, ("B", "newly_critical"): False}
+
+
+def test_an_open_condition_is_described_from_where_it_started():
+    days = [day_scores({"A": (75, "healthy", 200)}), day_scores({"A": (50, "at-risk", 199)}),
+            day_scores({"A": (48, "at-risk", 198)})]
+    previous, state = None, None
+    for i, scores in enumerate(days):
+        result = evaluate_alerts(scores, previous, state,
+                                 as_of=pd.Timestamp("2026-10-01") + pd.Timedelta(days=i))
+        previous, state = scores, result.open
+    messages = state.set_index("alert_type")["message"]
+    assert messages["band_downgrade"] == "A fell from healthy to at-risk (health 48)"
+    assert messages["health_drop"] == "A health dropped 27 points to 48 since 2026-10-01"
+
+
+def test_an_escalation_describes_the_condition_from_where_it_started():
+    nobody = pd.DataFrame({"account_id": ["other"], "performed_at": ["2026-10-01T10:00Z"]})
+    days = [day_scores({"A": (75, "healthy", 200)})] + [
+        day_scores({"A": (50, "at-risk", 199)}) for _ in range(4)]
+    previous, state, fired = None, None, []
+    for i, scores in enumerate(days):
+        result = evaluate_alerts(scores, previous, state, activities=nobody,
+                                 as_of=pd.Timestamp("2026-10-01") + pd.Timedelta(days=i))
+        previous, state = scores, result.open
+        fired.append(result.fired)
+    escalations = pd.concat(fired).query("escalation").set_index("alert_type")["message"]
+    assert escalations["health_drop"].endswith(
+        "escalated: A health dropped 25 points to 50 since 2026-10-01")
+    assert escalations["band_downgrade"].endswith(
+        "escalated: A fell from healthy to at-risk (health 50)")

@@ -254,9 +254,13 @@ def test_backfill_is_idempotent(backfill):
 def test_alerts_compare_each_day_with_the_day_before(backfill):
     _, (_, tables), _ = backfill
     scores, alerts = tables["account_scores"], tables["account_alerts"]
-    # the first backfilled day has no earlier scores: only alerts on the day's state fire
-    assert not set(alerts[DAYS[0]]["alert_type"]) & {"band_downgrade", "health_drop"}
-    assert len(alerts[DAYS[0]]) > 0
+    # the first backfilled day has no earlier scores: what holds then is the backlog
+    assert alerts[DAYS[0]].empty
+    backlog = tables["open_alerts"][DAYS[0]]
+    assert len(backlog) and backlog["backlog"].all()
+    critical = scores[DAYS[0]].query("band == 'critical'")["account_id"]
+    assert set(critical) == set(backlog.query("alert_type == 'newly_critical'")["account_id"])
+    assert len(alerts[DAYS[1]]) + len(alerts[DAYS[2]]) > 0
     for before, day in zip(DAYS, DAYS[1:], strict=False):
         previous = scores[before].set_index("account_id")
         for row in alerts[day].itertuples():
@@ -304,7 +308,9 @@ def webhook(monkeypatch):
 
 def test_alerts_are_posted_once_and_a_failed_post_is_retried(backfill, webhook):
     settings = backfill[0]
-    alerts = sum(len(frame) for frame in backfill[1][1]["account_alerts"].values())
+    # the earlier days of a range are history: only the last day's alerts are sent
+    alerts = len(backfill[1][1]["account_alerts"][DAYS[-1]])
+    assert alerts > 0
 
     def score_and_alert():
         assert run_pipeline(settings, DagsterInstance.ephemeral(), first_day=DAYS[0],
@@ -317,7 +323,7 @@ def test_alerts_are_posted_once_and_a_failed_post_is_retried(backfill, webhook):
     score_and_alert()
     assert len(webhook.received) == 1
     assert webhook.received[0]["text"].startswith(f"account-health: {alerts} new alerts for "
-                                                  f"{', '.join(DAYS)}")
+                                                  f"{DAYS[-1]} (")
     score_and_alert()  # the same day again: nothing new to post
     assert len(webhook.received) == 1
 
@@ -382,3 +388,77 @@ def test_the_run_summary_prints_both_drifts_of_the_day(backfill, capsys):
     assert f"feature drift on {DAYS[-1]}" in printed
     assert f"prediction drift on {DAYS[-1]}" in printed
     assert f"PSI {prediction['psi']:.3f}" in printed
+
+
+def test_a_first_run_scores_weeks_back_so_the_morning_has_trends_and_few_new_items(backfill):
+    """The first run's scoring (make run's): two weeks of scores, alerts and work items
+    before the last day, then the whole daily job for it."""
+    from models.alerts.work_queue import CapacityConfig
+    from pipelines.run import first_scored_day, run_job, score_days
+
+    settings, last = backfill[0], DAYS[-1]
+    start = first_scored_day("2025-11-01", last, history_weeks=2)
+    assert start == "2026-10-18"
+    instance = DagsterInstance.ephemeral()
+    assert score_days(settings, instance, scored_from=start, last_day=last,
+                      progress=False).success
+    assert run_job(settings, "weekly_operations", instance, first_day=last,
+                   last_day=last, progress=False).success
+    out = Path(settings.output_dir)
+    first_alerts = pd.read_parquet(out / "assets" / "account_alerts" / f"{start}.parquet")
+    first_open = pd.read_parquet(out / "assets" / "open_alerts" / f"{start}.parquet")
+    assert first_alerts.empty and len(first_open) and first_open["backlog"].all()
+
+    scores = pd.read_parquet(out / "assets" / "account_scores" / f"{last}.parquet")
+    items = pd.read_csv(out / "work_items" / f"{last}.csv")
+    assert items["account_id"].is_unique and len(items) > 0
+    assert items["new"].sum() <= 0.25 * len(scores)
+    capacity = CapacityConfig().work_items_per_csm_per_day
+    assert items[items["status"] == "today"].groupby("csm_owner").size().le(capacity).all()
+    assert set(items["status"]) >= {"today", "backlog"}
+
+    weekly = (out / "reports" / "weekly" / f"{last}.html").read_text()
+    assert "No scores a week before" not in weekly and "a week before" in weekly
+    portfolio = out / "reports" / "portfolio" / last
+    page = (portfolio / "portfolio.html").read_text()
+    assert 'no scores then</div><div class="label">since a week before' not in page
+    change = scores["health_score"].mean() - pd.read_parquet(
+        out / "assets" / "account_scores" / "2026-10-24.parquet")["health_score"].mean()
+    assert f"{change:+.1f}</div><div class=\"label\">since a week before" in page
+    owner = items[items["status"] == "today"]["csm_owner"].iloc[0]
+    from models.reports.portfolio import owner_file
+
+    csm_page = (portfolio / owner_file(owner)).read_text()
+    assert "Today's list" in csm_page
+    top = items[(items["csm_owner"] == owner) & (items["rank"] == 1)]["account_id"].iloc[0]
+    assert top in csm_page
+    assert len(list((out / "reports" / "accounts").glob("*.html"))) == len(scores)
+
+
+def test_an_account_opens_from_the_portfolio_with_its_history_and_reasons(backfill):
+    """In headless Chromium: the portfolio's first account links to its page, which draws
+    its health over the scored days and lists the model's reasons and the action."""
+    from tests.conftest import chromium_page
+
+    settings, last = backfill[0], DAYS[-1]
+    out = Path(settings.output_dir)
+    scores = pd.read_parquet(out / "assets" / "account_scores" / f"{last}.parquet")
+    first = scores.nsmallest(1, "risk_rank").iloc[0]
+    from pipelines.assets.monitoring_accounts import PAGE_DAYS
+
+    shown_from = f"{pd.Timestamp(last) - pd.Timedelta(days=PAGE_DAYS - 1):%Y-%m-%d}"
+    scored_days = sorted(p.stem for p in (out / "assets" / "account_scores").glob("*.parquet")
+                         if shown_from <= p.stem <= last)
+    portfolio = out / "reports" / "portfolio" / last / "portfolio.html"
+    with chromium_page(portfolio.as_uri()) as (page, errors):
+        page.locator("#accounts tbody tr").first.locator("a").click()
+        page.wait_for_load_state()
+        title = page.locator("h1").inner_text()
+        points = page.locator("#health-history polyline").get_attribute("points")
+        reasons = page.locator("#reasons").inner_text()
+        text = page.locator("body").inner_text()
+    assert errors == []
+    assert title == first["account_id"]
+    assert len(points.split()) == len(scored_days)
+    assert first["reason_1"] in reasons
+    assert first["recommended_action"] in text

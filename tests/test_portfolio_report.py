@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from models.reports.portfolio import owner_file, render_portfolio
-from tests.conftest import chromium_or_skip
+from tests.conftest import chromium_page
 
 BANDS = ["thriving", "healthy", "neutral", "at-risk", "critical"]
 
@@ -65,17 +65,8 @@ def test_a_page_per_csm_with_their_accounts_and_alerts(pages):
 
 @pytest.mark.browser
 def test_filtering_by_csm_band_and_renewal_in_headless_chromium(pages):
-    from playwright.sync_api import sync_playwright
-
     today, directory, _ = pages
-    browser_path = chromium_or_skip()
-    errors = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=browser_path,
-                                             args=["--no-sandbox"])
-        page = browser.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto((directory / "portfolio.html").as_uri())
+    with chromium_page((directory / "portfolio.html").as_uri()) as (page, errors):
         rows = page.locator("#accounts tbody tr:visible")
         everyone = rows.count()
         page.select_option('select[data-filter="csm"]', "ana")
@@ -89,7 +80,6 @@ def test_filtering_by_csm_band_and_renewal_in_headless_chromium(pages):
         page.select_option('select[data-filter="renewal"]', "")
         page.locator("#accounts thead th", has_text="ARR at risk").click()  # largest first
         first = rows.first.locator("td").first.inner_text()
-        browser.close()
     assert errors == []
     assert everyone == len(today)
     expected = today[(today["csm_owner"] == "ana") & (today["band"] == "critical")]
@@ -114,20 +104,13 @@ def test_a_long_table_keeps_any_text_inside_its_script():
 
 @pytest.mark.browser
 def test_a_long_portfolio_shows_a_hundred_rows_at_a_time(tmp_path):
-    from playwright.sync_api import sync_playwright
-
     from models.reports.long_table import PAGE_ROWS
 
     many = scores(n=2 * PAGE_ROWS + 30, seed=5)
     for name, page in render_portfolio("2026-11-30", many, week_before=None, month_before=None,
                                        alerts=None, work_queue=None, bands=BANDS).items():
         (tmp_path / name).write_text(page)
-    browser_path = chromium_or_skip()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=browser_path,
-                                             args=["--no-sandbox"])
-        page = browser.new_page()
-        page.goto((tmp_path / "portfolio.html").as_uri())
+    with chromium_page((tmp_path / "portfolio.html").as_uri()) as (page, _):
         rows = page.locator("#accounts tbody tr")
         more = page.locator('button[data-more="accounts"]')
         counts = [rows.count()]
@@ -136,6 +119,5 @@ def test_a_long_portfolio_shows_a_hundred_rows_at_a_time(tmp_path):
             counts.append(rows.count())
         hidden_at_end = more.is_hidden()
         first = rows.first.locator("td").first.inner_text()
-        browser.close()
     assert counts == [PAGE_ROWS, 2 * PAGE_ROWS, len(many)] and hidden_at_end
     assert first == many.sort_values("risk_rank")["account_id"].iloc[0]

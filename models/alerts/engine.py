@@ -17,7 +17,10 @@ and the early-warning signals of ``models.alerts.signals`` on the day's features
 An alert fires on the day its condition starts to hold and is then *open*: the same
 condition does not fire again for that account until it has cleared (no alert storm). The
 open alerts at the end of a day are the state the next day starts from; accounts that are
-no longer scored (churned) close theirs. An open alert past its severity's SLA with no CS
+no longer scored (churned) close theirs. On the first scored day nothing is known to have
+*started*: the conditions holding then open as the initial backlog (``backlog``), which
+never fires nor escalates but is worked through the day's work items
+(``models.alerts.work_items``). An open alert past its severity's SLA with no CS
 activity on the account since it opened escalates once (``models.alerts.routing``).
 """
 
@@ -52,7 +55,8 @@ SCORE_CHANGE_TYPES = ("band_downgrade", "health_drop", "newly_critical", "renewa
 # Fixed dtypes, so that a day without alerts is stored with the same schema as any other.
 OPEN_DTYPES = {"as_of": "datetime64[ns]", "account_id": "string", "alert_type": "string",
                "opened_on": "datetime64[ns]", "reference_health": "float64",
-               "reference_band": "string", "severity": "string", "escalated": "bool"}
+               "reference_band": "string", "severity": "string", "escalated": "bool",
+               "backlog": "bool", "message": "string"}
 ALERT_DTYPES = {"alert_id": "string", "as_of": "datetime64[ns]", "account_id": "string",
                 "alert_type": "string", "severity": "string", "escalation": "bool",
                 "owner": "string", "route": "string", "message": "string",
@@ -136,14 +140,17 @@ def evaluate_alerts(today: pd.DataFrame, previous: pd.DataFrame | None,
                     config: AlertConfig | None = None,
                     health: HealthConfig | None = None,
                     features: pd.DataFrame | None = None,
-                    activities: pd.DataFrame | None = None) -> AlertResult:
+                    activities: pd.DataFrame | None = None,
+                    first_day: bool = False) -> AlertResult:
     """Alerts for one day's scores (``account_scores`` rows).
 
     ``previous`` is the previous day's scores (None on the first scored day: then only the
     conditions that need no comparison can fire); ``open_alerts`` is the previous day's
     ``AlertResult.open`` (None: nothing open); ``features`` the day's snapshot rows the
     signals read (None: no signal holds); ``activities`` the ``cs_activities`` table that
-    answers an alert (None: nothing has been done, so late alerts escalate).
+    answers an alert (None: nothing has been done, so late alerts escalate). On the
+    ``first_day`` of scoring the conditions that hold open as the backlog and none fires.
+    Each open condition carries its ``message``, as an alert would say it.
     """
     config = config or AlertConfig()
     health = health or HealthConfig()
@@ -205,20 +212,36 @@ def evaluate_alerts(today: pd.DataFrame, previous: pd.DataFrame | None,
             "severity": severity,
             "escalated": is_open[t] & was_open[t]["escalated"].astype("boolean")
                                       .fillna(False).to_numpy(bool),
+            "backlog": (is_open[t] & was_open[t]["backlog"].astype("boolean").fillna(False)
+                        .to_numpy(bool)) | first_day,
         })[holds[t]]
-        # without a cs_activities table nothing can be known to be unanswered
+        # without a cs_activities table nothing can be known to be unanswered; the backlog
+        # was never sent, so nobody was late answering it
         late = (unanswered(state, latest_activity, as_of=as_of, routing=config.routing)
                 if activities is not None else pd.Series(False, index=state.index))
+        late &= ~state["backlog"]
         state.loc[late, "escalated"] = True
         still_open.append(state)
-        fired.append(values[holds[t] & ~is_open[t]].assign(alert_type=t, severity=severity,
-                                                         escalation=False, opened_on=as_of))
+        if not first_day:
+            fired.append(values[holds[t] & ~is_open[t]].assign(
+                alert_type=t, severity=severity, escalation=False, opened_on=as_of))
         late_rows = values[holds[t]][late.to_numpy()]
+        # an escalation says where the condition started, not where it was yesterday
         escalated.append(late_rows.assign(
             alert_type=t, severity=escalated_severity(severity), escalation=True,
-            opened_on=state.loc[late, "opened_on"].to_numpy()))
+            opened_on=state.loc[late, "opened_on"].to_numpy(),
+            previous_health_score=state.loc[late, "reference_health"].to_numpy(),
+            previous_band=state.loc[late, "reference_band"].to_numpy()))
 
-    open_next = _typed(pd.concat(still_open, ignore_index=True), OPEN_DTYPES)
+    open_next = pd.concat(still_open, ignore_index=True)
+    # an open condition is described from where it started, not from yesterday
+    described = open_next.merge(values.drop(columns=["as_of", "previous_health_score",
+                                                      "previous_band"], errors="ignore"),
+                                on="account_id", how="left")
+    open_next["message"] = _messages(described.assign(
+        previous_health_score=described["reference_health"],
+        previous_band=described["reference_band"]), config)
+    open_next = _typed(open_next, OPEN_DTYPES)
     parts = [frame for frame in (*fired, *escalated) if len(frame)]
     alerts = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     return AlertResult(fired=_describe(alerts, as_of, config),
@@ -237,18 +260,14 @@ def _describe(alerts: pd.DataFrame, as_of: pd.Timestamp, config: AlertConfig) ->
         alert_id(a, f"{t}:escalated" if e else t, o)
         for a, t, e, o in zip(alerts["account_id"], alerts["alert_type"], alerts["escalation"],
                               opened, strict=True)]
-    signals = {s.name: s for s in config.signals}
     sla = config.routing.sla_hours
-    # the messages read a few columns; a row of every column costs seconds at 100k alerts
-    read = set(MESSAGE_COLUMNS).union(*(message_fields(s) for s in signals.values()))
-    rows = alerts[[c for c in alerts.columns if c in read]].to_dict("records")
     alerts["message"] = [
         (f"no CS activity since {day} (SLA "
-         f"{sla.get(config.severity_of(row['alert_type']), 0):.0f} h), escalated: "
-         if row["escalation"] else "")
-        + (signal_message(signals[row["alert_type"]], row) if row["alert_type"] in signals
-           else _message(row, config))
-        for row, day in zip(rows, opened, strict=True)]
+         f"{sla.get(config.severity_of(alert_type), 0):.0f} h), escalated: "
+         if escalation else "") + message
+        for message, alert_type, escalation, day in zip(
+            _messages(alerts, config), alerts["alert_type"], alerts["escalation"], opened,
+            strict=True)]
     alerts["owner"] = owners(alerts.get("csm_owner"), len(alerts),
                              config.routing.default_owner).to_numpy()
     alerts["route"] = alerts["severity"].map(
@@ -258,9 +277,19 @@ def _describe(alerts: pd.DataFrame, as_of: pd.Timestamp, config: AlertConfig) ->
         ascending=[True, False, True, True], ignore_index=True)
 
 
-#: The columns ``_describe`` and ``_message`` read (besides each signal's message fields).
-MESSAGE_COLUMNS = ("account_id", "alert_type", "escalation", "band", "previous_band",
+#: The columns ``_messages`` reads (besides each signal's message fields).
+MESSAGE_COLUMNS = ("account_id", "alert_type", "as_of", "opened_on", "band", "previous_band",
                    "health_score", "previous_health_score", "days_to_renewal")
+
+
+def _messages(conditions: pd.DataFrame, config: AlertConfig) -> list[str]:
+    """What each row's condition (``alert_type``, with the account's values) says."""
+    signals = {s.name: s for s in config.signals}
+    # the messages read a few columns; a row of every column costs seconds at 100k alerts
+    read = set(MESSAGE_COLUMNS).union(*(message_fields(s) for s in signals.values()))
+    rows = conditions[[c for c in conditions.columns if c in read]].to_dict("records")
+    return [signal_message(signals[row["alert_type"]], row) if row["alert_type"] in signals
+            else _message(row, config) for row in rows]
 
 
 def _message(row: dict, config: AlertConfig) -> str:
@@ -270,8 +299,11 @@ def _message(row: dict, config: AlertConfig) -> str:
         return f"{account} fell from {row['previous_band']} to {row['band']} ({health})"
     if row["alert_type"] == "health_drop":
         drop = row["previous_health_score"] - row["health_score"]
+        opened = pd.Timestamp(row["opened_on"])
+        since = ("yesterday" if opened == pd.Timestamp(row["as_of"])
+                 else f"{opened - pd.Timedelta(days=1):%Y-%m-%d}")
         return (f"{account} health dropped {drop:.0f} points to "
-                f"{row['health_score']:.0f} since yesterday")
+                f"{row['health_score']:.0f} since {since}")
     if row["alert_type"] == "newly_critical":
         return f"{account} is now {row['band']} ({health})"
     return (f"{account} renews in {row['days_to_renewal']:.0f} days at {health} "

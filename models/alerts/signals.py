@@ -35,6 +35,9 @@ class SignalRule(BaseModel):
     when: dict[str, Bounds]
     #: What the alert says; ``{account_id}`` and any feature in braces are filled in.
     message: str
+    #: On or off whatever the history shows; unset, it is on unless its walk-forward
+    #: precision is not above the base rate (models.alerts.signal_quality).
+    enabled: bool | None = None
 
 
 DEFAULT_SIGNALS: list[SignalRule] = [

@@ -22,13 +22,16 @@ UNASSIGNED = "(no CSM)"
 
 
 class CapacityConfig(BaseModel):
-    """Accounts a CSM can work per week, per queue, and what enters each queue."""
+    """Accounts a CSM can work per week, per queue, and what enters each queue; the length
+    of their daily list of work items."""
 
     model_config = ConfigDict(extra="forbid")
 
     retention_accounts_per_csm_per_week: int = Field(10, ge=0)
     expansion_accounts_per_csm_per_week: int = Field(5, ge=0)
     win_back_accounts_per_csm_per_week: int = Field(3, ge=0)
+    #: Length of each CSM's daily list of work items (models.alerts.work_items).
+    work_items_per_csm_per_day: int = Field(5, ge=0)
     retention_bands: tuple[str, ...] = ("at-risk", "critical")
     expansion_tiers: tuple[str, ...] = ("High", "Medium")
 

@@ -3,9 +3,10 @@ alert. The rows travel as JSON inside the page and the browser shows a hundred a
 (sorted by a click on a header, narrowed by the page's filters, "show more" for the next
 hundred), so a page of 10^5 accounts opens at once and costs little to write.
 
-The JSON is column-wise: ``shown`` (each column's text as people read it) and ``keys``
+The JSON is column-wise: ``shown`` (each column's text as people read it), ``keys``
 (each column's raw numbers to sort by, ``null`` for a text column, which sorts by its
-text); ``filters`` names, for each ``select[data-filter]`` of the table, the column it
+text) and ``links`` (each row's link of a linked column, ``null`` for the others);
+``filters`` names, for each ``select[data-filter]`` of the table, the column it
 matches (the ``renewal`` filter keeps rows whose number is at most the chosen one).
 """
 
@@ -44,11 +45,19 @@ for (const table of document.querySelectorAll('table[data-long-table]')) {
     const rows = order.filter(keep);
     table.tBodies[0].replaceChildren(...rows.slice(0, limit).map(i => {
       const tr = document.createElement('tr');
-      for (const column of data.shown) {
+      data.shown.forEach((column, c) => {
         const td = document.createElement('td');
-        td.textContent = column[i];
+        const href = data.links[c] && data.links[c][i];
+        if (href) {
+          const a = document.createElement('a');
+          a.href = href;
+          a.textContent = column[i];
+          td.appendChild(a);
+        } else {
+          td.textContent = column[i];
+        }
         tr.appendChild(td);
-      }
+      });
       return tr;
     }));
     if (count) count.textContent = rows.length.toLocaleString('en-US');
@@ -108,16 +117,20 @@ def column_style(values: pd.Series) -> str:
 
 def long_table(frame: pd.DataFrame, headers: dict[str, str], *, element_id: str,
                styles: dict[str, str] | None = None,
-               filters: dict[str, str] | None = None) -> str:
+               filters: dict[str, str] | None = None,
+               links: dict[str, pd.Series] | None = None) -> str:
     """The table ``element_id`` of ``frame``'s columns named in ``headers`` (column -> header),
     each shown in its style (``styles``; by default ``column_style``), rows in ``frame``'s
     order. ``filters`` maps a filter name (``data-filter`` of a select whose ``data-table``
-    is ``element_id``) to the column it matches. Needs ``SCRIPT`` once on the page."""
+    is ``element_id``) to the column it matches; ``links`` a column to each row's link
+    (aligned with ``frame``; None or empty: no link). Needs ``SCRIPT`` once on the page."""
     columns = [c for c in headers if c in frame.columns]
     styles = styles or {}
     shown, keys = zip(*(_formatted(frame[c], styles.get(c) or column_style(frame[c]))
                         for c in columns), strict=True) if columns else ((), ())
-    payload = json.dumps({"shown": list(shown), "keys": list(keys),
+    hrefs = [shown_text(links[c].reindex(frame.index)) if links and c in links else None
+             for c in columns]
+    payload = json.dumps({"shown": list(shown), "keys": list(keys), "links": hrefs,
                           "filters": {name: columns.index(column)
                                       for name, column in (filters or {}).items()
                                       if column in columns}},

@@ -97,9 +97,36 @@ def band_moves(now: pd.DataFrame, before: pd.DataFrame | None,
     return table.reset_index()
 
 
+def signal_table(quality: pd.DataFrame) -> pd.DataFrame:
+    """The signals' measurement (``models.alerts.signal_quality``) as the report shows it."""
+    return pd.DataFrame({
+        "signal": quality["signal"].str.replace("_", " "),
+        "in the daily alerts": quality["on"].map({True: "on", False: "off"}),
+        "verdict": quality["verdict"],
+        "accounts flagged": quality["alerted"],
+        "churned within the horizon": quality["precision"].map(_percent),
+        "all accounts": quality["base_rate"].map(_percent),
+        "lift": quality["lift"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}×"),
+        "median days to churn": quality["median_lead_days"].map(
+            lambda v: "" if pd.isna(v) else f"{v:.0f}")})
+
+
+def _percent(value: float) -> str:
+    return "" if pd.isna(value) else f"{value:.1%}"
+
+
 def render_operations(day: str, per_owner: pd.DataFrame, engagement: pd.DataFrame,
-                      moves: pd.DataFrame) -> str:
-    """The weekly operations page."""
+                      moves: pd.DataFrame, signals: pd.DataFrame | None = None) -> str:
+    """The weekly operations page; ``signals``: the early-warning signals' measurement on
+    the history (``models.alerts.signal_quality``), when there is one."""
+    measured = ("<p>Not measured yet: the signals are measured when the models are "
+                "trained.</p>" if signals is None or signals.empty else
+                "<p>Each signal on the walk-forward test dates: of the accounts it flagged, "
+                "the share that churned within the horizon, against the share of all "
+                "accounts. A signal that flags no likelier churners than average is off in "
+                "the daily alerts; its rule's <code>enabled</code> in the scoring YAML turns "
+                "it on or off whatever the history says.</p>"
+                + report_html.table(signal_table(signals)))
     moved = ("<p>No scores a week before: nothing to compare.</p>" if moves.empty else
              "<p>Rows: the band a week before; columns: today's. Off the diagonal: accounts "
              "that moved.</p>" + report_html.table(moves))
@@ -112,4 +139,5 @@ account answered each within its severity's SLA.</p>
 <h2>Playbook engagement</h2>
 <p>Accounts flagged today (not in the holdout) with a CS activity in the week.</p>
 {report_html.table(engagement) if len(engagement) else "<p>No flagged accounts.</p>"}
-<h2>Accounts that moved between bands</h2>{moved}""")
+<h2>Accounts that moved between bands</h2>{moved}
+<h2>Early-warning signals: do they earn their place?</h2>{measured}""")

@@ -23,7 +23,13 @@ from models.reports.long_table import SCRIPT, long_table, shown_text
 ACCOUNT_COLUMNS = {"account_id": "account", "band": "band", "health_score": "health",
                    "churn_probability": "risk", "arr": "ARR", "arr_at_risk": "ARR at risk",
                    "segment": "segment", "plan": "plan", "csm_owner": "CSM",
-                   "days_to_renewal": "days to renewal", "recommended_action": "action"}
+                   "days_to_renewal": "days to renewal", "recommended_action": "action",
+                   "work_item": "work item"}
+#: Columns of a CSM's list of work items, with their headers.
+WORK_ITEM_COLUMNS = {"rank": "#", "account_id": "account", "severity": "severity",
+                     "reasons": "why", "arr_at_risk": "ARR at risk",
+                     "health_score": "health", "recommended_action": "action",
+                     "new_today": "new today", "opened_on": "open since"}
 #: Columns of a CSM's alert table, with their headers.
 ALERT_COLUMNS = {"severity": "severity", "alert_type": "alert", "message": "message",
                  "escalation": "escalated"}
@@ -38,12 +44,20 @@ STYLES = {"arr": "money", "arr_at_risk": "money", "churn_probability": "percent"
           "health_score": "whole", "days_to_renewal": "whole"}
 
 
-def account_table(scores: pd.DataFrame, *, element_id: str = "accounts") -> str:
+def account_table(scores: pd.DataFrame, *, element_id: str = "accounts",
+                  pages: dict[str, str] | None = None) -> str:
     """The accounts of ``scores`` in their order, browsable a page at a time; the filters
-    of ``FILTERS`` (and the renewal window) narrow the table ``accounts``."""
+    of ``FILTERS`` (and the renewal window) narrow the table ``accounts``. ``pages``: each
+    account's page, which its id links to."""
     filters = {attribute: column for column, (attribute, _) in FILTERS.items()}
     return long_table(scores, ACCOUNT_COLUMNS, element_id=element_id, styles=STYLES,
-                      filters={**filters, "renewal": "days_to_renewal"})
+                      filters={**filters, "renewal": "days_to_renewal"},
+                      links=_account_links(scores, pages))
+
+
+def _account_links(frame: pd.DataFrame, pages: dict[str, str] | None
+                   ) -> dict[str, pd.Series] | None:
+    return None if not pages else {"account_id": frame["account_id"].map(pages)}
 
 
 def _filter(name: str, label: str, values) -> str:
@@ -66,13 +80,45 @@ def health_change(scores: pd.DataFrame, earlier: pd.DataFrame | None) -> float |
     return float(scores["health_score"].mean() - earlier["health_score"].mean())
 
 
+def _with_work_items(scores: pd.DataFrame, items: pd.DataFrame | None) -> pd.DataFrame:
+    """``scores`` with each account's work item: ``today (#rank)``, ``backlog``, ..."""
+    if items is None or items.empty:
+        return scores.assign(work_item="")
+    label = items["status"].where(items["status"] != "today",
+                                  "today (#" + items["rank"].astype(int).astype(str) + ")")
+    return scores.assign(work_item=scores["account_id"].map(
+        pd.Series(label.to_numpy(), index=items["account_id"])).fillna(""))
+
+
+def work_list(items: pd.DataFrame, *, element_id: str,
+              pages: dict[str, str] | None = None) -> str:
+    """A CSM's work items, ranked; ``pages`` as for ``account_table``."""
+    shown = items.sort_values(["rank", "priority"], ascending=[True, False]).assign(
+        new_today=items["new"].map({True: "new", False: ""}),
+        opened_on=pd.to_datetime(items["opened_on"]).dt.strftime("%Y-%m-%d"))
+    return long_table(shown, WORK_ITEM_COLUMNS, element_id=element_id,
+                      styles={"arr_at_risk": "money", "health_score": "whole"},
+                      links=_account_links(shown, pages))
+
+
 def render_portfolio(day: str, scores: pd.DataFrame, *, week_before: pd.DataFrame | None,
                      month_before: pd.DataFrame | None, alerts: pd.DataFrame | None,
-                     work_queue: pd.DataFrame | None, bands: list[str]) -> dict[str, str]:
-    """``{file name: page}``: ``portfolio.html`` and one ``csm-<owner>.html`` per CSM."""
+                     work_queue: pd.DataFrame | None, bands: list[str],
+                     work_items: pd.DataFrame | None = None,
+                     pages: dict[str, str] | None = None) -> dict[str, str]:
+    """``{file name: page}``: ``portfolio.html`` and one ``csm-<owner>.html`` per CSM; each
+    account shows its work item of the day (``models.alerts.work_items``) and links to its
+    page in ``pages`` (account id -> relative link)."""
+    scores = _with_work_items(scores, work_items)
+    items = work_items if work_items is not None else pd.DataFrame(
+        columns=["account_id", "status", "new", "csm_owner"])
     owners = scores["csm_owner"].fillna("unassigned") if "csm_owner" in scores else pd.Series(
         "unassigned", index=scores.index)
-    cards = {"average health": f"{scores['health_score'].mean():.1f}"}
+    status = items["status"].value_counts()
+    cards = {"average health": f"{scores['health_score'].mean():.1f}",
+             "on the CSMs' lists today": f"{status.get('today', 0):,}",
+             "new work items today": f"{int(items['new'].astype(bool).sum()):,}",
+             "waiting in the backlog": f"{status.get('backlog', 0):,}"}
     for label, earlier in (("since a week before", week_before),
                            ("since a month before", month_before)):
         change = health_change(scores, earlier)
@@ -101,10 +147,10 @@ def render_portfolio(day: str, scores: pd.DataFrame, *, week_before: pd.DataFram
 <h2>Every account</h2>
 <p class="filters">{controls} — <span data-count="accounts"></span> of {len(scores):,}
 match; click a column header to sort.</p>
-{account_table(ordered)}
+{account_table(ordered, pages=pages)}
 <h2>Renewals in the next {max(RENEWAL_WINDOWS)} days</h2>
-{account_table(renewals, element_id="renewals")}
-<h2>The 20 largest accounts by ARR</h2>{account_table(largest, element_id="largest")}
+{account_table(renewals, element_id="renewals", pages=pages)}
+<h2>The 20 largest accounts by ARR</h2>{account_table(largest, element_id="largest", pages=pages)}
 <script>{SCRIPT}</script>""")}
     for owner in sorted(set(owners)):
         mine = ordered[(owners == owner).reindex(ordered.index).to_numpy()]
@@ -115,6 +161,13 @@ match; click a column header to sort.</p>
                  else pd.DataFrame())
         alert_table = ("<p>No alerts today.</p>" if owner_alerts.empty else long_table(
             owner_alerts, ALERT_COLUMNS, element_id="alerts"))
+        mine_items = items[items["account_id"].isin(ids)]
+        today = mine_items[mine_items["status"] == "today"]
+        waiting = mine_items[mine_items["status"] == "backlog"]
+        today_table = ("<p>Nothing on the list today.</p>" if today.empty
+                       else work_list(today, element_id="today", pages=pages))
+        backlog_table = ("<p>Nothing waiting.</p>" if waiting.empty
+                         else work_list(waiting, element_id="backlog", pages=pages))
         queue_table = ("<p>Nothing scheduled.</p>" if queue.empty else long_table(
             queue, {c: c.replace("_", " ") for c in queue.columns
                     if c not in ("as_of", "csm_owner")}, element_id="queue"))
@@ -122,8 +175,12 @@ match; click a column header to sort.</p>
 <h1>{html.escape(owner)}</h1><p>Portfolio of {html.escape(day)}:
 {len(mine)} accounts, ${mine['arr'].sum():,.0f} ARR, ${mine['arr_at_risk'].sum():,.0f} at risk,
 average health {mine['health_score'].mean():.1f}. <a href="portfolio.html">All accounts</a></p>
+<h2>Today's list</h2>
+<p>One item per account with open alerts, most ARR at risk (weighted by severity) first;
+{len(today)} today, {len(waiting)} waiting in the backlog.</p>{today_table}
 <h2>Alerts today</h2>{alert_table}
+<h2>Backlog</h2>{backlog_table}
 <h2>Work queue this week</h2>{queue_table}
-<h2>Accounts</h2>{account_table(mine, element_id="accounts")}
+<h2>Accounts</h2>{account_table(mine, element_id="accounts", pages=pages)}
 <script>{SCRIPT}</script>""")
     return pages

@@ -13,6 +13,7 @@ from dagster import (
 )
 
 from features.expansion_events import expansion_events
+from models.alerts.signal_quality import signal_quality
 from models.analysis.leading_indicators import (
     churn_outcomes,
     collinear_groups,
@@ -79,3 +80,19 @@ def leading_indicators(context: AssetExecutionContext, settings: AccountHealthSe
         metadata={"rows_overall": len(overall), "expected": expected,
                   "latest_window_end": str(latest_window_end.date()),
                   "last_origin": str(origin.date())})
+
+
+@asset(group_name=GROUP, ins={"training_set": AssetIn()})
+def alert_signal_quality(settings: AccountHealthSettings,
+                         training_set: pd.DataFrame) -> Output[pd.DataFrame]:
+    """Each early-warning signal measured on the walk-forward folds' test dates: precision
+    among the accounts it flags against the base churn rate, and lead time to churn. A
+    signal with no lift is off in the daily alerts unless its rule sets ``enabled``."""
+    rules = settings.scoring_config().alerts.signals
+    table = signal_quality(training_set, rules,
+                           settings.walk_forward_folds(training_set["as_of_date"]))
+    off = table.loc[~table["on"], "signal"].tolist()
+    return Output(table, metadata={
+        "off": ", ".join(off) or "none",
+        "quality": MetadataValue.md(table.drop(columns="folds").to_markdown(
+            index=False, floatfmt=".3f"))})

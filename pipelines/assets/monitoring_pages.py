@@ -13,6 +13,7 @@ from dagster import (
 )
 
 from models.analysis.drift import DriftThresholds
+from models.reports.account_page import page_file
 from models.reports.daily import ReportInputs, render_report
 from models.reports.portfolio import render_portfolio
 from models.tracking import MONITORING_EXPERIMENT, log_monitoring
@@ -41,7 +42,8 @@ def _links(settings: AccountHealthSettings, day: str) -> dict[str, str]:
     group_name=GROUP,
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
-    deps=[account_scores, "feature_drift", prediction_drift, "csm_work_queue", "account_alerts"],
+    deps=[account_scores, "feature_drift", prediction_drift, "csm_work_queue", "account_alerts",
+          "work_items", "account_pages"],
     ins={"retention_metrics": AssetIn(), "model_outcomes": AssetIn()},
 )
 def daily_report(context: AssetExecutionContext, settings: AccountHealthSettings,
@@ -124,12 +126,21 @@ def write_portfolio(settings: AccountHealthSettings, day: pd.Timestamp, scores: 
         name, scores, week_before=stored("account_scores", day - pd.Timedelta(days=7)),
         month_before=stored("account_scores", day - pd.Timedelta(days=30)),
         alerts=stored("account_alerts", day), work_queue=stored("csm_work_queue", day),
-        bands=bands)
+        work_items=stored("work_items", day), bands=bands,
+        pages=_account_pages(settings, scores["account_id"]))
     directory = settings.reports_dir() / "portfolio" / name
     directory.mkdir(parents=True, exist_ok=True)
     for file, page in pages.items():
         (directory / file).write_text(page)
     return directory / "portfolio.html"
+
+
+def _account_pages(settings: AccountHealthSettings, accounts: pd.Series) -> dict[str, str]:
+    """Each account's page (``account_pages``), relative to a portfolio page, where one was
+    written."""
+    written = {p.name for p in (settings.reports_dir() / "accounts").glob("*.html")}
+    return {account: f"../../accounts/{name}" for account in accounts
+            if (name := page_file(account)) in written}
 
 
 def _partition(path) -> pd.DataFrame:

@@ -4,7 +4,7 @@ the latest scored day, each with a schedule of its own."""
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, MaterializeResult, MetadataValue, asset
 
-from models.reports.executive import render_executive
+from models.reports.executive import render_executive, signal_reasons
 from models.reports.operations import (
     alerts_per_owner,
     band_moves,
@@ -29,13 +29,15 @@ def _latest_scored_day(settings: AccountHealthSettings) -> pd.Timestamp:
 
 
 @asset(group_name=GROUP, deps=[account_scores, "account_alerts"],
-       ins={"cs_activities": AssetIn()})
+       ins={"cs_activities": AssetIn(),
+            "signal_quality": AssetIn("alert_signal_quality", metadata={"missing_ok": True})})
 def weekly_operations_report(context: AssetExecutionContext, settings: AccountHealthSettings,
-                             cs_activities: pd.DataFrame | None) -> pd.DataFrame:
+                             cs_activities: pd.DataFrame | None,
+                             signal_quality: pd.DataFrame | None) -> pd.DataFrame:
     """``reports/weekly/<day>.html`` for the week to the latest scored day: alerts per CSM
     by severity with SLA adherence (from ``cs_activities``), playbook engagement of the
-    flagged accounts, and the accounts that moved between bands; the per-CSM table is the
-    asset's value."""
+    flagged accounts, the accounts that moved between bands, and whether each early-warning
+    signal earns its place; the per-CSM table is the asset's value."""
     config = settings.scoring_config()
     day = _latest_scored_day(settings)
     days = pd.date_range(day - pd.Timedelta(days=WEEK_DAYS - 1), day)
@@ -54,7 +56,8 @@ def weekly_operations_report(context: AssetExecutionContext, settings: AccountHe
         days=1)), bands)
     path = settings.reports_dir() / "weekly" / f"{day:%Y-%m-%d}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_operations(f"{day:%Y-%m-%d}", per_owner, engagement, moves))
+    path.write_text(render_operations(f"{day:%Y-%m-%d}", per_owner, engagement, moves,
+                                      signal_quality))
     due = adherence["outcome"].isin(["within SLA", "late", "unanswered"])
     context.add_output_metadata({
         "report": MetadataValue.path(str(path)), "alerts": len(alerts),
@@ -63,19 +66,26 @@ def weekly_operations_report(context: AssetExecutionContext, settings: AccountHe
     return per_owner
 
 
-@asset(group_name=GROUP, deps=[account_scores],
+@asset(group_name=GROUP, deps=[account_scores, "work_items"],
        ins={"retention_windows": AssetIn("retention_kpis"), "renewals": AssetIn("renewal_rates"),
-            "churn": AssetIn("churn_by_kind")})
+            "churn": AssetIn("churn_by_kind"), "monthly": AssetIn("retention_metrics")})
 def monthly_executive_report(settings: AccountHealthSettings, retention_windows: pd.DataFrame,
-                             renewals: pd.DataFrame, churn: pd.DataFrame) -> MaterializeResult:
-    """``reports/monthly/<month>.html``: NRR and GRR over the trailing 12 months and by
-    quarter, renewal rates, churn split voluntary and involuntary, and the top risks by ARR
-    at risk on the latest scored day."""
+                             renewals: pd.DataFrame, churn: pd.DataFrame,
+                             monthly: pd.DataFrame) -> MaterializeResult:
+    """``reports/monthly/<month>.html``: NRR, GRR and logo retention by month (chart) and by
+    quarter, renewal rates, churn by month split voluntary and involuntary (charts), and
+    the top risks by ARR at risk on the latest scored day with their behavioural reason."""
     day = _latest_scored_day(settings)
     month = f"{day:%Y-%m}"
     path = settings.reports_dir() / "monthly" / f"{month}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_executive(month, retention_windows, renewals, churn,
-                                     settings.stored_partition("account_scores", day)))
+    path.write_text(render_executive(
+        month, retention_windows, renewals, churn,
+        settings.stored_partition("account_scores", day),
+        monthly=monthly[monthly["dimension"] == "overall"],
+        targets={"nrr": settings.nrr_target, "grr": settings.grr_target,
+                 "logo_retention": settings.logo_retention_target},
+        signals=signal_reasons(settings.stored_partition("work_items", day),
+                               [s.name for s in settings.scoring_config().alerts.signals])))
     return MaterializeResult(metadata={"report": MetadataValue.path(str(path)),
                                        "month": month})

@@ -16,6 +16,7 @@ from dagster import (
 )
 
 from models.alerts.engine import evaluate_alerts
+from models.alerts.signal_quality import signals_switched_on
 from models.alerts.signals import unmeasured_signals
 from pipelines.alert_delivery import deliver_alerts
 from pipelines.assets.features_snapshot import account_snapshot
@@ -71,7 +72,8 @@ def _on_day(frame: pd.DataFrame | None, day: pd.Timestamp) -> pd.DataFrame | Non
     },
     ins={"account_scores": _from_day_before("account_scores", through_run=True),
          "open_alerts_before": _from_day_before("open_alerts", through_run=False),
-         "cs_activities": AssetIn()},
+         "cs_activities": AssetIn(),
+         "signal_quality": AssetIn("alert_signal_quality", metadata={"missing_ok": True})},
     deps=[account_snapshot],
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
@@ -80,23 +82,27 @@ def _on_day(frame: pd.DataFrame | None, day: pd.Timestamp) -> pd.DataFrame | Non
 def account_alerts(context: AssetExecutionContext, settings: AccountHealthSettings,
                    alert_webhook: AlertWebhook, alert_email: AlertEmail,
                    account_scores: pd.DataFrame, open_alerts_before: pd.DataFrame | None,
-                   cs_activities: pd.DataFrame | None):
+                   cs_activities: pd.DataFrame | None, signal_quality: pd.DataFrame | None):
     """Compares each day's scores with the previous day's, checks the early-warning signals
     on its features, and fires new alerts; escalates open ones nobody acted on.
 
     Days of a range are evaluated in order; the day before the range comes from its stored
-    partitions, through a partition mapping (none: that day is the first, and only the
-    alerts that need no comparison can fire). New alerts are exported to
-    ``output/alerts/<day>.csv`` and sent to their severity's targets.
+    partitions, through a partition mapping (none: that day is the first, and what holds on
+    it is the initial backlog). New alerts are exported to ``output/alerts/<day>.csv``; the
+    last day's are sent to their severity's targets.
     """
     config = settings.scoring_config()
+    # the signals without lift on the history stay off (alert_signal_quality)
+    config.alerts.signals = signals_switched_on(config.alerts.signals, signal_quality)
     days = run_days(context)
     day_before = days[0] - pd.Timedelta(days=1)
     previous = _on_day(account_scores, day_before)
     state = _on_day(open_alerts_before, day_before)
-    if previous is None:
+    first_day = previous is None and state is None
+    if first_day:
         context.log.info(f"no scores for the day before {days[0]:%Y-%m-%d}: it is the first "
-                         "scored day, so only critical and renewal alerts can fire")
+                         "scored day, so the conditions holding then are the initial backlog "
+                         "and fire nothing")
     as_of = pd.to_datetime(account_scores["as_of"])
     fired, still_open = [], []
     # tenure_days tells an unmeasured days_since_last_login (signals.unmeasured_signals)
@@ -109,15 +115,17 @@ def account_alerts(context: AssetExecutionContext, settings: AccountHealthSettin
             silent |= set(unmeasured_signals(features, config.alerts.signals))
         result = evaluate_alerts(today, previous, state, as_of=day, config=config.alerts,
                                  health=config.health, activities=cs_activities,
-                                 features=features)
+                                 features=features, first_day=first_day)
         export_day(settings, "alerts", day, result.fired)
         fired.append(result.fired)
         still_open.append(result.open)
-        previous, state = today, result.open
+        previous, state, first_day = today, result.open, False
     alerts = pd.concat(fired, ignore_index=True)
     try:
-        delivery = deliver_alerts(alert_webhook, alert_email, alerts, config.alerts.routing,
-                            settings.output_path / "alerts" / "delivered.txt")
+        # the earlier days of a range are history: recorded, not sent (what still holds of
+        # them reaches the CSMs as work items)
+        delivery = deliver_alerts(alert_webhook, alert_email, fired[-1], config.alerts.routing,
+                                  settings.output_path / "alerts" / "delivered.txt")
     except OSError as exc:
         # The table is written either way; re-running the day retries what was not posted.
         delivery = f"FAILED: {exc}"

@@ -1,0 +1,102 @@
+"""Monitoring layer, account pages: one self-contained page per account, linked from the
+portfolio and the CSM pages."""
+
+import pandas as pd
+import pyarrow.parquet as pq
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    TimeWindowPartitionMapping,
+    asset,
+)
+
+from models.reports.account_page import account_records, page_file, render_account
+from pipelines.partitions import daily_partitions, run_days
+from pipelines.resources import AccountHealthSettings
+
+#: Days of history an account page shows (the day included).
+PAGE_DAYS = 90
+#: Pages written at most, besides the accounts on the CSMs' lists: every account up to
+#: this many, beyond it those with the most ARR at risk (a page costs a few milliseconds).
+MOST_PAGES = 2_000
+
+
+def _days_before(key: str) -> AssetIn:
+    """The ``PAGE_DAYS`` days up to the run's last day, those stored."""
+    return AssetIn(key=key, metadata={"missing_ok": True},
+                   partition_mapping=TimeWindowPartitionMapping(
+                       start_offset=-(PAGE_DAYS - 1), end_offset=0,
+                       allow_nonexistent_upstream_partitions=True))
+
+
+def _usage(settings: AccountHealthSettings, days: pd.DatetimeIndex,
+           event_names: list[str]) -> pd.DataFrame:
+    """Events in the last 30 days per account and tracked event name, on the stored
+    snapshot days of ``days`` (only those columns: a snapshot holds about a hundred)."""
+    slots = {f"event_{k}_30d": name for k, name in enumerate(event_names, start=1)}
+    frames = []
+    for day in days:
+        path = settings.asset_file("account_snapshot", day)
+        if not path.exists():
+            continue
+        columns = [c for c in pq.read_schema(path).names if c in slots]
+        frame = pd.read_parquet(path, columns=["account_id", *columns])
+        frames.append(frame.rename(columns=slots).assign(as_of=day))
+    return (pd.concat(frames, ignore_index=True) if frames
+            else pd.DataFrame(columns=["account_id", "as_of"]))
+
+
+@asset(
+    group_name="monitoring",
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    ins={"scores_history": _days_before("account_scores"),
+         "alerts_history": _days_before("account_alerts"),
+         "work_items": AssetIn(), "subscriptions": AssetIn(), "invoices": AssetIn(),
+         "support_tickets": AssetIn(), "cs_activities": AssetIn(),
+         "event_vocabulary": AssetIn()},
+    deps=["account_snapshot"],
+)
+def account_pages(context: AssetExecutionContext, settings: AccountHealthSettings,
+                  scores_history: pd.DataFrame, alerts_history: pd.DataFrame | None,
+                  work_items: pd.DataFrame, subscriptions: pd.DataFrame,
+                  invoices: pd.DataFrame | None, support_tickets: pd.DataFrame | None,
+                  cs_activities: pd.DataFrame | None,
+                  event_vocabulary: pd.DataFrame | None) -> MaterializeResult:
+    """``reports/accounts/<account>.html`` for the run's last day: health and risk over the
+    last 90 scored days, component scores, reasons and action, the work item, usage per
+    event name, alerts, CS activities, subscriptions, invoices and tickets. Every scored
+    account up to 2,000; beyond, the 2,000 with the most ARR at risk and those on a CSM's
+    list today. Pages of accounts without one now are removed."""
+    day = run_days(context)[-1]
+    as_of = pd.to_datetime(scores_history["as_of"])
+    today = scores_history[as_of == day]
+    items = work_items[pd.to_datetime(work_items["as_of"]) == day]
+    listed = set(items.loc[items["status"] == "today", "account_id"])
+    accounts = (today["account_id"] if len(today) <= MOST_PAGES else today["account_id"][
+        today["account_id"].isin(listed | set(today.nlargest(MOST_PAGES, "arr_at_risk")[
+            "account_id"]))])
+    days = pd.DatetimeIndex(sorted(as_of.unique()))
+    records = account_records(
+        scores_history[scores_history["account_id"].isin(set(accounts))],
+        _usage(settings, days, settings.event_taxonomy(event_vocabulary).tracked_events), items,
+        {"alerts": alerts_history, "activities": cs_activities,
+         "subscriptions": subscriptions, "invoices": invoices, "tickets": support_tickets},
+        accounts.tolist())
+    directory = settings.reports_dir() / "accounts"
+    directory.mkdir(parents=True, exist_ok=True)
+    written = set()
+    for account, account_records_ in records:
+        name = page_file(account)
+        (directory / name).write_text(render_account(account, account_records_,
+                                                     horizon_days=settings.horizon_days))
+        written.add(name)
+    for stale in directory.glob("*.html"):
+        if stale.name not in written:
+            stale.unlink()
+    return MaterializeResult(metadata={
+        "day": f"{day:%Y-%m-%d}", "pages": len(written), "days_shown": len(days),
+        "directory": MetadataValue.path(str(directory))})
