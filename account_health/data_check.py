@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from features.billing import payment_measurement_gaps
 from features.contract import (
     CONTRACT,
     REQUIRED_TABLES,
@@ -121,6 +122,8 @@ def check_data(settings: AccountHealthSettings, *, event_rows: bool = True) -> D
                len(quarantine), reason_kind(quarantine["reason"].reset_index(drop=True))
                .value_counts())
         warnings.append(label_warnings(table, result.accepted))
+        if table == "invoices":
+            check.lines += [f"  {gap}" for gap in payment_measurement_gaps(result.accepted)]
     tally = None
     try:
         tally = _tally_events(settings, parents, validate=event_rows)

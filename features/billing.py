@@ -165,17 +165,30 @@ def days_to_renewal(start: pd.Series, billing_period: pd.Series,
 
 def payment_features(grid: DayGrid, invoices: pd.DataFrame,
                      rows: GridRows) -> dict[str, np.ndarray]:
-    """Failed and late payments with a due date in the last 90 days.
+    """Failed and late payments in the last 90 days.
 
     A payment is late once its due time has passed unpaid, so it counts from its due day on
     (paid after due, or never paid); that is known at the as-of date without looking ahead.
+    A failed payment counts from its due day, or its issue day when it has none. Without
+    any due date in the export, lateness is not measured: missing, not zero
+    (``payment_measurement_gaps``).
     """
-    inv = invoices[invoices["due_at"].notna()]
-    acc = grid.accounts.get_indexer(inv["account_id"].astype(str))
-    due_day = grid.day_index(inv["due_at"])
-    failed = (inv["status"] == "failed").to_numpy()
-    late = (inv["paid_at"].isna() | (inv["paid_at"] > inv["due_at"])).to_numpy() & ~failed
-    return {
-        "failed_payments_90d": grid.totals(acc[failed], due_day[failed]).window(rows, 90),
-        "late_payments_90d": grid.totals(acc[late], due_day[late]).window(rows, 90),
-    }
+    has_due = invoices["due_at"].notna().to_numpy()
+    acc = grid.accounts.get_indexer(invoices["account_id"].astype(str))
+    failed_at = invoices["due_at"].fillna(invoices["issued_at"])
+    failed = ((invoices["status"] == "failed") & failed_at.notna()).to_numpy()
+    late = has_due & ~failed & (invoices["paid_at"].isna()
+                                | (invoices["paid_at"] > invoices["due_at"])).to_numpy()
+    failed_90d = grid.totals(acc[failed], grid.day_index(failed_at[failed])).window(rows, 90)
+    late_90d = (grid.totals(acc[late], grid.day_index(invoices["due_at"][late]))
+                .window(rows, 90).astype(float) if has_due.any()
+                else np.full(len(rows), np.nan))
+    return {"failed_payments_90d": failed_90d, "late_payments_90d": late_90d}
+
+
+def payment_measurement_gaps(invoices: pd.DataFrame) -> list[str]:
+    """What the invoices cannot measure, in words for the data check."""
+    if "due_at" not in invoices or invoices["due_at"].isna().all():
+        return ["invoices have no due_at: late payments are not measured (late_payments_90d "
+                "stays empty) and failed payments count from their issue day"]
+    return []

@@ -34,12 +34,21 @@ def support_features(grid: DayGrid, tickets: pd.DataFrame,
 
 
 def nps_features(grid: DayGrid, nps: pd.DataFrame, rows: GridRows) -> dict[str, np.ndarray]:
-    """Mean NPS score over the last 120 days and its change from the 120 days before."""
+    """The latest NPS response within 120 days (the mean of that day's responses: one
+    detractor among earlier promoters shows), and the change of the mean score over the
+    last 120 days from the 120 days before."""
     acc = grid.accounts.get_indexer(nps["account_id"].astype(str))
     day = grid.day_index(nps["responded_at"])
+    # read before the score totals: both are float matrices of the grid
+    last_day = grid.latest(acc, day).at(rows)
+    recent = (last_day >= 0) & (rows.day - last_day < NPS_WINDOW_DAYS)
+    on_last_day = grid.rows(rows.account, np.where(recent, last_day, rows.day))
     total = grid.totals(acc, day, nps["score"].to_numpy(dtype=float))
+    score_last_day = total.window(on_last_day, 1)
+    score_now, score_before = (total.window(rows, NPS_WINDOW_DAYS),
+                               total.window(rows, NPS_WINDOW_DAYS, lag=NPS_WINDOW_DAYS))
     count = grid.totals(acc, day)
-    latest = ratio(total.window(rows, NPS_WINDOW_DAYS), count.window(rows, NPS_WINDOW_DAYS))
-    previous = ratio(total.window(rows, NPS_WINDOW_DAYS, lag=NPS_WINDOW_DAYS),
-                     count.window(rows, NPS_WINDOW_DAYS, lag=NPS_WINDOW_DAYS))
-    return {"nps_latest": latest, "nps_trend": latest - previous}
+    latest = ratio(score_last_day, count.window(on_last_day, 1))
+    mean_now = ratio(score_now, count.window(rows, NPS_WINDOW_DAYS))
+    mean_before = ratio(score_before, count.window(rows, NPS_WINDOW_DAYS, lag=NPS_WINDOW_DAYS))
+    return {"nps_latest": np.where(recent, latest, np.nan), "nps_trend": mean_now - mean_before}

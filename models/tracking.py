@@ -108,7 +108,7 @@ def log_walk_forward(result: WalkForwardResult, folds: list[Fold], params: dict,
             result.proportional_hazards.to_csv(directory / "proportional_hazards_test.csv")
             result.shap_importance.rename("mean_abs_shap").to_csv(
                 directory / "shap_importance.csv")
-            churn_by_band(result.predictions["p_xgboost"],
+            churn_by_band(result.predictions[f"p_{result.chosen}"],
                           result.predictions["churned_within_horizon"]).to_csv(
                 directory / "churn_by_health_band.csv", index=False)
             mlflow.log_artifacts(str(directory))

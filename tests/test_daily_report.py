@@ -164,3 +164,17 @@ def test_listed_accounts_show_their_components_and_the_model_page_the_weight_sen
     assert sensitivity.count("<td>product_usage</td>") == 2
     assert sensitivity.count("<td>engagement</td>") == 2
     assert "No component scores" in render()  # scores without components say so
+
+
+def test_the_model_page_draws_the_candidate_the_scores_come_from():
+    """With the logistic candidate chosen, its predictions are drawn, not xgboost's (which
+    are made all-equal here, so its calibration curve would be a single point)."""
+    chosen = pooled().assign(model=["logistic", "health_score", "base_rate", "cox"],
+                             chosen=[True, False, False, False])
+    frame = validation().assign(p_logistic=validation()["p_xgboost"], p_xgboost=0.5)
+    model = sections(render(scores=scores().assign(model_version="8"), validation=frame,
+                            validation_metrics=chosen))[1]
+    assert "model version 8 (logistic)" in model
+    # matplotlib writes each legend entry as an SVG comment
+    legends = re.findall(r"<!-- ([a-z ]+) -->", model)
+    assert legends.count("logistic") == 2 and "xgboost" not in model  # calibration, lift

@@ -100,6 +100,21 @@ def test_payment_features(snapshot):
     assert snapshot.loc["a2", "late_payments_90d"] == 0
 
 
+def test_without_due_dates_failed_payments_count_from_issue_and_lateness_is_unmeasured():
+    from features.billing import payment_measurement_gaps
+
+    undated = fx.invoices()
+    undated["due_at"] = pd.Series(pd.NaT, index=undated.index, dtype="datetime64[ns, UTC]")
+    frame = compute_snapshots(pd.DatetimeIndex([fx.AS_OF]), events=fx.events(),
+                              subscriptions=fx.subscriptions(),
+                              invoices=undated).set_index("account_id")
+    # issued in (Jan 10, Apr 10]: i2 (Apr 1) and i4 (Jan 20) failed; i3 (Jan 1) is older
+    assert frame.loc["a1", "failed_payments_90d"] == 2
+    assert frame["late_payments_90d"].isna().all()
+    assert "late payments are not measured" in payment_measurement_gaps(undated)[0]
+    assert payment_measurement_gaps(fx.invoices()) == []
+
+
 def test_support_features(snapshot):
     a1, a2 = snapshot.loc["a1"], snapshot.loc["a2"]
     assert a1["open_tickets"] == 2  # t1 never closed, t2 closed only on Apr 12
@@ -114,6 +129,26 @@ def test_nps_features(snapshot):
     assert snapshot.loc["a1", "nps_latest"] == 9
     assert snapshot.loc["a1", "nps_trend"] == 4
     assert np.isnan(snapshot.loc["a2", "nps_latest"])
+
+
+def test_nps_latest_is_the_latest_response_so_one_detractor_shows():
+    later = pd.DataFrame({"account_id": ["a1", "a1"], "user_id": ["u3", "u4"],
+                          "responded_at": pd.to_datetime(["2026-04-02T09:00Z",
+                                                          "2026-04-02T15:00Z"]),
+                          "score": [4, 6]})
+    nps = pd.concat([fx.nps_responses(), later], ignore_index=True)
+    frame = compute_snapshots(pd.DatetimeIndex([fx.AS_OF]), events=fx.events(),
+                              subscriptions=fx.subscriptions(),
+                              nps_responses=nps).set_index("account_id")
+    # the latest day's two responses (4 and 6), not the 120 days' mean of 9, 4 and 6
+    assert frame.loc["a1", "nps_latest"] == 5
+    assert frame.loc["a1", "nps_trend"] == pytest.approx((9 + 4 + 6) / 3 - 5)
+    # a last response more than 120 days old is no longer "latest"
+    old_only = fx.nps_responses().iloc[[1]]
+    frame = compute_snapshots(pd.DatetimeIndex([fx.AS_OF]), events=fx.events(),
+                              subscriptions=fx.subscriptions(),
+                              nps_responses=old_only).set_index("account_id")
+    assert np.isnan(frame.loc["a1", "nps_latest"])
 
 
 def test_profile_features_and_signup_tenure():

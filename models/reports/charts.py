@@ -113,13 +113,15 @@ def arr_at_risk(by_band: pd.DataFrame) -> str:
     return svg(figure)
 
 
-def calibration(validation: pd.DataFrame) -> str:
+def calibration(validation: pd.DataFrame, model: str = "xgboost") -> str:
+    """Observed against predicted churn of ``model`` (the scoring candidate) and the health
+    score, on the walk-forward predictions."""
     figure, axis = plt.subplots(figsize=WIDE)
-    for model, colour in (("xgboost", "#2166ac"), ("health_score", "#878787")):
+    for name, colour in ((model, "#2166ac"), ("health_score", "#878787")):
         table = model_quality.calibration_table(validation["churned_within_horizon"],
-                                               validation[f"p_{model}"])
+                                               validation[f"p_{name}"])
         axis.plot(table["mean_predicted"], table["observed_rate"], "o-", color=colour,
-                  label=model.replace("_", " "))
+                  label=name.replace("_", " "))
     axis.plot([0, 1], [0, 1], "k:", linewidth=0.8)
     axis.set(title="Calibration (walk-forward)", xlabel="mean predicted churn",
              ylabel="observed churn rate")
@@ -127,15 +129,16 @@ def calibration(validation: pd.DataFrame) -> str:
     return svg(figure)
 
 
-def lift(validation: pd.DataFrame) -> str:
+def lift(validation: pd.DataFrame, model: str = "xgboost") -> str:
+    """Lift by risk decile of ``model`` (the scoring candidate) and the health score."""
     figure, axis = plt.subplots(figsize=WIDE)
     width = 0.4
-    for offset, model, colour in ((-width / 2, "xgboost", "#2166ac"),
-                                  (width / 2, "health_score", "#878787")):
+    for offset, name, colour in ((-width / 2, model, "#2166ac"),
+                                 (width / 2, "health_score", "#878787")):
         table = model_quality.lift_by_decile(validation["churned_within_horizon"],
-                                            validation[f"p_{model}"])
+                                            validation[f"p_{name}"])
         axis.bar(table["decile"] + offset, table["lift"], width=width, color=colour,
-                 label=model.replace("_", " "))
+                 label=name.replace("_", " "))
     axis.axhline(1, color="k", linestyle=":", linewidth=0.8)
     axis.set(title="Lift by risk decile (walk-forward; 1 = riskiest)", xlabel="decile",
              ylabel="lift", xticks=range(1, 11))

@@ -11,7 +11,7 @@ import pandas as pd
 from features.retention import arr_by_band
 from models.analysis import model_quality
 from models.analysis.drift import DriftThresholds
-from models.churn.evaluation import pooled_summary
+from models.churn.evaluation import chosen_candidate, pooled_summary
 from models.reports import charts as report_charts
 from models.reports import html as report_html
 from models.scoring.components import DEFAULT_COMPONENTS, Component, weight_sensitivity
@@ -103,13 +103,17 @@ def _validation_section(inputs: ReportInputs) -> str:
     summary = pooled_summary(inputs.validation_metrics)
     summary = summary[[c for c in VALIDATION_COLUMNS if c in summary]].rename(
         columns=VALIDATION_COLUMNS).reset_index()
-    bands = model_quality.bands_of(validation["p_xgboost"], validation.get("segment"),
+    # the candidate this version scores with, not always the gradient-boosted one
+    chosen = (chosen_candidate(inputs.validation_metrics)
+              if "chosen" in inputs.validation_metrics else "xgboost")
+    bands = model_quality.bands_of(validation[f"p_{chosen}"], validation.get("segment"),
                                   inputs.health)["band"]
     durations, observed = validation["duration_days"], validation["churn_observed"]
     order = {band: index for index, band in enumerate(inputs.bands)}
     by_band = model_quality.kaplan_meier(durations, observed, bands)
     by_band = by_band.sort_values("group", key=lambda g: g.map(order), kind="stable")
-    charts = [report_charts.calibration(validation), report_charts.lift(validation),
+    charts = [report_charts.calibration(validation, chosen),
+              report_charts.lift(validation, chosen),
               report_charts.survival_curves(by_band, "Kaplan-Meier by health band",
                                             report_charts.BAND_COLOURS)]
     if "segment" in validation:
@@ -117,7 +121,8 @@ def _validation_section(inputs: ReportInputs) -> str:
             model_quality.kaplan_meier(durations, observed, validation["segment"]),
             "Kaplan-Meier by segment"))
     origins = pd.to_datetime(validation["as_of_date"])
-    return (f"<h3>Walk-forward validation of model version {html.escape(str(version))}</h3>"
+    return (f"<h3>Walk-forward validation of model version {html.escape(str(version))} "
+            f"({html.escape(chosen)})</h3>"
             f"<p>{validation['fold'].nunique()} folds, origins {origins.min():%Y-%m-%d} to "
             f"{origins.max():%Y-%m-%d}, {len(validation):,} out-of-fold predictions; every "
             "model scored only dates after the ones it was trained on.</p>"
