@@ -80,7 +80,9 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
     """Stores ``<base_dir>/<asset>.parquet`` or ``<base_dir>/<asset>/<day>.parquet``.
 
     An input declared with ``metadata={"missing_ok": True}`` (the previous day, through a
-    partition mapping) loads as ``None`` when none of its partitions was stored.
+    partition mapping) loads as ``None`` when none of its partitions was stored; one with
+    ``metadata={"columns": [...]}`` loads only those columns of a partitioned asset (weeks of
+    days, of which a step reads a few columns).
     """
 
     base_dir: str
@@ -129,4 +131,6 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
         # day with the types the days agree on, whichever day comes first
         schema = pa.unify_schemas([pq.read_schema(path) for path in existing],
                                   promote_options="permissive")
-        return ds.dataset(existing, format="parquet", schema=schema).to_table().to_pandas()
+        columns = (context.definition_metadata or {}).get("columns")
+        return ds.dataset(existing, format="parquet", schema=schema).to_table(
+            columns=list(columns) if columns else None).to_pandas()

@@ -6,11 +6,11 @@ from dagster import AssetSelection
 FEATURE_PIPELINE = AssetSelection.groups("raw", "features", "training")
 #: Scores, alerts, monitoring and reports of a day, from features already in Feast.
 SCORING = AssetSelection.groups("scoring", "monitoring", "reports")
-#: What a day's scores leave for the next day: the scores, the alerts open at its end and the
-#: work items. ``make run`` builds them for the weeks before the last day, so trends and
-#: "new since yesterday" have a history on the first morning.
-SCORED_HISTORY = AssetSelection.assets("account_scores", "account_alerts", "open_alerts",
-                                       "work_items")
+#: What a day's scores leave for the next days: the scores and their history, the alerts
+#: open at its end and the work items. ``make run`` builds them for the weeks before the last
+#: day, so trends and "new since yesterday" have a history on the first morning.
+SCORED_HISTORY = AssetSelection.assets("account_scores", "score_history", "account_alerts",
+                                       "open_alerts", "work_items")
 #: Everything but the day's scores, alerts and monitoring (which make run does for the latest
 #: day only).
 TRAINING_PIPELINE = AssetSelection.all() - SCORING

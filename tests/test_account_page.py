@@ -30,6 +30,7 @@ def history(account: str, health: list[float]) -> pd.DataFrame:
 
 
 SCORES = pd.concat([history("a1", [80, 70, 60, 50, 40]), history("b/2", [90, 91])])
+TODAY = SCORES.groupby("account_id").tail(1)
 USAGE = pd.DataFrame({"account_id": "a1", "as_of": DAYS, "login": [5, 4, 3, 2, 1],
                       "reports": [1, 1, 1, 1, 1], "exports": [0, 0, 0, 0, 0]})
 ITEMS = pd.DataFrame({"account_id": ["a1"], "csm_owner": ["kim"], "status": ["today"],
@@ -44,7 +45,7 @@ def pages() -> dict[str, str]:
     tables = {"alerts": None, "activities": INVOICES.iloc[:0].rename(
         columns={"issued_at": "performed_at"}), "invoices": INVOICES, "tickets": None}
     return {account: render_account(account, records, horizon_days=60)
-            for account, records in account_records(SCORES, USAGE, ITEMS, tables,
+            for account, records in account_records(TODAY, SCORES, USAGE, ITEMS, tables,
                                                     ["a1", "b/2"])}
 
 

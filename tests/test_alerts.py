@@ -50,10 +50,21 @@ def test_a_cleared_condition_can_alert_again():
             day_scores({"A": (44, "at-risk", 198)}),   # still open: quiet
             day_scores({"A": (72, "healthy", 197)}),   # back: both clear
             day_scores({"A": (40, "at-risk", 196)})]   # falls again: alerts again
-    fired = run_days(days)
+    fired = run_days(days, AlertConfig(clear_after_days=1))
     assert [pairs(f) for f in fired] == [
         set(), {("A", "band_downgrade"), ("A", "health_drop")}, set(), set(),
         {("A", "band_downgrade"), ("A", "health_drop")}]
+
+
+def test_a_condition_that_flickers_fires_once_until_it_stays_clear():
+    """By default a condition clears after three days in a row without it: back in its band
+    for a day, the account falling again is the same alert, not a new one."""
+    healthy, at_risk = (75, "healthy", 200), (45, "at-risk", 200)
+    days = [day_scores({"A": score}) for score in
+            [healthy, at_risk, healthy, at_risk, healthy, healthy, healthy, at_risk]]
+    fired = [{t for _, t in pairs(f)} for f in run_days(days)]
+    assert fired == [set(), {"band_downgrade", "health_drop"}, set(), set(), set(), set(),
+                     set(), {"band_downgrade", "health_drop"}]
 
 
 def test_a_further_fall_while_open_does_not_repeat_the_alert():
@@ -169,13 +180,15 @@ def test_each_default_signal_fires_on_its_threshold_and_not_below(rule, holds, c
 def test_a_signal_fires_once_while_it_holds_and_again_after_it_clears():
     scores = day_scores({"A": (80, "healthy", 200)})
     fired, state = [], None
-    for i, days in enumerate([20, 21, 3, 15]):
+    for i, days in enumerate([20, 21, 3, 15, 2, 1, 1, 15]):
         result = evaluate_alerts(scores, scores, state, as_of=pd.Timestamp("2026-10-01")
                                  + pd.Timedelta(days=i),
                                  features=features_of({"A": {"days_since_last_login": days}}))
         fired.append(pairs(result.fired))
         state = result.open
-    assert fired == [{("A", "no_login_14d")}, set(), set(), {("A", "no_login_14d")}]
+    # one quiet day (3) does not clear it; three (2, 1, 1) do
+    assert fired == [{("A", "no_login_14d")}, *[set()] * 6, {("A", "no_login_14d")}]
+    assert state["quiet_days"].tolist() == [0]
 
 
 def test_signals_on_a_table_the_export_lacks_never_fire():
@@ -352,3 +365,41 @@ def test_an_escalation_describes_the_condition_from_where_it_started():
         "escalated: A health dropped 25 points to 50 since 2026-10-01")
     assert escalations["band_downgrade"].endswith(
         "escalated: A fell from healthy to at-risk (health 50)")
+
+
+def run_slide(healths: list[float], config: AlertConfig | None = None) -> list[pd.DataFrame]:
+    """Account A's health day by day, each day's slide measured from the stored days."""
+    from models.alerts.engine import recent_high_health
+
+    fired, previous, state, stored = [], None, None, []
+    for i, health in enumerate(healths):
+        day = pd.Timestamp("2026-10-01") + pd.Timedelta(days=i)
+        scores = day_scores({"A": (health, "neutral", 200)})
+        history = (pd.concat(stored) if stored
+                   else pd.DataFrame(columns=["account_id", "as_of", "health_score"]))
+        result = evaluate_alerts(scores, previous, state, as_of=day, config=config,
+                                 recent_high=recent_high_health(
+                                     history, day, (config or AlertConfig()).decline_days))
+        fired.append(result.fired)
+        previous, state = scores, result.open
+        stored.append(scores.assign(as_of=day)[["account_id", "as_of", "health_score"]])
+    return fired
+
+
+def test_a_slide_of_25_points_over_three_weeks_alerts_once():
+    # 90 down to 58 by 4 points a day: never a one-day drop of 20
+    fired = run_slide([90 - 4 * i for i in range(9)])
+    days = [i for i, f in enumerate(fired) if len(f)]
+    assert days == [7]  # 90 - 62 = 28 >= 25 on day 7; day 6 is 24 down
+    assert fired[7].loc[0, "alert_type"] == "health_decline"
+    assert fired[7].loc[0, "message"] == "A health slid 28 points to 62 from 90 in 21 days"
+
+
+def test_a_slide_is_measured_within_its_window_and_a_one_day_drop_is_not_a_slide():
+    # the high of 90 lies 22 days back when the account reaches 64: outside 21 days, and
+    # no 21 days hold a fall of 25
+    slow = [90] + [88 - i for i in range(21)] + [64]
+    assert all(f.empty or "health_decline" not in set(f["alert_type"]) for f in run_slide(slow))
+    assert pairs(run_slide(slow, AlertConfig(decline_days=28))[-1]) == {("A", "health_decline")}
+    # a fall of 30 in one day is a health_drop, not also a slide
+    assert pairs(run_slide([90, 60])[1]) == {("A", "health_drop")}

@@ -77,3 +77,16 @@ def test_days_stored_by_separate_runs_load_together_whatever_their_empty_columns
                                                                               "2026-10-02"))
     loaded = manager.load_input(context)
     assert loaded["reason"].tolist() == ["duplicate event_id"]
+
+
+def test_an_input_may_ask_for_only_some_columns(tmp_path):
+    from dagster import build_input_context
+
+    manager = PartitionedParquetIOManager(base_dir=str(tmp_path))
+    write(manager, frame(), "2026-10-01", "2026-10-03")
+    context = build_input_context(
+        asset_key="scores", asset_partitions_def=DAYS,
+        definition_metadata={"columns": ["account_id", "risk"]},
+        asset_partition_key_range=PartitionKeyRange("2026-10-01", "2026-10-03"))
+    loaded = manager.load_input(context)
+    assert list(loaded.columns) == ["account_id", "risk"] and len(loaded) == 4

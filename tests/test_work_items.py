@@ -101,3 +101,11 @@ def test_held_out_accounts_are_listed_but_never_called():
 
 def test_a_day_without_open_conditions_has_no_items():
     assert work_items(OPEN.iloc[:0], SCORES, per_csm_per_day=2).empty
+
+
+def test_a_condition_gone_quiet_makes_no_item():
+    quiet = pd.DataFrame([{**condition("a7", "no_login_14d", "high", "2026-10-02"),
+                           "quiet_days": 1}])
+    both = pd.concat([OPEN.assign(quiet_days=0), quiet], ignore_index=True)
+    items = work_items(both, SCORES, per_csm_per_day=2)
+    assert "a7" not in set(items["account_id"]) and len(items) == 6

@@ -8,6 +8,9 @@ day's:
   that band (or better).
 * ``health_drop`` - health fell by ``health_drop_points`` or more since yesterday; open until
   it is back within ``health_drop_points`` of the level it fell from.
+* ``health_decline`` - a slide: health is ``decline_points`` or more below its highest of
+  the ``decline_days`` before (and no one-day drop says so already); open until it is
+  back within ``decline_points`` of that high.
 * ``newly_critical`` - the account is in the lowest band; open while it stays there.
 * ``renewal_at_risk`` - renewal within ``renewal_days`` at health below
   ``renewal_health_below``; open while both hold.
@@ -15,7 +18,8 @@ day's:
 and the early-warning signals of ``models.alerts.signals`` on the day's features.
 
 An alert fires on the day its condition starts to hold and is then *open*: the same
-condition does not fire again for that account until it has cleared (no alert storm). The
+condition does not fire again for that account until it has cleared, which takes
+``clear_after_days`` days in a row without it (no alert storm, no flicker). The
 open alerts at the end of a day are the state the next day starts from; accounts that are
 no longer scored (churned) close theirs. On the first scored day nothing is known to have
 *started*: the conditions holding then open as the initial backlog (``backlog``), which
@@ -51,12 +55,15 @@ from models.alerts.signals import (
 )
 from models.scoring.health_bands import HealthConfig
 
-SCORE_CHANGE_TYPES = ("band_downgrade", "health_drop", "newly_critical", "renewal_at_risk")
+SCORE_CHANGE_TYPES = ("band_downgrade", "health_drop", "health_decline", "newly_critical",
+                      "renewal_at_risk")
+#: Most days a slide (``health_decline``) may be measured over: the scores a day's alerts load.
+DECLINE_WINDOW_MAX_DAYS = 28
 # Fixed dtypes, so that a day without alerts is stored with the same schema as any other.
 OPEN_DTYPES = {"as_of": "datetime64[ns]", "account_id": "string", "alert_type": "string",
                "opened_on": "datetime64[ns]", "reference_health": "float64",
                "reference_band": "string", "severity": "string", "escalated": "bool",
-               "backlog": "bool", "message": "string"}
+               "backlog": "bool", "quiet_days": "int64", "message": "string"}
 ALERT_DTYPES = {"alert_id": "string", "as_of": "datetime64[ns]", "account_id": "string",
                 "alert_type": "string", "severity": "string", "escalation": "bool",
                 "owner": "string", "route": "string", "message": "string",
@@ -71,11 +78,16 @@ class AlertConfig(BaseModel):
     customer-success playbook's)."""
 
     health_drop_points: float = Field(20, gt=0)
+    decline_points: float = Field(25, gt=0)
+    decline_days: int = Field(21, ge=2, le=DECLINE_WINDOW_MAX_DAYS)
+    #: Days a condition must stop holding before it clears (1: the first such day); until
+    #: then it stays open, quiet, and cannot fire again.
+    clear_after_days: int = Field(3, ge=1)
     renewal_days: int = Field(90, ge=0)
     renewal_health_below: float = Field(60, gt=0, le=100)
     severity: dict[str, Severity] = Field(default_factory=lambda: {
-        "band_downgrade": "high", "health_drop": "high", "newly_critical": "critical",
-        "renewal_at_risk": "critical"})
+        "band_downgrade": "high", "health_drop": "high", "health_decline": "high",
+        "newly_critical": "critical", "renewal_at_risk": "critical"})
     signals: list[SignalRule] = Field(default_factory=lambda: list(DEFAULT_SIGNALS))
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
 
@@ -108,6 +120,8 @@ def _typed(frame: pd.DataFrame, dtypes: dict[str, str]) -> pd.DataFrame:
     for column, dtype in dtypes.items():
         if dtype == "bool":
             frame[column] = frame[column].fillna(False)
+        elif dtype == "int64":
+            frame[column] = frame[column].fillna(0)
     return frame.astype(dtypes)
 
 
@@ -141,7 +155,8 @@ def evaluate_alerts(today: pd.DataFrame, previous: pd.DataFrame | None,
                     health: HealthConfig | None = None,
                     features: pd.DataFrame | None = None,
                     activities: pd.DataFrame | None = None,
-                    first_day: bool = False) -> AlertResult:
+                    first_day: bool = False,
+                    recent_high: pd.Series | None = None) -> AlertResult:
     """Alerts for one day's scores (``account_scores`` rows).
 
     ``previous`` is the previous day's scores (None on the first scored day: then only the
@@ -150,6 +165,8 @@ def evaluate_alerts(today: pd.DataFrame, previous: pd.DataFrame | None,
     signals read (None: no signal holds); ``activities`` the ``cs_activities`` table that
     answers an alert (None: nothing has been done, so late alerts escalate). On the
     ``first_day`` of scoring the conditions that hold open as the backlog and none fires.
+    ``recent_high`` is each account's highest health over the ``decline_days`` before the
+    day (``recent_high_health``; None: no slide can be measured).
     Each open condition carries its ``message``, as an alert would say it.
     """
     config = config or AlertConfig()
@@ -181,6 +198,11 @@ def evaluate_alerts(today: pd.DataFrame, previous: pd.DataFrame | None,
                                        scores["previous_health_score"].to_numpy(float))
         reference_band[t] = np.where(is_open[t], was_open[t]["reference_band"].to_numpy(object),
                                      scores["previous_band"].to_numpy(object))
+    high = (np.full(len(scores), np.nan) if recent_high is None
+            else ids.map(recent_high).to_numpy(float))
+    reference_health["health_decline"] = np.where(
+        is_open["health_decline"], was_open["health_decline"]["reference_health"].to_numpy(float),
+        high)
     reference_rank = pd.Series(reference_band["band_downgrade"]).map(rank).to_numpy(float)
     values = scores if features is None else scores.merge(
         features[["account_id", *(c for c in features.columns if c not in scores.columns)]],
@@ -191,6 +213,12 @@ def evaluate_alerts(today: pd.DataFrame, previous: pd.DataFrame | None,
         "band_downgrade": band_rank.to_numpy(float) < reference_rank,
         "health_drop": (reference_health["health_drop"] - health_today
                         >= config.health_drop_points),
+        # a new slide is one no one-day drop already reports
+        "health_decline": ((reference_health["health_decline"] - health_today
+                            >= config.decline_points)
+                           & (is_open["health_decline"]
+                              | ~(reference_health["health_drop"] - health_today
+                                  >= config.health_drop_points))),
         "newly_critical": scores["band"].isin(_lowest_bands(health)).to_numpy(),
         "renewal_at_risk": ((scores["days_to_renewal"] <= config.renewal_days)
                             & (scores["health_score"] < config.renewal_health_below)).to_numpy(),
@@ -203,6 +231,11 @@ def evaluate_alerts(today: pd.DataFrame, previous: pd.DataFrame | None,
     fired, escalated, still_open = [], [], []
     for t in types:
         severity = config.severity_of(t)
+        # a condition that stops holding stays open, quiet, for clear_after_days - 1 days:
+        # one that flickers around its threshold does not fire anew each time it returns
+        quiet_before = was_open[t]["quiet_days"].fillna(0).to_numpy(np.int64)
+        quiet_days = np.where(holds[t], 0, quiet_before + 1)
+        keep = holds[t] | (is_open[t] & (quiet_days < config.clear_after_days))
         state = pd.DataFrame({
             "as_of": as_of, "account_id": ids.to_numpy(), "alert_type": t,
             "opened_on": pd.to_datetime(np.where(is_open[t], was_open[t]["opened_on"]
@@ -214,18 +247,23 @@ def evaluate_alerts(today: pd.DataFrame, previous: pd.DataFrame | None,
                                       .fillna(False).to_numpy(bool),
             "backlog": (is_open[t] & was_open[t]["backlog"].astype("boolean").fillna(False)
                         .to_numpy(bool)) | first_day,
-        })[holds[t]]
+            "quiet_days": quiet_days,
+        })[keep]
         # without a cs_activities table nothing can be known to be unanswered; the backlog
-        # was never sent, so nobody was late answering it
+        # was never sent, so nobody was late answering it, nor a condition gone quiet
         late = (unanswered(state, latest_activity, as_of=as_of, routing=config.routing)
                 if activities is not None else pd.Series(False, index=state.index))
-        late &= ~state["backlog"]
+        late &= ~state["backlog"] & (state["quiet_days"] == 0)
         state.loc[late, "escalated"] = True
         still_open.append(state)
         if not first_day:
-            fired.append(values[holds[t] & ~is_open[t]].assign(
-                alert_type=t, severity=severity, escalation=False, opened_on=as_of))
-        late_rows = values[holds[t]][late.to_numpy()]
+            new = holds[t] & ~is_open[t]
+            starts = values[new].assign(alert_type=t, severity=severity, escalation=False,
+                                        opened_on=as_of)
+            if t == "health_decline":  # measured from the recent high, not yesterday
+                starts["previous_health_score"] = reference_health[t][new]
+            fired.append(starts)
+        late_rows = values[keep][late.to_numpy()]
         # an escalation says where the condition started, not where it was yesterday
         escalated.append(late_rows.assign(
             alert_type=t, severity=escalated_severity(severity), escalation=True,
@@ -304,6 +342,10 @@ def _message(row: dict, config: AlertConfig) -> str:
                  else f"{opened - pd.Timedelta(days=1):%Y-%m-%d}")
         return (f"{account} health dropped {drop:.0f} points to "
                 f"{row['health_score']:.0f} since {since}")
+    if row["alert_type"] == "health_decline":
+        fall = row["previous_health_score"] - row["health_score"]
+        return (f"{account} health slid {fall:.0f} points to {row['health_score']:.0f} from "
+                f"{row['previous_health_score']:.0f} in {config.decline_days} days")
     if row["alert_type"] == "newly_critical":
         return f"{account} is now {row['band']} ({health})"
     return (f"{account} renews in {row['days_to_renewal']:.0f} days at {health} "
@@ -344,3 +386,12 @@ def email_message(alerts: pd.DataFrame, *, to: str, sender: str) -> EmailMessage
             for row in alerts.sort_values("arr_at_risk", ascending=False).itertuples(index=False)]
     message.set_content("\n".join(body) + "\n")
     return message
+
+
+def recent_high_health(scores: pd.DataFrame, day: pd.Timestamp, days: int) -> pd.Series:
+    """Each account's highest health score over the ``days`` days before ``day``
+    (``scores``: ``account_id, as_of, health_score`` of any days)."""
+    as_of = pd.to_datetime(scores["as_of"])
+    day = pd.Timestamp(day).normalize()
+    window = scores[(as_of < day) & (as_of >= day - pd.Timedelta(days=days))]
+    return window.groupby("account_id")["health_score"].max()

@@ -46,11 +46,13 @@ def work_items(open_conditions: pd.DataFrame, scores: pd.DataFrame, *,
     """The work items of one day.
 
     ``open_conditions``: the day's open alerts (``account_id, alert_type, opened_on,
-    severity, backlog, message``, ``as_of`` the day); ``scores``: that day's
+    severity, backlog, message``, ``as_of`` the day; those quiet that day are left out); ``scores``: that day's
     ``account_scores`` (``account_id, churn_probability, arr, arr_at_risk, health_score,
     band, recommended_action``, and ``csm_owner``, ``holdout`` where known);
     ``activities``: ``cs_activities`` (None: nothing is known to be answered).
     """
+    if "quiet_days" in open_conditions:  # open but not holding today: nothing to say
+        open_conditions = open_conditions[open_conditions["quiet_days"] == 0]
     if open_conditions.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in WORK_ITEM_COLUMNS})
     as_of = pd.Timestamp(open_conditions["as_of"].iloc[0]).normalize()

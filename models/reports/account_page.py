@@ -46,12 +46,14 @@ RECORD_HEADERS = {name: "".join(f"<th>{c.replace('_', ' ')}</th>" for c in colum
 
 @dataclass(frozen=True)
 class AccountRecords:
-    """Everything one account's page shows: its scores over the days (``history``, one row
-    per day, oldest first), events in the last 30 days per event name by day (``usage``,
+    """Everything one account's page shows: its scores of the day (``today``), its score
+    history (``history``: health, risk and components, one row per day, oldest first),
+    events in the last 30 days per event name by day (``usage``,
     each name's series; the most used first), its work item of the day (None: nothing
     open), and its rows of each record table, as HTML table rows with the account's total
     (None where the export has no such table)."""
 
+    today: dict
     history: pd.DataFrame
     usage: dict[str, pd.Series]
     item: dict | None
@@ -64,9 +66,9 @@ def page_file(account_id: str) -> str:
 
 
 def render_account(account_id: str, records: AccountRecords, *, horizon_days: int = 90) -> str:
-    """The account's page, as of the last day of its history; ``horizon_days`` the churn
+    """The account's page, as of the day of its scores; ``horizon_days`` the churn
     model's horizon (its probability is the risk shown)."""
-    today = records.history.iloc[-1]
+    today = records.today
     day = pd.Timestamp(today["as_of"])
     days = pd.DatetimeIndex(pd.to_datetime(records.history["as_of"]))
     renewal = today.get("days_to_renewal")
@@ -86,7 +88,7 @@ def render_account(account_id: str, records: AccountRecords, *, horizon_days: in
                         for k, v in cards.items())
     reasons = "".join(f"<li>{html.escape(str(today[c]))}</li>"
                       for c in ("reason_1", "reason_2", "reason_3")
-                      if c in today and pd.notna(today[c]) and str(today[c]))
+                      if pd.notna(today.get(c)) and str(today[c]))
     action = html.escape(str(today.get("recommended_action") or "none"))
     owner = today.get("action_owner")
     health_chart = line_chart({"health": pd.Series(records.history["health_score"].to_numpy(
@@ -175,17 +177,19 @@ def _cell_text(values: pd.Series) -> pd.Series:
     return text.where(values.notna(), "–").astype(object)
 
 
-def account_records(scores_history: pd.DataFrame, usage: pd.DataFrame,
+def account_records(scores: pd.DataFrame, scores_history: pd.DataFrame, usage: pd.DataFrame,
                     items: pd.DataFrame | None, tables: dict[str, pd.DataFrame | None],
                     accounts: list[str]) -> Iterator[tuple[str, AccountRecords]]:
     """Each of ``accounts`` with its records, every input split by account once.
-    ``scores_history``: ``account_scores`` rows of the days shown; ``usage``: ``account_id,
-    as_of`` and a column per event name; ``tables``: the record tables by name."""
+    ``scores``: the day's ``account_scores``; ``scores_history``: ``score_history`` rows of
+    the days shown (the day included); ``usage``: ``account_id, as_of`` and a column per
+    event name; ``tables``: the record tables by name."""
     wanted = set(accounts)
 
     def mine(frame: pd.DataFrame) -> pd.DataFrame:
         return frame[frame["account_id"].isin(wanted)]
 
+    today = mine(scores).set_index("account_id", drop=False).to_dict("index")
     history = dict(iter(mine(scores_history).sort_values(["account_id", "as_of"])
                         .groupby("account_id", sort=False)))
     usage_of = _usage_series(mine(usage))
@@ -196,7 +200,7 @@ def account_records(scores_history: pd.DataFrame, usage: pd.DataFrame,
     for account in accounts:
         item = item_of.get(account)
         yield account, AccountRecords(
-            history=history[account], usage=usage_of.get(account, {}),
+            today=today[account], history=history[account], usage=usage_of.get(account, {}),
             item=None if item is None else {"account_id": account, **item},
             records={name: None if parts is None else (
                 parts[0].get(account, ""), int(parts[1].get(account, 0)))

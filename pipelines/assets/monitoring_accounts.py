@@ -53,7 +53,7 @@ def _usage(settings: AccountHealthSettings, days: pd.DatetimeIndex,
     group_name="monitoring",
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
-    ins={"scores_history": _days_before("account_scores"),
+    ins={"account_scores": AssetIn(), "scores_history": _days_before("score_history"),
          "alerts_history": _days_before("account_alerts"),
          "work_items": AssetIn(), "subscriptions": AssetIn(), "invoices": AssetIn(),
          "support_tickets": AssetIn(), "cs_activities": AssetIn(),
@@ -61,7 +61,8 @@ def _usage(settings: AccountHealthSettings, days: pd.DatetimeIndex,
     deps=["account_snapshot"],
 )
 def account_pages(context: AssetExecutionContext, settings: AccountHealthSettings,
-                  scores_history: pd.DataFrame, alerts_history: pd.DataFrame | None,
+                  account_scores: pd.DataFrame, scores_history: pd.DataFrame,
+                  alerts_history: pd.DataFrame | None,
                   work_items: pd.DataFrame, subscriptions: pd.DataFrame,
                   invoices: pd.DataFrame | None, support_tickets: pd.DataFrame | None,
                   cs_activities: pd.DataFrame | None,
@@ -72,16 +73,17 @@ def account_pages(context: AssetExecutionContext, settings: AccountHealthSetting
     account up to 2,000; beyond, the 2,000 with the most ARR at risk and those on a CSM's
     list today. Pages of accounts without one now are removed."""
     day = run_days(context)[-1]
+    today = account_scores[pd.to_datetime(account_scores["as_of"]) == day]
     as_of = pd.to_datetime(scores_history["as_of"])
-    today = scores_history[as_of == day]
+    scores_history = scores_history[as_of <= day]
     items = work_items[pd.to_datetime(work_items["as_of"]) == day]
     listed = set(items.loc[items["status"] == "today", "account_id"])
     accounts = (today["account_id"] if len(today) <= MOST_PAGES else today["account_id"][
         today["account_id"].isin(listed | set(today.nlargest(MOST_PAGES, "arr_at_risk")[
             "account_id"]))])
-    days = pd.DatetimeIndex(sorted(as_of.unique()))
+    days = pd.DatetimeIndex(sorted(as_of[as_of <= day].unique()))
     records = account_records(
-        scores_history[scores_history["account_id"].isin(set(accounts))],
+        today, scores_history,
         _usage(settings, days, settings.event_taxonomy(event_vocabulary).tracked_events), items,
         {"alerts": alerts_history, "activities": cs_activities,
          "subscriptions": subscriptions, "invoices": invoices, "tickets": support_tickets},

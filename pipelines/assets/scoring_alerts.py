@@ -15,7 +15,11 @@ from dagster import (
     multi_asset,
 )
 
-from models.alerts.engine import evaluate_alerts
+from models.alerts.engine import (
+    DECLINE_WINDOW_MAX_DAYS,
+    evaluate_alerts,
+    recent_high_health,
+)
 from models.alerts.signal_quality import signals_switched_on
 from models.alerts.signals import unmeasured_signals
 from pipelines.alert_delivery import deliver_alerts
@@ -61,7 +65,8 @@ def _on_day(frame: pd.DataFrame | None, day: pd.Timestamp) -> pd.DataFrame | Non
     outs={
         "account_alerts": AssetOut(
             description="Alerts fired on the day, with severity, owner and route: band "
-                        "downgrades, health drops of 20+ points, newly critical accounts, "
+                        "downgrades, health drops of 20+ points in a day or 25+ over three "
+                        "weeks, newly critical accounts, "
                         "renewals within 90 days at health below 60, the early-warning "
                         "signals, and escalations of alerts left unanswered past their SLA",
             metadata={"partition_column": "as_of"}),
@@ -71,6 +76,13 @@ def _on_day(frame: pd.DataFrame | None, day: pd.Timestamp) -> pd.DataFrame | Non
             metadata={"partition_column": "as_of"}),
     },
     ins={"account_scores": _from_day_before("account_scores", through_run=True),
+         # a slide is measured against the weeks before: their health only
+         "recent_health": AssetIn(
+             key="score_history",
+             metadata={"missing_ok": True, "columns": ["account_id", "as_of", "health_score"]},
+             partition_mapping=TimeWindowPartitionMapping(
+                 start_offset=-DECLINE_WINDOW_MAX_DAYS, end_offset=0,
+                 allow_nonexistent_upstream_partitions=True)),
          "open_alerts_before": _from_day_before("open_alerts", through_run=False),
          "cs_activities": AssetIn(),
          "signal_quality": AssetIn("alert_signal_quality", metadata={"missing_ok": True})},
@@ -81,7 +93,8 @@ def _on_day(frame: pd.DataFrame | None, day: pd.Timestamp) -> pd.DataFrame | Non
 )
 def account_alerts(context: AssetExecutionContext, settings: AccountHealthSettings,
                    alert_webhook: AlertWebhook, alert_email: AlertEmail,
-                   account_scores: pd.DataFrame, open_alerts_before: pd.DataFrame | None,
+                   account_scores: pd.DataFrame, recent_health: pd.DataFrame | None,
+                   open_alerts_before: pd.DataFrame | None,
                    cs_activities: pd.DataFrame | None, signal_quality: pd.DataFrame | None):
     """Compares each day's scores with the previous day's, checks the early-warning signals
     on its features, and fires new alerts; escalates open ones nobody acted on.
@@ -115,7 +128,10 @@ def account_alerts(context: AssetExecutionContext, settings: AccountHealthSettin
             silent |= set(unmeasured_signals(features, config.alerts.signals))
         result = evaluate_alerts(today, previous, state, as_of=day, config=config.alerts,
                                  health=config.health, activities=cs_activities,
-                                 features=features, first_day=first_day)
+                                 features=features, first_day=first_day,
+                                 recent_high=None if recent_health is None else
+                                 recent_high_health(recent_health, day,
+                                                    config.alerts.decline_days))
         export_day(settings, "alerts", day, result.fired)
         fired.append(result.fired)
         still_open.append(result.open)
