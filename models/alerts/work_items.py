@@ -46,9 +46,10 @@ def work_items(open_conditions: pd.DataFrame, scores: pd.DataFrame, *,
     """The work items of one day.
 
     ``open_conditions``: the day's open alerts (``account_id, alert_type, opened_on,
-    severity, backlog, message``, ``as_of`` the day; those quiet that day are left out); ``scores``: that day's
-    ``account_scores`` (``account_id, churn_probability, arr, arr_at_risk, health_score,
-    band, recommended_action``, and ``csm_owner``, ``holdout`` where known);
+    severity, backlog, message``, ``as_of`` the day; those quiet that day are left out);
+    ``scores``: that day's ``account_scores`` (``account_id, churn_probability, arr,
+    arr_at_risk, health_score, band, recommended_action``, and ``csm_owner``, ``holdout``
+    where known);
     ``activities``: ``cs_activities`` (None: nothing is known to be answered).
     """
     if "quiet_days" in open_conditions:  # open but not holding today: nothing to say
