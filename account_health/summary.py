@@ -145,6 +145,7 @@ def print_monitoring(settings: AccountHealthSettings, day: str) -> None:
         shown[money] = shown[money].map("${:,.0f}".format)
         print(shown.to_markdown(index=False, floatfmt=".3f"))
     print_retention_kpis(settings)
+    print_renewal_forecast(settings)
     pages = {"daily report": settings.reports_dir() / "daily" / f"{day}.html",
              "portfolio (every account, a page per CSM and per account)":
              settings.reports_dir() / "portfolio" / day / "portfolio.html",
@@ -207,6 +208,28 @@ def print_retention_kpis(settings: AccountHealthSettings) -> None:
                          "(failed payments)")
     if lines:
         print(f"\nretention KPIs ({reports}; docs/metrics.md):\n  " + "\n  ".join(lines))
+
+
+def print_renewal_forecast(settings: AccountHealthSettings) -> None:
+    """The next quarters' expected renewals, and the forecast's error on past quarters."""
+    forecast_file = settings.asset_file("renewal_forecast")
+    backtest_file = settings.asset_file("renewal_backtest")
+    if not forecast_file.exists():
+        return
+    from models.reports.executive import money
+
+    print("\nrenewal forecast (terms of 3 months or longer, at the last year's rates by "
+          "segment):")
+    for row in pd.read_parquet(forecast_file).itertuples():
+        print(f"  {row.quarter}: {money(row.expected_arr)} of {money(row.arr_up)} ARR up for "
+              f"renewal expected to renew (95% interval {money(row.arr_low)} to "
+              f"{money(row.arr_high)}), {row.expected_logos:,.0f} of {row.terms_up} terms")
+    backtest = pd.read_parquet(backtest_file) if backtest_file.exists() else pd.DataFrame()
+    if len(backtest):
+        print(f"  back-test on {len(backtest)} past quarters: mean absolute ARR error "
+              f"{backtest['arr_error'].abs().mean():.1%}, actual inside the interval "
+              f"{int(backtest['arr_within_interval'].sum())} of {len(backtest)} "
+              f"({settings.asset_file('renewal_backtest')})")
 
 
 def print_summary(settings: AccountHealthSettings, result) -> None:

@@ -102,11 +102,11 @@ def renewal_events(subscriptions: pd.DataFrame, last_day: pd.Timestamp) -> pd.Da
         return pd.DataFrame(columns=["account_id", "renewal_date", "term_months", "arr",
                                      "renewed"])
     events = pd.concat(parts, ignore_index=True)
-    return events.assign(renewed=_paying_on(subs, events["account_id"],
+    return events.assign(renewed=paying_on(subs, events["account_id"],
                                             events["renewal_date"]))
 
 
-def _paying_on(subscriptions: pd.DataFrame, account_id: pd.Series,
+def paying_on(subscriptions: pd.DataFrame, account_id: pd.Series,
                day: pd.Series) -> np.ndarray:
     """Whether each account has a subscription active on its day (start <= day < end)."""
     periods = active_periods(subscriptions).sort_values("period_start")

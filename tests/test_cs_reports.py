@@ -132,3 +132,22 @@ def test_money_reads_like_a_person_writes_it():
 
     assert [money(v) for v in (950, 705_535, 1_234_567, -2_500, 3.2e9)] == [
         "$950", "$705.5K", "$1.2M", "-$2.5K", "$3.2B"]
+
+
+def test_the_executive_page_shows_the_renewal_forecast_and_how_it_did():
+    forecast = pd.DataFrame({"quarter": ["2027Q1"], "terms_up": [136], "arr_up": [2.1144e6],
+                             "expected_arr": [1.59e6], "arr_low": [1.29e6],
+                             "arr_high": [1.89e6], "expected_logos": [100.7],
+                             "logos_low": [90.6], "logos_high": [110.7]})
+    backtest = pd.DataFrame({"quarter": ["2026Q2", "2026Q3"], "expected_arr": [8.6e5, 1.9e6],
+                             "renewed_arr": [7.4e5, 1.93e6], "arr_error": [0.16, -0.02],
+                             "arr_within_interval": [True, False]})
+    scores = pd.DataFrame({"account_id": ["a"], "as_of": ["2026-12-06"], "arr_at_risk": [1.0],
+                           "arr": [10.0], "reason_1": ["x"]})
+    empty = pd.DataFrame(columns=["window", "term_months", "month", "churned_accounts"])
+    page = render_executive("2026-12", empty, empty, empty, scores, forecast=forecast,
+                            backtest=backtest)
+    section = page[page.index("<h2>Renewal forecast"):]
+    assert "$1.6M ($1.3M to $1.9M)" in section and "101 (91 to 111)" in section
+    assert "by 9.0% on average" in section and "in 1 of 2" in section
+    assert render_executive("2026-12", empty, empty, empty, scores).count("Renewal forecast") == 0

@@ -81,11 +81,14 @@ def render_executive(month: str, windows: pd.DataFrame, renewals: pd.DataFrame,
                      churn: pd.DataFrame, scores: pd.DataFrame, *,
                      monthly: pd.DataFrame | None = None,
                      targets: dict[str, float] | None = None,
-                     signals: dict[str, list[str]] | None = None, top: int = 10) -> str:
+                     signals: dict[str, list[str]] | None = None,
+                     forecast: pd.DataFrame | None = None,
+                     backtest: pd.DataFrame | None = None, top: int = 10) -> str:
     """The monthly executive page from the ``retention_kpis`` tables, the monthly retention
     metrics of the whole business (``monthly``: ``retention_metrics`` overall rows) and the
     latest scores; ``targets`` the NRR, GRR and logo retention targets; ``signals`` each
-    account's open warning signs (``signal_reasons``)."""
+    account's open warning signs (``signal_reasons``); ``forecast`` and ``backtest`` the
+    renewal forecast and its back-test (``models.analysis.renewal_forecast``)."""
     day = pd.Timestamp(scores["as_of"].max()) if len(scores) else pd.Timestamp(f"{month}-01")
     trailing = windows[windows["window"] == "trailing 12 months"].tail(1)
     quarters = windows[windows["window"] == "quarter"].tail(4)
@@ -128,6 +131,7 @@ def render_executive(month: str, windows: pd.DataFrame, renewals: pd.DataFrame,
 <p>Customer retention and the revenue at risk, as of {day:%d %B %Y}.</p>
 <div class="cards">{card_html}</div>
 {report_html.charts(figures) if figures else ""}
+{_renewal_section(forecast, backtest)}
 <h2>Revenue retention by quarter</h2>
 {_table(quarters, {"period_end": ("quarter ending", "day"),
                    "starting_customers": ("customers at the start", "count"),
@@ -158,3 +162,35 @@ def render_executive(month: str, windows: pd.DataFrame, renewals: pd.DataFrame,
                 "arr": ("ARR", "money"), "churn_probability": ("churn risk", "percent"),
                 "arr_at_risk": ("ARR at risk", "money"), "csm_owner": ("CSM", "text"),
                 "why": ("why", "text"), "recommended_action": ("next step", "text")})}""")
+
+
+def _renewal_section(forecast: pd.DataFrame | None, backtest: pd.DataFrame | None) -> str:
+    """The renewal forecast of the next quarters, and how it did on the past ones."""
+    if forecast is None or forecast.empty:
+        return ""
+    shown = forecast.assign(
+        expected=[f"{money(e)} ({money(lo)} to {money(hi)})" for e, lo, hi in zip(
+            forecast["expected_arr"], forecast["arr_low"], forecast["arr_high"], strict=True)],
+        logos=[f"{e:,.0f} ({lo:,.0f} to {hi:,.0f})" for e, lo, hi in zip(
+            forecast["expected_logos"], forecast["logos_low"], forecast["logos_high"],
+            strict=True)])
+    table = _table(shown, {"quarter": ("quarter", "text"),
+                           "terms_up": ("terms up for renewal", "count"),
+                           "arr_up": ("ARR up for renewal", "money"),
+                           "expected": ("ARR expected to renew (95 % interval)", "text"),
+                           "logos": ("renewals expected (95 % interval)", "text")})
+    judged = ("<p>No past quarter with a year of renewals before it to test the forecast "
+              "on yet.</p>")
+    if backtest is not None and len(backtest):
+        held = int(backtest["arr_within_interval"].sum())
+        judged = (f"<p>Made at the start of each of the last {len(backtest)} quarters, the "
+                  f"same forecast missed the ARR that renewed by "
+                  f"{backtest['arr_error'].abs().mean():.1%} on average; the actual fell "
+                  f"inside the interval in {held} of {len(backtest)}.</p>" + _table(
+                      backtest, {"quarter": ("quarter", "text"),
+                                 "expected_arr": ("forecast", "money"),
+                                 "renewed_arr": ("renewed", "money"),
+                                 "arr_error": ("error", "percent")}))
+    return (f"<h2>Renewal forecast</h2><p>Subscription terms of three months or longer "
+            f"coming up for renewal, at their segment's renewal rate of the last year.</p>"
+            f"{table}{judged}")

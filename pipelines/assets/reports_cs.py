@@ -68,13 +68,16 @@ def weekly_operations_report(context: AssetExecutionContext, settings: AccountHe
 
 @asset(group_name=GROUP, deps=[account_scores, "work_items"],
        ins={"retention_windows": AssetIn("retention_kpis"), "renewals": AssetIn("renewal_rates"),
-            "churn": AssetIn("churn_by_kind"), "monthly": AssetIn("retention_metrics")})
+            "churn": AssetIn("churn_by_kind"), "monthly": AssetIn("retention_metrics"),
+            "forecast": AssetIn("renewal_forecast"), "backtest": AssetIn("renewal_backtest")})
 def monthly_executive_report(settings: AccountHealthSettings, retention_windows: pd.DataFrame,
                              renewals: pd.DataFrame, churn: pd.DataFrame,
-                             monthly: pd.DataFrame) -> MaterializeResult:
-    """``reports/monthly/<month>.html``: NRR, GRR and logo retention by month (chart) and by
-    quarter, renewal rates, churn by month split voluntary and involuntary (charts), and
-    the top risks by ARR at risk on the latest scored day with their behavioural reason."""
+                             monthly: pd.DataFrame, forecast: pd.DataFrame,
+                             backtest: pd.DataFrame) -> MaterializeResult:
+    """``reports/monthly/<month>.html``: the renewal forecast of the next two quarters and
+    its back-test, NRR, GRR and logo retention by month (chart) and by quarter, renewal
+    rates, churn by month split voluntary and involuntary (charts), and the top risks by
+    ARR at risk on the latest scored day with their behavioural reason."""
     day = _latest_scored_day(settings)
     month = f"{day:%Y-%m}"
     path = settings.reports_dir() / "monthly" / f"{month}.html"
@@ -86,6 +89,7 @@ def monthly_executive_report(settings: AccountHealthSettings, retention_windows:
         targets={"nrr": settings.nrr_target, "grr": settings.grr_target,
                  "logo_retention": settings.logo_retention_target},
         signals=signal_reasons(settings.stored_partition("work_items", day),
-                               [s.name for s in settings.scoring_config().alerts.signals])))
+                               [s.name for s in settings.scoring_config().alerts.signals]),
+        forecast=forecast, backtest=backtest))
     return MaterializeResult(metadata={"report": MetadataValue.path(str(path)),
                                        "month": month})
