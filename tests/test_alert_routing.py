@@ -91,3 +91,16 @@ def test_without_any_destination_nothing_is_sent(tmp_path):
     result = deliver_alerts(AlertWebhook(), AlertEmail(outbox_dir=str(tmp_path)), table,
                             RoutingConfig(), tmp_path / "delivered.txt")
     assert result == "no webhook or e-mail configured"
+
+
+def test_an_escalation_goes_to_its_roles_target_not_its_severitys():
+    from models.alerts.routing import deliveries
+
+    routing = RoutingConfig(targets={"critical": Target(webhook="http://pager/")},
+                            escalation_targets={"vp_customer_success": Target(
+                                email="vp@example.com")})
+    alerts = pd.DataFrame({"alert_id": ["a", "b"], "severity": ["critical", "critical"],
+                           "escalated_to": ["", "vp_customer_success"]})
+    sent = {(kind, address): frame["alert_id"].tolist()
+            for kind, address, frame in deliveries(alerts, routing, default_webhook="")}
+    assert sent == {("webhook", "http://pager/"): ["a"], ("email", "vp@example.com"): ["b"]}

@@ -257,7 +257,8 @@ def test_an_unanswered_alert_escalates_once_after_its_sla():
     # critical is the most urgent severity: it escalates to the critical target again
     assert escalation["alert_type"] == "newly_critical" and escalation["severity"] == "critical"
     assert escalation["message"].startswith("no CS activity since 2026-10-01 (SLA 24 h), "
-                                            "escalated: A is now critical")
+                                            "escalated to csm manager: A is now critical")
+    assert escalation["escalated_to"] == "csm_manager"
     assert escalation["alert_id"] != fired[0].iloc[0]["alert_id"]
 
 
@@ -362,9 +363,9 @@ def test_an_escalation_describes_the_condition_from_where_it_started():
         fired.append(result.fired)
     escalations = pd.concat(fired).query("escalation").set_index("alert_type")["message"]
     assert escalations["health_drop"].endswith(
-        "escalated: A health dropped 25 points to 50 since 2026-10-01")
+        "escalated to csm manager: A health dropped 25 points to 50 since 2026-10-01")
     assert escalations["band_downgrade"].endswith(
-        "escalated: A fell from healthy to at-risk (health 50)")
+        "escalated to csm manager: A fell from healthy to at-risk (health 50)")
 
 
 def run_slide(healths: list[float], config: AlertConfig | None = None) -> list[pd.DataFrame]:
@@ -403,3 +404,29 @@ def test_a_slide_is_measured_within_its_window_and_a_one_day_drop_is_not_a_slide
     assert pairs(run_slide(slow, AlertConfig(decline_days=28))[-1]) == {("A", "health_decline")}
     # a fall of 30 in one day is a health_drop, not also a slide
     assert pairs(run_slide([90, 60])[1]) == {("A", "health_drop")}
+
+
+def test_a_large_account_escalates_to_its_manager_then_its_vp():
+    from models.alerts.routing import RoutingConfig, Target
+
+    routing = RoutingConfig(escalation_targets={
+        "csm_manager": Target(email="managers@example.com"),
+        "vp_customer_success": Target(webhook="http://vp/")})
+    nobody = pd.DataFrame({"account_id": ["other"], "performed_at": ["2026-10-01T10:00Z"]})
+    scores = day_scores({"big": (20, "critical", 200), "small": (20, "critical", 200)}).assign(
+        arr=[250_000.0, 20_000.0])
+    fired, state = [], None
+    for i in range(5):  # critical: SLA 24 h
+        result = evaluate_alerts(scores, scores, state, activities=nobody,
+                                 config=AlertConfig(routing=routing),
+                                 as_of=pd.Timestamp("2026-10-01") + pd.Timedelta(days=i))
+        fired.append(result.fired.query("escalation"))
+        state = result.open
+    steps = [sorted(zip(f["account_id"], f["escalated_to"], f["route"], strict=True))
+             for f in fired]
+    assert steps[0] == [] and steps[3:] == [[], []]
+    assert steps[1] == [("big", "csm_manager", "e-mail managers@example.com"),
+                        ("small", "csm_manager", "e-mail managers@example.com")]
+    assert steps[2] == [("big", "vp_customer_success", "webhook http://vp/")]
+    assert fired[1]["alert_id"].is_unique and not set(fired[1]["alert_id"]) & set(
+        fired[2]["alert_id"])

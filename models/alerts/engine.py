@@ -1,5 +1,6 @@
 """Daily alerts: what got worse since yesterday and which warning signs hold, each said once
-until it clears, with a severity, an owner and a route; escalated once when unanswered.
+until it clears, with a severity, an owner and a route; escalated along its account's chain
+when unanswered.
 
 Four score-change conditions, evaluated per account on a day's scores against the previous
 day's:
@@ -25,7 +26,8 @@ no longer scored (churned) close theirs. On the first scored day nothing is know
 *started*: the conditions holding then open as the initial backlog (``backlog``), which
 never fires nor escalates but is worked through the day's work items
 (``models.alerts.work_items``). An open alert past its severity's SLA with no CS
-activity on the account since it opened escalates once (``models.alerts.routing``).
+activity on the account since it opened escalates to the next role of its account's chain
+(``models.alerts.routing``).
 """
 
 from __future__ import annotations
@@ -62,10 +64,11 @@ DECLINE_WINDOW_MAX_DAYS = 28
 # Fixed dtypes, so that a day without alerts is stored with the same schema as any other.
 OPEN_DTYPES = {"as_of": "datetime64[ns]", "account_id": "string", "alert_type": "string",
                "opened_on": "datetime64[ns]", "reference_health": "float64",
-               "reference_band": "string", "severity": "string", "escalated": "bool",
+               "reference_band": "string", "severity": "string", "escalation_level": "int64",
                "backlog": "bool", "quiet_days": "int64", "message": "string"}
 ALERT_DTYPES = {"alert_id": "string", "as_of": "datetime64[ns]", "account_id": "string",
                 "alert_type": "string", "severity": "string", "escalation": "bool",
+                "escalated_to": "string",
                 "owner": "string", "route": "string", "message": "string",
                 "health_score": "float64", "previous_health_score": "float64",
                 "band": "string", "previous_band": "string", "days_to_renewal": "float64",
@@ -228,6 +231,8 @@ def evaluate_alerts(today: pd.DataFrame, previous: pd.DataFrame | None,
 
     # once per day, not once per alert type
     latest_activity = None if activities is None else last_activity(activities, as_of)
+    chains = config.routing.chains(scores["arr"] if "arr" in scores
+                                   else pd.Series(np.nan, index=scores.index))
     fired, escalated, still_open = [], [], []
     for t in types:
         severity = config.severity_of(t)
@@ -243,18 +248,22 @@ def evaluate_alerts(today: pd.DataFrame, previous: pd.DataFrame | None,
                                                  as_of.to_datetime64())),
             "reference_health": reference_health[t], "reference_band": reference_band[t],
             "severity": severity,
-            "escalated": is_open[t] & was_open[t]["escalated"].astype("boolean")
-                                      .fillna(False).to_numpy(bool),
+            "escalation_level": np.where(is_open[t], was_open[t]["escalation_level"]
+                                         .fillna(0).to_numpy(np.int64), 0),
             "backlog": (is_open[t] & was_open[t]["backlog"].astype("boolean").fillna(False)
                         .to_numpy(bool)) | first_day,
             "quiet_days": quiet_days,
         })[keep]
         # without a cs_activities table nothing can be known to be unanswered; the backlog
         # was never sent, so nobody was late answering it, nor a condition gone quiet
-        late = (unanswered(state, latest_activity, as_of=as_of, routing=config.routing)
+        chain = [chains[i] for i in np.flatnonzero(keep)]
+        late = (unanswered(state, latest_activity, as_of=as_of, routing=config.routing,
+                           chain_length=np.array([len(c) for c in chain], dtype=np.int64))
                 if activities is not None else pd.Series(False, index=state.index))
         late &= ~state["backlog"] & (state["quiet_days"] == 0)
-        state.loc[late, "escalated"] = True
+        state.loc[late, "escalation_level"] += 1
+        roles = [c[level - 1] for c, level, due in zip(
+            chain, state["escalation_level"], late, strict=True) if due]
         still_open.append(state)
         if not first_day:
             new = holds[t] & ~is_open[t]
@@ -267,6 +276,7 @@ def evaluate_alerts(today: pd.DataFrame, previous: pd.DataFrame | None,
         # an escalation says where the condition started, not where it was yesterday
         escalated.append(late_rows.assign(
             alert_type=t, severity=escalated_severity(severity), escalation=True,
+            escalated_to=roles,
             opened_on=state.loc[late, "opened_on"].to_numpy(),
             previous_health_score=state.loc[late, "reference_health"].to_numpy(),
             previous_band=state.loc[late, "reference_band"].to_numpy()))
@@ -294,22 +304,26 @@ def _describe(alerts: pd.DataFrame, as_of: pd.Timestamp, config: AlertConfig) ->
     alerts["as_of"] = as_of
     # each alert's day as text once, not a Timestamp boxed per alert
     opened = pd.to_datetime(alerts["opened_on"]).dt.strftime("%Y-%m-%d").tolist()
+    roles = (alerts["escalated_to"] if "escalated_to" in alerts
+             else pd.Series("", index=alerts.index)).fillna("").astype(str)
     alerts["alert_id"] = [
-        alert_id(a, f"{t}:escalated" if e else t, o)
-        for a, t, e, o in zip(alerts["account_id"], alerts["alert_type"], alerts["escalation"],
+        alert_id(a, f"{t}:escalated:{r}" if e else t, o)
+        for a, t, e, r, o in zip(alerts["account_id"], alerts["alert_type"],
+                                 alerts["escalation"], roles,
                               opened, strict=True)]
     sla = config.routing.sla_hours
     alerts["message"] = [
         (f"no CS activity since {day} (SLA "
-         f"{sla.get(config.severity_of(alert_type), 0):.0f} h), escalated: "
-         if escalation else "") + message
-        for message, alert_type, escalation, day in zip(
+         f"{sla.get(config.severity_of(alert_type), 0):.0f} h), escalated to "
+         f"{role.replace('_', ' ')}: " if escalation else "") + message
+        for message, alert_type, escalation, day, role in zip(
             _messages(alerts, config), alerts["alert_type"], alerts["escalation"], opened,
-            strict=True)]
+            roles, strict=True)]
     alerts["owner"] = owners(alerts.get("csm_owner"), len(alerts),
                              config.routing.default_owner).to_numpy()
-    alerts["route"] = alerts["severity"].map(
-        {s: config.routing.target(s).describe() for s in alerts["severity"].unique()})
+    alerts["route"] = [config.routing.escalation_target(role).describe() if role
+                       else config.routing.target(severity).describe()
+                       for severity, role in zip(alerts["severity"], roles, strict=True)]
     return _typed(alerts, ALERT_DTYPES).sort_values(
         ["escalation", "arr_at_risk", "account_id", "alert_type"],
         ascending=[True, False, True, True], ignore_index=True)
