@@ -292,6 +292,7 @@ def print_summary(settings: AccountHealthSettings, result) -> None:
               .to_markdown(index=False, floatfmt=".3f"))
     print_signal_quality(settings)
     print_interventions(settings)
+    print_playbook_effects(settings)
     print(f"Dagster UI: DAGSTER_HOME={read_environment().dagster_home} "
           ".venv/bin/dagster dev -m pipelines.definitions")
 
@@ -307,6 +308,22 @@ def print_signal_quality(settings: AccountHealthSettings) -> None:
     print("\nearly-warning signals on the walk-forward test dates (precision: churned within "
           "the horizon among the flagged; off: no lift over all accounts):")
     print(signal_table(quality).to_markdown(index=False))
+
+
+def print_playbook_effects(settings: AccountHealthSettings) -> None:
+    """Each playbook's retention lift against the holdout, and the ARR it keeps."""
+    path = settings.asset_file("playbook_effects")
+    if not path.exists():
+        return
+    effects = pd.read_parquet(path)
+    if effects.empty:
+        print("\nplaybooks: not measured (needs flagged cs_activities with holdout rows)")
+        return
+    from models.reports.operations import playbook_table
+
+    print(f"\nplaybooks, churn within {settings.horizon_days} days against the holdout "
+          f"({path}):")
+    print(playbook_table(effects).to_markdown(index=False))
 
 
 def print_interventions(settings: AccountHealthSettings) -> None:

@@ -151,3 +151,27 @@ def test_the_executive_page_shows_the_renewal_forecast_and_how_it_did():
     assert "$1.6M ($1.3M to $1.9M)" in section and "101 (91 to 111)" in section
     assert "by 9.0% on average" in section and "in 1 of 2" in section
     assert render_executive("2026-12", empty, empty, empty, scores).count("Renewal forecast") == 0
+
+
+def test_the_weekly_page_says_which_signals_and_playbooks_earn_their_place():
+    from models.reports.operations import render_operations
+
+    signals = pd.DataFrame({"signal": ["no_login_14d", "high_priority_tickets"],
+                            "on": [True, False], "verdict": ["earns its place", "no lift"],
+                            "alerted": [962, 23], "precision": [0.24, 0.0],
+                            "base_rate": [0.097, 0.097], "lift": [2.47, 0.0],
+                            "median_lead_days": [41.0, float("nan")]})
+    playbooks = pd.DataFrame({"playbook": ["executive_call"], "episodes": [84],
+                              "churn_rate": [0.06], "control_churn_rate": [0.1],
+                              "uplift": [0.04], "uplift_low": [-0.06], "uplift_high": [0.24],
+                              "arr_saved": [29123.4], "cost_per_retained_arr": [0.5]})
+    page = render_operations("2026-12-06", pd.DataFrame(), pd.DataFrame(), pd.DataFrame(),
+                             signals, playbooks)
+    signal_part = page[page.index("earn their place"):page.index("Which playbook")]
+    assert "<td>high priority tickets</td>" in signal_part and "<td>off</td>" in signal_part
+    assert "<td>24.0%</td>" in signal_part and "<td>2.5×</td>" in signal_part
+    playbook_part = page[page.index("Which playbook"):]
+    assert "+4.0% (-6.0% to +24.0%)" in playbook_part and "$29,123" in playbook_part
+    assert "$0.50" in playbook_part
+    bare = render_operations("2026-12-06", pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
+    assert "Not measured yet" in bare and "Not measured: it needs" in bare

@@ -115,10 +115,38 @@ def _percent(value: float) -> str:
     return "" if pd.isna(value) else f"{value:.1%}"
 
 
+def playbook_table(effects: pd.DataFrame) -> pd.DataFrame:
+    """Playbook effectiveness (``models.analysis.playbooks``) as the report shows it."""
+    def money(value: float) -> str:
+        return "" if pd.isna(value) else f"${value:,.0f}"
+
+    return pd.DataFrame({
+        "playbook": effects["playbook"].str.replace("_", " "),
+        "episodes": effects["episodes"],
+        "churned, with it": effects["churn_rate"].map(_percent),
+        "churned, held out": effects["control_churn_rate"].map(_percent),
+        "retention lift (95 % interval)": [
+            "" if pd.isna(u) else f"{u:+.1%} ({lo:+.1%} to {hi:+.1%})"
+            for u, lo, hi in zip(effects["uplift"], effects["uplift_low"],
+                                 effects["uplift_high"], strict=True)],
+        "ARR kept": effects["arr_saved"].map(money),
+        "cost per $ of ARR kept": effects["cost_per_retained_arr"].map(
+            lambda v: "" if pd.isna(v) else f"${v:,.2f}")})
+
+
 def render_operations(day: str, per_owner: pd.DataFrame, engagement: pd.DataFrame,
-                      moves: pd.DataFrame, signals: pd.DataFrame | None = None) -> str:
+                      moves: pd.DataFrame, signals: pd.DataFrame | None = None,
+                      playbooks: pd.DataFrame | None = None) -> str:
     """The weekly operations page; ``signals``: the early-warning signals' measurement on
-    the history (``models.alerts.signal_quality``), when there is one."""
+    the history (``models.alerts.signal_quality``); ``playbooks``: each playbook's effect
+    (``models.analysis.playbooks``); each when there is one."""
+    effects = ("<p>Not measured: it needs <code>cs_activities</code> with flagged outreach "
+               "and holdout rows, and episodes whose horizon has closed.</p>"
+               if playbooks is None or playbooks.empty else
+               "<p>Churn within the horizon of the accounts each playbook reached against the "
+               "held-out accounts (the control group all playbooks share), and the ARR the "
+               "difference keeps. An interval that spans zero is not yet evidence either "
+               "way.</p>" + report_html.table(playbook_table(playbooks)))
     measured = ("<p>Not measured yet: the signals are measured when the models are "
                 "trained.</p>" if signals is None or signals.empty else
                 "<p>Each signal on the walk-forward test dates: of the accounts it flagged, "
@@ -140,4 +168,5 @@ account answered each within its severity's SLA.</p>
 <p>Accounts flagged today (not in the holdout) with a CS activity in the week.</p>
 {report_html.table(engagement) if len(engagement) else "<p>No flagged accounts.</p>"}
 <h2>Accounts that moved between bands</h2>{moved}
-<h2>Early-warning signals: do they earn their place?</h2>{measured}""")
+<h2>Early-warning signals: do they earn their place?</h2>{measured}
+<h2>Which playbook works</h2>{effects}""")

@@ -89,6 +89,9 @@ class Playbook(BaseModel):
     #: Seed of the holdout draw: the same salt keeps an account in (or out of) the control
     #: group from one morning to the next; a new one (e.g. each quarter) draws a new group.
     holdout_salt: str = "2026"
+    #: What one activity of each playbook (``cs_activities.action_type``) costs, for the
+    #: cost per retained dollar of ARR (models.analysis.playbooks); none: not computed.
+    activity_costs: dict[str, float] = Field(default_factory=dict)
 
     def held_out(self, account_id: pd.Series) -> np.ndarray:
         """Whether each account is in the control group: a uniform draw from a hash of the

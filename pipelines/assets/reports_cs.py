@@ -30,14 +30,17 @@ def _latest_scored_day(settings: AccountHealthSettings) -> pd.Timestamp:
 
 @asset(group_name=GROUP, deps=[account_scores, "account_alerts"],
        ins={"cs_activities": AssetIn(),
-            "signal_quality": AssetIn("alert_signal_quality", metadata={"missing_ok": True})})
+            "signal_quality": AssetIn("alert_signal_quality", metadata={"missing_ok": True}),
+            "playbooks": AssetIn("playbook_effects", metadata={"missing_ok": True})})
 def weekly_operations_report(context: AssetExecutionContext, settings: AccountHealthSettings,
                              cs_activities: pd.DataFrame | None,
-                             signal_quality: pd.DataFrame | None) -> pd.DataFrame:
+                             signal_quality: pd.DataFrame | None,
+                             playbooks: pd.DataFrame | None) -> pd.DataFrame:
     """``reports/weekly/<day>.html`` for the week to the latest scored day: alerts per CSM
     by severity with SLA adherence (from ``cs_activities``), playbook engagement of the
-    flagged accounts, the accounts that moved between bands, and whether each early-warning
-    signal earns its place; the per-CSM table is the asset's value."""
+    flagged accounts, the accounts that moved between bands, whether each early-warning
+    signal earns its place and which playbook works; the per-CSM table is the asset's
+    value."""
     config = settings.scoring_config()
     day = _latest_scored_day(settings)
     days = pd.date_range(day - pd.Timedelta(days=WEEK_DAYS - 1), day)
@@ -57,7 +60,7 @@ def weekly_operations_report(context: AssetExecutionContext, settings: AccountHe
     path = settings.reports_dir() / "weekly" / f"{day:%Y-%m-%d}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_operations(f"{day:%Y-%m-%d}", per_owner, engagement, moves,
-                                      signal_quality))
+                                      signal_quality, playbooks))
     due = adherence["outcome"].isin(["within SLA", "late", "unanswered"])
     context.add_output_metadata({
         "report": MetadataValue.path(str(path)), "alerts": len(alerts),
