@@ -7,8 +7,10 @@ Only terms of three months or longer are forecast: a monthly subscription "renew
 month, and its risk is the churn model's to see. A subscription counts as coming up for
 renewal at each anniversary of its start, whatever end date the export shows later (which
 was not known when the forecast was made); it renewed when the account still paid on that
-day. Each renewal is a coin with the segment's rate: the interval is the normal
-approximation of their sum (95 %).
+day. Each renewal is a coin with the segment's rate, and the rate itself moves from quarter
+to quarter and is itself an estimate: the 95 % interval adds the spread of the last year's
+quarterly rates and the rate's standard error to the coins' own variance (normal
+approximation).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 
 from features.contract import billing_period_months
 from features.retention_kpis import paying_on, renewal_events
+from models.analysis.interventions import wilson_interval
 
 #: Shortest term forecast, in months.
 MIN_TERM_MONTHS = 3
@@ -94,17 +97,39 @@ def segment_rates(history: pd.DataFrame) -> dict[str, tuple[float, float]]:
     return result
 
 
-def forecast_quarter(upcoming: pd.DataFrame, rates: dict[str, tuple[float, float]]) -> dict:
+def rate_spread(history: pd.DataFrame) -> tuple[float, float]:
+    """How uncertain the rate is (by count, by ARR): the standard deviation of the
+    quarterly renewal rate over the quarters of ``history``, with the standard error of
+    the year's rate itself (from its Wilson interval, which stays open at a rate of 1)."""
+    low, high = wilson_interval(int(history["renewed"].sum()), len(history))
+    standard_error = (high - low) / (2 * Z95) if len(history) else 0.0
+    quarters = pd.to_datetime(history["renewal_date"]).dt.to_period("Q")
+    renewed_arr = history["arr"].where(history["renewed"], 0.0)
+    by_quarter = pd.DataFrame({"renewed": history["renewed"].astype(float),
+                               "arr": history["arr"], "renewed_arr": renewed_arr}).groupby(
+        quarters.to_numpy()).agg(count_rate=("renewed", "mean"), arr=("arr", "sum"),
+                                 renewed_arr=("renewed_arr", "sum"))
+    if len(by_quarter) < 2:
+        return standard_error, standard_error
+    arr_rate = by_quarter["renewed_arr"] / by_quarter["arr"].where(by_quarter["arr"] > 0)
+    return (float(np.hypot(by_quarter["count_rate"].std(), standard_error)),
+            float(np.hypot(arr_rate.std(), standard_error)))
+
+
+def forecast_quarter(upcoming: pd.DataFrame, rates: dict[str, tuple[float, float]],
+                     spread: tuple[float, float] = (0.0, 0.0)) -> dict:
     """Expected renewing logos and ARR of ``upcoming`` renewals at their segments' rates,
-    with 95 % intervals."""
+    with 95 % intervals (``spread``: how much the rate itself moves, ``rate_spread``)."""
     overall = rates.get("all", (np.nan, np.nan))
     count_rate = upcoming["segment"].map(lambda s: rates.get(s, overall)[0]).to_numpy(float)
     arr_rate = upcoming["segment"].map(lambda s: rates.get(s, overall)[1]).to_numpy(float)
     arr = upcoming["arr"].to_numpy(float)
     logos = count_rate.sum()
-    logos_sd = np.sqrt((count_rate * (1 - count_rate)).sum())
+    logos_sd = np.sqrt((count_rate * (1 - count_rate)).sum()
+                       + (spread[0] * len(upcoming)) ** 2)
     expected_arr = (arr * arr_rate).sum()
-    arr_sd = np.sqrt((arr_rate * (1 - arr_rate) * arr ** 2).sum())
+    arr_sd = np.sqrt((arr_rate * (1 - arr_rate) * arr ** 2).sum()
+                     + (spread[1] * arr.sum()) ** 2)
     return {"terms_up": len(upcoming), "arr_up": float(arr.sum()),
             "expected_logos": float(logos), "logos_low": float(logos - Z95 * logos_sd),
             "logos_high": float(logos + Z95 * logos_sd), "expected_arr": float(expected_arr),
@@ -117,11 +142,14 @@ def _quarter(day: pd.Timestamp) -> pd.Period:
 
 
 def _rates_before(subscriptions: pd.DataFrame, segments: pd.Series | None,
-                  start: pd.Timestamp) -> dict[str, tuple[float, float]]:
-    """Segment rates of the renewals in the ``RATE_QUARTERS`` quarters before ``start``."""
+                  start: pd.Timestamp) -> tuple[dict[str, tuple[float, float]],
+                                                tuple[float, float]]:
+    """Segment rates of the renewals in the ``RATE_QUARTERS`` quarters before ``start``,
+    and their quarter-to-quarter spread."""
     since = start - pd.DateOffset(months=3 * RATE_QUARTERS)
-    return segment_rates(past_renewals(subscriptions, segments, since=since,
-                                       until=start - pd.Timedelta(days=1)))
+    history = past_renewals(subscriptions, segments, since=since,
+                            until=start - pd.Timedelta(days=1))
+    return segment_rates(history), rate_spread(history)
 
 
 def renewal_forecast(subscriptions: pd.DataFrame, segments: pd.Series | None, *,
@@ -130,7 +158,7 @@ def renewal_forecast(subscriptions: pd.DataFrame, segments: pd.Series | None, *,
     and ARR (``FORECAST_COLUMNS``), at the rates of the year before ``as_of``. ``segments``:
     each account's segment (None: one rate for all)."""
     as_of = pd.Timestamp(as_of).normalize()
-    rates = _rates_before(subscriptions, segments, as_of + pd.Timedelta(days=1))
+    rates, spread = _rates_before(subscriptions, segments, as_of + pd.Timedelta(days=1))
     first = _quarter(as_of) + 1
     rows = []
     for k in range(quarters):
@@ -140,7 +168,7 @@ def renewal_forecast(subscriptions: pd.DataFrame, segments: pd.Series | None, *,
         upcoming = upcoming[pd.to_datetime(upcoming["renewal_date"])
                             >= quarter.start_time]
         rows.append({"quarter": str(quarter), "made_on": as_of,
-                     **forecast_quarter(upcoming, rates)})
+                     **forecast_quarter(upcoming, rates, spread)})
     return pd.DataFrame(rows, columns=FORECAST_COLUMNS)
 
 
@@ -155,11 +183,11 @@ def renewal_backtest(subscriptions: pd.DataFrame, segments: pd.Series | None, *,
     rows = []
     while quarter.end_time.normalize() <= as_of:
         start = quarter.start_time.normalize()
-        rates = _rates_before(subscriptions, segments, start)
+        rates, spread = _rates_before(subscriptions, segments, start)
         upcoming = upcoming_renewals(subscriptions, segments,
                                      made_on=start - pd.Timedelta(days=1),
                                      until=quarter.end_time.normalize())
-        forecast = forecast_quarter(upcoming, rates)
+        forecast = forecast_quarter(upcoming, rates, spread)
         renewed_arr = float(upcoming.loc[upcoming["renewed"], "arr"].sum())
         renewed_logos = int(upcoming["renewed"].sum())
         rows.append({"quarter": str(quarter), **forecast, "renewed_logos": renewed_logos,
