@@ -89,6 +89,37 @@ def _messaging_demo(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}: " + ", ".join(f"{name} {rows:,}" for name, rows in counts.items()))
 
 
+def _weights(args: argparse.Namespace) -> None:
+    import pandas as pd
+    import yaml
+
+    from models.scoring.component_weights import with_weights
+    from pipelines.environment import read_environment
+    from pipelines.resources import settings_from
+
+    settings = settings_from(read_environment())
+    path = settings.asset_file("component_weights")
+    if not path.exists():
+        raise SystemExit("no learned weights yet: run `make run` (or the train_churn_models "
+                         "job) first")
+    table = pd.read_parquet(path)
+    first = table.iloc[0]
+    print(table[["component", "current_weight", "learned_weight"]].to_markdown(index=False))
+    print(f"walk-forward ROC AUC of the composite: {first['walk_forward_auc_learned']:.3f} "
+          f"learned against {first['walk_forward_auc_current']:.3f} configured; "
+          f"{first['accounts_changing_band']:,} of {first['accounts']:,} accounts on the "
+          "latest training date would change band")
+    target = settings.scoring_config_path()
+    if not args.apply:
+        print(f"to use them: account-health weights --apply (writes {target})")
+        return
+    config = yaml.safe_load(target.read_text()) if target.exists() else {}
+    learned = dict(zip(table["component"], table["learned_weight"], strict=True))
+    updated = with_weights(config, learned, settings.scoring_config().components)
+    target.write_text(yaml.safe_dump(updated, sort_keys=False))
+    print(f"wrote the learned weights into {target}; the next run scores with them")
+
+
 def _champion(args: argparse.Namespace) -> None:
     warnings.simplefilter("ignore")
     from models.tracking import model_versions, set_champion
@@ -158,6 +189,13 @@ def main(argv: list[str] | None = None) -> None:
     account.add_argument("account_ids", nargs="+", metavar="ACCOUNT_ID")
     account.add_argument("--json", action="store_true", help="print the score rows as JSON")
     account.set_defaults(handler=_account)
+
+    weights = commands.add_parser(
+        "weights", help="the component weights learned from the data beside the configured "
+                        "ones; --apply writes them into the scoring YAML")
+    weights.add_argument("--apply", action="store_true",
+                         help="write the learned weights into the scoring YAML")
+    weights.set_defaults(handler=_weights)
 
     champion = commands.add_parser(
         "champion", help="list registered model versions, or move the champion alias "

@@ -291,6 +291,7 @@ def print_summary(settings: AccountHealthSettings, result) -> None:
         print(strongest[["outcome", "lead_days", "feature", "auc", "auc_low", "auc_high"]]
               .to_markdown(index=False, floatfmt=".3f"))
     print_signal_quality(settings)
+    print_component_weights(settings)
     print_interventions(settings)
     print_playbook_effects(settings)
     print(f"Dagster UI: DAGSTER_HOME={read_environment().dagster_home} "
@@ -308,6 +309,22 @@ def print_signal_quality(settings: AccountHealthSettings) -> None:
     print("\nearly-warning signals on the walk-forward test dates (precision: churned within "
           "the horizon among the flagged; off: no lift over all accounts):")
     print(signal_table(quality).to_markdown(index=False))
+
+
+def print_component_weights(settings: AccountHealthSettings) -> None:
+    """The component weights the data suggests, and what applying them would do."""
+    path = settings.asset_file("component_weights")
+    if not path.exists():
+        return
+    table = pd.read_parquet(path)
+    first = table.iloc[0]
+    learned = ", ".join(f"{c} {w:.2f}" for c, w in zip(table["component"],
+                                                       table["learned_weight"], strict=True))
+    print(f"\ncomponent weights learned from the data: {learned}; walk-forward AUC of the "
+          f"composite {first['walk_forward_auc_learned']:.3f} against "
+          f"{first['walk_forward_auc_current']:.3f} configured; "
+          f"{first['accounts_changing_band']:,} of {first['accounts']:,} accounts would change "
+          "band (account-health weights --apply writes them)")
 
 
 def print_playbook_effects(settings: AccountHealthSettings) -> None:

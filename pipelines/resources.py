@@ -77,7 +77,8 @@ class AccountHealthSettings(ConfigurableResource):
     logo_retention_target: float = 0.90
     #: Fixes "now" (UTC, ISO 8601) for reproducible re-runs and tests; empty means the clock.
     now: str = ""
-    #: Health bands, reasons, playbook and alert thresholds (YAML); empty: the defaults.
+    #: Health bands, reasons, playbook and alert thresholds (YAML); empty: ``scoring.yaml``
+    #: beside the data when there is one, else the defaults.
     scoring_config_file: str = ""
 
     @property
@@ -124,9 +125,16 @@ class AccountHealthSettings(ConfigurableResource):
         path = Path(self.mapping_file) if self.mapping_file else self.data_path / "mapping.yaml"
         return ContractMapping.from_file(path)
 
+    def scoring_config_path(self) -> Path:
+        """The scoring YAML: the one named, else ``scoring.yaml`` beside the data (which
+        may not exist yet)."""
+        return (Path(self.scoring_config_file) if self.scoring_config_file
+                else self.data_path / "scoring.yaml")
+
     def scoring_config(self) -> ScoringConfig:
-        return ScoringConfig.load(Path(self.scoring_config_file)
-                                  if self.scoring_config_file else None)
+        path = self.scoring_config_path()
+        return ScoringConfig.load(path if path.exists() or self.scoring_config_file
+                                  else None)
 
     def table_file(self, table: str) -> Path | None:
         return find_table_file(self.data_path, table)

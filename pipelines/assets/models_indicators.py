@@ -23,6 +23,7 @@ from models.analysis.leading_indicators import (
 from models.churn.baselines import HEALTH_WEIGHTS, correlation_weights
 from models.inputs import LABEL, feature_columns
 from models.reports.signals import render_signals_page
+from models.scoring.component_weights import fit_component_weights
 from models.walk_forward import spaced_dates
 from pipelines.resources import AccountHealthSettings
 
@@ -96,3 +97,20 @@ def alert_signal_quality(settings: AccountHealthSettings,
         "off": ", ".join(off) or "none",
         "quality": MetadataValue.md(table.drop(columns="folds").to_markdown(
             index=False, floatfmt=".3f"))})
+
+
+@asset(group_name=GROUP, ins={"training_set": AssetIn()})
+def component_weights(settings: AccountHealthSettings,
+                      training_set: pd.DataFrame) -> Output[pd.DataFrame]:
+    """Weights for the configurable component scores learned from the training set, judged
+    walk-forward against the configured ones, with the accounts that would change band;
+    ``account-health weights --apply`` writes them into the scoring YAML."""
+    config = settings.scoring_config()
+    fit = fit_component_weights(training_set, config.components,
+                                settings.walk_forward_folds(training_set["as_of_date"]),
+                                config.health)
+    return Output(fit.table(), metadata={
+        "walk_forward_auc_current": round(fit.auc_current, 4),
+        "walk_forward_auc_learned": round(fit.auc_learned, 4),
+        "accounts_changing_band": fit.accounts_changing_band,
+        "weights": MetadataValue.json({"current": fit.current, "learned": fit.learned})})
