@@ -65,6 +65,11 @@ def print_top_at_risk(settings: AccountHealthSettings, day: str, top: int = 10) 
                 f"{severities.get(s, 0)} {s}" for s in ("critical", "high", "medium", "low"))
                   + f"; {int(alerts['escalation'].sum())} escalations")
     print_work_items(settings, day)
+    onboarding = settings.export_file("onboarding", day)
+    if onboarding.exists():
+        queue = pd.read_csv(onboarding)
+        print(f"\nonboarding: {len(queue)} accounts 30-60 days old below activation, "
+              f"${queue['arr'].sum():,.0f} ARR ({onboarding})")
     print_opportunities(settings, day)
     print_work_queue(settings, day)
     print("one account from the online store: .venv/bin/account-health account <account_id>")
@@ -291,6 +296,7 @@ def print_summary(settings: AccountHealthSettings, result) -> None:
         print(strongest[["outcome", "lead_days", "feature", "auc", "auc_low", "auc_high"]]
               .to_markdown(index=False, floatfmt=".3f"))
     print_signal_quality(settings)
+    print_activation(settings)
     print_component_weights(settings)
     print_interventions(settings)
     print_playbook_effects(settings)
@@ -309,6 +315,28 @@ def print_signal_quality(settings: AccountHealthSettings) -> None:
     print("\nearly-warning signals on the walk-forward test dates (precision: churned within "
           "the horizon among the flagged; off: no lift over all accounts):")
     print(signal_table(quality).to_markdown(index=False))
+
+
+def print_activation(settings: AccountHealthSettings) -> None:
+    """What makes a new account activated, and how long it takes."""
+    path = settings.asset_file("activation_definition")
+    if not path.exists():
+        return
+    definition = pd.read_parquet(path)
+    if definition.empty:
+        print("\nactivation: not defined (no tracked event used by the accounts that stayed)")
+        return
+    events = ", ".join(f"{e} {n:.0f}×" for e, n in zip(definition["event"],
+                                                        definition["min_events_30d"],
+                                                        strict=True))
+    print(f"\nactivation ({definition['source'].iloc[0]}): {events} in 30 days")
+    ttv = settings.asset_file("time_to_value")
+    if ttv.exists() and len(table := pd.read_parquet(ttv)):
+        recent = table.tail(6)
+        print(f"  signup months {recent['cohort'].iloc[0]} to {recent['cohort'].iloc[-1]}: "
+              f"{recent['activated_30d'].mean():.0%} activated within 30 days, "
+              f"{recent['activated_90d'].mean():.0%} within 90; median "
+              f"{recent['median_days_to_value'].median():.0f} days to value ({ttv})")
 
 
 def print_component_weights(settings: AccountHealthSettings) -> None:

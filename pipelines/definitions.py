@@ -16,6 +16,7 @@ from pipelines import checks
 from pipelines.assets import (
     features_snapshot,
     features_store,
+    models_activation,
     models_churn,
     models_expansion,
     models_indicators,
@@ -66,6 +67,7 @@ all_assets = load_assets_from_modules([
     features_snapshot,
     features_store,
     training,
+    models_activation,
     models_churn,
     models_expansion,
     models_indicators,

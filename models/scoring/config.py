@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.alerts.engine import AlertConfig
 from models.alerts.work_queue import CapacityConfig
+from models.analysis.activation import ActivationConfig
 from models.scoring.components import DEFAULT_COMPONENTS, Component
 from models.scoring.health_bands import HealthConfig
 from models.scoring.playbook import Playbook
@@ -29,6 +30,8 @@ class ScoringConfig(BaseModel):
     components: dict[str, Component] = Field(default_factory=lambda: dict(DEFAULT_COMPONENTS))
     alerts: AlertConfig = Field(default_factory=AlertConfig)
     capacity: CapacityConfig = Field(default_factory=CapacityConfig)
+    #: what an activated new account does, and when one is queued for onboarding
+    activation: ActivationConfig = Field(default_factory=ActivationConfig)
     n_reasons: int = Field(3, ge=1, le=5)
     #: A playbook YAML; relative paths are relative to the config file. Empty: the default.
     playbook_file: str = ""

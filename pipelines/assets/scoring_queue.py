@@ -1,6 +1,8 @@
-"""Scoring layer, work queue: each CSM's week within capacity."""
+"""Scoring layer, queues: each CSM's week within capacity, and the new accounts to
+onboard."""
 
 import pandas as pd
+import pyarrow.parquet as pq
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
@@ -12,8 +14,10 @@ from dagster import (
     asset,
 )
 
+from features.event_vocabulary import readable_event_columns
 from features.retention_kpis import churn_events
 from models.alerts.work_queue import overflow_summary, work_queue
+from models.analysis.activation import onboarding_queue as onboarding_queue_of
 from models.scoring.playbook import win_back_candidates
 from pipelines.exports import export_day
 from pipelines.partitions import daily_partitions, run_days
@@ -77,3 +81,38 @@ def csm_work_queue(context: AssetExecutionContext, settings: AccountHealthSettin
                                                                == "overflow").sum()),
                                      "held_out_accounts": int((result["status"]
                                                                == "holdout").sum())})
+
+
+@asset(
+    ins={"activation_definition": AssetIn(metadata={"missing_ok": True}),
+         "account_scores": AssetIn(), "event_vocabulary": AssetIn()},
+    deps=["account_snapshot"],
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    group_name="scoring",
+    metadata={"partition_column": "as_of"},
+)
+def onboarding_queue(context: AssetExecutionContext, settings: AccountHealthSettings,
+                     activation_definition: pd.DataFrame | None, account_scores: pd.DataFrame,
+                     event_vocabulary: pd.DataFrame | None):
+    """New accounts 30 to 60 days old (``activation.onboarding_days``) below the activation
+    definition, largest ARR first, with what they miss; also
+    ``output/onboarding/<day>.csv``."""
+    config = settings.scoring_config().activation
+    names = settings.event_taxonomy(event_vocabulary).tracked_events
+    definition = (activation_definition if activation_definition is not None
+                  else pd.DataFrame(columns=["event", "min_events_30d"]))
+    scores_day = pd.to_datetime(account_scores["as_of"])
+    queues = []
+    for day in run_days(context):
+        path = settings.asset_file("account_snapshot", day)
+        columns = [c for c in pq.read_schema(path).names
+                   if c in ("account_id", "tenure_days") or c.startswith("event_")]
+        snapshot = readable_event_columns(pd.read_parquet(path, columns=columns), names)
+        queue = onboarding_queue_of(snapshot, account_scores[scores_day == day], definition,
+                                    names, config).assign(as_of=day)
+        export_day(settings, "onboarding", day, queue)
+        queues.append(queue)
+    result = pd.concat(queues, ignore_index=True)
+    return Output(result, metadata={"accounts_last_day": len(queues[-1]),
+                                    "arr_last_day": float(queues[-1]["arr"].sum())})
