@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from dagster import AssetExecutionContext, DailyPartitionsDefinition
+from dagster import AssetExecutionContext, BackfillPolicy, DailyPartitionsDefinition
 
 from features.contract import ContractError
 from pipelines.environment import read_environment
@@ -27,6 +27,13 @@ def partitions_start() -> str:
 
 #: One partition per UTC day from the start (``partitions_start``) to yesterday.
 daily_partitions = DailyPartitionsDefinition(start_date=partitions_start(), timezone="UTC")
+
+
+def daily_asset(group: str, partition_column: str = "as_of") -> dict:
+    """The options of a daily asset of ``group`` whose rows carry their day in
+    ``partition_column``: daily partitions, a range of days in one run."""
+    return {"partitions_def": daily_partitions, "backfill_policy": BackfillPolicy.single_run(),
+            "group_name": group, "metadata": {"partition_column": partition_column}}
 
 
 def run_days(context: AssetExecutionContext) -> pd.DatetimeIndex:

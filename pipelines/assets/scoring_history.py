@@ -2,9 +2,9 @@
 over weeks (slides in health, an account page's trend), small enough to load by the month."""
 
 import pandas as pd
-from dagster import AssetIn, BackfillPolicy, asset
+from dagster import AssetIn, asset
 
-from pipelines.partitions import daily_partitions
+from pipelines.partitions import daily_asset
 
 #: The columns kept, with every component score (``health_<component>``): what a trend or
 #: a slide reads.
@@ -13,10 +13,7 @@ HISTORY_COLUMNS = ["account_id", "as_of", "health_score", "churn_probability", "
 
 @asset(
     ins={"account_scores": AssetIn()},
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    group_name="scoring",
-    metadata={"partition_column": "as_of"},
+    **daily_asset("scoring"),
 )
 def score_history(account_scores: pd.DataFrame) -> pd.DataFrame:
     """Each day's health, risk, band and component scores per account: the columns of

@@ -8,7 +8,6 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
-    BackfillPolicy,
     MetadataValue,
     Output,
     asset,
@@ -20,7 +19,7 @@ from models.alerts.work_queue import overflow_summary, work_queue
 from models.analysis.activation import onboarding_queue as onboarding_queue_of
 from models.scoring.playbook import win_back_candidates
 from pipelines.exports import export_day
-from pipelines.partitions import daily_partitions, run_days
+from pipelines.partitions import daily_asset, run_days
 from pipelines.resources import (
     AccountHealthSettings,
 )
@@ -29,10 +28,7 @@ from pipelines.resources import (
 @asset(
     ins={"account_scores": AssetIn(), "scored_opportunities": AssetIn(),
          "accounts": AssetIn(), "subscriptions": AssetIn(), "invoices": AssetIn()},
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    group_name="scoring",
-    metadata={"partition_column": "as_of"},
+    **daily_asset("scoring"),
     check_specs=[AssetCheckSpec(
         "queue_within_capacity", asset="csm_work_queue",
         description="No CSM is scheduled more than their weekly capacity per queue, and every "
@@ -87,10 +83,7 @@ def csm_work_queue(context: AssetExecutionContext, settings: AccountHealthSettin
     ins={"activation_definition": AssetIn(metadata={"missing_ok": True}),
          "account_scores": AssetIn(), "event_vocabulary": AssetIn()},
     deps=["account_snapshot"],
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    group_name="scoring",
-    metadata={"partition_column": "as_of"},
+    **daily_asset("scoring"),
 )
 def onboarding_queue(context: AssetExecutionContext, settings: AccountHealthSettings,
                      activation_definition: pd.DataFrame | None, account_scores: pd.DataFrame,

@@ -7,7 +7,6 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
-    BackfillPolicy,
     MetadataValue,
     Output,
     asset,
@@ -15,17 +14,14 @@ from dagster import (
 
 from models.alerts.work_items import work_item_summary, work_items
 from pipelines.exports import export_day
-from pipelines.partitions import daily_partitions, run_days
+from pipelines.partitions import daily_asset, run_days
 from pipelines.resources import AccountHealthSettings
 
 
 @asset(
     name="work_items",
     ins={"open_alerts": AssetIn(), "account_scores": AssetIn(), "cs_activities": AssetIn()},
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    group_name="scoring",
-    metadata={"partition_column": "as_of"},
+    **daily_asset("scoring"),
     check_specs=[AssetCheckSpec(
         "one_item_per_account_within_capacity", asset="work_items",
         description="At most one work item per account and day, and no CSM's list for the "
