@@ -430,3 +430,11 @@ def test_a_large_account_escalates_to_its_manager_then_its_vp():
     assert steps[2] == [("big", "vp_customer_success", "webhook http://vp/")]
     assert fired[1]["alert_id"].is_unique and not set(fired[1]["alert_id"]) & set(
         fired[2]["alert_id"])
+
+
+def test_a_renewal_tomorrow_reads_as_one_day():
+    days = [day_scores({"A": (55, "neutral", 2)}), day_scores({"A": (55, "neutral", 1)})]
+    result = evaluate_alerts(days[0], None, None, as_of=pd.Timestamp("2026-10-01"))
+    assert result.fired.loc[0, "message"] == "A renews in 2 days at health 55 (below 60)"
+    result = evaluate_alerts(days[1], None, None, as_of=pd.Timestamp("2026-10-01"))
+    assert result.fired.loc[0, "message"] == "A renews in 1 day at health 55 (below 60)"

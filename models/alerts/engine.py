@@ -362,7 +362,8 @@ def _message(row: dict, config: AlertConfig) -> str:
                 f"{row['previous_health_score']:.0f} in {config.decline_days} days")
     if row["alert_type"] == "newly_critical":
         return f"{account} is now {row['band']} ({health})"
-    return (f"{account} renews in {row['days_to_renewal']:.0f} days at {health} "
+    days = row["days_to_renewal"]
+    return (f"{account} renews in {days:.0f} day{'' if round(days) == 1 else 's'} at {health} "
             f"(below {config.renewal_health_below:.0f})")
 
 

@@ -160,7 +160,8 @@ match; click a column header to sort.</p>
         queue = (work_queue[work_queue["account_id"].isin(ids)] if work_queue is not None
                  else pd.DataFrame())
         alert_table = ("<p>No alerts today.</p>" if owner_alerts.empty else long_table(
-            owner_alerts, ALERT_COLUMNS, element_id="alerts"))
+            owner_alerts.assign(escalation=owner_alerts["escalation"].map(
+                {True: "yes", False: ""})), ALERT_COLUMNS, element_id="alerts"))
         mine_items = items[items["account_id"].isin(ids)]
         today = mine_items[mine_items["status"] == "today"]
         waiting = mine_items[mine_items["status"] == "backlog"]
