@@ -132,5 +132,8 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
         schema = pa.unify_schemas([pq.read_schema(path) for path in existing],
                                   promote_options="permissive")
         columns = (context.definition_metadata or {}).get("columns")
+        # of the columns asked for, those the stored days have (an export without a table
+        # has none of its features)
+        kept = [c for c in columns if c in schema.names] if columns else None
         return ds.dataset(existing, format="parquet", schema=schema).to_table(
-            columns=list(columns) if columns else None).to_pandas()
+            columns=kept).to_pandas()

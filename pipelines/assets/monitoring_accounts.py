@@ -2,7 +2,6 @@
 portfolio and the CSM pages."""
 
 import pandas as pd
-import pyarrow.parquet as pq
 from dagster import (
     AssetExecutionContext,
     AssetIn,
@@ -13,6 +12,7 @@ from dagster import (
     asset,
 )
 
+from features.contract import TRACKED_EVENT_SLOTS
 from models.reports.account_page import account_records, page_file, render_account
 from pipelines.partitions import daily_partitions, run_days
 from pipelines.resources import AccountHealthSettings
@@ -32,21 +32,13 @@ def _days_before(key: str) -> AssetIn:
                        allow_nonexistent_upstream_partitions=True))
 
 
-def _usage(settings: AccountHealthSettings, days: pd.DatetimeIndex,
-           event_names: list[str]) -> pd.DataFrame:
-    """Events in the last 30 days per account and tracked event name, on the stored
-    snapshot days of ``days`` (only those columns: a snapshot holds about a hundred)."""
+def _usage(snapshots: pd.DataFrame | None, event_names: list[str]) -> pd.DataFrame:
+    """Events in the last 30 days per account, day and tracked event name."""
+    if snapshots is None:
+        return pd.DataFrame(columns=["account_id", "as_of"])
     slots = {f"event_{k}_30d": name for k, name in enumerate(event_names, start=1)}
-    frames = []
-    for day in days:
-        path = settings.asset_file("account_snapshot", day)
-        if not path.exists():
-            continue
-        columns = [c for c in pq.read_schema(path).names if c in slots]
-        frame = pd.read_parquet(path, columns=["account_id", *columns])
-        frames.append(frame.rename(columns=slots).assign(as_of=day))
-    return (pd.concat(frames, ignore_index=True) if frames
-            else pd.DataFrame(columns=["account_id", "as_of"]))
+    return snapshots[["account_id", "as_of_date", *(c for c in slots if c in snapshots)]].rename(
+        columns={**slots, "as_of_date": "as_of"})
 
 
 @asset(
@@ -57,8 +49,16 @@ def _usage(settings: AccountHealthSettings, days: pd.DatetimeIndex,
          "alerts_history": _days_before("account_alerts"),
          "work_items": AssetIn(), "subscriptions": AssetIn(), "invoices": AssetIn(),
          "support_tickets": AssetIn(), "cs_activities": AssetIn(),
-         "event_vocabulary": AssetIn()},
-    deps=["account_snapshot"],
+         "event_vocabulary": AssetIn(),
+         # usage per event name: only the 30-day counts of the snapshots (of ~100 columns)
+         "usage_history": AssetIn(
+             key="account_snapshot",
+             metadata={"missing_ok": True, "columns": [
+                 "account_id", "as_of_date",
+                 *(f"event_{k}_30d" for k in range(1, TRACKED_EVENT_SLOTS + 1))]},
+             partition_mapping=TimeWindowPartitionMapping(
+                 start_offset=-(PAGE_DAYS - 1), end_offset=0,
+                 allow_nonexistent_upstream_partitions=True))},
 )
 def account_pages(context: AssetExecutionContext, settings: AccountHealthSettings,
                   account_scores: pd.DataFrame, scores_history: pd.DataFrame,
@@ -66,7 +66,8 @@ def account_pages(context: AssetExecutionContext, settings: AccountHealthSetting
                   work_items: pd.DataFrame, subscriptions: pd.DataFrame,
                   invoices: pd.DataFrame | None, support_tickets: pd.DataFrame | None,
                   cs_activities: pd.DataFrame | None,
-                  event_vocabulary: pd.DataFrame | None) -> MaterializeResult:
+                  event_vocabulary: pd.DataFrame | None,
+                  usage_history: pd.DataFrame | None) -> MaterializeResult:
     """``reports/accounts/<account>.html`` for the run's last day: health and risk over the
     last 90 scored days, component scores, reasons and action, the work item, usage per
     event name, alerts, CS activities, subscriptions, invoices and tickets. Every scored
@@ -84,7 +85,7 @@ def account_pages(context: AssetExecutionContext, settings: AccountHealthSetting
     days = pd.DatetimeIndex(sorted(as_of[as_of <= day].unique()))
     records = account_records(
         today, scores_history,
-        _usage(settings, days, settings.event_taxonomy(event_vocabulary).tracked_events), items,
+        _usage(usage_history, settings.event_taxonomy(event_vocabulary).tracked_events), items,
         {"alerts": alerts_history, "activities": cs_activities,
          "subscriptions": subscriptions, "invoices": invoices, "tickets": support_tickets},
         accounts.tolist())

@@ -2,7 +2,6 @@
 onboard."""
 
 import pandas as pd
-import pyarrow.parquet as pq
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
@@ -13,6 +12,7 @@ from dagster import (
     asset,
 )
 
+from features.contract import TRACKED_EVENT_SLOTS
 from features.event_vocabulary import readable_event_columns
 from features.retention_kpis import churn_events
 from models.alerts.work_queue import overflow_summary, work_queue
@@ -81,13 +81,16 @@ def csm_work_queue(context: AssetExecutionContext, settings: AccountHealthSettin
 
 @asset(
     ins={"activation_definition": AssetIn(metadata={"missing_ok": True}),
-         "account_scores": AssetIn(), "event_vocabulary": AssetIn()},
-    deps=["account_snapshot"],
+         "account_scores": AssetIn(), "event_vocabulary": AssetIn(),
+         # what activation reads of the day's features: age and per-event counts
+         "account_snapshot": AssetIn(metadata={"columns": [
+             "account_id", "as_of_date", "tenure_days",
+             *(f"event_{k}_30d" for k in range(1, TRACKED_EVENT_SLOTS + 1))]})},
     **daily_asset("scoring"),
 )
 def onboarding_queue(context: AssetExecutionContext, settings: AccountHealthSettings,
                      activation_definition: pd.DataFrame | None, account_scores: pd.DataFrame,
-                     event_vocabulary: pd.DataFrame | None):
+                     event_vocabulary: pd.DataFrame | None, account_snapshot: pd.DataFrame):
     """New accounts 30 to 60 days old (``activation.onboarding_days``) below the activation
     definition, largest ARR first, with what they miss; also
     ``output/onboarding/<day>.csv``."""
@@ -96,14 +99,13 @@ def onboarding_queue(context: AssetExecutionContext, settings: AccountHealthSett
     definition = (activation_definition if activation_definition is not None
                   else pd.DataFrame(columns=["event", "min_events_30d"]))
     scores_day = pd.to_datetime(account_scores["as_of"])
+    snapshot = readable_event_columns(account_snapshot, names)
+    snapshot_day = pd.to_datetime(snapshot["as_of_date"])
     queues = []
     for day in run_days(context):
-        path = settings.asset_file("account_snapshot", day)
-        columns = [c for c in pq.read_schema(path).names
-                   if c in ("account_id", "tenure_days") or c.startswith("event_")]
-        snapshot = readable_event_columns(pd.read_parquet(path, columns=columns), names)
-        queue = onboarding_queue_of(snapshot, account_scores[scores_day == day], definition,
-                                    names, config).assign(as_of=day)
+        queue = onboarding_queue_of(snapshot[snapshot_day == day],
+                                    account_scores[scores_day == day], definition, names,
+                                    config).assign(as_of=day)
         export_day(settings, "onboarding", day, queue)
         queues.append(queue)
     result = pd.concat(queues, ignore_index=True)
