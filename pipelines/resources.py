@@ -10,6 +10,7 @@ import json
 import smtplib
 import urllib.request
 from email.message import EmailMessage
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -132,9 +133,13 @@ class AccountHealthSettings(ConfigurableResource):
                 else self.data_path / "scoring.yaml")
 
     def scoring_config(self) -> ScoringConfig:
+        """The scoring YAML, parsed once per version of the file in a process (a copy
+        each call: a step may narrow it for itself)."""
         path = self.scoring_config_path()
-        return ScoringConfig.load(path if path.exists() or self.scoring_config_file
-                                  else None)
+        if not (path.exists() or self.scoring_config_file):
+            return _scoring_config(None, None).model_copy(deep=True)
+        version = path.stat().st_mtime_ns if path.exists() else None
+        return _scoring_config(str(path), version).model_copy(deep=True)
 
     def table_file(self, table: str) -> Path | None:
         return find_table_file(self.data_path, table)
@@ -174,6 +179,12 @@ class AccountHealthSettings(ConfigurableResource):
         path = self.output_path / "reports"
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+@lru_cache(maxsize=8)
+def _scoring_config(path: str | None, version: int | None) -> ScoringConfig:
+    """The scoring YAML at ``path`` as of its ``version`` (modification time)."""
+    return ScoringConfig.load(Path(path) if path else None)
 
 
 class MlflowTracking(ConfigurableResource):

@@ -438,3 +438,18 @@ def test_a_renewal_tomorrow_reads_as_one_day():
     assert result.fired.loc[0, "message"] == "A renews in 2 days at health 55 (below 60)"
     result = evaluate_alerts(days[1], None, None, as_of=pd.Timestamp("2026-10-01"))
     assert result.fired.loc[0, "message"] == "A renews in 1 day at health 55 (below 60)"
+
+
+def test_a_state_stored_with_the_once_only_flag_is_not_escalated_again():
+    from models.alerts.routing import RoutingConfig
+
+    nobody = pd.DataFrame({"account_id": ["other"], "performed_at": ["2026-10-01T10:00Z"]})
+    scores = day_scores({"A": (20, "critical", 200)})
+    stored = pd.DataFrame({"as_of": [pd.Timestamp("2026-10-01")], "account_id": ["A"],
+                           "alert_type": ["newly_critical"],
+                           "opened_on": [pd.Timestamp("2026-10-01")], "severity": ["critical"],
+                           "escalated": [True]})
+    result = evaluate_alerts(scores, scores, stored, activities=nobody,
+                             as_of=pd.Timestamp("2026-10-05"),
+                             config=AlertConfig(routing=RoutingConfig()))
+    assert result.fired.empty and result.open["escalation_level"].tolist() == [1]

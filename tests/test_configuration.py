@@ -104,3 +104,20 @@ def test_the_last_complete_day_is_the_utc_day_before_now(tmp_path):
 
     settings = make_settings(tmp_path, tmp_path, now="2026-11-01T00:30:00")
     assert settings.last_complete_day() == pd.Timestamp("2026-10-31")
+
+
+def test_the_scoring_yaml_is_read_once_per_version_and_each_step_gets_its_own_copy(tmp_path):
+    import os
+
+    from tests.conftest import make_settings
+
+    path = tmp_path / "scoring.yaml"
+    path.write_text("n_reasons: 2\n")
+    settings = make_settings(tmp_path, tmp_path / "out", scoring_config_file=str(path))
+    first = settings.scoring_config()
+    first.n_reasons = 5  # one step narrowing its copy leaves the others alone
+    assert settings.scoring_config().n_reasons == 2
+    path.write_text("n_reasons: 4\n")
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert settings.scoring_config().n_reasons == 4

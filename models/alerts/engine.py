@@ -177,6 +177,11 @@ def evaluate_alerts(today: pd.DataFrame, previous: pd.DataFrame | None,
     as_of = pd.Timestamp(as_of).normalize()
     rank = _band_rank(health)
     types = config.alert_types()
+    if (open_alerts is not None and "escalation_level" not in open_alerts
+            and "escalated" in open_alerts):  # a state stored with a once-only flag
+        open_alerts = open_alerts.assign(
+            escalation_level=open_alerts["escalated"].astype("boolean").fillna(False)
+            .astype(int))
     open_alerts = empty_open_alerts() if open_alerts is None else _typed(open_alerts,
                                                                           OPEN_DTYPES)
     columns = ["account_id", "health_score", "band"]

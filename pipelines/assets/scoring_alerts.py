@@ -106,7 +106,8 @@ def account_alerts(context: AssetExecutionContext, settings: AccountHealthSettin
     """
     config = settings.scoring_config()
     # the signals without lift on the history stay off (alert_signal_quality)
-    config.alerts.signals = signals_switched_on(config.alerts.signals, signal_quality)
+    config.alerts = config.alerts.model_copy(update={
+        "signals": signals_switched_on(config.alerts.signals, signal_quality)})
     days = run_days(context)
     day_before = days[0] - pd.Timedelta(days=1)
     previous = _on_day(account_scores, day_before)
