@@ -52,9 +52,11 @@ def _run(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
 
 
 def stages(output: str) -> list[dict]:
-    """Per stage of the run's output: its title, wall seconds and the seconds to its last
-    finished step (0 for a stage without job steps)."""
-    rows, current = [], None
+    """Per stage of the run's output: its title, wall seconds and the seconds to the last
+    finished step of each of its jobs, summed (0 for a stage without job steps). A job's
+    progress lines count from its own start, so a time lower than the one before begins
+    the stage's next job."""
+    rows, current, last = [], None, 0.0
     for line in output.splitlines():
         if (match := STAGE.match(line)) or (match := FINISHED.match(line)):
             at = int(match.groups()[-1])
@@ -63,8 +65,11 @@ def stages(output: str) -> list[dict]:
                 rows.append(current)
             current = (None if FINISHED.match(line) else
                        {"stage": match.group(2), "start": at, "steps_s": 0.0})
+            last = 0.0
         elif current is not None and (match := STEP_DONE.match(line)):
-            current["steps_s"] = max(current["steps_s"], float(match.group(1)))
+            at_step = float(match.group(1))
+            current["steps_s"] += at_step - last if at_step >= last else at_step
+            last = at_step
     return rows
 
 
