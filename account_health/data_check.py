@@ -63,6 +63,14 @@ class DataCheck:
         return not self.problems
 
 
+#: What an absent optional table leaves unmeasured, where more than its features.
+ABSENT_TABLE_EFFECTS = {
+    "cs_activities": "no engagement features (CSM touches, meetings, executive contact), no "
+                     "intervention or playbook effects, and no alert escalates",
+    "invoices": "no payment features or payment alerts",
+}
+
+
 def check_data(settings: AccountHealthSettings, *, event_rows: bool = True) -> DataCheck:
     """Check the export in ``settings.data_dir`` against the contract and the settings.
 
@@ -87,7 +95,8 @@ def check_data(settings: AccountHealthSettings, *, event_rows: bool = True) -> D
                 check.problems.append(f"{table}: not found in {settings.data_dir}; expected "
                                       f"{table}.csv or {table}.parquet")
             else:
-                left_out.append(f"{table}: absent (optional; its features are left out)")
+                left_out.append(f"{table}: absent (optional; "
+                                f"{ABSENT_TABLE_EFFECTS.get(table, 'its features are left out')})")
     # as ingestion does: a row's account must be in the accounts table, or without one, in
     # the subscriptions
     in_accounts = export_account_ids(frames["accounts"]) if "accounts" in frames else None

@@ -15,6 +15,10 @@ and the others get outreach whose true effect lowers the churn log-odds at their
 Their draws come from a separate random stream, so the rest of the data changes only where an
 intervention changed an account's fate. The expected uplift (the drop in the chance of churn
 within the outcome window, averaged over flagged accounts) is recorded beside the drivers.
+
+Routine CSM touches (check-ins, calls, QBRs, executive meetings) follow each covered
+account's segment cadence, on a stream of their own; customers take fewer of them while
+their usage declines and in the two months before they leave.
 """
 
 from __future__ import annotations
@@ -96,9 +100,16 @@ PLANTED_INTERVENTIONS = {
 # Action types of the planted outreach: the playbook's rule names.
 OUTREACH_ACTIONS = ("health_check", "re_onboarding", "renewal_rescue", "executive_sponsor_call",
                     "support_escalation")
+# Routine customer-success cadence per segment (SMB, mid-market, enterprise): the share of
+# accounts with a CSM and the days between touches. A touch happens only when the customer
+# takes it, less often while usage declines and in the weeks before a churn (the champion
+# stops answering); every third touch of a larger account is a QBR, every sixth of an
+# enterprise one meets its executives.
+ROUTINE_TOUCHES = {"covered_share": (0.3, 0.8, 1.0), "cadence_days": (60, 30, 14),
+                   "fading_days_before_churn": 60}
 #: Bumped whenever the same configuration would generate different data, so a demo
 #: directory written by an older generator is regenerated rather than reused.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 NEVER = 50_000  # day index standing for "never happens" (stays within datetime64[ns])
 
 
@@ -125,6 +136,10 @@ class DemoConfig:
     def intervention_rng(self) -> np.random.Generator:
         """The separate random stream of the planted interventions."""
         return np.random.default_rng([self.seed, self.account_offset, 1])
+
+    def routine_touch_rng(self) -> np.random.Generator:
+        """The separate random stream of the routine CSM touches."""
+        return np.random.default_rng([self.seed, self.account_offset, 2])
 
     def id_tag(self) -> str:
         """Prefix that keeps record ids of different chunks apart (empty for the first)."""
@@ -321,7 +336,12 @@ def generate(config: DemoConfig) -> dict[str, pd.DataFrame]:
         "signup_date": signup.strftime("%Y-%m-%d"),
         "csm_owner": rng.choice(["ana", "bo", "chen", "dara", "eli"], size=n),
     })
-    cs_activities = interventions.activities(accounts, churn_day, window_start, end, tag)
+    flagged = interventions.activities(accounts, churn_day, window_start, end, tag)
+    routine = _routine_touches(config.routine_touch_rng(), accounts, segment_idx, signup_offset,
+                               engagement, decline_start, churn_day, window_start, n_days, tag)
+    cs_activities = pd.concat([flagged, routine], ignore_index=True).sort_values(
+        "performed_at", kind="stable", ignore_index=True)
+    cs_activities.attrs = flagged.attrs
     ticket_df = pd.concat(tickets, ignore_index=True)
     ticket_df = ticket_df[ticket_df["opened_at"] <= end].copy()
     still_open = ticket_df["closed_at"] > end
@@ -509,6 +529,40 @@ class InterventionPlan:
             **PLANTED_INTERVENTIONS, "holdout_share": self.holdout_share,
             **self.expected_uplift(churn_day)}
         return out
+
+
+def _routine_touches(rng: np.random.Generator, accounts: pd.DataFrame, segment_idx: np.ndarray,
+                     signup_offset: np.ndarray, engagement: np.ndarray,
+                     decline_start: np.ndarray, churn_day: np.ndarray,
+                     window_start: pd.Timestamp, n_days: int, tag: str) -> pd.DataFrame:
+    """The routine ``cs_activities`` rows (no ``flagged_at``): each covered account's
+    touches on its segment's cadence while it is a customer, those the customer takes."""
+    covered = rng.random(len(accounts)) < np.array(ROUTINE_TOUCHES["covered_share"])[segment_idx]
+    cadence = np.array(ROUTINE_TOUCHES["cadence_days"])[segment_idx]
+    first = np.maximum(signup_offset, 0)
+    last = np.minimum(churn_day - 1, n_days - 1)
+    slots = np.where(covered, np.maximum(last - first, 0) // cadence, 0)
+    account = np.repeat(np.arange(len(accounts)), slots)
+    step = np.arange(len(account)) - np.repeat(np.cumsum(slots) - slots, slots)
+    day = first[account] + step * cadence[account] + rng.integers(0, cadence[account])
+    fading = churn_day[account] - day < ROUTINE_TOUCHES["fading_days_before_churn"]
+    taken = rng.random(len(account)) < _sigmoid(
+        1.5 + 0.8 * engagement[account] - 1.2 * (decline_start[account] <= day) - 1.2 * fading)
+    keep = taken & (day <= last[account])
+    account, day, step = account[keep], day[keep], step[keep]
+    segment = segment_idx[account]
+    action = np.where((segment == 2) & (step % 6 == 5), "executive_meeting",
+                      np.where((segment > 0) & (step % 3 == 2), "qbr",
+                               np.where(rng.random(len(account)) < 0.4, "call", "check_in")))
+    performed = (window_start + pd.to_timedelta(day, unit="D") + pd.Timedelta(hours=9)
+                 + pd.to_timedelta(rng.integers(0, 8 * 3600, len(account)), unit="s"))
+    return pd.DataFrame({
+        "activity_id": [f"act_{tag}r{i:07d}" for i in range(len(account))],
+        "account_id": accounts["account_id"].to_numpy()[account],
+        "performed_at": performed.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "action_type": action, "owner": accounts["csm_owner"].to_numpy()[account],
+        "outcome": "completed", "flagged_at": None,
+    })
 
 
 def _add_months(dates: pd.DatetimeIndex, months: np.ndarray) -> pd.DatetimeIndex:
@@ -737,7 +791,8 @@ def write_planted_drivers(data_dir: Path, config: DemoConfig,
                "expansion_base_log_odds_per_renewal": EXPANSION_BASE_LOG_ODDS,
                "expansion_drivers": PLANTED_EXPANSION_DRIVERS,
                "interventions": interventions or {**PLANTED_INTERVENTIONS,
-                                                  "holdout_share": config.holdout_share}}
+                                                  "holdout_share": config.holdout_share},
+               "routine_touches": ROUTINE_TOUCHES}
     path.write_text(json.dumps(payload, indent=2))
     return path
 

@@ -175,6 +175,16 @@ class EventTaxonomy(BaseModel):
     tracked_events: list[str] = Field(default_factory=list, max_length=TRACKED_EVENT_SLOTS)
 
 
+class ActivityTaxonomy(BaseModel):
+    """What ``cs_activities.action_type`` values mean for the engagement features: which are
+    meetings (calls, QBRs, trainings) and which reach the customer's executives."""
+
+    meeting_actions: list[str] = Field(default_factory=lambda: [
+        "meeting", "call", "qbr", "ebr", "executive_meeting", "training", "onboarding_session"])
+    executive_actions: list[str] = Field(default_factory=lambda: [
+        "ebr", "executive_meeting", "executive_sponsor_call"])
+
+
 class ContractMapping(BaseModel):
     """How a user's export maps onto the contract (loaded from ``mapping.yaml``).
 
@@ -187,6 +197,7 @@ class ContractMapping(BaseModel):
     values: dict[str, dict[str, dict[str, str]]] = Field(default_factory=dict)
     reporting_currency: str = "USD"
     event_taxonomy: EventTaxonomy = Field(default_factory=EventTaxonomy)
+    activity_taxonomy: ActivityTaxonomy = Field(default_factory=ActivityTaxonomy)
 
     @classmethod
     def from_file(cls, path: Path | None) -> ContractMapping:

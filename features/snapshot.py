@@ -21,8 +21,9 @@ import pandas as pd
 import pyarrow as pa
 
 from features.billing import account_start, billing_features, payment_features
-from features.contract import TRACKED_EVENT_SLOTS, EventTaxonomy
+from features.contract import TRACKED_EVENT_SLOTS, ActivityTaxonomy, EventTaxonomy
 from features.day_grid import DayGrid, ratio
+from features.engagement import engagement_features
 from features.labels import active_cells, active_periods
 from features.support import NPS_WINDOW_DAYS, nps_features, support_features
 from features.usage import DAYS_SINCE_LOGIN_CAP, DISTINCT_USERS_LOOKBACK_DAYS, usage_features
@@ -64,12 +65,16 @@ FEATURE_GROUPS: dict[str, dict[str, str]] = {
         "avg_csat_90d": "float",
     },
     "account_nps": {"nps_latest": "float", "nps_trend": "float"},
+    "account_engagement": {
+        "cs_touches_30d": "int", "cs_touches_90d": "int", "cs_meetings_90d": "int",
+        "executive_contacts_180d": "int", "days_since_last_cs_touch": "int",
+    },
 }
 GROUP_SOURCE_TABLE = {
     "account_usage": "events", "account_event_mix": "events",
     "account_billing": "subscriptions", "account_profile": "accounts",
     "account_payments": "invoices", "account_support": "support_tickets",
-    "account_nps": "nps_responses",
+    "account_nps": "nps_responses", "account_engagement": "cs_activities",
 }
 KEY_COLUMNS = ["account_id", "as_of_date", "event_timestamp"]
 
@@ -90,10 +95,10 @@ def snapshot_columns(groups: list[str]) -> list[str]:
     return KEY_COLUMNS + [c for g in groups for c in FEATURE_GROUPS[g]]
 
 
-#: Contract tables the features are computed from. ``cs_activities`` is analysed, not learned
-#: from: the team acts on the product's own alerts, so it would feed the model its predictions.
+#: Contract tables the features are computed from (of ``cs_activities``, only the routine
+#: touches: features.engagement).
 FEATURE_TABLES = ("events", "subscriptions", "accounts", "invoices", "support_tickets",
-                  "nps_responses")
+                  "nps_responses", "cs_activities")
 
 
 def feature_tables(tables: dict[str, pd.DataFrame | None]) -> dict[str, pd.DataFrame | None]:
@@ -110,7 +115,9 @@ def compute_snapshots(
     invoices: pd.DataFrame | None = None,
     support_tickets: pd.DataFrame | None = None,
     nps_responses: pd.DataFrame | None = None,
+    cs_activities: pd.DataFrame | None = None,
     taxonomy: EventTaxonomy | None = None,
+    activity_taxonomy: ActivityTaxonomy | None = None,
     usage_rollups: pd.DataFrame | Sequence[Path] = (),
 ) -> pd.DataFrame:
     """Snapshot rows for every account active at the end of each as-of date.
@@ -128,7 +135,8 @@ def compute_snapshots(
     present = {"events", "subscriptions"} | {
         name for name, table in [("accounts", accounts), ("invoices", invoices),
                                  ("support_tickets", support_tickets),
-                                 ("nps_responses", nps_responses)] if table is not None}
+                                 ("nps_responses", nps_responses),
+                                 ("cs_activities", cs_activities)] if table is not None}
     groups = feature_groups_for(present)
     if not len(cells.account):
         return empty_snapshot(groups)
@@ -161,6 +169,9 @@ def compute_snapshots(
             found.update(support_features(grid, support_tickets, rows))
         if nps_responses is not None:
             found.update(nps_features(grid, nps_responses, rows))
+        if cs_activities is not None:
+            found.update(engagement_features(grid, cs_activities, rows, days_since_start,
+                                             activity_taxonomy))
         return found
 
     # Two cores: usage on a worker thread, the other tables on this one. numpy and DuckDB

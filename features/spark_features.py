@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from features.contract import EventTaxonomy
+from features.contract import ActivityTaxonomy, EventTaxonomy
 from features.parquet_files import write_parquet_atomic
 from features.snapshot import (
     compute_snapshots,
@@ -71,7 +71,9 @@ def compute_snapshots_on_spark(
     invoices: pd.DataFrame | None = None,
     support_tickets: pd.DataFrame | None = None,
     nps_responses: pd.DataFrame | None = None,
+    cs_activities: pd.DataFrame | None = None,
     taxonomy: EventTaxonomy | None = None,
+    activity_taxonomy: ActivityTaxonomy | None = None,
     accounts_per_group: int = ACCOUNTS_PER_GROUP,
     output_dir: str | None = None,
 ) -> pd.DataFrame | StoredDays:
@@ -105,7 +107,8 @@ def compute_snapshots_on_spark(
         rollups = spark.createDataFrame([], "group long, account_id string")
 
     tables = {"subscriptions": subscriptions, "accounts": accounts, "invoices": invoices,
-              "support_tickets": support_tickets, "nps_responses": nps_responses}
+              "support_tickets": support_tickets, "nps_responses": nps_responses,
+              "cs_activities": cs_activities}
     account_group = groups.set_index("account_id")["group"]
     dates = pd.DatetimeIndex(as_of_dates)
 
@@ -120,7 +123,7 @@ def compute_snapshots_on_spark(
         # no rows: the roll-up of stored rollups alone, as for a local run without events
         events = _event_frame(event_rows) if len(event_rows) else []
         snapshot = compute_snapshots(
-            dates, events=events, taxonomy=taxonomy,
+            dates, events=events, taxonomy=taxonomy, activity_taxonomy=activity_taxonomy,
             usage_rollups=_rollup_frame(rollup_rows), **own)
         if output_dir is None:
             return result_rows(f"{group:08d}", {"snapshot": snapshot})

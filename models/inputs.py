@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from features.engagement import DAYS_SINCE_TOUCH_CAP
 from features.snapshot import EVENT_MEASURES, FEATURE_GROUPS
 from features.usage import DAYS_SINCE_LOGIN_CAP
 
@@ -44,27 +45,42 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
     return columns
 
 
-def login_measured(frame: pd.DataFrame) -> bool:
-    """Whether ``days_since_last_login`` measures logins: some account is below its tenure
-    (capped at the lookback). Where no event name is a login, every account shows its capped
-    tenure, which says nothing a login would."""
-    if "days_since_last_login" not in frame:
+#: Days-since features capped at the account's age and a ceiling.
+RECENCY_CAPS = {"days_since_last_login": DAYS_SINCE_LOGIN_CAP,
+                "days_since_last_cs_touch": DAYS_SINCE_TOUCH_CAP}
+
+
+def recency_measured(frame: pd.DataFrame, column: str) -> bool:
+    """Whether a ``RECENCY_CAPS`` feature measures anything: some account is below its
+    tenure (capped at the ceiling). Where the export records no login (or no routine CS
+    touch), every account shows its capped tenure, which says nothing the event would."""
+    if column not in frame:
         return False
-    since = pd.to_numeric(frame["days_since_last_login"], errors="coerce")
+    since = pd.to_numeric(frame[column], errors="coerce")
     if "tenure_days" not in frame:
         return since.nunique(dropna=True) > 1
     ceiling = np.minimum(pd.to_numeric(frame["tenure_days"], errors="coerce"),
-                         DAYS_SINCE_LOGIN_CAP)
+                         RECENCY_CAPS[column])
     return bool((since < ceiling).any())
+
+
+def login_measured(frame: pd.DataFrame) -> bool:
+    """Whether ``days_since_last_login`` measures logins (``recency_measured``)."""
+    return recency_measured(frame, "days_since_last_login")
+
+
+def unmeasured_recency(frame: pd.DataFrame) -> set[str]:
+    """The ``RECENCY_CAPS`` features of ``frame`` that measure nothing."""
+    return {c for c in RECENCY_CAPS if c in frame and not recency_measured(frame, c)}
 
 
 def informative_columns(frame: pd.DataFrame,
                         columns: list[str]) -> tuple[list[str], list[str]]:
     """(kept, dropped): a column with fewer than two distinct values (empty or constant)
-    teaches a model nothing and would break its fit, so it is left out; so is days since
-    the last login when the export has no login (``login_measured``), so that no model
-    speaks of logins that never happened."""
-    unmeasured = set() if login_measured(frame) else {"days_since_last_login"}
+    teaches a model nothing and would break its fit, so it is left out; so is a days-since
+    feature the export does not measure (``unmeasured_recency``: no login, no routine CS
+    touch), so that no model speaks of logins or touches that never happened."""
+    unmeasured = unmeasured_recency(frame)
     kept = [c for c in columns if c not in unmeasured and frame[c].nunique(dropna=True) >= 2]
     return kept, [c for c in columns if c not in kept]
 

@@ -80,3 +80,12 @@ def test_without_row_checks_the_run_still_gets_its_days_and_event_names(tiny_dat
 
     assert names(light) == names(full) and len(names(full)) > 5
     assert any("row checks of events run at ingestion" in line for line in light.lines)
+
+
+def test_an_absent_cs_activities_table_says_what_goes_unmeasured(tiny_data_dir, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data_dir, data)
+    next(data.glob("cs_activities.*")).unlink()
+    lines = check_data(make_settings(data, tmp_path / "out"), event_rows=False).lines
+    [line] = [line for line in lines if line.startswith("cs_activities:")]
+    assert "absent" in line and "engagement features" in line

@@ -94,3 +94,27 @@ def test_demo_data_is_reused_only_when_the_same_generator_wrote_it(tmp_path):
     marker.write_text(json.dumps(older))
     assert ensure_demo_data(tmp_path, config)
     assert (tmp_path / "cs_activities.csv").exists()
+
+
+
+def test_routine_touches_fade_before_a_churn():
+    """Routine CSM touches (no flag) are planted to thin out in the 60 days before an account
+    leaves: churners that were customers for the 120 days before leaving have fewer touches
+    in the last 60 than in the 60 before; larger accounts hold QBRs."""
+    tables = generate(replace(TINY, accounts=1500, months=12))
+    activities = tables["cs_activities"]
+    routine = activities[activities["flagged_at"].isna()]
+    assert {"qbr", "check_in"} <= set(routine["action_type"])
+    subscriptions = tables["subscriptions"]
+    churn = pd.to_datetime(subscriptions.loc[subscriptions["status"] == "canceled"]
+                           .groupby("account_id")["end_date"].max())
+    signup = pd.to_datetime(tables["accounts"].set_index("account_id")["signup_date"])
+    window_start = pd.Timestamp(TINY.end_date) - pd.DateOffset(months=12)
+    churn = churn[(churn - pd.Timedelta(days=120) > signup.reindex(churn.index))
+                  & (churn - pd.Timedelta(days=120) > window_start)]
+    assert len(churn) > 30
+    routine = routine[routine["account_id"].isin(churn.index)]
+    performed = pd.to_datetime(routine["performed_at"]).dt.tz_localize(None)
+    days_before = (routine["account_id"].map(churn) - performed).dt.days
+    last_60, previous_60 = (days_before < 60).sum(), days_before.between(60, 119).sum()
+    assert last_60 < 0.55 * previous_60  # 0.4 as planted; about 0.67 from declines alone

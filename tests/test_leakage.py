@@ -46,6 +46,8 @@ def as_known_at(tables, day: pd.Timestamp):
     known["support_tickets"] = tickets
     nps = tables["nps_responses"]
     known["nps_responses"] = nps[nps["responded_at"] < end]
+    activities = tables["cs_activities"]
+    known["cs_activities"] = activities[activities["performed_at"] < end]
     known["accounts"] = tables["accounts"]
     return known
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from models.inputs import login_measured
+from models.inputs import RECENCY_CAPS, recency_measured
 from models.scoring.playbook import Bounds, within_bounds
 
 Severity = Literal["critical", "high", "medium", "low"]
@@ -88,8 +88,8 @@ def _unmeasured(values: pd.DataFrame, column: str) -> bool:
     series = pd.to_numeric(values[column], errors="coerce")
     if series.nunique(dropna=True) <= 1:
         return True
-    if column == "days_since_last_login" and "tenure_days" in values:
-        return not login_measured(values)
+    if column in RECENCY_CAPS and "tenure_days" in values:
+        return not recency_measured(values, column)
     return False
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, model_validator
 
+from models.inputs import unmeasured_recency
 from models.scoring.health_bands import HealthConfig, assign_bands
 
 
@@ -52,7 +53,8 @@ DEFAULT_COMPONENTS: dict[str, Component] = {
     "engagement": Component(weight=0.25, signals={
         "days_since_last_login": _s(0.5, 3, 14),
         "dau_mau_ratio": _s(0.3, 0.3, 0.1),
-        "nps_latest": _s(0.2, 9, 6)}),
+        "nps_latest": _s(0.2, 9, 6),
+        "days_since_last_cs_touch": _s(0.2, 30, 90)}),
     "support": Component(weight=0.15, signals={
         "open_high_priority_tickets": _s(0.5, 0, 2),
         "avg_csat_90d": _s(0.3, 4.5, 3.0),
@@ -82,13 +84,15 @@ def signal_colour(values: pd.Series, signal: Signal) -> np.ndarray:
 
 def component_scores(frame: pd.DataFrame,
                      components: dict[str, Component] | None = None) -> pd.DataFrame:
-    """``health_<component>`` (0-100, one decimal) per row of ``frame``'s features."""
+    """``health_<component>`` (0-100, one decimal) per row of ``frame``'s features; a
+    days-since feature the export does not measure (``unmeasured_recency``) is left out."""
     result = {}
+    unmeasured = unmeasured_recency(frame)
     for name, component in (components or DEFAULT_COMPONENTS).items():
         total = np.zeros(len(frame))
         weight = np.zeros(len(frame))
         for feature, signal in component.signals.items():
-            if feature not in frame:
+            if feature not in frame or feature in unmeasured:
                 continue
             points = signal_points(frame[feature], signal)
             present = ~np.isnan(points)

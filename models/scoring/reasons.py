@@ -21,8 +21,8 @@ def _signed_percent(v: float) -> str:
     return f"{'rose' if v > 0 else 'fell'} {abs(v):.0%}"
 
 
-def _count(v: float, noun: str) -> str:
-    return f"{v:.0f} {noun}{'' if round(v) == 1 else 's'}"
+def _count(v: float, noun: str, plural: str | None = None) -> str:
+    return f"{v:.0f} {noun if round(v) == 1 else plural or noun + 's'}"
 
 
 #: feature -> sentence for its value (the value is never missing when called)
@@ -63,6 +63,11 @@ SENTENCES: dict[str, Callable[[object], str]] = {
     "avg_csat_90d": lambda v: f"Average CSAT {v:.1f}/5 over 90 days",
     "nps_latest": lambda v: f"Recent NPS score {v:.1f}/10",
     "nps_trend": lambda v: f"NPS {'up' if v > 0 else 'down'} {abs(v):.1f} points",
+    "cs_touches_30d": lambda v: f"{_count(v, 'CSM touch', 'CSM touches')} in the last 30 days",
+    "cs_touches_90d": lambda v: f"{_count(v, 'CSM touch', 'CSM touches')} in the last 90 days",
+    "cs_meetings_90d": lambda v: f"{_count(v, 'meeting')} with the customer in 90 days",
+    "executive_contacts_180d": lambda v: f"{_count(v, 'executive contact')} in 180 days",
+    "days_since_last_cs_touch": lambda v: f"Last CSM touch {_count(v, 'day')} ago",
 }
 
 

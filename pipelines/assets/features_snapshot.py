@@ -113,7 +113,8 @@ def usage_sources(settings: AccountHealthSettings, days: pd.DatetimeIndex,
         "quarantine_report"],
     ins={
         "subscriptions": AssetIn(), "accounts": AssetIn(), "invoices": AssetIn(),
-        "support_tickets": AssetIn(), "nps_responses": AssetIn(), "event_vocabulary": AssetIn(),
+        "support_tickets": AssetIn(), "nps_responses": AssetIn(), "cs_activities": AssetIn(),
+        "event_vocabulary": AssetIn(),
     },
     # checked on the days the run computes: re-reading every day's file each morning would
     # make the daily run grow with the length of history
@@ -125,7 +126,8 @@ def account_snapshot(context: AssetExecutionContext, settings: AccountHealthSett
                      engine: ComputeEngine, subscriptions: pd.DataFrame,
                      accounts: pd.DataFrame | None, invoices: pd.DataFrame | None,
                      support_tickets: pd.DataFrame | None,
-                     nps_responses: pd.DataFrame | None, event_vocabulary: pd.DataFrame | None):
+                     nps_responses: pd.DataFrame | None, cs_activities: pd.DataFrame | None,
+                     event_vocabulary: pd.DataFrame | None):
     """One row per active account and day with point-in-time features (see features/);
     with the spark engine, computed on Spark by the same definitions."""
     dates = run_days(context)
@@ -133,17 +135,20 @@ def account_snapshot(context: AssetExecutionContext, settings: AccountHealthSett
     lookback = pd.date_range(dates[0] - pd.Timedelta(days=EVENT_LOOKBACK_DAYS), dates[-1])
     event_files, rollup_files = usage_sources(settings, lookback, taxonomy)
     tables = {"subscriptions": subscriptions, "accounts": accounts, "invoices": invoices,
-              "support_tickets": support_tickets, "nps_responses": nps_responses}
+              "support_tickets": support_tickets, "nps_responses": nps_responses,
+              "cs_activities": cs_activities}
+    activity_taxonomy = settings.mapping().activity_taxonomy
     if engine.on_spark:  # the executors write the day files (features.spark_features)
         snapshot = compute_snapshots_on_spark(
             engine.spark_session(), dates, event_files=[str(f) for f in event_files],
             rollup_files=[str(f) for f in rollup_files], taxonomy=taxonomy,
-            output_dir=str(settings.snapshot_dir()), **tables)
+            activity_taxonomy=activity_taxonomy, output_dir=str(settings.snapshot_dir()), **tables)
         rows, duplicates = snapshot.total_rows, snapshot.duplicate_keys
         missing_billing = snapshot.rows_missing_billing
     else:
         snapshot = compute_snapshots(dates, events=event_files, usage_rollups=rollup_files,
-                                     taxonomy=taxonomy, **tables)
+                                     taxonomy=taxonomy, activity_taxonomy=activity_taxonomy,
+                                     **tables)
         rows = len(snapshot)
         duplicates = int(snapshot.duplicated(["account_id", "as_of_date"]).sum())
         missing_billing = int(snapshot[["mrr", "plan"]].isna().any(axis=1).sum())
