@@ -80,6 +80,13 @@ def renewal_events(subscriptions: pd.DataFrame, last_day: pd.Timestamp) -> pd.Da
     the subscription's MRR) and ``renewed`` (the account still pays on that day, by this
     subscription or another). A subscription ending between anniversaries churned mid-term
     and comes up for no renewal after it."""
+    events = term_anniversaries(subscriptions, last_day)
+    return events.assign(renewed=paying_on(subscriptions, events["account_id"],
+                                            events["renewal_date"]))
+
+
+def term_anniversaries(subscriptions: pd.DataFrame, last_day: pd.Timestamp) -> pd.DataFrame:
+    """``renewal_events`` without ``renewed``: the anniversaries alone."""
     subs = subscriptions.reset_index(drop=True)
     term = billing_period_months(subs["billing_period"])
     last_day = pd.Timestamp(last_day).normalize()
@@ -99,17 +106,19 @@ def renewal_events(subscriptions: pd.DataFrame, last_day: pd.Timestamp) -> pd.Da
                 "renewal_date": day[reached].to_numpy(), "term_months": int(months),
                 "arr": 12 * chosen["mrr"][reached].to_numpy(float)}))
     if not parts:
-        return pd.DataFrame(columns=["account_id", "renewal_date", "term_months", "arr",
-                                     "renewed"])
-    events = pd.concat(parts, ignore_index=True)
-    return events.assign(renewed=paying_on(subs, events["account_id"],
-                                            events["renewal_date"]))
+        return pd.DataFrame({"account_id": pd.Series(dtype=object),
+                             "renewal_date": pd.Series(dtype="datetime64[ns]"),
+                             "term_months": pd.Series(dtype="int64"),
+                             "arr": pd.Series(dtype=float)})
+    return pd.concat(parts, ignore_index=True)
 
 
-def paying_on(subscriptions: pd.DataFrame, account_id: pd.Series,
-               day: pd.Series) -> np.ndarray:
-    """Whether each account has a subscription active on its day (start <= day < end)."""
-    periods = active_periods(subscriptions).sort_values("period_start")
+def paying_on(subscriptions: pd.DataFrame, account_id: pd.Series, day: pd.Series, *,
+              periods: pd.DataFrame | None = None) -> np.ndarray:
+    """Whether each account has a subscription active on its day (start <= day < end);
+    ``periods``: the subscriptions' ``active_periods`` when already made."""
+    periods = (active_periods(subscriptions) if periods is None else periods).sort_values(
+        "period_start")
     # matched by integer codes: merge_asof's string keys were most of its time at 10^5 ids
     ids = pd.Index(periods["account_id"].unique())
     periods = periods.assign(account=ids.get_indexer(periods["account_id"]))[

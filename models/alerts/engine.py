@@ -122,7 +122,7 @@ def _typed(frame: pd.DataFrame, dtypes: dict[str, str]) -> pd.DataFrame:
     frame = frame.reindex(columns=list(dtypes))
     for column, dtype in dtypes.items():
         if dtype == "bool":
-            frame[column] = frame[column].fillna(False)
+            frame[column] = frame[column].astype("boolean").fillna(False)
         elif dtype == "int64":
             frame[column] = frame[column].fillna(0)
     return frame.astype(dtypes)

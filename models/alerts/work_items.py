@@ -65,13 +65,15 @@ def work_items(open_conditions: pd.DataFrame, scores: pd.DataFrame, *,
         & ~f["backlog"].astype(bool))
     conditions = conditions.sort_values(["account_id", "severity_rank", "alert_type"])
     # the item belongs to the account: its reasons need not name it again
-    conditions["message"] = [_without_account(str(m), str(a)) for m, a in zip(
-        conditions["message"], conditions["account_id"], strict=True)]
+    conditions["message"] = [_without_account(m, a) for m, a in zip(
+        conditions["message"].astype(str).tolist(), conditions["account_id"].astype(str).tolist(),
+        strict=True)]
     grouped = conditions.groupby("account_id", sort=True)
+    accounts = conditions["account_id"].to_numpy()
     items = pd.DataFrame({
         "severity_rank": grouped["severity_rank"].min(),
-        "conditions": grouped["alert_type"].agg(lambda t: ", ".join(t.str.replace("_", " "))),
-        "reasons": grouped["message"].agg("; ".join),
+        "conditions": _joined(accounts, conditions["alert_type"].str.replace("_", " "), ", "),
+        "reasons": _joined(accounts, conditions["message"], "; "),
         "opened_on": grouped["opened_on"].min(),
         "latest_opened": grouped["opened_on"].max(),
         "new": grouped["fired_today"].any(),
@@ -106,6 +108,15 @@ def work_items(open_conditions: pd.DataFrame, scores: pd.DataFrame, *,
         if column not in items:
             items[column] = np.nan
     return items[WORK_ITEM_COLUMNS]
+
+
+def _joined(keys: np.ndarray, texts: pd.Series, separator: str) -> list[str]:
+    """``texts`` joined per run of equal ``keys`` (sorted), in order: a groupby's string
+    aggregation costs a Python call and a Series per group, minutes at 10^5 accounts."""
+    values = texts.astype(str).tolist()
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else []
+    ends = [*starts[1:], len(values)]
+    return [separator.join(values[start:end]) for start, end in zip(starts, ends, strict=True)]
 
 
 def _without_account(message: str, account: str) -> str:

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from features.contract import billing_period_months
-from features.retention_kpis import paying_on, renewal_events
+from features.labels import active_periods
+from features.retention_kpis import paying_on, term_anniversaries
 from models.analysis.interventions import wilson_interval
 
 #: Shortest term forecast, in months.
@@ -35,33 +36,37 @@ FORECAST_COLUMNS = ["quarter", "made_on", "terms_up", "arr_up", "expected_logos"
 
 
 def _with_segments(events: pd.DataFrame, subscriptions: pd.DataFrame,
-                   segments: pd.Series | None) -> pd.DataFrame:
+                   segments: pd.Series | None, periods: pd.DataFrame | None) -> pd.DataFrame:
     events = events.reset_index(drop=True)
-    events["renewed"] = paying_on(subscriptions, events["account_id"], events["renewal_date"])
+    events["renewed"] = paying_on(subscriptions, events["account_id"], events["renewal_date"],
+                                  periods=periods)
     events["segment"] = (events["account_id"].map(segments).fillna("all")
                          if segments is not None else "all")
     return events
 
 
 def upcoming_renewals(subscriptions: pd.DataFrame, segments: pd.Series | None, *,
-                      made_on: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame:
+                      made_on: pd.Timestamp, until: pd.Timestamp,
+                      periods: pd.DataFrame | None = None) -> pd.DataFrame:
     """The renewals due in (``made_on``, ``until``] of the subscriptions active on
     ``made_on`` (terms of ``MIN_TERM_MONTHS`` or longer), as known that day: ``account_id,
     renewal_date, term_months, arr, segment``; ``renewed``: whether the account paid on the
-    day (meaningful only for days already past)."""
+    day (meaningful only for days already past). ``periods``: the subscriptions'
+    ``active_periods`` when already made."""
     made_on, until = pd.Timestamp(made_on).normalize(), pd.Timestamp(until).normalize()
     term = billing_period_months(subscriptions["billing_period"])
     active = ((subscriptions["start_date"] <= made_on)
               & (subscriptions["end_date"].isna() | (subscriptions["end_date"] > made_on))
               & (term >= MIN_TERM_MONTHS))
     # the end the export shows now was not known then: every active term runs on
-    events = renewal_events(subscriptions[active].assign(end_date=pd.NaT), until)
+    events = term_anniversaries(subscriptions[active].assign(end_date=pd.NaT), until)
     events = events[pd.to_datetime(events["renewal_date"]) > made_on]
-    return _with_segments(events, subscriptions, segments)
+    return _with_segments(events, subscriptions, segments, periods)
 
 
 def past_renewals(subscriptions: pd.DataFrame, segments: pd.Series | None, *,
-                  since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame:
+                  since: pd.Timestamp, until: pd.Timestamp,
+                  periods: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every renewal that was due in (``since``, ``until``]: the anniversaries of terms of
     ``MIN_TERM_MONTHS`` or longer that were running when their term began, so a
     subscription that ended mid-term counts as a renewal that did not happen (as the
@@ -71,15 +76,15 @@ def past_renewals(subscriptions: pd.DataFrame, segments: pd.Series | None, *,
     chosen = subscriptions[term >= MIN_TERM_MONTHS]
     months = term[term >= MIN_TERM_MONTHS]
     # the anniversary after the end is the one due: run each term out to it
-    due_until = pd.Series([end + pd.DateOffset(months=int(m)) - pd.Timedelta(days=1)
-                           if pd.notna(end) else until
-                           for end, m in zip(chosen["end_date"], months, strict=True)],
-                          index=chosen.index, dtype="datetime64[ns]")
-    if hasattr(chosen["end_date"].dtype, "tz") and chosen["end_date"].dt.tz is not None:
-        due_until = due_until.dt.tz_localize(chosen["end_date"].dt.tz)
-    events = renewal_events(chosen.assign(end_date=due_until.clip(upper=until)), until)
+    due_until = chosen["end_date"].copy()
+    for length in months.dropna().unique():
+        ends = months == length
+        due_until[ends] = (chosen.loc[ends, "end_date"] + pd.DateOffset(months=int(length))
+                           - pd.Timedelta(days=1))
+    due_until = due_until.fillna(until).clip(upper=until)
+    events = term_anniversaries(chosen.assign(end_date=due_until), until)
     events = events[pd.to_datetime(events["renewal_date"]) > since]
-    return _with_segments(events, subscriptions, segments)
+    return _with_segments(events, subscriptions, segments, periods)
 
 
 def segment_rates(history: pd.DataFrame) -> dict[str, tuple[float, float]]:
@@ -142,13 +147,13 @@ def _quarter(day: pd.Timestamp) -> pd.Period:
 
 
 def _rates_before(subscriptions: pd.DataFrame, segments: pd.Series | None,
-                  start: pd.Timestamp) -> tuple[dict[str, tuple[float, float]],
-                                                tuple[float, float]]:
+                  start: pd.Timestamp, periods: pd.DataFrame
+                  ) -> tuple[dict[str, tuple[float, float]], tuple[float, float]]:
     """Segment rates of the renewals in the ``RATE_QUARTERS`` quarters before ``start``,
     and their quarter-to-quarter spread."""
     since = start - pd.DateOffset(months=3 * RATE_QUARTERS)
     history = past_renewals(subscriptions, segments, since=since,
-                            until=start - pd.Timedelta(days=1))
+                            until=start - pd.Timedelta(days=1), periods=periods)
     return segment_rates(history), rate_spread(history)
 
 
@@ -158,13 +163,15 @@ def renewal_forecast(subscriptions: pd.DataFrame, segments: pd.Series | None, *,
     and ARR (``FORECAST_COLUMNS``), at the rates of the year before ``as_of``. ``segments``:
     each account's segment (None: one rate for all)."""
     as_of = pd.Timestamp(as_of).normalize()
-    rates, spread = _rates_before(subscriptions, segments, as_of + pd.Timedelta(days=1))
+    periods = active_periods(subscriptions)
+    rates, spread = _rates_before(subscriptions, segments, as_of + pd.Timedelta(days=1),
+                                  periods)
     first = _quarter(as_of) + 1
     rows = []
     for k in range(quarters):
         quarter = first + k
         upcoming = upcoming_renewals(subscriptions, segments, made_on=as_of,
-                                     until=quarter.end_time.normalize())
+                                     until=quarter.end_time.normalize(), periods=periods)
         upcoming = upcoming[pd.to_datetime(upcoming["renewal_date"])
                             >= quarter.start_time]
         rows.append({"quarter": str(quarter), "made_on": as_of,
@@ -179,14 +186,15 @@ def renewal_backtest(subscriptions: pd.DataFrame, segments: pd.Series | None, *,
     the errors (forecast ÷ actual − 1) and whether the actual fell in the interval."""
     as_of = pd.Timestamp(as_of).normalize()
     first_day = subscriptions["start_date"].min()
+    periods = active_periods(subscriptions)
     quarter = _quarter(first_day + pd.DateOffset(months=3 * RATE_QUARTERS)) + 1
     rows = []
     while quarter.end_time.normalize() <= as_of:
         start = quarter.start_time.normalize()
-        rates, spread = _rates_before(subscriptions, segments, start)
+        rates, spread = _rates_before(subscriptions, segments, start, periods)
         upcoming = upcoming_renewals(subscriptions, segments,
                                      made_on=start - pd.Timedelta(days=1),
-                                     until=quarter.end_time.normalize())
+                                     until=quarter.end_time.normalize(), periods=periods)
         forecast = forecast_quarter(upcoming, rates, spread)
         renewed_arr = float(upcoming.loc[upcoming["renewed"], "arr"].sum())
         renewed_logos = int(upcoming["renewed"].sum())
