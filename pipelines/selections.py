@@ -20,4 +20,7 @@ RETRAINING = AssetSelection.assets("training_set").downstream() - SCORING
 DAILY_SCORING = AssetSelection.all() - AssetSelection.groups("training", "models", "reports")
 #: The weekly operations report and the monthly executive report, each on its schedule.
 WEEKLY_REPORT = AssetSelection.assets("weekly_operations_report")
-MONTHLY_REPORT = AssetSelection.assets("monthly_executive_report")
+#: The monthly report rebuilds the renewal forecast it shows (a planning figure, not a
+#: morning one).
+MONTHLY_REPORT = AssetSelection.assets("renewal_forecast", "renewal_backtest",
+                                       "monthly_executive_report")

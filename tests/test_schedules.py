@@ -94,3 +94,8 @@ def test_the_weekly_and_monthly_reports_have_schedules_of_their_own():
     job = defs.resolve_job_def("daily_scoring")
     selected = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
     assert not selected & {"weekly_operations_report", "monthly_executive_report"}
+    # the renewal forecast is a planning figure: the monthly job rebuilds it, mornings do not
+    assert not selected & {"renewal_forecast", "renewal_backtest"}
+    monthly_job = defs.resolve_job_def("monthly_executive")
+    assert {"renewal_forecast", "renewal_backtest"} <= {
+        key.to_user_string() for key in monthly_job.asset_layer.selected_asset_keys}

@@ -1,5 +1,6 @@
-"""Monitoring layer, renewal forecast: the ARR and logos expected to renew in the next two
-quarters, and how the same forecast did on the past quarters."""
+"""Models layer, renewal forecast: the ARR and logos expected to renew in the next two
+quarters, and how the same forecast did on the past quarters. A planning figure: rebuilt
+with the weekly retrain, not every morning."""
 
 import pandas as pd
 from dagster import AssetIn, AssetOut, MetadataValue, Output, multi_asset
@@ -9,7 +10,7 @@ from pipelines.resources import AccountHealthSettings
 
 
 @multi_asset(
-    group_name="monitoring",
+    group_name="models",
     ins={"subscriptions": AssetIn(), "accounts": AssetIn()},
     outs={
         "renewal_forecast": AssetOut(description=(
