@@ -74,6 +74,34 @@ def unmeasured_recency(frame: pd.DataFrame) -> set[str]:
     return {c for c in RECENCY_CAPS if c in frame and not recency_measured(frame, c)}
 
 
+_RISKIER_WHEN_HIGHER = ("days_since_last_login", "error_rate_30d", "failed_payments_90d",
+                        "late_payments_90d", "open_tickets", "open_high_priority_tickets",
+                        "tickets_30d", "days_since_last_cs_touch")
+_SAFER_WHEN_HIGHER = ("active_users_7d", "active_users_30d", "dau_mau_ratio",
+                      "active_users_per_seat", "events_7d", "events_30d",
+                      "events_per_active_user_30d", "core_feature_breadth_30d",
+                      "core_events_per_active_user_30d", "usage_velocity_30d",
+                      "events_wow_change", "active_users_wow_change", "active_users_mom_change",
+                      "avg_csat_90d", "nps_latest", "nps_trend", "mrr_change_90d",
+                      "mrr_change_90d_pct", "cs_touches_30d", "cs_touches_90d",
+                      "cs_meetings_90d", "executive_contacts_180d")
+
+#: The way a feature moves risk in customer-success practice: +1 riskier as it grows, -1
+#: safer. A reason against this reading ("Last CSM touch 3 days ago" raising the risk) is
+#: faithful to the model, which may use the feature as a stand-in for something else, but a
+#: CSM cannot act on it, so reasons leave it out (models.scoring.reasons). Per-event and
+#: context features have no fixed direction.
+RISK_DIRECTION: dict[str, int] = {**dict.fromkeys(_RISKIER_WHEN_HIGHER, 1),
+                                  **dict.fromkeys(_SAFER_WHEN_HIGHER, -1)}
+
+
+def typical_values(values: pd.DataFrame) -> pd.Series:
+    """The median of each ``RISK_DIRECTION`` feature of ``values``: the typical account a
+    reason is read against."""
+    columns = [c for c in RISK_DIRECTION if c in values]
+    return values[columns].apply(pd.to_numeric, errors="coerce").astype(float).median()
+
+
 def informative_columns(frame: pd.DataFrame,
                         columns: list[str]) -> tuple[list[str], list[str]]:
     """(kept, dropped): a column with fewer than two distinct values (empty or constant)

@@ -126,3 +126,45 @@ def test_no_login_wording_without_a_login_event():
     frame["days_since_last_login"] = rng.integers(0, 10, n).astype(float)
     assert login_measured(frame)
     assert "days_since_last_login" in ChurnClassifier().fit(frame, y).features_
+
+
+def test_a_reason_that_reads_backwards_is_not_shown():
+    contributions = pd.DataFrame({
+        "days_since_last_cs_touch": [0.9, 0.9, 0.9, 0.9],
+        "failed_payments_90d": [0.2, 0.2, -0.3, 0.2], "nps_latest": [0.1, 0.1, 0.1, 0.1],
+        "seats": [0.05, 0.05, 0.05, 0.05], "bias": [-2.0] * 4})
+    # typical (median) values: 20 days since a touch, 1 failed payment, NPS 7
+    values = pd.DataFrame({"days_since_last_cs_touch": [3.0, 60.0, 20.0, 20.0],
+                           "failed_payments_90d": [2, 0, 3, 0],
+                           "nps_latest": [5.0, float("nan"), 9.0, 7.0],
+                           "seats": [10, 10, 10, 10]})
+    reasons = top_reasons(contributions, values, k=2)
+    by_account = reasons.groupby("account_index")["feature"].apply(list)
+    # account 0 was touched 3 days ago, sooner than typical: the model's largest push up,
+    # but not a reason a CSM can act on; its failed payments and low NPS are
+    assert by_account[0] == ["failed_payments_90d", "nps_latest"]
+    # 60 days without a touch is worse than typical: the same effect is a reason; no failed
+    # payment raising the risk is not; a missing NPS has no direction ("No recent response")
+    assert by_account[1] == ["days_since_last_cs_touch", "nps_latest"]
+    # account 2: everything directional reads backwards (the typical 20 days raising the
+    # risk, 3 failed payments lowering it, NPS 9 raising it): the context comes first, and a
+    # backwards one fills the list only because fewer than k others exist
+    assert by_account[2] == ["seats", "days_since_last_cs_touch"]
+    # nothing is lost: the hidden effects count in other_effect
+    shown = reasons.groupby("account_index")["effect"].sum() + reasons.groupby(
+        "account_index")["other_effect"].first()
+    np.testing.assert_allclose(shown, contributions.drop(columns="bias").sum(axis=1))
+    # against a given reference instead of these accounts' medians
+    typical = pd.Series({"days_since_last_cs_touch": 2.0})
+    assert top_reasons(contributions, values, k=1,
+                       typical=typical)["feature"].iloc[0] == "days_since_last_cs_touch"
+
+
+def test_every_direction_is_a_feature_with_a_sentence():
+    from features.snapshot import FEATURE_GROUPS
+    from models.inputs import RISK_DIRECTION
+    from models.scoring.reasons import CONTEXT_FEATURES, SENTENCES
+
+    features = {f for group in FEATURE_GROUPS.values() for f in group}
+    assert set(RISK_DIRECTION) <= features & set(SENTENCES)
+    assert not set(RISK_DIRECTION) & set(CONTEXT_FEATURES)

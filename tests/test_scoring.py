@@ -14,9 +14,13 @@ from tests.conftest import TINY, labelled_snapshots
 
 
 @pytest.fixture(scope="module")
-def model():
-    training = labelled_snapshots(DemoConfig(accounts=400, months=12, seed=3,
-                                             end_date=TINY.end_date))
+def training():
+    return labelled_snapshots(DemoConfig(accounts=400, months=12, seed=3,
+                                         end_date=TINY.end_date))
+
+
+@pytest.fixture(scope="module")
+def model(training):
     bundle = train_bundle(training, horizon_days=90)
     latest = training[training["as_of_date"] == training["as_of_date"].max()].copy()
     latest["event_timestamp"] = (latest["as_of_date"] + pd.Timedelta(days=1)).dt.tz_localize(
@@ -69,6 +73,25 @@ def test_behaviour_comes_before_context_in_the_reasons(scored):
             # only when no behavioural reason raises the account's risk
             assert not any(r["effect"] > 0 and r["feature"] not in CONTEXT_FEATURES
                            for r in shown)
+
+
+def test_no_reason_reads_against_its_direction(training, scored):
+    from models.inputs import RISK_DIRECTION
+
+    _, table = scored
+    # read against the accounts the model learnt from (complete labels), not today's
+    learnt = training[training["label_complete"]]
+    typical = learnt[list(RISK_DIRECTION)].apply(pd.to_numeric).median()
+    checked = 0
+    for reasons in table["reasons"]:
+        for reason in json.loads(reasons):
+            sign = RISK_DIRECTION.get(reason["feature"])
+            if sign is None or reason["value"] is None:
+                continue
+            worse = sign * (reason["value"] - typical[reason["feature"]])
+            assert worse > 0 if reason["effect"] > 0 else worse <= 0, reason
+            checked += 1
+    assert checked > len(table)  # directional features are most of the reasons
 
 
 def test_every_account_has_reasons_an_action_and_provenance(scored):

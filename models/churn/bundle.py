@@ -20,7 +20,7 @@ from models.churn.classifier import ChurnClassifier
 from models.churn.horizons import HorizonCurve
 from models.churn.logistic import LogisticChurnModel
 from models.churn.textbook import TextbookChurnModel
-from models.inputs import LABEL
+from models.inputs import LABEL, typical_values
 from models.metrics import SURVIVAL_HORIZONS
 from models.training_sample import account_sample
 
@@ -38,12 +38,15 @@ class ChurnModelBundle(mlflow.pyfunc.PythonModel):
 
     def __init__(self, classifier: ChurnClassifier | LogisticChurnModel,
                  curve: HorizonCurve, horizon_days: int,
-                 event_names: Sequence[str] = ()) -> None:
+                 event_names: Sequence[str] = (), typical: pd.Series | None = None) -> None:
         self.classifier = classifier
         self.curve = curve
         self.horizon_days = horizon_days
         #: What the per-event features' slots held in training (``event_k`` is name k).
         self.event_names = list(event_names)
+        #: The training set's typical values, that reasons are read against
+        #: (models.inputs.typical_values).
+        self.typical = typical
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         at_horizon = self.classifier.predict_proba(model_input)
@@ -73,4 +76,5 @@ def train_bundle(training: pd.DataFrame, *, horizon_days: int, classifier_config
     model = kind(classifier_config) if kind is ChurnClassifier else kind()
     classifier = model.fit(complete, complete[LABEL])
     curve = HorizonCurve().fit(training["duration_days"], training["churn_observed"])
-    return ChurnModelBundle(classifier, curve, horizon_days, event_names)
+    return ChurnModelBundle(classifier, curve, horizon_days, event_names,
+                            typical_values(complete))

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from features.event_vocabulary import event_feature_names
-from models.inputs import per_event_parts
+from models.inputs import RISK_DIRECTION, per_event_parts, typical_values
 
 
 def _signed_percent(v: float) -> str:
@@ -149,13 +149,41 @@ def values_and_sentences(values: pd.DataFrame, features: list[str], rows: np.nda
 CONTEXT_FEATURES = ("plan", "billing_period", "segment", "industry", "tenure_days", "mrr",
                     "seats")
 
+def reads_backwards(effects: np.ndarray, values: pd.DataFrame, features: Sequence[str],
+                    typical: pd.Series | None = None) -> np.ndarray:
+    """Cells (accounts x ``features``) whose effect contradicts ``RISK_DIRECTION``: raising
+    the risk while the value is no worse than the typical account's, or lowering it while
+    the value is worse.
+
+    ``typical``: the reference value per feature, by default the median over ``values``
+    (the accounts scored together). A missing value has no direction and never reads
+    backwards.
+    """
+    typical = typical_values(values) if typical is None else typical
+    backwards = np.zeros(effects.shape, dtype=bool)
+    for column, feature in enumerate(features):
+        sign = RISK_DIRECTION.get(feature)
+        if sign is None or feature not in values:
+            continue
+        value = pd.to_numeric(values[feature], errors="coerce").to_numpy(float,
+                                                                          na_value=np.nan)
+        reference = typical.get(feature, np.nan)
+        # how much worse than typical the account is, in the risky direction
+        worse = sign * (value - reference)
+        effect = effects[:, column]
+        backwards[:, column] = ((effect > 0) & (worse <= 0)) | ((effect < 0) & (worse > 0))
+    return backwards
+
 
 def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, *,
                 k: int = 3, event_names: Sequence[str] = (),
-                context: Sequence[str] = CONTEXT_FEATURES) -> pd.DataFrame:
+                context: Sequence[str] = CONTEXT_FEATURES,
+                typical: pd.Series | None = None) -> pd.DataFrame:
     """The ``k`` largest contributions per account, largest |effect| first, behaviour before
     context: where a behavioural feature raises an account's risk, the ``context`` features
-    (``CONTEXT_FEATURES``) come after every behavioural one.
+    (``CONTEXT_FEATURES``) come after every behavioural one. A contribution that reads
+    backwards (``reads_backwards``, against ``typical``) comes after all others: it is
+    shown only where fewer than ``k`` others exist, and otherwise counts in ``other_effect``.
 
     ``contributions``: SHAP values per feature plus a ``bias`` column (the base value), one
     row per account; ``values``: the same accounts' feature values. Returns ``k`` rows per
@@ -168,10 +196,13 @@ def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, *,
     effects = contributions[features].to_numpy(dtype=float)
     k = min(k, len(features))
     is_context = np.isin(features, list(context))
-    behaviour_raises = (effects[:, ~is_context] > 0).any(axis=1)
+    backwards = reads_backwards(effects, values, features, typical)
+    behaviour_raises = ((effects > 0) & ~is_context[None, :] & ~backwards).any(axis=1)
     demoted = is_context[None, :] & behaviour_raises[:, None]
-    # |effect| ranks within each kind; a demoted feature ranks below every behavioural one
-    rank_by = np.abs(effects) - np.where(demoted, np.abs(effects).max(initial=0) + 1, 0)
+    # |effect| ranks within each tier: behaviour (and context where nothing behavioural
+    # raises the risk), then demoted context, then what reads backwards
+    step = np.abs(effects).max(initial=0) + 1
+    rank_by = np.abs(effects) - step * (demoted + 2 * backwards)
     order = np.argsort(-rank_by, axis=1, kind="stable")[:, :k]
     rows = np.repeat(np.arange(len(effects)), k)
     columns = order.ravel()

@@ -29,7 +29,9 @@ def score_accounts(features: pd.DataFrame, bundle: ChurnModelBundle, *,
     Rows come back riskiest first with ``risk_rank`` 1 for the riskiest account;
     ``model_status`` (``champion``, or why the model is below the promotion bar) is kept on
     every row so nobody reads provisional scores as vetted ones. The component health
-    scores (``health_<component>``, models.scoring.components) follow the band.
+    scores (``health_<component>``, models.scoring.components) follow the band. Reasons
+    read against the typical values of the model's training set (``bundle.typical``), so an
+    account's reasons do not depend on which accounts are scored with it.
     """
     frame = features.reset_index(drop=True)
     if bundle.event_names:  # stored by slot, trained by event name
@@ -45,7 +47,8 @@ def score_accounts(features: pd.DataFrame, bundle: ChurnModelBundle, *,
 
     contributions = bundle.classifier.shap_values(frame)
     reasons = top_reasons(contributions, frame, k=n_reasons,
-                          event_names=getattr(bundle, "event_names", ()))
+                          event_names=getattr(bundle, "event_names", ()),
+                          typical=getattr(bundle, "typical", None))
     # top_reasons gives k rows per account, account by account: reshape instead of grouping.
     n_shown = len(reasons) // max(len(frame), 1)
     sentences = reasons["sentence"].to_numpy(object).reshape(len(frame), n_shown)
