@@ -96,9 +96,10 @@ def _weights(args: argparse.Namespace) -> None:
     from models.scoring.component_weights import with_weights
     from pipelines.environment import read_environment
     from pipelines.resources import settings_from
+    from pipelines.storage import AssetStorage
 
     settings = settings_from(read_environment())
-    path = settings.asset_file("component_weights")
+    path = AssetStorage.under(settings.output_dir).asset_file("component_weights")
     if not path.exists():
         raise SystemExit("no learned weights yet: run `make run` (or the train_churn_models "
                          "job) first")

@@ -25,6 +25,7 @@ from account_health.demo_data import (
 from account_health.summary import print_failures, print_summary, print_top_at_risk
 from pipelines.environment import quiet_mlflow, read_environment, use_dagster_home
 from pipelines.resources import AccountHealthSettings, settings_from
+from pipelines.storage import AssetStorage
 
 __all__ = ["ensure_demo_data", "main", "prepare_dagster_home", "quiet_libraries"]
 
@@ -161,11 +162,12 @@ def main() -> None:
                                   first_day, last_day,
                                   int(environment.scored_history_weeks)))
     print(f"\nfinished in {time.perf_counter() - started:.0f} s")
-    print_summary(settings, training)
+    storage = AssetStorage.under(settings.output_dir)
+    print_summary(settings, storage, training)
     if scoring is None or not scoring.success:
         print_failures(scoring if scoring is not None else training)
         raise SystemExit(1)
-    print_top_at_risk(settings, last_day)
+    print_top_at_risk(settings, storage, last_day)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 
 from pipelines.environment import read_environment
 from pipelines.resources import AccountHealthSettings
+from pipelines.storage import AssetStorage
 
 __all__ = ["print_failures", "print_interventions", "print_monitoring", "print_opportunities",
            "print_retention_kpis", "print_summary", "print_top_at_risk",
@@ -31,9 +32,10 @@ def print_failures(result) -> None:
         print(f"{event.step_key}:\n{message}\n")
 
 
-def print_top_at_risk(settings: AccountHealthSettings, day: str, top: int = 10) -> None:
+def print_top_at_risk(settings: AccountHealthSettings, storage: AssetStorage, day: str,
+                       top: int = 10) -> None:
     """Where the day's scores are, and the accounts to call first."""
-    parquet = settings.asset_file("account_scores", day)
+    parquet = storage.asset_file("account_scores", day)
     csv = settings.export_file("scores", day)
     scores = pd.read_parquet(parquet)
     print(f"\n== scores for {day}: {len(scores)} accounts ==\n{parquet}\n{csv}")
@@ -64,19 +66,20 @@ def print_top_at_risk(settings: AccountHealthSettings, day: str, top: int = 10) 
             print("  by severity: " + ", ".join(
                 f"{severities.get(s, 0)} {s}" for s in ("critical", "high", "medium", "low"))
                   + f"; {int(alerts['escalation'].sum())} escalations")
-    print_work_items(settings, day)
+    print_work_items(settings, storage, day)
     onboarding = settings.export_file("onboarding", day)
     if onboarding.exists():
         queue = pd.read_csv(onboarding)
         print(f"\nonboarding: {len(queue)} accounts 30-60 days old below activation, "
               f"${queue['arr'].sum():,.0f} ARR ({onboarding})")
-    print_opportunities(settings, day)
-    print_work_queue(settings, day)
+    print_opportunities(settings, storage, day)
+    print_work_queue(settings, storage, day)
     print("one account from the online store: .venv/bin/account-health account <account_id>")
-    print_monitoring(settings, day)
+    print_monitoring(settings, storage, day)
 
 
-def print_work_items(settings: AccountHealthSettings, day: str, top: int = 5) -> None:
+def print_work_items(settings: AccountHealthSettings, storage: AssetStorage, day: str,
+                      top: int = 5) -> None:
     """The day's work items: how many are on the CSMs' lists, new, waiting, answered; the
     first few of the lists."""
     path = settings.export_file("work_items", day)
@@ -97,7 +100,7 @@ def print_work_items(settings: AccountHealthSettings, day: str, top: int = 5) ->
             "why": head["reasons"].str.slice(0, 70)}).to_markdown(index=False))
 
 
-def print_work_queue(settings: AccountHealthSettings, day: str) -> None:
+def print_work_queue(settings: AccountHealthSettings, storage: AssetStorage, day: str) -> None:
     """How much of the week's work fits the CSMs' capacity, and what overflows."""
     path = settings.export_file("work_queue", day)
     if not path.exists():
@@ -114,7 +117,8 @@ def print_work_queue(settings: AccountHealthSettings, day: str) -> None:
                  if getattr(row, "accounts_holdout", 0) else ""))
 
 
-def print_opportunities(settings: AccountHealthSettings, day: str, top: int = 5) -> None:
+def print_opportunities(settings: AccountHealthSettings, storage: AssetStorage, day: str,
+                         top: int = 5) -> None:
     """The day's best expansion leads, and how many wait for recovery."""
     path = settings.export_file("opportunities", day)
     if not path.exists():
@@ -138,7 +142,7 @@ def print_opportunities(settings: AccountHealthSettings, day: str, top: int = 5)
                         "top signal": signals}).to_markdown(index=False))
 
 
-def print_monitoring(settings: AccountHealthSettings, day: str) -> None:
+def print_monitoring(settings: AccountHealthSettings, storage: AssetStorage, day: str) -> None:
     """The last complete month's retention and the day's drift against the training data."""
     retention = settings.reports_dir() / "retention_metrics.csv"
     if retention.exists():
@@ -149,8 +153,8 @@ def print_monitoring(settings: AccountHealthSettings, day: str) -> None:
         shown = overall[["month", *money, "nrr", "grr", "logo_retention"]].copy()
         shown[money] = shown[money].map("${:,.0f}".format)
         print(shown.to_markdown(index=False, floatfmt=".3f"))
-    print_retention_kpis(settings)
-    print_renewal_forecast(settings)
+    print_retention_kpis(settings, storage)
+    print_renewal_forecast(settings, storage)
     pages = {"daily report": settings.reports_dir() / "daily" / f"{day}.html",
              "portfolio (every account, a page per CSM and per account)":
              settings.reports_dir() / "portfolio" / day / "portfolio.html",
@@ -161,7 +165,7 @@ def print_monitoring(settings: AccountHealthSettings, day: str) -> None:
     if found:
         print("\nreports (open in a browser, no server needed):\n" + "\n".join(
             f"  {label}: {path}" for label, path in found.items()))
-    drift = settings.asset_file("feature_drift", day)
+    drift = storage.asset_file("feature_drift", day)
     if drift.exists():
         table = pd.read_parquet(drift)
         drifted = table.loc[table["drifted"], "feature"].tolist()
@@ -171,7 +175,7 @@ def print_monitoring(settings: AccountHealthSettings, day: str) -> None:
                  if drifted else "none above the thresholds")
               + f"; largest PSI {top['psi']:.3f} ({top['feature']}; exempt: "
               + (", ".join(table.loc[table["exempt"], "feature"]) or "none") + f") in {drift}")
-    predictions = settings.asset_file("prediction_drift", day)
+    predictions = storage.asset_file("prediction_drift", day)
     if predictions.exists():
         row = pd.read_parquet(predictions).iloc[0]
         if "psi" in row and pd.notna(row["psi"]):
@@ -181,7 +185,7 @@ def print_monitoring(settings: AccountHealthSettings, day: str) -> None:
                   + ("; retraining recommended" if row["drifted"] else ""))
 
 
-def print_retention_kpis(settings: AccountHealthSettings) -> None:
+def print_retention_kpis(settings: AccountHealthSettings, storage: AssetStorage) -> None:
     """Trailing-12-month NRR and GRR, the last quarter's renewal rate, the churn split."""
     reports = settings.reports_dir()
     windows, renewals, churn = (reports / f"{name}.csv" for name in (
@@ -215,10 +219,10 @@ def print_retention_kpis(settings: AccountHealthSettings) -> None:
         print(f"\nretention KPIs ({reports}; docs/metrics.md):\n  " + "\n  ".join(lines))
 
 
-def print_renewal_forecast(settings: AccountHealthSettings) -> None:
+def print_renewal_forecast(settings: AccountHealthSettings, storage: AssetStorage) -> None:
     """The next quarters' expected renewals, and the forecast's error on past quarters."""
-    forecast_file = settings.asset_file("renewal_forecast")
-    backtest_file = settings.asset_file("renewal_backtest")
+    forecast_file = storage.asset_file("renewal_forecast")
+    backtest_file = storage.asset_file("renewal_backtest")
     if not forecast_file.exists():
         return
     from models.reports.executive import money
@@ -234,10 +238,10 @@ def print_renewal_forecast(settings: AccountHealthSettings) -> None:
         print(f"  back-test on {len(backtest)} past quarters: mean absolute ARR error "
               f"{backtest['arr_error'].abs().mean():.1%}, actual inside the interval "
               f"{int(backtest['arr_within_interval'].sum())} of {len(backtest)} "
-              f"({settings.asset_file('renewal_backtest')})")
+              f"({storage.asset_file('renewal_backtest')})")
 
 
-def print_summary(settings: AccountHealthSettings, result) -> None:
+def print_summary(settings: AccountHealthSettings, storage: AssetStorage, result) -> None:
     """What the run left behind and where."""
     out = settings.output_path
     print("\n== account-health feature pipeline ==")
@@ -245,19 +249,19 @@ def print_summary(settings: AccountHealthSettings, result) -> None:
     report = settings.reports_dir() / "quarantine_report.md"
     if report.exists():
         print(f"\nquarantine report ({report}):\n{report.read_text()}")
-    snapshot = settings.snapshot_dir()
+    snapshot = storage.partition_dir("account_snapshot")
     files = sorted(snapshot.glob("*.parquet"))
     if files:
         rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
         print(f"snapshot features: {rows} rows over {len(files)} days in {snapshot}")
-    training = settings.asset_file("training_set")
+    training = storage.asset_file("training_set")
     if training.exists():
         label = pq.read_table(training, columns=["churned_within_horizon"]).column(0)
         print(f"training set: {len(label)} labelled rows, churn rate "
               f"{pc.mean(label).as_py():.3f} in {training}")
     print(f"Feast registry and online store: {out / 'feast'}")
-    validation = settings.asset_file("churn_model_validation")
-    promotion = settings.asset_file("churn_model_promotion")
+    validation = storage.asset_file("churn_model_validation")
+    promotion = storage.asset_file("churn_model_promotion")
     if validation.exists() and promotion.exists():
         from models.churn.evaluation import chosen_line, pooled_summary
 
@@ -272,8 +276,8 @@ def print_summary(settings: AccountHealthSettings, result) -> None:
               f"({decision.get('candidate', 'xgboost')}) as {decision['alias']}: "
               f"{decision['reason']}")
         print(f"MLflow UI: make mlflow-ui  (backend {out / 'mlflow' / 'mlflow.db'})")
-    expansion = settings.asset_file("expansion_model_validation")
-    expansion_model = settings.asset_file("expansion_model")
+    expansion = storage.asset_file("expansion_model_validation")
+    expansion_model = storage.asset_file("expansion_model")
     pooled = None
     if expansion.exists() and expansion_model.exists():
         pooled = pd.read_parquet(expansion)
@@ -288,25 +292,25 @@ def print_summary(settings: AccountHealthSettings, result) -> None:
         decision = pd.read_parquet(expansion_model).iloc[0]
         print(f"registered account-health-expansion v{decision['version']} as "
               f"{decision['alias']}: {decision['reason']}")
-    indicators = settings.asset_file("leading_indicators")
+    indicators = storage.asset_file("leading_indicators")
     if indicators.exists():
         table = pd.read_parquet(indicators)
         strongest = table[(table["segment"] == "all") & (table["rank"] <= 3)]
         print(f"\nstrongest leading indicators ({out / 'reports' / 'leading_indicators.html'}):")
         print(strongest[["outcome", "lead_days", "feature", "auc", "auc_low", "auc_high"]]
               .to_markdown(index=False, floatfmt=".3f"))
-    print_signal_quality(settings)
-    print_activation(settings)
-    print_component_weights(settings)
-    print_interventions(settings)
-    print_playbook_effects(settings)
+    print_signal_quality(settings, storage)
+    print_activation(settings, storage)
+    print_component_weights(settings, storage)
+    print_interventions(settings, storage)
+    print_playbook_effects(settings, storage)
     print(f"Dagster UI: DAGSTER_HOME={read_environment().dagster_home} "
           ".venv/bin/dagster dev -m pipelines.definitions")
 
 
-def print_signal_quality(settings: AccountHealthSettings) -> None:
+def print_signal_quality(settings: AccountHealthSettings, storage: AssetStorage) -> None:
     """Each early-warning signal on the walk-forward test dates, and which are off."""
-    path = settings.asset_file("alert_signal_quality")
+    path = storage.asset_file("alert_signal_quality")
     if not path.exists():
         return
     from models.reports.operations import signal_table
@@ -317,9 +321,9 @@ def print_signal_quality(settings: AccountHealthSettings) -> None:
     print(signal_table(quality).to_markdown(index=False))
 
 
-def print_activation(settings: AccountHealthSettings) -> None:
+def print_activation(settings: AccountHealthSettings, storage: AssetStorage) -> None:
     """What makes a new account activated, and how long it takes."""
-    path = settings.asset_file("activation_definition")
+    path = storage.asset_file("activation_definition")
     if not path.exists():
         return
     definition = pd.read_parquet(path)
@@ -330,7 +334,7 @@ def print_activation(settings: AccountHealthSettings) -> None:
                                                         definition["min_events_30d"],
                                                         strict=True))
     print(f"\nactivation ({definition['source'].iloc[0]}): {events} in 30 days")
-    ttv = settings.asset_file("time_to_value")
+    ttv = storage.asset_file("time_to_value")
     if ttv.exists() and len(table := pd.read_parquet(ttv)):
         recent = table.tail(6)
         print(f"  signup months {recent['cohort'].iloc[0]} to {recent['cohort'].iloc[-1]}: "
@@ -339,9 +343,9 @@ def print_activation(settings: AccountHealthSettings) -> None:
               f"{recent['median_days_to_value'].median():.0f} days to value ({ttv})")
 
 
-def print_component_weights(settings: AccountHealthSettings) -> None:
+def print_component_weights(settings: AccountHealthSettings, storage: AssetStorage) -> None:
     """The component weights the data suggests, and what applying them would do."""
-    path = settings.asset_file("component_weights")
+    path = storage.asset_file("component_weights")
     if not path.exists():
         return
     table = pd.read_parquet(path)
@@ -355,9 +359,9 @@ def print_component_weights(settings: AccountHealthSettings) -> None:
           "band (account-health weights --apply writes them)")
 
 
-def print_playbook_effects(settings: AccountHealthSettings) -> None:
+def print_playbook_effects(settings: AccountHealthSettings, storage: AssetStorage) -> None:
     """Each playbook's retention lift against the holdout, and the ARR it keeps."""
-    path = settings.asset_file("playbook_effects")
+    path = storage.asset_file("playbook_effects")
     if not path.exists():
         return
     effects = pd.read_parquet(path)
@@ -371,12 +375,12 @@ def print_playbook_effects(settings: AccountHealthSettings) -> None:
     print(playbook_table(effects).to_markdown(index=False))
 
 
-def print_interventions(settings: AccountHealthSettings) -> None:
+def print_interventions(settings: AccountHealthSettings, storage: AssetStorage) -> None:
     """Uplift of outreach against the holdout, beside the planted truth of demo data."""
     from models.analysis.interventions import intervention_summary
 
     out = settings.output_path
-    episodes_file = settings.asset_file("intervention_effects")
+    episodes_file = storage.asset_file("intervention_effects")
     if not episodes_file.exists():
         return
     episodes = pd.read_parquet(episodes_file)

@@ -288,6 +288,7 @@ def features_and_floor(recorder: Recorder, history: dict) -> dict[str, float]:
     floor."""
     from features.snapshot import compute_snapshots, feature_tables
     from pipelines.io_manager import write_partitions
+    from pipelines.storage import AssetStorage
 
     settings, tables = history["settings"], history["tables"]
     assets = settings.output_path / "assets"
@@ -311,11 +312,11 @@ def features_and_floor(recorder: Recorder, history: dict) -> dict[str, float]:
         snapshot = compute_snapshots(days, events=[], usage_rollups=rollup_files,
                                      **feature_tables(tables), taxonomy=taxonomy)
         stage.rows = len(snapshot)
-    snapshot_dir = settings.snapshot_dir()
-    snapshot_dir.mkdir(parents=True)
+    storage = AssetStorage.under(settings.output_dir)
+    storage.partition_dir("account_snapshot").mkdir(parents=True)
     with recorder.stage("write snapshot day files (the IO manager's writer)") as stage:
         write_partitions(snapshot, "as_of_date", [f"{day:%Y-%m-%d}" for day in days],
-                         lambda day: snapshot_dir / f"{day}.parquet")
+                         lambda day: storage.asset_file("account_snapshot", day))
         stage.rows = len(snapshot)
     ratios = {f"features {source} ÷ DuckDB scan":
               stage_seconds(recorder, f"feature computation (all daily snapshots, {source}")
@@ -337,9 +338,11 @@ def feast_and_training_set(recorder: Recorder, history: dict, feast_file_limit: 
     from feature_repo.store import apply_definitions, open_store
     from features.snapshot import FEATURE_GROUPS
     from features.training_set import build_training_set, label_rows, training_as_of_dates
+    from pipelines.storage import AssetStorage
 
     settings, tables = history["settings"], history["tables"]
-    snapshot_glob = str(settings.snapshot_dir() / "*.parquet")
+    storage = AssetStorage.under(settings.output_dir)
+    snapshot_glob = str(storage.partition_dir("account_snapshot") / "*.parquet")
     store = open_store(settings.output_path)
     last = pd.Timestamp(END_DATE)
     with recorder.stage("Feast apply + materialise the last day online") as stage:
@@ -349,7 +352,7 @@ def feast_and_training_set(recorder: Recorder, history: dict, feast_file_limit: 
             store.materialize(
                 start_date=(feature_time - pd.Timedelta(days=1)).to_pydatetime(),
                 end_date=(feature_time + pd.Timedelta(seconds=1)).to_pydatetime())
-        stage.rows = len(pd.read_parquet(settings.snapshot_dir() / f"{last:%Y-%m-%d}.parquet",
+        stage.rows = len(pd.read_parquet(storage.asset_file("account_snapshot", last),
                                          columns=["account_id"]))
     labels = label_rows(tables["subscriptions"],
                         # four-weekly, to bound the cost at 200k (the product's default is weekly)
@@ -490,8 +493,10 @@ def register_expansion_champion(recorder: Recorder, history: dict,
 def daily_scoring(recorder: Recorder, history: dict) -> None:
     """Scoring with explanations for every account of the last day (pure function)."""
     from models.scoring.scores import score_accounts
+    from pipelines.storage import AssetStorage
 
-    snapshot = pd.read_parquet(history["settings"].snapshot_dir() / f"{END_DATE}.parquet")
+    snapshot = pd.read_parquet(AssetStorage.under(history["settings"].output_dir).asset_file(
+        "account_snapshot", END_DATE))
     with recorder.stage("daily scoring with explanations") as stage:
         scores = score_accounts(snapshot, history["bundle"], model_version="1")
         stage.rows = len(scores)

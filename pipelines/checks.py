@@ -15,6 +15,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_c
 
 from features.contract import REQUIRED_TABLES
 from pipelines.resources import AccountHealthSettings
+from pipelines.storage import AssetStorage
 
 
 @asset_check(asset="source_files", blocking=True,
@@ -42,8 +43,8 @@ def quarantine_rate_within_limit(settings: AccountHealthSettings,
 
 @asset_check(asset="feast_feature_store",
              description="Data is fresh: the latest snapshot day ended within freshness_hours")
-def snapshot_freshness(settings: AccountHealthSettings) -> AssetCheckResult:
-    days = settings.snapshot_days()
+def snapshot_freshness(settings: AccountHealthSettings, storage: AssetStorage) -> AssetCheckResult:
+    days = storage.stored_days("account_snapshot")
     if not days:
         return AssetCheckResult(passed=False, severity=AssetCheckSeverity.WARN,
                                 metadata={"latest_snapshot": "none"})

@@ -59,6 +59,7 @@ from pipelines.selections import (
     RETRAINING,
     WEEKLY_REPORT,
 )
+from pipelines.storage import AssetStorage
 
 all_assets = load_assets_from_modules([
     raw_tables,
@@ -149,12 +150,14 @@ def build_resources(settings: AccountHealthSettings | None = None,
             artifact_location=deployment.mlflow_artifact_location)
     else:
         mlflow_tracking = MlflowTracking.local(settings.output_dir)
+    storage = AssetStorage.under(settings.output_dir)
     return {
         "settings": settings,
         "engine": engine,
         "feast": feast,
         "mlflow_tracking": mlflow_tracking,
-        "io_manager": PartitionedParquetIOManager(base_dir=str(settings.assets_dir())),
+        "io_manager": PartitionedParquetIOManager(base_dir=storage.base_dir),
+        "storage": storage,
         "alert_webhook": AlertWebhook(url=delivery.webhook_url),
         "alert_email": AlertEmail(
             outbox_dir=str(settings.output_path / "alerts" / "outbox"),

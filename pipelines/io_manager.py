@@ -1,4 +1,5 @@
-"""Parquet storage for asset outputs, one file per daily partition.
+"""Parquet storage for asset outputs, one file per daily partition (paths:
+``pipelines.storage``).
 
 A run over a range of partitions (single-run backfill) hands over one DataFrame; it is split
 by the output's ``partition_column`` so every day gets its own file. Writing a partition
@@ -23,19 +24,7 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext
 from features.parquet_files import write_parquet_atomic
 from features.spark_frames import StoredDays
 from features.utc_days import day_codes
-
-
-def day_key(day: str | pd.Timestamp) -> str:
-    """A daily partition's key (``YYYY-MM-DD``) from a key or a timestamp."""
-    return day if isinstance(day, str) else f"{pd.Timestamp(day):%Y-%m-%d}"
-
-
-def asset_file(base_dir: str | Path, asset_key: Sequence[str],
-               partition: str | None = None) -> Path:
-    """Where an asset's output is stored: ``<base_dir>/<asset>.parquet``, or one day's
-    partition ``<base_dir>/<asset>/<day>.parquet``. The one place that says so."""
-    base = Path(base_dir).joinpath(*asset_key)
-    return base / f"{partition}.parquet" if partition else base.with_suffix(".parquet")
+from pipelines.storage import asset_file
 
 
 def write_partitions(frame: pd.DataFrame, column: str, partitions: Sequence[str],

@@ -25,7 +25,7 @@ from models.scoring.config import ScoringConfig
 from models.training_sample import DEFAULT_MAX_TRAINING_ROWS
 from models.walk_forward import Fold, NotEnoughHistory, adaptive_folds
 from pipelines.environment import SETTINGS_VARIABLES, Environment, read_environment
-from pipelines.io_manager import asset_file, day_key
+from pipelines.storage import day_key
 
 #: Where daily partitions begin before any run has recorded where the data begins.
 DEFAULT_START_DATE = "2025-01-01"
@@ -144,36 +144,10 @@ class AccountHealthSettings(ConfigurableResource):
     def table_file(self, table: str) -> Path | None:
         return find_table_file(self.data_path, table)
 
-    def assets_dir(self) -> Path:
-        """Where the IO manager stores asset outputs (``io_manager.asset_file``)."""
-        return self.output_path / "assets"
-
-    def asset_file(self, asset: str, day: str | pd.Timestamp | None = None) -> Path:
-        """The stored output of ``asset``, or of its partition for ``day``."""
-        return asset_file(self.assets_dir(), [asset], None if day is None else day_key(day))
-
-    def stored_partition(self, asset: str, day: str | pd.Timestamp) -> pd.DataFrame | None:
-        """A daily asset's stored partition for ``day``; None when that day was never stored
-        (history a report compares with, such as the scores of a week before)."""
-        path = self.asset_file(asset, day)
-        return pd.read_parquet(path) if path.exists() else None
-
     def export_file(self, export: str, day: str | pd.Timestamp, suffix: str = "csv") -> Path:
         """A day's export for people and other tools: ``<output_dir>/<export>/<day>.<suffix>``
         (scores, alerts, opportunities, work_queue)."""
         return self.output_path / export / f"{day_key(day)}.{suffix}"
-
-    def partition_dir(self, asset: str) -> Path:
-        """The directory of a daily asset's partition files (``<day>.parquet``)."""
-        return self.asset_file(asset).with_suffix("")
-
-    def snapshot_dir(self) -> Path:
-        """Where the IO manager keeps the daily snapshot partitions (the Feast source)."""
-        return self.partition_dir("account_snapshot")
-
-    def snapshot_days(self) -> list[str]:
-        """Days (``YYYY-MM-DD``) with a stored snapshot partition, oldest first."""
-        return sorted(p.stem for p in self.snapshot_dir().glob("*.parquet"))
 
     def reports_dir(self) -> Path:
         path = self.output_path / "reports"

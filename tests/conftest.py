@@ -10,6 +10,7 @@ import pytest
 
 from account_health.demo_data import DemoConfig, generate_to_dir
 from pipelines.resources import AccountHealthSettings
+from pipelines.storage import AssetStorage
 
 # Daily partitions from a fixed date, not the first day of whatever data the environment names.
 os.environ.setdefault("ACCOUNT_HEALTH_START_DATE", "2025-01-01")
@@ -29,6 +30,11 @@ def make_settings(data_dir: Path, output_dir: Path, **overrides) -> AccountHealt
     # A 30-day horizon leaves closed labels inside the five months of tiny data.
     options = {"now": NOW, "horizon_days": 30, **overrides}
     return AccountHealthSettings(data_dir=str(data_dir), output_dir=str(output_dir), **options)
+
+
+def storage_of(settings: AccountHealthSettings) -> AssetStorage:
+    """The asset storage of a run with ``settings`` (as ``build_resources`` makes it)."""
+    return AssetStorage.under(settings.output_dir)
 
 
 def demo_tables(config: DemoConfig) -> dict:

@@ -40,21 +40,22 @@ def test_the_vocabulary_is_kept_for_its_data_and_chosen_anew_for_other_data(tmp_
     from dagster import build_asset_context
 
     from pipelines.assets.features_snapshot import event_vocabulary
-    from tests.conftest import make_settings
+    from tests.conftest import make_settings, storage_of
 
     settings = make_settings(tmp_path / "data", tmp_path / "out")
     (tmp_path / "data").mkdir()
-    settings.partition_dir("events").mkdir(parents=True)
+    storage_of(settings).partition_dir("events").mkdir(parents=True)
 
     def day_file(day: str, accounts_by_name: dict[str, int]) -> None:
         pd.DataFrame([{"account_id": f"a{k}", "event_name": name}
                       for name, accounts in accounts_by_name.items()
                       for k in range(accounts)]).to_parquet(
-            settings.asset_file("events", day))
+            storage_of(settings).asset_file("events", day))
 
     def chosen(run_settings) -> list[str]:
-        value = event_vocabulary(build_asset_context(), settings=run_settings)
-        value.to_parquet(run_settings.asset_file("event_vocabulary"))  # as the IO manager
+        storage = storage_of(run_settings)
+        value = event_vocabulary(build_asset_context(), settings=run_settings, storage=storage)
+        value.to_parquet(storage.asset_file("event_vocabulary"))  # as the IO manager
         return list(value["event_name"])
 
     day_file("2026-01-01", {"post": 3, "like": 1})
@@ -65,7 +66,7 @@ def test_the_vocabulary_is_kept_for_its_data_and_chosen_anew_for_other_data(tmp_
     assert chosen(other_data) == ["like", "post"]
     # a stored value that does not say its data directory is kept as it is
     pd.DataFrame({"slot": ["event_1"], "event_name": ["share"]}).to_parquet(
-        settings.asset_file("event_vocabulary"))
+        storage_of(settings).asset_file("event_vocabulary"))
     assert chosen(settings) == ["share"]
 
 

@@ -63,6 +63,7 @@ def test_the_weights_command_writes_beside_the_data(tmp_path, monkeypatch, capsy
     from account_health.cli import main
     from pipelines.environment import read_environment
     from pipelines.resources import settings_from
+    from tests.conftest import storage_of
 
     data, out = tmp_path / "data", tmp_path / "out"
     data.mkdir()
@@ -77,8 +78,9 @@ def test_the_weights_command_writes_beside_the_data(tmp_path, monkeypatch, capsy
                           "walk_forward_auc_current": 0.70,
                           "walk_forward_auc_learned": 0.72, "accounts_changing_band": 12,
                           "accounts": 100})
-    settings.asset_file("component_weights").parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(settings.asset_file("component_weights"))
+    path = storage_of(settings).asset_file("component_weights")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(path)
     main(["weights"])
     assert "0.720 learned against 0.700 configured; 12 of 100" in capsys.readouterr().out
     assert not (data / "scoring.yaml").exists()

@@ -11,6 +11,7 @@ from dagster import DagsterInstance
 
 from pipelines.run import run_pipeline
 from pipelines.selections import DAILY_SCORING, SCORING
+from pipelines.storage import AssetStorage
 
 pytestmark = pytest.mark.slow
 
@@ -382,7 +383,7 @@ def test_the_run_summary_prints_both_drifts_of_the_day(backfill, capsys):
     from account_health.summary import print_monitoring
 
     settings, (_, tables), _ = backfill
-    print_monitoring(settings, DAYS[-1])
+    print_monitoring(settings, AssetStorage.under(settings.output_dir), DAYS[-1])
     printed = capsys.readouterr().out
     prediction = tables["prediction_drift"][DAYS[-1]].iloc[0]
     assert f"feature drift on {DAYS[-1]}" in printed

@@ -14,7 +14,8 @@ from account_health.data_check import check_data
 from account_health.messaging_demo import MessagingDemoConfig, generate_to_dir
 from pipelines.run import run_pipeline
 from pipelines.selections import FEATURE_PIPELINE, SCORING, TRAINING_PIPELINE
-from tests.conftest import make_settings
+from pipelines.storage import AssetStorage
+from tests.conftest import make_settings, storage_of
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +61,8 @@ def test_a_year_of_a_foreign_export_runs_and_scores_every_active_account(messagi
     assert report.loc[["accounts", "subscriptions", "events"], "quarantined_rows"].sum() == 0
     assert set(pd.read_csv(out / "reports" / "label_warnings.csv")["value"]) == {
         "web", "appstore", "partner", "outbound"}
-    snapshot = pd.read_parquet(settings.snapshot_dir() / "2026-10-31.parquet")
+    snapshot = pd.read_parquet(storage_of(settings).asset_file("account_snapshot",
+                                                                "2026-10-31"))
     scores = pd.read_parquet(out / "assets" / "account_scores" / "2026-10-31.parquet")
     assert sorted(scores["account_id"]) == sorted(snapshot["account_id"])
     status = scores["model_status"].iloc[0]
@@ -155,7 +157,7 @@ def test_the_run_summary_shows_the_textbook_model_beside_the_chosen_one(messagin
     from account_health.summary import print_summary
 
     settings, training, _ = messaging_run
-    print_summary(settings, training)
+    print_summary(settings, AssetStorage.under(settings.output_dir), training)
     printed = capsys.readouterr().out
     assert "| textbook" in printed and "| xgboost" in printed
     assert "chosen: " in printed and "textbook model" in printed

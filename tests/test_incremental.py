@@ -9,7 +9,7 @@ from dagster import AssetSelection, DagsterInstance
 
 from account_health.demo_data import generate_to_dir
 from pipelines.run import run_pipeline
-from tests.conftest import TINY, make_settings
+from tests.conftest import TINY, make_settings, storage_of
 
 pytestmark = pytest.mark.slow
 
@@ -167,15 +167,16 @@ def test_a_rollup_older_than_its_events_or_of_another_taxonomy_is_not_used(incre
     days = pd.DatetimeIndex(["2026-10-28", "2026-10-29", "2026-10-30"])
     assets = Path(incremental.output_dir) / "assets"
     taxonomy = incremental.event_taxonomy(None)  # no event_vocabulary in these runs
-    events, rollups = usage_sources(incremental, days, taxonomy)
+    events, rollups = usage_sources(storage_of(incremental), days, taxonomy)
     assert (len(events), len(rollups)) == (0, 3)
     # events of Oct 30 re-ingested after its rollup was computed: read the events instead
     event_file = assets / "events" / "2026-10-30.parquet"
     # later than its rollup, however long after the events that was written
     later = (assets / "usage_rollup" / "2026-10-30.parquet").stat().st_mtime_ns + 10**9
     os.utime(event_file, ns=(later, later))
-    events, rollups = usage_sources(incremental, days, taxonomy)
+    events, rollups = usage_sources(storage_of(incremental), days, taxonomy)
     assert [p.stem for p in events] == ["2026-10-30"] and len(rollups) == 2
     # another event taxonomy: no stored rollup is current
-    events, rollups = usage_sources(incremental, days, EventTaxonomy(core_events=["reports"]))
+    events, rollups = usage_sources(storage_of(incremental), days,
+                                    EventTaxonomy(core_events=["reports"]))
     assert (len(events), len(rollups)) == (3, 0)

@@ -90,3 +90,16 @@ def test_an_input_may_ask_for_only_some_columns(tmp_path):
         asset_partition_key_range=PartitionKeyRange("2026-10-01", "2026-10-03"))
     loaded = manager.load_input(context)
     assert list(loaded.columns) == ["account_id", "risk"] and len(loaded) == 4
+
+
+def test_steps_that_read_files_find_what_the_io_manager_wrote(tmp_path):
+    from pipelines.definitions import build_resources
+    from tests.conftest import make_settings
+
+    resources = build_resources(make_settings(tmp_path / "data", tmp_path / "out"))
+    manager, storage = resources["io_manager"], resources["storage"]
+    write(manager, frame(), "2026-10-01", "2026-10-03")
+    assert storage.stored_days("scores") == ["2026-10-01", "2026-10-02", "2026-10-03"]
+    assert storage.stored_partition("scores", "2026-10-01")["account_id"].tolist() == ["a"]
+    assert storage.stored_partition("scores", "2026-10-04") is None
+    assert storage.partition_dir("scores").parent == tmp_path / "out" / "assets"

@@ -14,7 +14,7 @@ from features.snapshot import FEATURE_GROUPS
 from pipelines.definitions import defs
 from pipelines.run import run_pipeline
 from pipelines.selections import FEATURE_PIPELINE
-from tests.conftest import make_settings
+from tests.conftest import make_settings, storage_of
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +72,7 @@ def test_checks_ran_and_online_store_serves_latest_day(first_run):
     assert evaluations["required_tables_present"]
     assert evaluations["snapshot_unique_and_complete"]
     assert evaluations["snapshot_freshness"]  # latest day Oct 31, now Nov 1 06:00
-    latest = pd.read_parquet(settings.snapshot_dir() / f"{LAST_DAY}.parquet")
+    latest = pd.read_parquet(storage_of(settings).asset_file("account_snapshot", LAST_DAY))
     store = open_store(Path(settings.output_dir))
     online = store.get_online_features(
         features=store.get_feature_service(CHURN_FEATURE_SERVICE),
@@ -86,7 +86,7 @@ def test_checks_ran_and_online_store_serves_latest_day(first_run):
 def test_training_set_rows_carry_features_from_their_own_as_of_date(first_run):
     settings, _ = first_run
     training = pd.read_parquet(Path(settings.output_dir) / "assets" / "training_set.parquet")
-    snapshot = read_dir(settings.snapshot_dir())
+    snapshot = read_dir(storage_of(settings).partition_dir("account_snapshot"))
     assert len(training) > 0 and training["label_complete"].all()
     joined = training.merge(snapshot, on=["account_id", "as_of_date"], suffixes=("", "_snap"))
     assert len(joined) == len(training)
@@ -144,7 +144,7 @@ def test_runs_with_only_the_two_required_tables(tiny_data_dir, tmp_path):
     result = run_pipeline(settings, DagsterInstance.ephemeral(), first_day="2026-09-01",
                           last_day="2026-10-31", selection=FEATURE_PIPELINE)
     assert result.success
-    snapshot = read_dir(settings.snapshot_dir())
+    snapshot = read_dir(storage_of(settings).partition_dir("account_snapshot"))
     assert "mrr" in snapshot and "active_users_30d" in snapshot
     for absent in ["segment", "failed_payments_90d", "open_tickets", "nps_latest"]:
         assert absent not in snapshot.columns

@@ -9,7 +9,7 @@ from dagster import AssetSelection, DagsterInstance
 
 from account_health.demo_data import generate_to_dir
 from pipelines.run import run_pipeline
-from tests.conftest import TINY, make_settings
+from tests.conftest import TINY, make_settings, storage_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -126,7 +126,8 @@ def feast_stores(engines, tmp_path_factory):
     stores = {}
     for name, config in (("duckdb", LOCAL_CONFIG), ("spark", SPARK_CONFIG)):
         store = open_store(tmp_path_factory.mktemp(f"feast_{name}"), config)
-        apply_definitions(store, str(local.snapshot_dir() / "*.parquet"), groups)
+        apply_definitions(
+            store, str(storage_of(local).partition_dir("account_snapshot") / "*.parquet"), groups)
         stores[name] = store
     return local, stores
 
@@ -136,7 +137,7 @@ def test_training_set_from_spark_offline_store_equals_local(feast_stores):
     from features.training_set import build_training_set, label_rows
 
     settings, stores = feast_stores
-    labels = label_rows(pd.read_parquet(settings.asset_file("subscriptions")),
+    labels = label_rows(pd.read_parquet(storage_of(settings).asset_file("subscriptions")),
                         pd.date_range("2026-09-06", "2026-10-31", freq="7D"),
                         horizon_days=30, observed_until=pd.Timestamp("2026-10-31"))
     local, spark = (build_training_set(stores[name], labels,
@@ -154,7 +155,7 @@ def test_spark_materialisation_serves_the_latest_day(feast_stores):
     settings, stores = feast_stores
     store = stores["spark"]
     assert uses_spark_materialisation(store)
-    day = pd.read_parquet(settings.snapshot_dir() / f"{SECOND_RUN[1]}.parquet")
+    day = pd.read_parquet(storage_of(settings).asset_file("account_snapshot", SECOND_RUN[1]))
     assert materialize_day(store, day) > 0
     online = store.get_online_features(
         features=store.get_feature_service(CHURN_FEATURE_SERVICE),

@@ -14,6 +14,7 @@ from account_health.summary import print_interventions
 from models.inputs import model_input
 from models.tracking import EXPANSION_EXPERIMENT, EXPANSION_MODEL, EXPERIMENT, REGISTERED_MODEL
 from pipelines.run import run_pipeline
+from pipelines.storage import AssetStorage
 from tests.conftest import make_settings, use_registry_of
 
 pytestmark = pytest.mark.slow
@@ -191,7 +192,7 @@ def test_intervention_effects_episodes_page_check_and_what_make_run_prints(train
     assert set(episodes["arm"]) == {"treated", "control"}
     page = (Path(settings.output_dir) / "reports" / "interventions.html").read_text()
     assert "Uplift against the holdout" in page and "Success rate by lead time" in page
-    print_interventions(settings)
+    print_interventions(settings, AssetStorage.under(settings.output_dir))
     printed = capsys.readouterr().out
     assert "held out" in printed and "planted in the demo data: uplift" in printed
 
@@ -276,9 +277,9 @@ def test_scored_opportunities_and_what_make_run_prints(trained, capsys):
         assert set(table.loc[table["status"] != "open", "account_id"]) == held
     else:  # no expansion champion: an empty table, and the morning still succeeds
         assert table.empty
-    print_summary(settings, first)
-    print_opportunities(settings, day)
-    print_work_queue(settings, day)
+    print_summary(settings, AssetStorage.under(settings.output_dir), first)
+    print_opportunities(settings, AssetStorage.under(settings.output_dir), day)
+    print_work_queue(settings, AssetStorage.under(settings.output_dir), day)
     printed = capsys.readouterr().out
     assert "CSM work queue for the week" in printed and "retention:" in printed
     assert "expansion targeting, walk-forward (top 100" in printed and "| rubric" in printed

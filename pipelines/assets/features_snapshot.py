@@ -28,19 +28,21 @@ from features.usage_rollup import daily_rollup, rollup_matches
 from pipelines.engine import ComputeEngine
 from pipelines.partitions import daily_partitions, run_days
 from pipelines.resources import AccountHealthSettings
+from pipelines.storage import AssetStorage
 
 GROUP = "features"
 
 
 @asset(group_name=GROUP, deps=["events"])
-def event_vocabulary(context: AssetExecutionContext, settings: AccountHealthSettings
+def event_vocabulary(context: AssetExecutionContext, settings: AccountHealthSettings,
+                     storage: AssetStorage
                      ) -> pd.DataFrame:
     """The event names that get usage features of their own (``event_1_*`` ...): the
     mapping's ``tracked_events``, or the export's names used by the most accounts. Chosen
     once per data directory and then kept, so ``event_k`` means the same name in every
     snapshot and model; delete ``assets/event_vocabulary.parquet`` to choose again."""
     explicit = settings.mapping().event_taxonomy.tracked_events
-    stored = settings.asset_file("event_vocabulary")  # this asset's own previous value
+    stored = storage.asset_file("event_vocabulary")  # this asset's own previous value
     previous = pd.read_parquet(stored) if stored.exists() else pd.DataFrame()
     if explicit:
         names, source = list(explicit), "mapping.yaml tracked_events"
@@ -48,7 +50,7 @@ def event_vocabulary(context: AssetExecutionContext, settings: AccountHealthSett
                             or (previous["data_dir"] == settings.data_dir).all()):
         names, source = list(previous["event_name"]), "kept from the first run on this data"
     else:
-        files = sorted(settings.partition_dir("events").glob("*.parquet"))
+        files = sorted(storage.partition_dir("events").glob("*.parquet"))
         names, source = top_event_names(files), "most widely used in the export"
     context.add_output_metadata({"source": source, "events": ", ".join(names) or "none"})
     return pd.DataFrame({"slot": [f"event_{k}" for k in range(1, len(names) + 1)],
@@ -63,17 +65,18 @@ def event_vocabulary(context: AssetExecutionContext, settings: AccountHealthSett
     deps=["events"],
 )
 def usage_rollup(context: AssetExecutionContext, settings: AccountHealthSettings,
+                 storage: AssetStorage,
                  engine: ComputeEngine, event_vocabulary: pd.DataFrame | None) -> Output:
     """Each day's validated events per account, user and day (counts by kind, core features
     and tracked event names used): the rolling-window state usage features read instead of
     90 days of raw events."""
     days = run_days(context)
     taxonomy = settings.event_taxonomy(event_vocabulary)
-    files = {day: path for day in days if (path := settings.asset_file("events", day)).exists()}
+    files = {day: path for day in days if (path := storage.asset_file("events", day)).exists()}
     if engine.on_spark:  # the executors write the day files
         rollup = daily_rollup_on_spark(
             engine.spark_session(), days, {day: str(path) for day, path in files.items()},
-            taxonomy, output_dir=str(settings.partition_dir("usage_rollup")))
+            taxonomy, output_dir=str(storage.partition_dir("usage_rollup")))
         rows = rollup.total_rows
     else:
         rollup = daily_rollup(list(files.values()), taxonomy)
@@ -82,14 +85,14 @@ def usage_rollup(context: AssetExecutionContext, settings: AccountHealthSettings
     return Output(rollup, metadata={"rows": rows, "event_files": len(files)})
 
 
-def usage_sources(settings: AccountHealthSettings, days: pd.DatetimeIndex,
+def usage_sources(storage: AssetStorage, days: pd.DatetimeIndex,
                   taxonomy: EventTaxonomy) -> tuple[list[Path], list[Path]]:
     """Per day, its stored rollup when it is current (same taxonomy, not older than the day's
     events), else its validated events: (event files, rollup files)."""
     events, rollups = [], []
     for day in days:
-        event_file, rollup_file = (settings.asset_file("events", day),
-                                   settings.asset_file("usage_rollup", day))
+        event_file, rollup_file = (storage.asset_file("events", day),
+                                   storage.asset_file("usage_rollup", day))
         if rollup_file.exists() and rollup_matches(rollup_file, taxonomy) and (
                 not event_file.exists()
                 or rollup_file.stat().st_mtime_ns >= event_file.stat().st_mtime_ns):
@@ -123,6 +126,7 @@ def usage_sources(settings: AccountHealthSettings, days: pd.DatetimeIndex,
         description="Snapshot is complete: one row per account and day, no key gaps")],
 )
 def account_snapshot(context: AssetExecutionContext, settings: AccountHealthSettings,
+                     storage: AssetStorage,
                      engine: ComputeEngine, subscriptions: pd.DataFrame,
                      accounts: pd.DataFrame | None, invoices: pd.DataFrame | None,
                      support_tickets: pd.DataFrame | None,
@@ -133,7 +137,7 @@ def account_snapshot(context: AssetExecutionContext, settings: AccountHealthSett
     dates = run_days(context)
     taxonomy = settings.event_taxonomy(event_vocabulary)
     lookback = pd.date_range(dates[0] - pd.Timedelta(days=EVENT_LOOKBACK_DAYS), dates[-1])
-    event_files, rollup_files = usage_sources(settings, lookback, taxonomy)
+    event_files, rollup_files = usage_sources(storage, lookback, taxonomy)
     tables = {"subscriptions": subscriptions, "accounts": accounts, "invoices": invoices,
               "support_tickets": support_tickets, "nps_responses": nps_responses,
               "cs_activities": cs_activities}
@@ -142,7 +146,8 @@ def account_snapshot(context: AssetExecutionContext, settings: AccountHealthSett
         snapshot = compute_snapshots_on_spark(
             engine.spark_session(), dates, event_files=[str(f) for f in event_files],
             rollup_files=[str(f) for f in rollup_files], taxonomy=taxonomy,
-            activity_taxonomy=activity_taxonomy, output_dir=str(settings.snapshot_dir()), **tables)
+            activity_taxonomy=activity_taxonomy,
+            output_dir=str(storage.partition_dir("account_snapshot")), **tables)
         rows, duplicates = snapshot.total_rows, snapshot.duplicate_keys
         missing_billing = snapshot.rows_missing_billing
     else:

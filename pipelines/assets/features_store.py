@@ -24,19 +24,22 @@ from features.snapshot import (
 )
 from pipelines.assets.features_snapshot import account_snapshot
 from pipelines.resources import AccountHealthSettings, FeastFeatureStore
+from pipelines.storage import AssetStorage
 
 GROUP = "features"
 
 
 @asset(group_name=GROUP, deps=[account_snapshot], ins={"source_files": AssetIn()})
 def feast_feature_store(context: AssetExecutionContext, settings: AccountHealthSettings,
+                        storage: AssetStorage,
                         feast: FeastFeatureStore, source_files: pd.DataFrame) -> pd.DataFrame:
     """Applies the Feast repo: entity, snapshot source, and one feature view holding the
     features of every present feature group."""
     groups = feature_groups_for(set(source_files.loc[source_files["present"], "table"]))
     store = feast.open()
-    views = apply_definitions(store, str(settings.snapshot_dir() / "*.parquet"), groups)
-    copied_days = sync_offline_snapshot(store, settings.snapshot_dir())
+    snapshot_dir = storage.partition_dir("account_snapshot")
+    views = apply_definitions(store, str(snapshot_dir / "*.parquet"), groups)
+    copied_days = sync_offline_snapshot(store, snapshot_dir)
     context.add_output_metadata({"feature_views": MetadataValue.text(", ".join(views)),
                                  "feature_service": CHURN_FEATURE_SERVICE,
                                  "days_copied_to_offline_store": copied_days})
@@ -51,6 +54,7 @@ ONLINE_READ_BACK = 200
 
 @asset(group_name=GROUP, deps=[feast_feature_store])
 def online_features(context: AssetExecutionContext, settings: AccountHealthSettings,
+                    storage: AssetStorage,
                     feast: FeastFeatureStore) -> pd.DataFrame:
     """Writes the latest snapshot day to the online store (SQLite by default, in bulk; with
     the spark engine, by Feast's Spark materialisation).
@@ -59,7 +63,7 @@ def online_features(context: AssetExecutionContext, settings: AccountHealthSetti
     up to ``ONLINE_READ_BACK`` of its accounts, read back through Feast and compared with
     the snapshot (a mismatch fails the run).
     """
-    days = sorted(settings.snapshot_dir().glob("*.parquet"), reverse=True)
+    days = sorted(storage.partition_dir("account_snapshot").glob("*.parquet"), reverse=True)
     latest = next((f for f in days if pq.ParquetFile(f).metadata.num_rows), None)
     if latest is None:
         raise ValueError("account_snapshot has no rows yet; materialise it first")

@@ -35,12 +35,14 @@ from models.tracking import (
     tag_candidate,
 )
 from pipelines.resources import AccountHealthSettings, MlflowTracking
+from pipelines.storage import AssetStorage
 
 GROUP = "models"
 
 
 @asset(group_name=GROUP, ins={"training_set": AssetIn()})
 def churn_model_validation(context: AssetExecutionContext, settings: AccountHealthSettings,
+                           storage: AssetStorage,
                            mlflow_tracking: MlflowTracking,
                            training_set: pd.DataFrame) -> pd.DataFrame:
     """Walk-forward metrics of the candidates (XGBoost, logistic regression, Cox) and the
@@ -48,7 +50,7 @@ def churn_model_validation(context: AssetExecutionContext, settings: AccountHeal
     are left out of the fit and listed in the metadata."""
     mlflow_tracking.activate()
     if training_set.empty:
-        days = settings.snapshot_days()
+        days = storage.stored_days("account_snapshot")
         raise Failure(description=too_little_history(
             pd.Timestamp(days[0]), pd.Timestamp(days[-1]), horizon_days=settings.horizon_days))
     folds = settings.walk_forward_folds(training_set["as_of_date"])

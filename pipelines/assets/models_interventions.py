@@ -27,6 +27,7 @@ from models.analysis.interventions import (
 from models.inputs import feature_columns
 from models.reports.interventions import render_absent_page, render_interventions_page
 from pipelines.resources import AccountHealthSettings
+from pipelines.storage import AssetStorage
 
 GROUP = "models"
 
@@ -45,6 +46,7 @@ CHECK = "holdout_kept_as_configured"
                     "Passes, saying so, when there is no cs_activities table.")],
 )
 def intervention_effects(context: AssetExecutionContext, settings: AccountHealthSettings,
+                         storage: AssetStorage,
                          cs_activities: pd.DataFrame | None, subscriptions: pd.DataFrame,
                          training_set: pd.DataFrame):
     """Flagged episodes of ``cs_activities`` with their outcomes, and what they say: success
@@ -65,7 +67,7 @@ def intervention_effects(context: AssetExecutionContext, settings: AccountHealth
 
     horizon = settings.horizon_days
     holdout_share = settings.scoring_config().playbook().holdout_share
-    observed_until = pd.Timestamp(settings.snapshot_days()[-1])
+    observed_until = pd.Timestamp(storage.stored_days("account_snapshot")[-1])
     episodes = intervention_episodes(cs_activities, subscriptions, horizon_days=horizon,
                                      observed_until=observed_until)
     summary = intervention_summary(episodes, holdout_share=holdout_share)

@@ -25,6 +25,7 @@ from pipelines.assets.features_snapshot import account_snapshot
 from pipelines.assets.scoring_scores import account_scores
 from pipelines.partitions import daily_partitions, run_days
 from pipelines.resources import AccountHealthSettings, MlflowTracking
+from pipelines.storage import AssetStorage
 
 GROUP = "monitoring"
 
@@ -44,6 +45,7 @@ GROUP = "monitoring"
                     "a population it was not trained on; retrain (job train_churn_models).")],
 )
 def feature_drift_asset(context: AssetExecutionContext, settings: AccountHealthSettings,
+                        storage: AssetStorage,
                         training_set: pd.DataFrame, event_vocabulary: pd.DataFrame | None):
     """Per day and feature: PSI and KS of the day's snapshot against the training set."""
     features = feature_columns(training_set)
@@ -54,7 +56,7 @@ def feature_drift_asset(context: AssetExecutionContext, settings: AccountHealthS
     event_names = settings.event_taxonomy(event_vocabulary).tracked_events
     tables = []
     for day in days:
-        snapshot_file = settings.snapshot_dir() / f"{day:%Y-%m-%d}.parquet"
+        snapshot_file = storage.partition_dir("account_snapshot") / f"{day:%Y-%m-%d}.parquet"
         if not snapshot_file.exists():
             raise Failure(f"no account_snapshot for {day:%Y-%m-%d}; materialise it first")
         today = readable_event_columns(pd.read_parquet(snapshot_file), event_names)
@@ -96,6 +98,7 @@ def scoring_model_validation(mlflow_tracking: MlflowTracking):
                     "it was trained and validated on; retrain (job train_churn_models).")],
 )
 def prediction_drift(context: AssetExecutionContext, settings: AccountHealthSettings,
+                     storage: AssetStorage,
                      mlflow_tracking: MlflowTracking):
     """Per day: PSI and KS of the scored churn probabilities against the scoring model's own
     predictions on its latest training dates, the mean of each and the share flagged red
@@ -107,7 +110,7 @@ def prediction_drift(context: AssetExecutionContext, settings: AccountHealthSett
     days = run_days(context)
     rows = []
     for day in days:
-        scores = pd.read_parquet(settings.asset_file("account_scores", day),
+        scores = pd.read_parquet(storage.asset_file("account_scores", day),
                                  columns=["churn_probability", "color", "model_version"])
         version = str(scores["model_version"].iloc[0])
         reference = validation(version)

@@ -16,6 +16,7 @@ from features.labels import active_periods
 from models.analysis.outcomes import label_scores, realised_performance, surprise_churn
 from pipelines.assets.scoring_scores import account_scores
 from pipelines.resources import AccountHealthSettings
+from pipelines.storage import AssetStorage
 
 GROUP = "monitoring"
 #: How far back model_outcomes reads daily scores: bounded, so its cost does not grow with
@@ -34,13 +35,14 @@ SCORE_COLUMNS = ["account_id", "as_of", "churn_probability", "band", "color", "m
                     "known falls below the promotion floor: the model has degraded since it "
                     "was validated; retrain (job train_churn_models).")],
 )
-def model_outcomes(settings: AccountHealthSettings, subscriptions: pd.DataFrame):
+def model_outcomes(settings: AccountHealthSettings,
+                   storage: AssetStorage, subscriptions: pd.DataFrame):
     """Past daily scores judged once their horizon has closed: per scored day, realised ROC AUC,
     calibration error, lift at 10 % and the at-risk band's false-positive rate; the surprise
     churns (green 30-90 days before) in ``reports/surprise_churn.csv``."""
     observed_until = settings.last_complete_day()
     first = observed_until - pd.Timedelta(days=OUTCOME_LOOKBACK_DAYS)
-    files = [f for f in sorted(settings.partition_dir("account_scores")
+    files = [f for f in sorted(storage.partition_dir("account_scores")
                                .glob("*.parquet")) if pd.Timestamp(f.stem) >= first]
     scores = (pd.concat([pd.read_parquet(f, columns=SCORE_COLUMNS) for f in files],
                         ignore_index=True) if files else pd.DataFrame(columns=SCORE_COLUMNS))

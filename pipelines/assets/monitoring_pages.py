@@ -21,6 +21,7 @@ from pipelines.assets.monitoring_drift import prediction_drift, scoring_model_va
 from pipelines.assets.scoring_scores import account_scores
 from pipelines.partitions import daily_partitions, run_days
 from pipelines.resources import AccountHealthSettings, MlflowTracking
+from pipelines.storage import AssetStorage
 
 GROUP = "monitoring"
 
@@ -47,6 +48,7 @@ def _links(settings: AccountHealthSettings, day: str) -> dict[str, str]:
     ins={"retention_metrics": AssetIn(), "model_outcomes": AssetIn()},
 )
 def daily_report(context: AssetExecutionContext, settings: AccountHealthSettings,
+                 storage: AssetStorage,
                  mlflow_tracking: MlflowTracking, retention_metrics: pd.DataFrame,
                  model_outcomes: pd.DataFrame) -> MaterializeResult:
     """A self-contained HTML report per day, ``reports/daily/<day>.html``: the executive page
@@ -76,12 +78,12 @@ def daily_report(context: AssetExecutionContext, settings: AccountHealthSettings
     directory.mkdir(parents=True, exist_ok=True)
     for day in run_days(context):
         name = f"{day:%Y-%m-%d}"
-        scores = pd.read_parquet(settings.asset_file("account_scores", name))
-        drift, predictions = (_partition(settings.asset_file(a, name))
+        scores = pd.read_parquet(storage.asset_file("account_scores", name))
+        drift, predictions = (_partition(storage.asset_file(a, name))
                               for a in ("feature_drift", "prediction_drift"))
         prediction_figures = predictions.iloc[0].to_dict() if len(predictions) else {}
         reference = validation(str(scores["model_version"].iloc[0]))
-        write_portfolio(settings, day, scores, bands)
+        write_portfolio(settings, storage, day, scores, bands)
         page = render_report(ReportInputs(
             day=name, scores=scores, retention=overall, bands=bands, drift=drift,
             outcomes=model_outcomes, health=health, prediction_drift=prediction_figures,
@@ -114,13 +116,13 @@ def daily_report(context: AssetExecutionContext, settings: AccountHealthSettings
         **({"mlflow_monitoring_run_id": monitoring_run} if monitoring_run else {})})
 
 
-def write_portfolio(settings: AccountHealthSettings, day: pd.Timestamp, scores: pd.DataFrame,
-                    bands: list[str]) -> Path:
+def write_portfolio(settings: AccountHealthSettings, storage: AssetStorage, day: pd.Timestamp,
+                    scores: pd.DataFrame, bands: list[str]) -> Path:
     """The day's portfolio pages (``reports/portfolio/<day>/``): every account, filterable,
     and a page per CSM; health compared with the scores of 7 and 30 days before."""
     name = f"{day:%Y-%m-%d}"
 
-    stored = settings.stored_partition
+    stored = storage.stored_partition
 
     pages = render_portfolio(
         name, scores, week_before=stored("account_scores", day - pd.Timedelta(days=7)),

@@ -34,6 +34,7 @@ from pipelines.assets.raw_tables import source_files
 from pipelines.engine import ComputeEngine
 from pipelines.partitions import daily_partitions, run_days
 from pipelines.resources import AccountHealthSettings
+from pipelines.storage import AssetStorage
 
 GROUP = "raw"
 
@@ -57,7 +58,7 @@ GROUP = "raw"
                     "re-run the day once it lands. Earlier empty days are listed.")],
 )
 def events(context: AssetExecutionContext, settings: AccountHealthSettings,
-           engine: ComputeEngine):
+           storage: AssetStorage, engine: ComputeEngine):
     """Product events (required), one partition per UTC day of ``event_time``.
 
     From one export file, a run over a range of days reads it once and writes every day in
@@ -73,7 +74,7 @@ def events(context: AssetExecutionContext, settings: AccountHealthSettings,
         known = parent_account_ids(settings.table_file, settings.mapping())
         if path.is_dir():
             accepted, quarantine, arrived, export_ends = _from_day_files(
-                path, run_days(context), settings, known, engine)
+                path, run_days(context), settings, storage, known, engine)
         else:
             checked = events_from_export(
                 path, pd.Timestamp(window.start), pd.Timestamp(window.end),
@@ -97,7 +98,7 @@ def _row_count(rows: pd.DataFrame | StoredDays) -> int:
 
 
 def _from_day_files(directory, days: pd.DatetimeIndex, settings: AccountHealthSettings,
-                    known: pd.Index | None, engine: ComputeEngine):
+                    storage: AssetStorage, known: pd.Index | None, engine: ComputeEngine):
     """The day files of ``days``: (accepted, quarantine, days with accepted events, last day
     present). With the spark engine the executors check and store each day's rows, and
     accepted and quarantine are ``StoredDays``."""
@@ -112,8 +113,8 @@ def _from_day_files(directory, days: pd.DatetimeIndex, settings: AccountHealthSe
         engine.spark_session(), days, present,
         directory_name=directory.name, mapping=settings.mapping(),
         pipeline_start=settings.start_timestamp(), now=settings.current_time(),
-        known_accounts=known, events_dir=settings.partition_dir("events"),
-        quarantine_dir=settings.partition_dir("events_quarantine"))
+        known_accounts=known, events_dir=storage.partition_dir("events"),
+        quarantine_dir=storage.partition_dir("events_quarantine"))
     arrived = {pd.Timestamp(day, tz="UTC") for day, rows in accepted.rows.items() if rows}
     return accepted, quarantine, arrived, last_day_file(files)
 

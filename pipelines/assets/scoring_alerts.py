@@ -31,6 +31,7 @@ from pipelines.resources import (
     AlertEmail,
     AlertWebhook,
 )
+from pipelines.storage import AssetStorage
 
 
 def _from_day_before(key: str, *, through_run: bool) -> AssetIn:
@@ -43,10 +44,10 @@ def _from_day_before(key: str, *, through_run: bool) -> AssetIn:
                        allow_nonexistent_upstream_partitions=True))
 
 
-def _snapshot_columns(settings: AccountHealthSettings, day: pd.Timestamp,
+def _snapshot_columns(storage: AssetStorage, day: pd.Timestamp,
                       columns: set[str]) -> pd.DataFrame | None:
     """The day's snapshot rows, with only the columns the signals read that it has."""
-    path = settings.asset_file("account_snapshot", day)
+    path = storage.asset_file("account_snapshot", day)
     if not path.exists():
         return None
     present = set(pq.read_schema(path).names)
@@ -92,7 +93,7 @@ def _on_day(frame: pd.DataFrame | None, day: pd.Timestamp) -> pd.DataFrame | Non
     group_name="scoring",
 )
 def account_alerts(context: AssetExecutionContext, settings: AccountHealthSettings,
-                   alert_webhook: AlertWebhook, alert_email: AlertEmail,
+                   storage: AssetStorage, alert_webhook: AlertWebhook, alert_email: AlertEmail,
                    account_scores: pd.DataFrame, recent_health: pd.DataFrame | None,
                    open_alerts_before: pd.DataFrame | None,
                    cs_activities: pd.DataFrame | None, signal_quality: pd.DataFrame | None):
@@ -124,7 +125,7 @@ def account_alerts(context: AssetExecutionContext, settings: AccountHealthSettin
     silent: set[str] = set()
     for day in days:
         today = account_scores[as_of == day]
-        features = _snapshot_columns(settings, day, signal_columns)
+        features = _snapshot_columns(storage, day, signal_columns)
         if features is not None:
             silent |= set(unmeasured_signals(features, config.alerts.signals))
         result = evaluate_alerts(today, previous, state, as_of=day, config=config.alerts,

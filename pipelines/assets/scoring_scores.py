@@ -37,6 +37,7 @@ from pipelines.resources import (
     FeastFeatureStore,
     MlflowTracking,
 )
+from pipelines.storage import AssetStorage
 
 
 @asset(
@@ -49,6 +50,7 @@ from pipelines.resources import (
     metadata={"partition_column": "as_of"},
 )
 def account_scores(context: AssetExecutionContext, settings: AccountHealthSettings,
+                   storage: AssetStorage,
                    engine: ComputeEngine, feast: FeastFeatureStore,
                    mlflow_tracking: MlflowTracking,
                    accounts: pd.DataFrame | None) -> pd.DataFrame:
@@ -68,7 +70,7 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
     playbook = config.playbook()
     tables = []
     for day in days:
-        snapshot_file = settings.asset_file("account_snapshot", day)
+        snapshot_file = storage.asset_file("account_snapshot", day)
         if not snapshot_file.exists():
             raise Failure(f"no account_snapshot for {day:%Y-%m-%d}; materialise it first")
         features = day_features(store, snapshot_file, CHURN_FEATURE_SERVICE,
@@ -107,6 +109,7 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
         description="The table follows the documented scored-opportunities schema")],
 )
 def scored_opportunities(context: AssetExecutionContext, settings: AccountHealthSettings,
+                         storage: AssetStorage,
                          mlflow_tracking: MlflowTracking, account_scores: pd.DataFrame,
                          event_vocabulary: pd.DataFrame | None):
     """Expansion opportunities of the day in the documented schema
@@ -124,7 +127,7 @@ def scored_opportunities(context: AssetExecutionContext, settings: AccountHealth
         else:
             # stored by slot, the expansion model learned them by event name
             features = readable_event_columns(
-                pd.read_parquet(settings.asset_file("account_snapshot", day)), event_names)
+                pd.read_parquet(storage.asset_file("account_snapshot", day)), event_names)
             scores = account_scores[pd.to_datetime(account_scores["as_of"]) == day]
             table = score_opportunities(features, scores, champion[0], day=day)
         export_day(settings, "opportunities", day, table)

@@ -18,16 +18,18 @@ from features.training_set import (
 )
 from pipelines.assets.features_store import feast_feature_store
 from pipelines.resources import AccountHealthSettings, FeastFeatureStore
+from pipelines.storage import AssetStorage
 
 
 @asset(group_name="training", deps=[feast_feature_store],
        ins={"subscriptions": AssetIn(), "event_vocabulary": AssetIn()})
 def training_set(context: AssetExecutionContext, settings: AccountHealthSettings,
+                 storage: AssetStorage,
                  feast: FeastFeatureStore, subscriptions: pd.DataFrame,
                  event_vocabulary: pd.DataFrame | None) -> pd.DataFrame:
     """Labelled snapshots every ``training_cadence_days`` (churn, and expansion, within the
     horizon) with point-in-time features, each per-event feature named after its event."""
-    days = settings.snapshot_days()
+    days = storage.stored_days("account_snapshot")
     if not days:
         raise ValueError("account_snapshot has no partitions yet; materialise it first")
     first, last = pd.Timestamp(days[0]), pd.Timestamp(days[-1])

@@ -25,7 +25,7 @@ from feature_repo.definitions import FEATURE_VIEW
 from pipelines.run import run_pipeline
 from pipelines.selections import DAILY_SCORING, TRAINING_PIPELINE
 from tests.compose import REPO, replace_option, service_command, service_environment
-from tests.conftest import DEMO, make_settings
+from tests.conftest import DEMO, make_settings, storage_of
 from tests.integration.services import (
     code_location_environment,
     compose_variables,
@@ -130,7 +130,7 @@ def test_feast_registry_and_offline_store_are_in_postgres(production):
     settings = production[0]
     views = {name for (name,) in _query("feast", "SELECT feature_view_name FROM feature_views")}
     assert FEATURE_VIEW in views
-    files = sorted(Path(settings.snapshot_dir()).glob("*.parquet"))
+    files = sorted(storage_of(settings).partition_dir("account_snapshot").glob("*.parquet"))
     rows_in_files = sum(len(pd.read_parquet(f, columns=["account_id"])) for f in files)
     rows, days, duplicates = _query("feast", """
         SELECT count(*), count(DISTINCT as_of_date),
