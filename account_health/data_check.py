@@ -123,7 +123,7 @@ def check_data(settings: AccountHealthSettings, *, event_rows: bool = True) -> D
 
     for table, frame in frames.items():
         known = {"accounts": None, "subscriptions": in_accounts}.get(table, parents)
-        result = check_table(table, frame, source_file=table, now=settings.current_time(),
+        result = check_table(table, frame, source_file=table, now=settings.data.current_time(),
                              known_accounts=known,
                              reporting_currency=mapping.reporting_currency)
         quarantine = result.quarantine
@@ -149,7 +149,7 @@ def check_data(settings: AccountHealthSettings, *, event_rows: bool = True) -> D
         warnings.append(tally.label_warnings())
     if quarantines:
         stop = quarantine_stop(pd.DataFrame(summaries), pd.concat(quarantines),
-                               limit=settings.max_required_quarantine_share,
+                               limit=settings.data.max_required_quarantine_share,
                                tables=REQUIRED_TABLES)
         if stop:
             check.problems.append(stop)
@@ -162,11 +162,11 @@ def check_data(settings: AccountHealthSettings, *, event_rows: bool = True) -> D
     check.lines += left_out
     if tally is not None:
         _events(check, settings, tally)
-        check.event_days = tally.days(settings.current_time())
+        check.event_days = tally.days(settings.data.current_time())
         if check.event_days is None and check.ok:
             check.problems.append(
-                f"events: none falls between {settings.start_timestamp():%Y-%m-%d} and now "
-                f"({settings.current_time():%Y-%m-%d}), so no day can be computed")
+                f"events: none falls between {settings.data.start_timestamp():%Y-%m-%d} and now "
+                f"({settings.data.current_time():%Y-%m-%d}), so no day can be computed")
     return check
 
 
@@ -287,7 +287,7 @@ def _tally_events(settings: AccountHealthSettings, known: pd.Index | None, *,
                   validate: bool) -> EventTally:
     """The events' counts, times, usage and (``validate``) quarantine as ingestion would
     make them, one batch at a time."""
-    now, start = settings.current_time(), settings.start_timestamp()
+    now, start = settings.data.current_time(), settings.data.start_timestamp()
     tally = EventTally()
     for batch in _event_batches(settings):
         tally.rows += len(batch)
@@ -351,7 +351,7 @@ def _events(check: DataCheck, settings: AccountHealthSettings, tally: EventTally
         check.problems.append("events: no event has a valid event_time")
         return
     first, last = tally.first, tally.last
-    start = settings.start_timestamp()
+    start = settings.data.start_timestamp()
     if last < start:
         check.problems.append(
             f"events: every event_time is before the pipeline start {start:%Y-%m-%d} (the "
@@ -362,28 +362,28 @@ def _events(check: DataCheck, settings: AccountHealthSettings, tally: EventTally
         check.lines.append(
             f"events start {first:%Y-%m-%d}, before the pipeline start {start:%Y-%m-%d}: "
             + (f"earlier events are quarantined unless you set ACCOUNT_HEALTH_START_DATE="
-               f"{first:%Y-%m-%d}" if settings.pipeline_start_date else
+               f"{first:%Y-%m-%d}" if settings.data.pipeline_start_date else
                "earlier times are taken as broken clocks and quarantined"))
         first = start
-    last_day = min(last, settings.current_time()).tz_localize(None).normalize()
+    last_day = min(last, settings.data.current_time()).tz_localize(None).normalize()
     dates = training_as_of_dates(first.tz_localize(None), last_day,
-                                 horizon_days=settings.horizon_days,
-                                 cadence_days=settings.training_cadence_days)
+                                 horizon_days=settings.training.horizon_days,
+                                 cadence_days=settings.training.training_cadence_days)
     if dates.empty:
         check.problems.append(too_little_history(first.tz_localize(None), last_day,
-                                                 horizon_days=settings.horizon_days))
+                                                 horizon_days=settings.training.horizon_days))
         return
     try:
-        folds = adaptive_folds(dates, max_folds=settings.n_folds,
-                               horizon_days=settings.horizon_days,
-                               min_train_dates=settings.min_training_dates,
-                               spacing_days=settings.fold_spacing_days)
+        folds = adaptive_folds(dates, max_folds=settings.training.n_folds,
+                               horizon_days=settings.training.horizon_days,
+                               min_train_dates=settings.training.min_training_dates,
+                               spacing_days=settings.training.fold_spacing_days)
     except NotEnoughHistory as exc:
         check.problems.append(f"history {first:%Y-%m-%d} to {last_day:%Y-%m-%d}: {exc}")
         return
     check.lines.append(
         f"history {first:%Y-%m-%d} to {last_day:%Y-%m-%d}: {len(dates)} training dates every "
-        f"{settings.training_cadence_days} days, {len(folds)} walk-forward folds (origins "
+        f"{settings.training.training_cadence_days} days, {len(folds)} walk-forward folds (origins "
         + ", ".join(f"{f.origin:%Y-%m-%d}" for f in folds) + ")")
 
 

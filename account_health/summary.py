@@ -370,7 +370,7 @@ def print_playbook_effects(settings: AccountHealthSettings, storage: AssetStorag
         return
     from models.reports.operations import playbook_table
 
-    print(f"\nplaybooks, churn within {settings.horizon_days} days against the holdout "
+    print(f"\nplaybooks, churn within {settings.training.horizon_days} days against the holdout "
           f"({path}):")
     print(playbook_table(effects).to_markdown(index=False))
 
@@ -392,7 +392,7 @@ def print_interventions(settings: AccountHealthSettings, storage: AssetStorage) 
         episodes, holdout_share=settings.scoring_config().playbook().holdout_share)
     print(f"\ninterventions ({page}): {summary['treated']} flagged episodes with outreach, "
           f"{summary['control']} held out")
-    print(f"  churn within {settings.horizon_days} days: held out "
+    print(f"  churn within {settings.training.horizon_days} days: held out "
           f"{summary['control_churn_rate']:.1%} of {summary['uplift_control']}, outreach "
           f"{summary['treated_churn_rate']:.1%} of {summary['uplift_treated']}; uplift "
           f"{summary['uplift']:+.1%} (95% interval {summary['uplift_low']:+.1%} to "

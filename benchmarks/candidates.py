@@ -141,7 +141,7 @@ def measure(demo: str, accounts: int, seed: int, cache: Path | None) -> dict:
     started = time.perf_counter()
     training, counts = training_rows(demo, accounts, seed, cache)
     settings = AccountHealthSettings(data_dir=".", output_dir=".")
-    folds = settings.walk_forward_folds(training["as_of_date"])
+    folds = settings.training.walk_forward_folds(training["as_of_date"])
     result = evaluate_walk_forward(training, folds)
     predictions = result.predictions.assign(
         p_textbook_raw=textbook_predictions(training, counts, folds))

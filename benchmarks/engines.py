@@ -93,7 +93,7 @@ def champion(recorder: stages.Recorder, data_dir: Path, output_dir: Path) -> Non
         if table != "events" and path is not None:
             tables[table] = check_table(table, read_table(path, table, settings.mapping()),
                                         source_file=path.name,
-                                        now=settings.current_time()).accepted
+                                        now=settings.data.current_time()).accepted
     stages.recent_champion(recorder, {"settings": settings, "tables": tables,
                                       "first_day": pd.Timestamp("2025-05-01")})
 

@@ -130,7 +130,7 @@ class Recorder:
 def _settings(data_dir: Path, out_dir: Path):
     from pipelines.resources import AccountHealthSettings
 
-    return AccountHealthSettings(data_dir=str(data_dir), output_dir=str(out_dir), now=NOW)
+    return AccountHealthSettings.of(data_dir, out_dir, now=NOW)
 
 
 def generate_data(recorder: Recorder, accounts: int, months: int, workdir: Path,
@@ -173,7 +173,7 @@ def ingest(recorder: Recorder, data_dir: Path, workdir: Path, *,
             frame = read_table(path, table, settings.mapping())
             stage.rows += len(frame)
             validated[table] = check_table(table, frame, source_file=path.name,
-                                              now=settings.current_time()).accepted
+                                              now=settings.data.current_time()).accepted
             if table == "accounts":
                 known = export_account_ids(frame)
         (assets / "events").mkdir(parents=True)
@@ -184,8 +184,8 @@ def ingest(recorder: Recorder, data_dir: Path, workdir: Path, *,
             stage.rows += len(frame)
             # what the events asset does per day file, and what its IO manager writes
             checked = check_event_day(frame, day, source_file=f"events/{files[day].name}",
-                                      pipeline_start=settings.start_timestamp(),
-                                      now=settings.current_time(), known_accounts=known)
+                                      pipeline_start=settings.data.start_timestamp(),
+                                      now=settings.data.current_time(), known_accounts=known)
             for asset, rows in (("events", checked.accepted),
                                 ("events_quarantine", checked.quarantine)):
                 pq.write_table(pa.Table.from_pandas(rows, preserve_index=False),
@@ -219,7 +219,7 @@ def ingestion_floor(recorder: Recorder, files: list[Path], known: pd.Index, sett
     connection = duckdb.connect()
     connection.register("known", pd.DataFrame({"account_id": known.astype(str)}))
     listing = ", ".join(f"'{path}'" for path in files)
-    now = settings.current_time().isoformat()
+    now = settings.data.current_time().isoformat()
     with recorder.stage("DuckDB floor: read, check, write the event day files") as stage:
         stage.rows = connection.execute(f"""
             COPY (

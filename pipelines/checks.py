@@ -32,10 +32,11 @@ def required_tables_present(source_files: pd.DataFrame) -> AssetCheckResult:
              description="Share of quarantined rows per table is within max_quarantine_rate")
 def quarantine_rate_within_limit(settings: AccountHealthSettings,
                                  quarantine_report: pd.DataFrame) -> AssetCheckResult:
-    over = quarantine_report[quarantine_report["quarantine_rate"] > settings.max_quarantine_rate]
+    limit = settings.data.max_quarantine_rate
+    over = quarantine_report[quarantine_report["quarantine_rate"] > limit]
     return AssetCheckResult(
         passed=over.empty, severity=AssetCheckSeverity.WARN,
-        metadata={"limit": settings.max_quarantine_rate,
+        metadata={"limit": settings.data.max_quarantine_rate,
                   "rates": MetadataValue.md(quarantine_report[
                       ["table", "input_rows", "quarantined_rows", "quarantine_rate"]
                   ].to_markdown(index=False, floatfmt=".4f"))})
@@ -49,11 +50,11 @@ def snapshot_freshness(settings: AccountHealthSettings, storage: AssetStorage) -
         return AssetCheckResult(passed=False, severity=AssetCheckSeverity.WARN,
                                 metadata={"latest_snapshot": "none"})
     data_complete_until = pd.Timestamp(days[-1], tz="UTC") + pd.Timedelta(days=1)
-    age_hours = (settings.current_time() - data_complete_until).total_seconds() / 3600
+    age_hours = (settings.data.current_time() - data_complete_until).total_seconds() / 3600
     return AssetCheckResult(
-        passed=age_hours <= settings.freshness_hours, severity=AssetCheckSeverity.WARN,
+        passed=age_hours <= settings.data.freshness_hours, severity=AssetCheckSeverity.WARN,
         metadata={"latest_snapshot": days[-1], "age_hours": round(age_hours, 1),
-                  "limit_hours": settings.freshness_hours})
+                  "limit_hours": settings.data.freshness_hours})
 
 
 @asset_check(asset="churn_model_validation",
@@ -72,5 +73,6 @@ def model_beats_baselines(churn_model_validation: pd.DataFrame) -> AssetCheckRes
 def model_auc_above_floor(settings: AccountHealthSettings,
                           churn_model_validation: pd.DataFrame) -> AssetCheckResult:
     auc = float(churn_model_validation.set_index("model").loc["xgboost", "roc_auc"])
-    return AssetCheckResult(passed=auc >= settings.auc_floor, severity=AssetCheckSeverity.ERROR,
-                            metadata={"roc_auc": auc, "floor": settings.auc_floor})
+    floor = settings.training.auc_floor
+    return AssetCheckResult(passed=auc >= floor, severity=AssetCheckSeverity.ERROR,
+                            metadata={"roc_auc": auc, "floor": floor})

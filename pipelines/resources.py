@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
-from dagster import ConfigurableResource, Failure
+from dagster import Config, ConfigurableResource, Failure
 from feast import FeatureStore
 
 from feature_repo.store import LOCAL_CONFIG, open_store
@@ -33,12 +33,10 @@ DEFAULT_START_DATE = "2025-01-01"
 EARLIEST_DATA_DATE = "2000-01-01"
 
 
-class AccountHealthSettings(ConfigurableResource):
-    """Where inputs and outputs live and the thresholds the pipeline enforces."""
+class DataRules(Config):
+    """What data the pipeline takes and when it stops for it: the first day, the quarantine
+    limits, freshness, and the clock."""
 
-    data_dir: str
-    output_dir: str
-    mapping_file: str = ""
     #: First day data is taken from (ISO date); empty: wherever the data begins.
     pipeline_start_date: str = ""
     max_quarantine_rate: float = 0.05
@@ -46,6 +44,24 @@ class AccountHealthSettings(ConfigurableResource):
     #: ingestion instead of learning from what is left.
     max_required_quarantine_share: float = 0.2
     freshness_hours: int = 48
+    #: Fixes "now" (UTC, ISO 8601) for reproducible re-runs and tests; empty means the clock.
+    now: str = ""
+
+    def current_time(self) -> pd.Timestamp:
+        return pd.Timestamp(self.now, tz="UTC") if self.now else pd.Timestamp.now(tz="UTC")
+
+    def last_complete_day(self) -> pd.Timestamp:
+        """Midnight (naive UTC) of the last UTC day that has fully ended."""
+        return self.current_time().tz_localize(None).normalize() - pd.Timedelta(days=1)
+
+    def start_timestamp(self) -> pd.Timestamp:
+        """The earliest time data is taken from: the setting, else ``EARLIEST_DATA_DATE``."""
+        return pd.Timestamp(self.pipeline_start_date or EARLIEST_DATA_DATE, tz="UTC")
+
+
+class TrainingSettings(Config):
+    """How the models learn, are validated walk-forward and are promoted."""
+
     horizon_days: int = 90
     #: Days between the as-of dates of the training set (7: weekly).
     training_cadence_days: int = 7
@@ -66,40 +82,6 @@ class AccountHealthSettings(ConfigurableResource):
     #: Accounts per origin date an expansion list holds when targeting is measured
     #: (precision, lift and ARR captured at N).
     expansion_list_size: int = 100
-    #: A feature has drifted from the training data above these (docs/metrics.md).
-    drift_psi_threshold: float = DriftThresholds.psi
-    drift_ks_threshold: float = DriftThresholds.ks
-    #: Comma-separated features measured but never counted as drift: they move by design
-    #: (tenure grows as the customer base ages).
-    drift_exempt_features: str = "tenure_days"
-    #: Monthly retention targets the report draws and compares with (fractions).
-    nrr_target: float = 1.0
-    grr_target: float = 0.90
-    logo_retention_target: float = 0.90
-    #: Fixes "now" (UTC, ISO 8601) for reproducible re-runs and tests; empty means the clock.
-    now: str = ""
-    #: Health bands, reasons, playbook and alert thresholds (YAML); empty: ``scoring.yaml``
-    #: beside the data when there is one, else the defaults.
-    scoring_config_file: str = ""
-
-    @property
-    def data_path(self) -> Path:
-        return Path(self.data_dir)
-
-    @property
-    def output_path(self) -> Path:
-        return Path(self.output_dir)
-
-    def current_time(self) -> pd.Timestamp:
-        return pd.Timestamp(self.now, tz="UTC") if self.now else pd.Timestamp.now(tz="UTC")
-
-    def last_complete_day(self) -> pd.Timestamp:
-        """Midnight (naive UTC) of the last UTC day that has fully ended."""
-        return self.current_time().tz_localize(None).normalize() - pd.Timedelta(days=1)
-
-    def start_timestamp(self) -> pd.Timestamp:
-        """The earliest time data is taken from: the setting, else ``EARLIEST_DATA_DATE``."""
-        return pd.Timestamp(self.pipeline_start_date or EARLIEST_DATA_DATE, tz="UTC")
 
     def walk_forward_folds(self, as_of_dates: pd.Series) -> list[Fold]:
         """The rolling origins the history allows (at most ``n_folds``, at least two, at
@@ -112,6 +94,64 @@ class AccountHealthSettings(ConfigurableResource):
                                   spacing_days=self.fold_spacing_days)
         except NotEnoughHistory as exc:
             raise Failure(description=str(exc)) from exc
+
+
+class MonitoringSettings(Config):
+    """When drift is raised, and the retention targets the reports compare with."""
+
+    #: A feature has drifted from the training data above these (docs/metrics.md).
+    drift_psi_threshold: float = DriftThresholds.psi
+    drift_ks_threshold: float = DriftThresholds.ks
+    #: Comma-separated features measured but never counted as drift: they move by design
+    #: (tenure grows as the customer base ages).
+    drift_exempt_features: str = "tenure_days"
+    #: Monthly retention targets the report draws and compares with (fractions).
+    nrr_target: float = 1.0
+    grr_target: float = 0.90
+    logo_retention_target: float = 0.90
+
+
+#: The concerns, fields of ``AccountHealthSettings``.
+CONCERNS: dict[str, type[Config]] = {"data": DataRules, "training": TrainingSettings,
+                                     "monitoring": MonitoringSettings}
+#: The concern each setting belongs to.
+SETTING_GROUPS = {name: group for group, kind in CONCERNS.items() for name in kind.model_fields}
+
+
+class AccountHealthSettings(ConfigurableResource):
+    """Where inputs and outputs live, and the pipeline's rules by concern."""
+
+    data_dir: str
+    output_dir: str
+    mapping_file: str = ""
+    #: Health bands, reasons, playbook and alert thresholds (YAML); empty: ``scoring.yaml``
+    #: beside the data when there is one, else the defaults.
+    scoring_config_file: str = ""
+    data: DataRules = DataRules()
+    training: TrainingSettings = TrainingSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
+
+    @classmethod
+    def of(cls, data_dir: str | Path, output_dir: str | Path, **values) -> AccountHealthSettings:
+        """Settings from flat names (``horizon_days=30``), each put in its concern
+        (``SETTING_GROUPS``)."""
+        grouped: dict[str, dict] = {}
+        top = {}
+        for name, value in values.items():
+            if name in SETTING_GROUPS:
+                grouped.setdefault(SETTING_GROUPS[name], {})[name] = value
+            else:
+                top[name] = value
+        return cls(data_dir=str(data_dir), output_dir=str(output_dir), **top,
+                   **{group: CONCERNS[group](**chosen) for group, chosen in grouped.items()})
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def output_path(self) -> Path:
+        return Path(self.output_dir)
 
     def event_taxonomy(self, vocabulary: pd.DataFrame | None) -> EventTaxonomy:
         """The mapping's event taxonomy, tracking the names of ``vocabulary`` (the
@@ -298,8 +338,8 @@ def settings_from(environment: Environment) -> AccountHealthSettings:
     defaulting to demo data under ./output."""
     chosen = environment.settings
     try:
-        return AccountHealthSettings(data_dir=str(environment.paths.data_dir),
-                                     output_dir=str(environment.paths.output_dir), **chosen)
+        return AccountHealthSettings.of(environment.paths.data_dir,
+                                        environment.paths.output_dir, **chosen)
     except ValueError as exc:  # pydantic names the field and the value it could not read
         names = {field: name for name, field in SETTINGS_VARIABLES.items()}
         raise SystemExit(f"a setting cannot be read ({', '.join(names[f] for f in chosen)}): "

@@ -39,11 +39,11 @@ def event_day_range(settings: AccountHealthSettings) -> tuple[str, str]:
         times = pd.Series(sorted(day_files(path)), dtype="datetime64[ns]").dt.tz_localize("UTC")
     else:
         times = event_times(read_table(path, "events", settings.mapping()))
-    now = settings.current_time()
-    times = times[(times >= settings.start_timestamp()) & (times <= now)]
+    now = settings.data.current_time()
+    times = times[(times >= settings.data.start_timestamp()) & (times <= now)]
     if times.empty:
         raise SystemExit(f"no events fall between the pipeline start "
-                         f"{settings.start_timestamp():%Y-%m-%d} and now ({now:%Y-%m-%d})")
+                         f"{settings.data.start_timestamp():%Y-%m-%d} and now ({now:%Y-%m-%d})")
     return run_day_range(times.min(), times.max(), now)
 
 

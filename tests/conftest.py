@@ -29,7 +29,7 @@ def tiny_data_dir(tmp_path_factory) -> Path:
 def make_settings(data_dir: Path, output_dir: Path, **overrides) -> AccountHealthSettings:
     # A 30-day horizon leaves closed labels inside the five months of tiny data.
     options = {"now": NOW, "horizon_days": 30, **overrides}
-    return AccountHealthSettings(data_dir=str(data_dir), output_dir=str(output_dir), **options)
+    return AccountHealthSettings.of(data_dir, output_dir, **options)
 
 
 def storage_of(settings: AccountHealthSettings) -> AssetStorage:

@@ -66,10 +66,11 @@ def test_folds_horizon_cadence_and_promotion_thresholds_come_from_the_environmen
         monkeypatch.setenv(f"ACCOUNT_HEALTH_{name}", value)
     monkeypatch.setenv("ACCOUNT_HEALTH_OUTPUT_DIR", str(tmp_path))
     settings = settings_from_env()
-    assert (settings.n_folds, settings.horizon_days, settings.training_cadence_days) == (
+    training = settings.training
+    assert (training.n_folds, training.horizon_days, training.training_cadence_days) == (
         3, 60, 14)
-    assert (settings.auc_floor, settings.promotion_margin,
-            settings.max_required_quarantine_share) == (0.7, 0.01, 0.3)
+    assert (settings.training.auc_floor, settings.training.promotion_margin,
+            settings.data.max_required_quarantine_share) == (0.7, 0.01, 0.3)
     monkeypatch.setenv("ACCOUNT_HEALTH_MAX_FOLDS", "six")
     with pytest.raises(SystemExit, match="ACCOUNT_HEALTH_MAX_FOLDS"):
         settings_from_env()
@@ -103,7 +104,7 @@ def test_the_last_complete_day_is_the_utc_day_before_now(tmp_path):
     import pandas as pd
 
     settings = make_settings(tmp_path, tmp_path, now="2026-11-01T00:30:00")
-    assert settings.last_complete_day() == pd.Timestamp("2026-10-31")
+    assert settings.data.last_complete_day() == pd.Timestamp("2026-10-31")
 
 
 def test_the_scoring_yaml_is_read_once_per_version_and_each_step_gets_its_own_copy(tmp_path):

@@ -237,7 +237,7 @@ def test_the_report_renders_in_headless_chromium(backfill):
                             parse_dates=["month"])
     latest = retention[retention["dimension"] == "overall"].dropna(subset=["nrr"]).iloc[-1]
     assert (f"{latest['logo_retention']:.1%}\nlogo retention {latest['month']:%b %Y} "
-            f"(target {settings.logo_retention_target:.0%})"
+            f"(target {settings.monitoring.logo_retention_target:.0%})"
             in cards)
     assert len(charts) == 9 and all(box["width"] > 200 and box["height"] > 100
                                     for box in charts)
@@ -374,7 +374,7 @@ def test_past_scores_are_judged_once_their_horizon_has_closed(backfill):
     assert 0 <= judged["at_risk_false_positive_rate"] <= 1 and judged["flagged_accounts"] > 0
     [check] = [c for c in result.get_asset_check_evaluations()
                if c.check_name == "model_still_performs"]
-    assert check.passed == (judged["roc_auc"] >= settings.auc_floor)
+    assert check.passed == (judged["roc_auc"] >= settings.training.auc_floor)
     surprises = pd.read_csv(reports / "surprise_churn.csv")
     assert set(surprises.columns) >= {"account_id", "churn_date", "as_of", "color", "surprise"}
 

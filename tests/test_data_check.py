@@ -72,8 +72,8 @@ def test_without_row_checks_the_run_still_gets_its_days_and_event_names(tiny_dat
     first, last = light.event_days
     times = pd.to_datetime(pd.read_parquet(tiny_data_dir / "events.parquet")["event_time"],
                            utc=True, errors="coerce")
-    assert first == f"{times[times <= settings.current_time()].min():%Y-%m-%d}"
-    assert last == f"{settings.current_time() - pd.Timedelta(days=1):%Y-%m-%d}"
+    assert first == f"{times[times <= settings.data.current_time()].min():%Y-%m-%d}"
+    assert last == f"{settings.data.current_time() - pd.Timedelta(days=1):%Y-%m-%d}"
     def names(check) -> set[str]:  # unvalidated rows may reorder near-ties
         [line] = [line for line in check.lines if line.startswith("event names")]
         return set(line.split(" for ", 1)[1].rstrip("):").split(", "))

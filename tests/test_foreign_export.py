@@ -171,7 +171,7 @@ def test_an_export_from_2020_starts_with_no_setting_but_its_folder(tmp_path):
     generate_to_dir(data, DemoConfig(accounts=40, months=8, seed=3,
                                      end_date=date(2021, 4, 30)))
     settings = make_settings(data, tmp_path / "out", now="2021-05-01T06:00:00")
-    assert settings.pipeline_start_date == ""  # nothing set
+    assert settings.data.pipeline_start_date == ""  # nothing set
     check = check_data(settings)
     assert check.ok, check.problems
     assert not any("pipeline start" in line for line in check.lines)

@@ -88,7 +88,7 @@ def test_unreadable_day_file_fails_with_the_local_message(engines, tmp_path):
         check_event_days_on_spark(
             SparkSession.getActiveSession(), pd.DatetimeIndex([day]), {day: str(broken)},
             directory_name="events", mapping=settings.mapping(),
-            pipeline_start=settings.start_timestamp(), now=settings.current_time(),
+            pipeline_start=settings.data.start_timestamp(), now=settings.data.current_time(),
             known_accounts=None, events_dir=tmp_path / "out", quarantine_dir=tmp_path / "q")
     assert str(spark.value) == str(local.value)
 

@@ -52,21 +52,22 @@ def churn_model_validation(context: AssetExecutionContext, settings: AccountHeal
     if training_set.empty:
         days = storage.stored_days("account_snapshot")
         raise Failure(description=too_little_history(
-            pd.Timestamp(days[0]), pd.Timestamp(days[-1]), horizon_days=settings.horizon_days))
-    folds = settings.walk_forward_folds(training_set["as_of_date"])
+            pd.Timestamp(days[0]), pd.Timestamp(days[-1]),
+            horizon_days=settings.training.horizon_days))
+    folds = settings.training.walk_forward_folds(training_set["as_of_date"])
     classifier, survival = ClassifierConfig(), SurvivalConfig()
     result = evaluate_walk_forward(training_set, folds, classifier_config=classifier,
                                    survival_config=survival,
-                                   max_training_rows=settings.max_training_rows,
-                                   horizon_days=settings.horizon_days,
-                                   promotion_margin=settings.promotion_margin)
+                                   max_training_rows=settings.training.max_training_rows,
+                                   horizon_days=settings.training.horizon_days,
+                                   promotion_margin=settings.training.promotion_margin)
     params = {
-        "horizon_days": settings.horizon_days, "n_folds": len(folds),
+        "horizon_days": settings.training.horizon_days, "n_folds": len(folds),
         "fold_origins": ",".join(f.origin.date().isoformat() for f in folds),
         "features": ",".join(feature_columns(training_set)),
         "training_rows": len(training_set), "data_hash": data_hash(training_set),
-        "max_training_rows": settings.max_training_rows,
-        "fitted_on": ("every row" if len(training_set) <= settings.max_training_rows
+        "max_training_rows": settings.training.max_training_rows,
+        "fitted_on": ("every row" if len(training_set) <= settings.training.max_training_rows
                       else "a stratified sample of accounts (models/training_sample.py)"),
         "features_left_out": ",".join(informative_columns(
             training_set, feature_columns(training_set))[1]) or "none",
@@ -101,10 +102,10 @@ def churn_model(context: AssetExecutionContext, settings: AccountHealthSettings,
     mlflow_tracking.activate()
     run_id = churn_model_validation["mlflow_run_id"].iloc[0]
     candidate = chosen_candidate(churn_model_validation)
-    bundle = train_bundle(training_set, horizon_days=settings.horizon_days,
+    bundle = train_bundle(training_set, horizon_days=settings.training.horizon_days,
                           candidate=candidate,
                           event_names=settings.event_taxonomy(event_vocabulary).tracked_events,
-                          max_training_rows=settings.max_training_rows)
+                          max_training_rows=settings.training.max_training_rows)
     model_uri, version = log_bundle(run_id, bundle, training_set,
                                     reference=reference_predictions(bundle, training_set))
     tag_candidate(version, candidate)
@@ -130,7 +131,7 @@ def churn_model_promotion(context: AssetExecutionContext, settings: AccountHealt
     decision = decide_promotion(
         pooled.loc[candidate].to_dict(),
         {b: pooled.loc[b].to_dict() for b in BASELINES if b in pooled.index},
-        champion, margin=settings.promotion_margin, auc_floor=settings.auc_floor,
+        champion, margin=settings.training.promotion_margin, auc_floor=settings.training.auc_floor,
         textbook=None if candidate == TEXTBOOK else pooled.loc[TEXTBOOK].to_dict())
     alias = apply_decision(version, decision)
     context.add_output_metadata({"version": version, "alias": alias, "reason": decision.reason})

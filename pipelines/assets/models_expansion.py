@@ -37,7 +37,7 @@ def expansion_model_validation(context: AssetExecutionContext, settings: Account
     """Walk-forward top-N targeting of the expansion model against the rule-based rubric and
     random targeting, on the churn model's folds; one run in the expansion experiment."""
     mlflow_tracking.activate(EXPANSION_EXPERIMENT)
-    folds = settings.walk_forward_folds(training_set["as_of_date"])
+    folds = settings.training.walk_forward_folds(training_set["as_of_date"])
     expansions = int(training_set.loc[training_set["expansion_label_complete"],
                                       "expanded_within_horizon"].sum())
     if expansions < MIN_EXPANSIONS:
@@ -46,10 +46,10 @@ def expansion_model_validation(context: AssetExecutionContext, settings: Account
         context.add_output_metadata({"skipped": reason})
         return pd.DataFrame([{"model": "none", "skipped": reason}])
     config = EXPANSION_CLASSIFIER
-    validation = evaluate_expansion(training_set, folds, n=settings.expansion_list_size,
+    validation = evaluate_expansion(training_set, folds, n=settings.training.expansion_list_size,
                                     config=config)
-    params = {"horizon_days": settings.horizon_days, "n_folds": len(folds),
-              "list_size": settings.expansion_list_size,
+    params = {"horizon_days": settings.training.horizon_days, "n_folds": len(folds),
+              "list_size": settings.training.expansion_list_size,
               "training_rows": len(training_set), "data_hash": data_hash(training_set),
               **{f"xgboost.{k}": v for k, v in config.params().items()}}
     run_id = log_expansion_validation(validation, folds, params,
@@ -77,13 +77,13 @@ def expansion_model(context: AssetExecutionContext, settings: AccountHealthSetti
         return pd.DataFrame([{"mlflow_run_id": None, "model_uri": None, "version": None,
                               "alias": "none", "promoted": False, "reason": reason}])
     run_id = expansion_model_validation["mlflow_run_id"].iloc[0]
-    model = train_expansion_model(training_set, horizon_days=settings.horizon_days)
+    model = train_expansion_model(training_set, horizon_days=settings.training.horizon_days)
     model_uri, version = log_bundle(run_id, model, training_set, name="expansion_model",
                                     registered_model=EXPANSION_MODEL)
     champion = champion_metrics(EXPANSION_MODEL, metrics=("precision_at_n",))
     decision = decide_expansion_promotion(
         expansion_model_validation, None if champion is None else champion["precision_at_n"],
-        margin=settings.promotion_margin)
+        margin=settings.training.promotion_margin)
     alias = apply_decision(version, decision, registered_model=EXPANSION_MODEL)
     context.add_output_metadata({"model_uri": model_uri, "version": version, "alias": alias,
                                  "reason": decision.reason})

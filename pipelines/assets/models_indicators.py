@@ -44,7 +44,7 @@ def leading_indicators(context: AssetExecutionContext, settings: AccountHealthSe
     account-bootstrap intervals), Spearman and point-biserial correlation per signal, lead
     time (30/60/90 days) and segment, collinear groups and VIFs; the data-driven health
     weights beside the hand-set ones; and the page ``reports/leading_indicators.html``."""
-    folds = settings.walk_forward_folds(training_set["as_of_date"])
+    folds = settings.training.walk_forward_folds(training_set["as_of_date"])
     origin = folds[-1].origin
     train = training_set[folds[-1].train_mask(training_set["as_of_date"])]
     # one row per account about every four weeks: weekly rows are the same accounts a week
@@ -74,7 +74,8 @@ def leading_indicators(context: AssetExecutionContext, settings: AccountHealthSe
         "report": MetadataValue.path(str(page)), "open": MetadataValue.url(page.as_uri())})
     overall = table[table["segment"] == "all"]
     expected = len(outcomes) * len(next(iter(outcomes.values()))) * len(signals)
-    latest_window_end = train["as_of_date"].max() + pd.Timedelta(days=settings.horizon_days)
+    latest_window_end = train["as_of_date"].max() + pd.Timedelta(
+        days=settings.training.horizon_days)
     yield AssetCheckResult(
         check_name="indicators_from_training_dates_only", asset_key="leading_indicators",
         passed=len(overall) == expected and latest_window_end <= origin,
@@ -91,7 +92,7 @@ def alert_signal_quality(settings: AccountHealthSettings,
     signal with no lift is off in the daily alerts unless its rule sets ``enabled``."""
     rules = settings.scoring_config().alerts.signals
     table = signal_quality(training_set, rules,
-                           settings.walk_forward_folds(training_set["as_of_date"]))
+                           settings.training.walk_forward_folds(training_set["as_of_date"]))
     off = table.loc[~table["on"], "signal"].tolist()
     return Output(table, metadata={
         "off": ", ".join(off) or "none",
@@ -107,7 +108,7 @@ def component_weights(settings: AccountHealthSettings,
     ``account-health weights --apply`` writes them into the scoring YAML."""
     config = settings.scoring_config()
     fit = fit_component_weights(training_set, config.components,
-                                settings.walk_forward_folds(training_set["as_of_date"]),
+                                settings.training.walk_forward_folds(training_set["as_of_date"]),
                                 config.health)
     return Output(fit.table(), metadata={
         "walk_forward_auc_current": round(fit.auc_current, 4),

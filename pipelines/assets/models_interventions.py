@@ -65,7 +65,7 @@ def intervention_effects(context: AssetExecutionContext, settings: AccountHealth
         yield AssetCheckResult(check_name=CHECK, passed=True, metadata={"status": reason})
         return
 
-    horizon = settings.horizon_days
+    horizon = settings.training.horizon_days
     holdout_share = settings.scoring_config().playbook().holdout_share
     observed_until = pd.Timestamp(storage.stored_days("account_snapshot")[-1])
     episodes = intervention_episodes(cs_activities, subscriptions, horizon_days=horizon,

@@ -26,7 +26,7 @@ def renewal_forecasts(settings: AccountHealthSettings, subscriptions: pd.DataFra
                       accounts: pd.DataFrame | None):
     """Forecast from the last complete day; back-tested on every past quarter with a year
     of renewals before it (models.analysis.renewal_forecast)."""
-    as_of = settings.last_complete_day()
+    as_of = settings.data.last_complete_day()
     segments = (accounts.set_index("account_id")["segment"]
                 if accounts is not None and "segment" in accounts else None)
     forecast = renewal_forecast(subscriptions, segments, as_of=as_of)

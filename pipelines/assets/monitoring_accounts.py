@@ -95,7 +95,7 @@ def account_pages(context: AssetExecutionContext, settings: AccountHealthSetting
     for account, account_records_ in records:
         name = page_file(account)
         (directory / name).write_text(render_account(account, account_records_,
-                                                     horizon_days=settings.horizon_days))
+                                                     horizon_days=settings.training.horizon_days))
         written.add(name)
     for stale in directory.glob("*.html"):
         if stale.name not in written:

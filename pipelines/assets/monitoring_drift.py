@@ -49,9 +49,10 @@ def feature_drift_asset(context: AssetExecutionContext, settings: AccountHealthS
                         training_set: pd.DataFrame, event_vocabulary: pd.DataFrame | None):
     """Per day and feature: PSI and KS of the day's snapshot against the training set."""
     features = feature_columns(training_set)
-    thresholds = DriftThresholds(psi=settings.drift_psi_threshold,
-                                 ks=settings.drift_ks_threshold)
-    exempt = tuple(f.strip() for f in settings.drift_exempt_features.split(",") if f.strip())
+    thresholds = DriftThresholds(psi=settings.monitoring.drift_psi_threshold,
+                                 ks=settings.monitoring.drift_ks_threshold)
+    exempt = tuple(f.strip() for f in settings.monitoring.drift_exempt_features.split(",")
+                   if f.strip())
     days = run_days(context)
     event_names = settings.event_taxonomy(event_vocabulary).tracked_events
     tables = []
@@ -105,8 +106,8 @@ def prediction_drift(context: AssetExecutionContext, settings: AccountHealthSett
     in each."""
     validation = scoring_model_validation(mlflow_tracking)
     health = settings.scoring_config().health
-    thresholds = DriftThresholds(psi=settings.drift_psi_threshold,
-                                 ks=settings.drift_ks_threshold)
+    thresholds = DriftThresholds(psi=settings.monitoring.drift_psi_threshold,
+                                 ks=settings.monitoring.drift_ks_threshold)
     days = run_days(context)
     rows = []
     for day in days:

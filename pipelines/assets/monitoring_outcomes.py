@@ -40,7 +40,7 @@ def model_outcomes(settings: AccountHealthSettings,
     """Past daily scores judged once their horizon has closed: per scored day, realised ROC AUC,
     calibration error, lift at 10 % and the at-risk band's false-positive rate; the surprise
     churns (green 30-90 days before) in ``reports/surprise_churn.csv``."""
-    observed_until = settings.last_complete_day()
+    observed_until = settings.data.last_complete_day()
     first = observed_until - pd.Timedelta(days=OUTCOME_LOOKBACK_DAYS)
     files = [f for f in sorted(storage.partition_dir("account_scores")
                                .glob("*.parquet")) if pd.Timestamp(f.stem) >= first]
@@ -51,7 +51,7 @@ def model_outcomes(settings: AccountHealthSettings,
     surprises = pd.DataFrame(columns=["account_id", "churn_date", "as_of", "band", "color",
                                       "surprise"])
     if len(scores):
-        labelled = label_scores(scores, periods, horizon_days=settings.horizon_days,
+        labelled = label_scores(scores, periods, horizon_days=settings.training.horizon_days,
                                 observed_until=observed_until)
         if len(labelled):
             performance = realised_performance(labelled)
@@ -67,14 +67,14 @@ def model_outcomes(settings: AccountHealthSettings,
     if latest.empty:
         yield AssetCheckResult(check_name="model_still_performs", asset_key="model_outcomes",
                                passed=True, description="no scored day has a known outcome yet "
-                               f"(the horizon is {settings.horizon_days} days)")
+                               f"(the horizon is {settings.training.horizon_days} days)")
         return
     auc = float(latest["roc_auc"].iloc[0])
     yield AssetCheckResult(
         check_name="model_still_performs", asset_key="model_outcomes",
-        passed=auc >= settings.auc_floor, severity=AssetCheckSeverity.WARN,
-        description=None if auc >= settings.auc_floor else
-        f"realised ROC AUC {auc:.3f} is below the floor {settings.auc_floor}; retraining is "
-        "recommended (job train_churn_models)",
+        passed=auc >= settings.training.auc_floor, severity=AssetCheckSeverity.WARN,
+        description=None if auc >= settings.training.auc_floor else
+        f"realised ROC AUC {auc:.3f} is below the floor {settings.training.auc_floor}; "
+        "retraining is recommended (job train_churn_models)",
         metadata={"as_of": str(latest["as_of"].iloc[0]), "realised_roc_auc": auc,
-                  "auc_floor": settings.auc_floor, "surprise_churn_rate": surprise_rate})
+                  "auc_floor": settings.training.auc_floor, "surprise_churn_rate": surprise_rate})

@@ -34,7 +34,7 @@ def mrr_movements(settings: AccountHealthSettings, subscriptions: pd.DataFrame,
                   accounts: pd.DataFrame | None) -> pd.DataFrame:
     """Per account and complete month: starting and ending MRR and the movement between
     them (docs/metrics.md), with the account's segment and CSM owner when known."""
-    last_day = settings.last_complete_day()
+    last_day = settings.data.last_complete_day()
     movements = retention.mrr_movements(subscriptions, last_day=last_day)
     if accounts is not None:
         present = [c for c in RETENTION_DIMENSIONS if c in accounts.columns and c != "plan"]
@@ -103,7 +103,7 @@ def retention_kpis(context: AssetExecutionContext, settings: AccountHealthSettin
                    invoices: pd.DataFrame | None):
     """What a CS leader reports (docs/metrics.md): retention windows, renewal rates and
     churn by kind, each an asset of its own and a CSV for people."""
-    last_day = settings.last_complete_day()
+    last_day = settings.data.last_complete_day()
     windows = pd.concat([
         window_retention(mrr_movements, months=12).assign(window="trailing 12 months"),
         window_retention(mrr_movements, months=3, quarters_only=True).assign(window="quarter"),

@@ -78,8 +78,8 @@ def events(context: AssetExecutionContext, settings: AccountHealthSettings,
         else:
             checked = events_from_export(
                 path, pd.Timestamp(window.start), pd.Timestamp(window.end),
-                mapping=settings.mapping(), pipeline_start=settings.start_timestamp(),
-                now=settings.current_time(), known=known)
+                mapping=settings.mapping(), pipeline_start=settings.data.start_timestamp(),
+                now=settings.data.current_time(), known=known)
             accepted, quarantine, arrived, export_ends = (
                 checked.accepted, checked.quarantine, checked.arrived, checked.export_ends)
     except ContractError as exc:
@@ -105,14 +105,15 @@ def _from_day_files(directory, days: pd.DatetimeIndex, settings: AccountHealthSe
     if not engine.on_spark:
         checked = events_from_day_files(
             directory, days, mapping=settings.mapping(),
-            pipeline_start=settings.start_timestamp(), now=settings.current_time(), known=known)
+            pipeline_start=settings.data.start_timestamp(), now=settings.data.current_time(),
+            known=known)
         return checked.accepted, checked.quarantine, checked.arrived, checked.export_ends
     files = day_files(directory)
     present = {day: str(path) for day, path in files.items() if day in days}
     accepted, quarantine = check_event_days_on_spark(
         engine.spark_session(), days, present,
         directory_name=directory.name, mapping=settings.mapping(),
-        pipeline_start=settings.start_timestamp(), now=settings.current_time(),
+        pipeline_start=settings.data.start_timestamp(), now=settings.data.current_time(),
         known_accounts=known, events_dir=storage.partition_dir("events"),
         quarantine_dir=storage.partition_dir("events_quarantine"))
     arrived = {pd.Timestamp(day, tz="UTC") for day, rows in accepted.rows.items() if rows}
@@ -143,5 +144,5 @@ def events_unplaceable(settings: AccountHealthSettings) -> pd.DataFrame:
         return empty_quarantine()
     frame = read_table(path, "events", settings.mapping())
     return unplaceable_events(frame, event_times(frame), source_file=path.name,
-                              pipeline_start=settings.start_timestamp(),
-                              now=settings.current_time())
+                              pipeline_start=settings.data.start_timestamp(),
+                              now=settings.data.current_time())

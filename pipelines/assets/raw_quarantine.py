@@ -63,7 +63,7 @@ def quarantine_report(context: AssetExecutionContext, settings: AccountHealthSet
     context.add_output_metadata({"report": MetadataValue.md(markdown),
                                  "quarantined_rows": int(summary["quarantined_rows"].sum()),
                                  "label_warnings": len(warnings)})
-    stop = quarantine_stop(summary, everything, limit=settings.max_required_quarantine_share,
+    stop = quarantine_stop(summary, everything, limit=settings.data.max_required_quarantine_share,
                            tables=REQUIRED_TABLES)
     if stop:
         raise Failure(description=stop, metadata={"report": MetadataValue.md(markdown)})

@@ -67,7 +67,7 @@ def _validate_file(settings: AccountHealthSettings, table: str,
         if CONTRACT[table].required:
             raise Failure(str(exc)) from exc
         return None, f"unreadable, left out: {exc}"
-    result = check_table(table, frame, source_file=path.name, now=settings.current_time(),
+    result = check_table(table, frame, source_file=path.name, now=settings.data.current_time(),
                             known_accounts=known, reporting_currency=mapping.reporting_currency)
     return result, "present"
 

@@ -33,18 +33,18 @@ def training_set(context: AssetExecutionContext, settings: AccountHealthSettings
     if not days:
         raise ValueError("account_snapshot has no partitions yet; materialise it first")
     first, last = pd.Timestamp(days[0]), pd.Timestamp(days[-1])
-    as_of = training_as_of_dates(first, last, horizon_days=settings.horizon_days,
-                                 cadence_days=settings.training_cadence_days)
+    as_of = training_as_of_dates(first, last, horizon_days=settings.training.horizon_days,
+                                 cadence_days=settings.training.training_cadence_days)
     if as_of.empty:  # the models say what is missing; features can still be looked at
         context.log.warning(too_little_history(first, last,
-                                               horizon_days=settings.horizon_days))
-    labels = label_rows(subscriptions, as_of, horizon_days=settings.horizon_days,
+                                               horizon_days=settings.training.horizon_days))
+    labels = label_rows(subscriptions, as_of, horizon_days=settings.training.horizon_days,
                         observed_until=last)
     training = build_training_set(feast.open(), labels, feature_service=CHURN_FEATURE_SERVICE,
                                   event_names=settings.event_taxonomy(event_vocabulary).tracked_events)
     # the expansion label of the same rows (features.expansion_events): a second target
     training = pd.concat([training, expansion_labels(
-        training, expansion_events(subscriptions), horizon_days=settings.horizon_days,
+        training, expansion_events(subscriptions), horizon_days=settings.training.horizon_days,
         observed_until=last)], axis=1)
     context.add_output_metadata({
         "rows": len(training), "as_of_dates": len(as_of),
