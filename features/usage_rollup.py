@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,6 +204,23 @@ def rollup_matches(path: Path, taxonomy: EventTaxonomy) -> bool:
         if stats is None or not stats.has_min_max or not stats.min == stats.max == wanted:
             return False
     return True
+
+
+def current_sources(days: Sequence[pd.Timestamp], event_file: Callable[[pd.Timestamp], Path],
+                    rollup_file: Callable[[pd.Timestamp], Path],
+                    taxonomy: EventTaxonomy) -> tuple[list[Path], list[Path]]:
+    """Per day, its stored rollup when it is current (same taxonomy, not older than the day's
+    events), else its validated events: (event files, rollup files)."""
+    events, rollups = [], []
+    for day in days:
+        events_of_day, rollup = event_file(day), rollup_file(day)
+        if rollup.exists() and rollup_matches(rollup, taxonomy) and (
+                not events_of_day.exists()
+                or rollup.stat().st_mtime_ns >= events_of_day.stat().st_mtime_ns):
+            rollups.append(rollup)
+        elif events_of_day.exists():
+            events.append(events_of_day)
+    return events, rollups
 
 
 def roll_up(events: pd.DataFrame | Sequence[Path], accounts: pd.Index, first_day: pd.Timestamp,

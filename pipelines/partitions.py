@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import pandas as pd
-from dagster import AssetExecutionContext, BackfillPolicy, DailyPartitionsDefinition
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    BackfillPolicy,
+    DailyPartitionsDefinition,
+    TimeWindowPartitionMapping,
+)
 
 from features.contract import ContractError
 from pipelines.environment import read_environment
@@ -34,6 +40,17 @@ def daily_asset(group: str, partition_column: str = "as_of") -> dict:
     ``partition_column``: daily partitions, a range of days in one run."""
     return {"partitions_def": daily_partitions, "backfill_policy": BackfillPolicy.single_run(),
             "group_name": group, "metadata": {"partition_column": partition_column}}
+
+
+def stored_days_around(key: str, start_offset: int, end_offset: int = 0,
+                       **metadata) -> AssetIn:
+    """An input of the stored days of ``key`` from ``start_offset`` to ``end_offset`` days
+    around the run's days (negative: before); days never stored are left out, and none at
+    all loads as None. ``metadata`` goes to the IO manager (``columns``)."""
+    return AssetIn(key=key, metadata={"missing_ok": True, **metadata},
+                   partition_mapping=TimeWindowPartitionMapping(
+                       start_offset=start_offset, end_offset=end_offset,
+                       allow_nonexistent_upstream_partitions=True))
 
 
 def run_days(context: AssetExecutionContext) -> pd.DatetimeIndex:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 from dagster import ConfigurableResource
 
 
@@ -50,11 +51,17 @@ class AssetStorage(ConfigurableResource):
         """Days (``YYYY-MM-DD``) with a stored partition of ``asset``, oldest first."""
         return sorted(p.stem for p in self.partition_dir(asset).glob("*.parquet"))
 
-    def stored_partition(self, asset: str, day: str | pd.Timestamp) -> pd.DataFrame | None:
-        """A daily asset's stored partition for ``day``; None when that day was never stored
-        (history a report compares with, such as the scores of a week before)."""
+    def stored_partition(self, asset: str, day: str | pd.Timestamp,
+                         columns: Sequence[str] | None = None) -> pd.DataFrame | None:
+        """A daily asset's stored partition for ``day`` (of ``columns``, those it has); None
+        when that day was never stored (history a report compares with, such as the scores
+        of a week before)."""
         path = self.asset_file(asset, day)
-        return pd.read_parquet(path) if path.exists() else None
+        if not path.exists():
+            return None
+        present = set(pq.read_schema(path).names) if columns is not None else set()
+        return pd.read_parquet(path, columns=None if columns is None else
+                               [c for c in columns if c in present])
 
     def stored(self, asset: str, columns: list[str] | None = None) -> pd.DataFrame | None:
         """An unpartitioned asset's stored value; None when it was never stored."""

@@ -87,3 +87,21 @@ def test_only_the_environment_module_reads_the_process_environment():
         if re.search(r"os\.environ|os\.getenv", path.read_text())
         and path != root / "pipelines" / "environment.py")
     assert not readers
+
+
+def test_asset_modules_only_wire():
+    # logic lives in features/ and models/; an asset module that grows past this is doing
+    # their work
+    longest = {path.name: len(path.read_text().splitlines()) for path in ASSETS.glob("*.py")}
+    assert {name: lines for name, lines in longest.items() if lines > 150} == {}
+
+
+def test_only_the_storage_builds_paths_into_the_assets_directory():
+    root = ASSETS.parent.parent
+    builders = sorted(
+        str(path.relative_to(root))
+        for top in ("pipelines", "account_health", "models", "features")
+        for path in (root / top).rglob("*.py")
+        if re.search(r'["/]assets["/]|"assets"', path.read_text())
+        and path != root / "pipelines" / "storage.py")
+    assert not builders

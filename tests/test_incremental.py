@@ -161,7 +161,11 @@ def test_a_rollup_older_than_its_events_or_of_another_taxonomy_is_not_used(incre
     import os
 
     from features.contract import EventTaxonomy
-    from pipelines.assets.features_snapshot import usage_sources
+    from features.usage_rollup import current_sources
+
+    def usage_sources(storage, days, taxonomy):
+        return current_sources(days, lambda day: storage.asset_file("events", day),
+                               lambda day: storage.asset_file("usage_rollup", day), taxonomy)
 
     # (Oct 31 is re-ingested without its rollup by another test of this module)
     days = pd.DatetimeIndex(["2026-10-28", "2026-10-29", "2026-10-30"])

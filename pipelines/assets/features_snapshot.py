@@ -1,7 +1,7 @@
 """Features layer: the tracked event names, the daily usage rollups and the daily account
 snapshot."""
 
-from pathlib import Path
+from functools import partial
 
 import pandas as pd
 from dagster import (
@@ -17,14 +17,13 @@ from dagster import (
     asset,
 )
 
-from features.contract import EventTaxonomy
 from features.event_vocabulary import top_event_names
 from features.snapshot import (
     EVENT_LOOKBACK_DAYS,
     compute_snapshots,
 )
 from features.spark_features import compute_snapshots_on_spark, daily_rollup_on_spark
-from features.usage_rollup import daily_rollup, rollup_matches
+from features.usage_rollup import current_sources, daily_rollup
 from pipelines.engine import ComputeEngine
 from pipelines.partitions import daily_partitions, run_days
 from pipelines.resources import AccountHealthSettings
@@ -35,19 +34,17 @@ GROUP = "features"
 
 @asset(group_name=GROUP, deps=["events"])
 def event_vocabulary(context: AssetExecutionContext, settings: AccountHealthSettings,
-                     storage: AssetStorage
-                     ) -> pd.DataFrame:
+                     storage: AssetStorage) -> pd.DataFrame:
     """The event names that get usage features of their own (``event_1_*`` ...): the
     mapping's ``tracked_events``, or the export's names used by the most accounts. Chosen
     once per data directory and then kept, so ``event_k`` means the same name in every
     snapshot and model; delete ``assets/event_vocabulary.parquet`` to choose again."""
     explicit = settings.mapping().event_taxonomy.tracked_events
-    stored = storage.asset_file("event_vocabulary")  # this asset's own previous value
-    previous = pd.read_parquet(stored) if stored.exists() else pd.DataFrame()
+    previous = storage.stored("event_vocabulary")  # this asset's own previous value
     if explicit:
         names, source = list(explicit), "mapping.yaml tracked_events"
-    elif len(previous) and ("data_dir" not in previous
-                            or (previous["data_dir"] == settings.data_dir).all()):
+    elif previous is not None and len(previous) and (
+            "data_dir" not in previous or (previous["data_dir"] == settings.data_dir).all()):
         names, source = list(previous["event_name"]), "kept from the first run on this data"
     else:
         files = sorted(storage.partition_dir("events").glob("*.parquet"))
@@ -85,23 +82,6 @@ def usage_rollup(context: AssetExecutionContext, settings: AccountHealthSettings
     return Output(rollup, metadata={"rows": rows, "event_files": len(files)})
 
 
-def usage_sources(storage: AssetStorage, days: pd.DatetimeIndex,
-                  taxonomy: EventTaxonomy) -> tuple[list[Path], list[Path]]:
-    """Per day, its stored rollup when it is current (same taxonomy, not older than the day's
-    events), else its validated events: (event files, rollup files)."""
-    events, rollups = [], []
-    for day in days:
-        event_file, rollup_file = (storage.asset_file("events", day),
-                                   storage.asset_file("usage_rollup", day))
-        if rollup_file.exists() and rollup_matches(rollup_file, taxonomy) and (
-                not event_file.exists()
-                or rollup_file.stat().st_mtime_ns >= event_file.stat().st_mtime_ns):
-            rollups.append(rollup_file)
-        elif event_file.exists():
-            events.append(event_file)
-    return events, rollups
-
-
 @asset(
     group_name=GROUP,
     partitions_def=daily_partitions,
@@ -126,8 +106,7 @@ def usage_sources(storage: AssetStorage, days: pd.DatetimeIndex,
         description="Snapshot is complete: one row per account and day, no key gaps")],
 )
 def account_snapshot(context: AssetExecutionContext, settings: AccountHealthSettings,
-                     storage: AssetStorage,
-                     engine: ComputeEngine, subscriptions: pd.DataFrame,
+                     storage: AssetStorage, engine: ComputeEngine, subscriptions: pd.DataFrame,
                      accounts: pd.DataFrame | None, invoices: pd.DataFrame | None,
                      support_tickets: pd.DataFrame | None,
                      nps_responses: pd.DataFrame | None, cs_activities: pd.DataFrame | None,
@@ -137,7 +116,9 @@ def account_snapshot(context: AssetExecutionContext, settings: AccountHealthSett
     dates = run_days(context)
     taxonomy = settings.event_taxonomy(event_vocabulary)
     lookback = pd.date_range(dates[0] - pd.Timedelta(days=EVENT_LOOKBACK_DAYS), dates[-1])
-    event_files, rollup_files = usage_sources(storage, lookback, taxonomy)
+    event_files, rollup_files = current_sources(
+        lookback, partial(storage.asset_file, "events"),
+        partial(storage.asset_file, "usage_rollup"), taxonomy)
     tables = {"subscriptions": subscriptions, "accounts": accounts, "invoices": invoices,
               "support_tickets": support_tickets, "nps_responses": nps_responses,
               "cs_activities": cs_activities}

@@ -8,13 +8,12 @@ from dagster import (
     BackfillPolicy,
     MaterializeResult,
     MetadataValue,
-    TimeWindowPartitionMapping,
     asset,
 )
 
 from features.contract import TRACKED_EVENT_SLOTS
 from models.reports.account_page import account_records, page_file, render_account
-from pipelines.partitions import daily_partitions, run_days
+from pipelines.partitions import daily_partitions, run_days, stored_days_around
 from pipelines.resources import AccountHealthSettings
 
 #: Days of history an account page shows (the day included).
@@ -22,14 +21,6 @@ PAGE_DAYS = 90
 #: Pages written at most, besides the accounts on the CSMs' lists: every account up to
 #: this many, beyond it those with the most ARR at risk (a page costs a few milliseconds).
 MOST_PAGES = 2_000
-
-
-def _days_before(key: str) -> AssetIn:
-    """The ``PAGE_DAYS`` days up to the run's last day, those stored."""
-    return AssetIn(key=key, metadata={"missing_ok": True},
-                   partition_mapping=TimeWindowPartitionMapping(
-                       start_offset=-(PAGE_DAYS - 1), end_offset=0,
-                       allow_nonexistent_upstream_partitions=True))
 
 
 def _usage(snapshots: pd.DataFrame | None, event_names: list[str]) -> pd.DataFrame:
@@ -45,20 +36,17 @@ def _usage(snapshots: pd.DataFrame | None, event_names: list[str]) -> pd.DataFra
     group_name="monitoring",
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
-    ins={"account_scores": AssetIn(), "scores_history": _days_before("score_history"),
-         "alerts_history": _days_before("account_alerts"),
+    ins={"account_scores": AssetIn(),
+         "scores_history": stored_days_around("score_history", -(PAGE_DAYS - 1)),
+         "alerts_history": stored_days_around("account_alerts", -(PAGE_DAYS - 1)),
          "work_items": AssetIn(), "subscriptions": AssetIn(), "invoices": AssetIn(),
          "support_tickets": AssetIn(), "cs_activities": AssetIn(),
          "event_vocabulary": AssetIn(),
          # usage per event name: only the 30-day counts of the snapshots (of ~100 columns)
-         "usage_history": AssetIn(
-             key="account_snapshot",
-             metadata={"missing_ok": True, "columns": [
+         "usage_history": stored_days_around(
+             "account_snapshot", -(PAGE_DAYS - 1), columns=[
                  "account_id", "as_of_date",
-                 *(f"event_{k}_30d" for k in range(1, TRACKED_EVENT_SLOTS + 1))]},
-             partition_mapping=TimeWindowPartitionMapping(
-                 start_offset=-(PAGE_DAYS - 1), end_offset=0,
-                 allow_nonexistent_upstream_partitions=True))},
+                 *(f"event_{k}_30d" for k in range(1, TRACKED_EVENT_SLOTS + 1))])},
 )
 def account_pages(context: AssetExecutionContext, settings: AccountHealthSettings,
                   account_scores: pd.DataFrame, scores_history: pd.DataFrame,

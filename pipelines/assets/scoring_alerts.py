@@ -3,7 +3,6 @@ routed, escalated and delivered once."""
 
 
 import pandas as pd
-import pyarrow.parquet as pq
 from dagster import (
     AssetExecutionContext,
     AssetIn,
@@ -11,7 +10,6 @@ from dagster import (
     BackfillPolicy,
     MetadataValue,
     Output,
-    TimeWindowPartitionMapping,
     multi_asset,
 )
 
@@ -25,34 +23,13 @@ from models.alerts.signals import unmeasured_signals
 from pipelines.alert_delivery import deliver_alerts
 from pipelines.assets.features_snapshot import account_snapshot
 from pipelines.exports import export_day
-from pipelines.partitions import daily_partitions, run_days
+from pipelines.partitions import daily_partitions, run_days, stored_days_around
 from pipelines.resources import (
     AccountHealthSettings,
     AlertEmail,
     AlertWebhook,
 )
 from pipelines.storage import AssetStorage
-
-
-def _from_day_before(key: str, *, through_run: bool) -> AssetIn:
-    """The run's partitions shifted to start one day earlier (``through_run``: up to the
-    run's last day; otherwise only up to the day before it): the day before the first is
-    what the first day is compared with. Days never stored are left out."""
-    return AssetIn(key=key, metadata={"missing_ok": True},
-                   partition_mapping=TimeWindowPartitionMapping(
-                       start_offset=-1, end_offset=0 if through_run else -1,
-                       allow_nonexistent_upstream_partitions=True))
-
-
-def _snapshot_columns(storage: AssetStorage, day: pd.Timestamp,
-                      columns: set[str]) -> pd.DataFrame | None:
-    """The day's snapshot rows, with only the columns the signals read that it has."""
-    path = storage.asset_file("account_snapshot", day)
-    if not path.exists():
-        return None
-    present = set(pq.read_schema(path).names)
-    return pd.read_parquet(path, columns=["account_id", *sorted(columns & present - {
-        "account_id", "health_score", "days_to_renewal"})])
 
 
 def _on_day(frame: pd.DataFrame | None, day: pd.Timestamp) -> pd.DataFrame | None:
@@ -76,15 +53,13 @@ def _on_day(frame: pd.DataFrame | None, day: pd.Timestamp) -> pd.DataFrame | Non
                         "that keeps an open alert from firing again)",
             metadata={"partition_column": "as_of"}),
     },
-    ins={"account_scores": _from_day_before("account_scores", through_run=True),
+    # the day before the run's first is what that day is compared with
+    ins={"account_scores": stored_days_around("account_scores", -1),
          # a slide is measured against the weeks before: their health only
-         "recent_health": AssetIn(
-             key="score_history",
-             metadata={"missing_ok": True, "columns": ["account_id", "as_of", "health_score"]},
-             partition_mapping=TimeWindowPartitionMapping(
-                 start_offset=-DECLINE_WINDOW_MAX_DAYS, end_offset=0,
-                 allow_nonexistent_upstream_partitions=True)),
-         "open_alerts_before": _from_day_before("open_alerts", through_run=False),
+         "recent_health": stored_days_around(
+             "score_history", -DECLINE_WINDOW_MAX_DAYS,
+             columns=["account_id", "as_of", "health_score"]),
+         "open_alerts_before": stored_days_around("open_alerts", -1, -1),
          "cs_activities": AssetIn(),
          "signal_quality": AssetIn("alert_signal_quality", metadata={"missing_ok": True})},
     deps=[account_snapshot],
@@ -121,11 +96,13 @@ def account_alerts(context: AssetExecutionContext, settings: AccountHealthSettin
     as_of = pd.to_datetime(account_scores["as_of"])
     fired, still_open = [], []
     # tenure_days tells an unmeasured days_since_last_login (signals.unmeasured_signals)
-    signal_columns = {c for rule in config.alerts.signals for c in rule.when} | {"tenure_days"}
+    signal_columns = ["account_id", *sorted(
+        {c for rule in config.alerts.signals for c in rule.when} | {"tenure_days"}
+        - {"account_id", "health_score", "days_to_renewal"})]
     silent: set[str] = set()
     for day in days:
         today = account_scores[as_of == day]
-        features = _snapshot_columns(storage, day, signal_columns)
+        features = storage.stored_partition("account_snapshot", day, columns=signal_columns)
         if features is not None:
             silent |= set(unmeasured_signals(features, config.alerts.signals))
         result = evaluate_alerts(today, previous, state, as_of=day, config=config.alerts,

@@ -50,10 +50,8 @@ from pipelines.storage import AssetStorage
     metadata={"partition_column": "as_of"},
 )
 def account_scores(context: AssetExecutionContext, settings: AccountHealthSettings,
-                   storage: AssetStorage,
-                   engine: ComputeEngine, feast: FeastFeatureStore,
-                   mlflow_tracking: MlflowTracking,
-                   accounts: pd.DataFrame | None) -> pd.DataFrame:
+                   storage: AssetStorage, engine: ComputeEngine, feast: FeastFeatureStore,
+                   mlflow_tracking: MlflowTracking, accounts: pd.DataFrame | None) -> pd.DataFrame:
     """Risk, health band, time to churn, reasons and action for every active account.
 
     Features are the training feature service's, read from the day's snapshot file (what
@@ -109,8 +107,8 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
         description="The table follows the documented scored-opportunities schema")],
 )
 def scored_opportunities(context: AssetExecutionContext, settings: AccountHealthSettings,
-                         storage: AssetStorage,
-                         mlflow_tracking: MlflowTracking, account_scores: pd.DataFrame,
+                         storage: AssetStorage, mlflow_tracking: MlflowTracking,
+                         account_scores: pd.DataFrame,
                          event_vocabulary: pd.DataFrame | None):
     """Expansion opportunities of the day in the documented schema
     (``models.expansion.opportunities``), best first, from the expansion model's champion;
