@@ -72,7 +72,7 @@ def feature_build(recorder: stages.Recorder, data_dir: Path, output_dir: Path, f
         process.join()
         if not success:
             raise RuntimeError(f"the feature build on the {engine} engine failed")
-        stage.rows = sum(1 for _ in (output_dir / "assets" / "account_snapshot").glob("*"))
+        stage.rows = len(stages._storage(output_dir).stored_days("account_snapshot"))
         stage.note = "(rows: snapshot days) " + ", ".join(
             f"{step} {steps[step]:.0f} s" for step in ("events", "usage_rollup",
                                                         "account_snapshot") if step in steps)

@@ -127,6 +127,13 @@ class Recorder:
                   f"peak {record.peak_gib:.2f} GiB {record.note}", flush=True)
 
 
+def _storage(out_dir: str | Path):
+    """Where the IO manager keeps the assets of a run writing to ``out_dir``."""
+    from pipelines.storage import AssetStorage
+
+    return AssetStorage.under(out_dir)
+
+
 def _settings(data_dir: Path, out_dir: Path):
     from pipelines.resources import AccountHealthSettings
 
@@ -160,7 +167,7 @@ def ingest(recorder: Recorder, data_dir: Path, workdir: Path, *,
 
     out_dir = workdir / "out"
     settings = _settings(data_dir, out_dir)
-    assets = out_dir / "assets"
+    storage = _storage(out_dir)
     files = day_files(settings.table_file("events"))
     days = sorted(files)[-event_days:] if event_days else sorted(files)
     label = f"the last {event_days} event days" if event_days else "every event day"
@@ -176,9 +183,9 @@ def ingest(recorder: Recorder, data_dir: Path, workdir: Path, *,
                                               now=settings.data.current_time()).accepted
             if table == "accounts":
                 known = export_account_ids(frame)
-        (assets / "events").mkdir(parents=True)
-        (assets / "usage_rollup").mkdir(parents=True)
-        (assets / "events_quarantine").mkdir(parents=True)
+        storage.partition_dir("events").mkdir(parents=True)
+        storage.partition_dir("usage_rollup").mkdir(parents=True)
+        storage.partition_dir("events_quarantine").mkdir(parents=True)
         for day in days:
             frame = read_table(files[day], "events", settings.mapping())
             stage.rows += len(frame)
@@ -189,19 +196,19 @@ def ingest(recorder: Recorder, data_dir: Path, workdir: Path, *,
             for asset, rows in (("events", checked.accepted),
                                 ("events_quarantine", checked.quarantine)):
                 pq.write_table(pa.Table.from_pandas(rows, preserve_index=False),
-                               assets / asset / f"{day:%Y-%m-%d}.parquet")
+                               storage.asset_file(asset, day))
         # the event_vocabulary asset's choice, then the usage_rollup asset's state per day
-        written = sorted((assets / "events").glob("*.parquet"))
+        written = sorted(storage.partition_dir("events").glob("*.parquet"))
         names = top_event_names(written)
         vocabulary = pd.DataFrame({"slot": [f"event_{k}" for k in range(1, len(names) + 1)],
                                    "event_name": names, "data_dir": settings.data_dir})
-        vocabulary.to_parquet(assets / "event_vocabulary.parquet", index=False)
+        vocabulary.to_parquet(storage.asset_file("event_vocabulary"), index=False)
         taxonomy = settings.event_taxonomy(vocabulary)
         for path in written:
-            daily_rollup([path], taxonomy).to_parquet(assets / "usage_rollup" / path.name,
-                                                      index=False)
+            daily_rollup([path], taxonomy).to_parquet(
+                storage.asset_file("usage_rollup", path.stem), index=False)
         for table, frame in validated.items():
-            frame.to_parquet(assets / f"{table}.parquet", index=False)
+            frame.to_parquet(storage.asset_file(table), index=False)
     history = {"settings": settings, "tables": validated, "first_day": min(files),
                "workdir": workdir, "taxonomy": taxonomy}
     if event_days is None:
@@ -278,7 +285,7 @@ def recent_champion(recorder: Recorder, history: dict) -> None:
         readable_event_columns(snapshot.drop(columns="event_timestamp"),
                                history["taxonomy"].tracked_events),
         on=["account_id", "as_of_date"])
-    training.to_parquet(settings.output_path / "assets" / "training_set.parquet", index=False)
+    training.to_parquet(_storage(settings.output_dir).asset_file("training_set"), index=False)
     train_and_register(recorder, history, training, n_folds=1)
 
 
@@ -288,12 +295,11 @@ def features_and_floor(recorder: Recorder, history: dict) -> dict[str, float]:
     floor."""
     from features.snapshot import compute_snapshots, feature_tables
     from pipelines.io_manager import write_partitions
-    from pipelines.storage import AssetStorage
 
     settings, tables = history["settings"], history["tables"]
-    assets = settings.output_path / "assets"
-    event_files = sorted((assets / "events").glob("*.parquet"))
-    rollup_files = sorted((assets / "usage_rollup").glob("*.parquet"))
+    storage = _storage(settings.output_dir)
+    event_files = sorted(storage.partition_dir("events").glob("*.parquet"))
+    rollup_files = sorted(storage.partition_dir("usage_rollup").glob("*.parquet"))
     days = pd.date_range(history["first_day"], pd.Timestamp(END_DATE))
     taxonomy = history["taxonomy"]
     with recorder.stage("DuckDB floor: scan events, group by account and day") as floor:
@@ -312,7 +318,7 @@ def features_and_floor(recorder: Recorder, history: dict) -> dict[str, float]:
         snapshot = compute_snapshots(days, events=[], usage_rollups=rollup_files,
                                      **feature_tables(tables), taxonomy=taxonomy)
         stage.rows = len(snapshot)
-    storage = AssetStorage.under(settings.output_dir)
+    storage = _storage(settings.output_dir)
     storage.partition_dir("account_snapshot").mkdir(parents=True)
     with recorder.stage("write snapshot day files (the IO manager's writer)") as stage:
         write_partitions(snapshot, "as_of_date", [f"{day:%Y-%m-%d}" for day in days],
@@ -338,10 +344,9 @@ def feast_and_training_set(recorder: Recorder, history: dict, feast_file_limit: 
     from feature_repo.store import apply_definitions, open_store
     from features.snapshot import FEATURE_GROUPS
     from features.training_set import build_training_set, label_rows, training_as_of_dates
-    from pipelines.storage import AssetStorage
 
     settings, tables = history["settings"], history["tables"]
-    storage = AssetStorage.under(settings.output_dir)
+    storage = _storage(settings.output_dir)
     snapshot_glob = str(storage.partition_dir("account_snapshot") / "*.parquet")
     store = open_store(settings.output_path)
     last = pd.Timestamp(END_DATE)
@@ -363,7 +368,7 @@ def feast_and_training_set(recorder: Recorder, history: dict, feast_file_limit: 
         training = build_training_set(store, labels, feature_service=CHURN_FEATURE_SERVICE,
                                       event_names=history["taxonomy"].tracked_events)
         stage.rows = len(training)
-    training.to_parquet(settings.output_path / "assets" / "training_set.parquet", index=False)
+    training.to_parquet(_storage(settings.output_dir).asset_file("training_set"), index=False)
     with recorder.stage("DuckDB floor: bare ASOF JOIN, same rows and files") as stage:
         connection = duckdb.connect()
         connection.register("entities", labels[["account_id", "event_timestamp"]])
@@ -493,9 +498,8 @@ def register_expansion_champion(recorder: Recorder, history: dict,
 def daily_scoring(recorder: Recorder, history: dict) -> None:
     """Scoring with explanations for every account of the last day (pure function)."""
     from models.scoring.scores import score_accounts
-    from pipelines.storage import AssetStorage
 
-    snapshot = pd.read_parquet(AssetStorage.under(history["settings"].output_dir).asset_file(
+    snapshot = pd.read_parquet(_storage(history["settings"].output_dir).asset_file(
         "account_snapshot", END_DATE))
     with recorder.stage("daily scoring with explanations") as stage:
         scores = score_accounts(snapshot, history["bundle"], model_version="1")
@@ -516,8 +520,8 @@ def daily_run(recorder: Recorder, settings, label: str) -> float:
         process.join()
         if process.exitcode != 0:
             raise RuntimeError("the daily run failed")
-        stage.rows = len(pd.read_parquet(settings.output_path / "assets" / "account_scores"
-                                         / f"{day}.parquet", columns=["account_id"]))
+        stage.rows = len(pd.read_parquet(_storage(settings.output_dir).asset_file(
+            "account_scores", day), columns=["account_id"]))
         own_peak, steps, step_peaks = peak.get()
         stage.own_peak_gib = own_peak / 1024**3  # the run's process, not this one
         stage.note = "(peak RSS of the run's processes, Spark's JVM included)"
@@ -583,7 +587,7 @@ def shorten_history(history: dict, months: int):
         if pd.Timestamp(path.stem) >= cut:
             (data_dir / "events" / path.name).symlink_to(path)
     for asset in ("events", "usage_rollup", "account_snapshot"):
-        for path in (settings.output_path / "assets" / asset).glob("*.parquet"):
+        for path in _storage(settings.output_dir).partition_dir(asset).glob("*.parquet"):
             if pd.Timestamp(path.stem) < cut:
                 path.unlink()
     return _settings(data_dir, settings.output_path)
