@@ -66,20 +66,19 @@ def print_top_at_risk(settings: AccountHealthSettings, storage: AssetStorage, da
             print("  by severity: " + ", ".join(
                 f"{severities.get(s, 0)} {s}" for s in ("critical", "high", "medium", "low"))
                   + f"; {int(alerts['escalation'].sum())} escalations")
-    print_work_items(settings, storage, day)
+    print_work_items(settings, day)
     onboarding = settings.export_file("onboarding", day)
     if onboarding.exists():
         queue = pd.read_csv(onboarding)
         print(f"\nonboarding: {len(queue)} accounts 30-60 days old below activation, "
               f"${queue['arr'].sum():,.0f} ARR ({onboarding})")
-    print_opportunities(settings, storage, day)
-    print_work_queue(settings, storage, day)
+    print_opportunities(settings, day)
+    print_work_queue(settings, day)
     print("one account from the online store: .venv/bin/account-health account <account_id>")
     print_monitoring(settings, storage, day)
 
 
-def print_work_items(settings: AccountHealthSettings, storage: AssetStorage, day: str,
-                      top: int = 5) -> None:
+def print_work_items(settings: AccountHealthSettings, day: str, top: int = 5) -> None:
     """The day's work items: how many are on the CSMs' lists, new, waiting, answered; the
     first few of the lists."""
     path = settings.export_file("work_items", day)
@@ -100,7 +99,7 @@ def print_work_items(settings: AccountHealthSettings, storage: AssetStorage, day
             "why": head["reasons"].str.slice(0, 70)}).to_markdown(index=False))
 
 
-def print_work_queue(settings: AccountHealthSettings, storage: AssetStorage, day: str) -> None:
+def print_work_queue(settings: AccountHealthSettings, day: str) -> None:
     """How much of the week's work fits the CSMs' capacity, and what overflows."""
     path = settings.export_file("work_queue", day)
     if not path.exists():
@@ -117,8 +116,7 @@ def print_work_queue(settings: AccountHealthSettings, storage: AssetStorage, day
                  if getattr(row, "accounts_holdout", 0) else ""))
 
 
-def print_opportunities(settings: AccountHealthSettings, storage: AssetStorage, day: str,
-                         top: int = 5) -> None:
+def print_opportunities(settings: AccountHealthSettings, day: str, top: int = 5) -> None:
     """The day's best expansion leads, and how many wait for recovery."""
     path = settings.export_file("opportunities", day)
     if not path.exists():
@@ -153,7 +151,7 @@ def print_monitoring(settings: AccountHealthSettings, storage: AssetStorage, day
         shown = overall[["month", *money, "nrr", "grr", "logo_retention"]].copy()
         shown[money] = shown[money].map("${:,.0f}".format)
         print(shown.to_markdown(index=False, floatfmt=".3f"))
-    print_retention_kpis(settings, storage)
+    print_retention_kpis(settings)
     print_renewal_forecast(settings, storage)
     pages = {"daily report": settings.reports_dir() / "daily" / f"{day}.html",
              "portfolio (every account, a page per CSM and per account)":
@@ -185,7 +183,7 @@ def print_monitoring(settings: AccountHealthSettings, storage: AssetStorage, day
                   + ("; retraining recommended" if row["drifted"] else ""))
 
 
-def print_retention_kpis(settings: AccountHealthSettings, storage: AssetStorage) -> None:
+def print_retention_kpis(settings: AccountHealthSettings) -> None:
     """Trailing-12-month NRR and GRR, the last quarter's renewal rate, the churn split."""
     reports = settings.reports_dir()
     windows, renewals, churn = (reports / f"{name}.csv" for name in (

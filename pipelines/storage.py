@@ -63,7 +63,7 @@ class AssetStorage(ConfigurableResource):
         return pd.read_parquet(path, columns=None if columns is None else
                                [c for c in columns if c in present])
 
-    def stored(self, asset: str, columns: list[str] | None = None) -> pd.DataFrame | None:
+    def stored(self, asset: str) -> pd.DataFrame | None:
         """An unpartitioned asset's stored value; None when it was never stored."""
         path = self.asset_file(asset)
-        return pd.read_parquet(path, columns=columns) if path.exists() else None
+        return pd.read_parquet(path) if path.exists() else None

@@ -278,8 +278,8 @@ def test_scored_opportunities_and_what_make_run_prints(trained, capsys):
     else:  # no expansion champion: an empty table, and the morning still succeeds
         assert table.empty
     print_summary(settings, AssetStorage.under(settings.output_dir), first)
-    print_opportunities(settings, AssetStorage.under(settings.output_dir), day)
-    print_work_queue(settings, AssetStorage.under(settings.output_dir), day)
+    print_opportunities(settings, day)
+    print_work_queue(settings, day)
     printed = capsys.readouterr().out
     assert "CSM work queue for the week" in printed and "retention:" in printed
     assert "expansion targeting, walk-forward (top 100" in printed and "| rubric" in printed

@@ -149,6 +149,7 @@ def values_and_sentences(values: pd.DataFrame, features: list[str], rows: np.nda
 CONTEXT_FEATURES = ("plan", "billing_period", "segment", "industry", "tenure_days", "mrr",
                     "seats")
 
+
 def reads_backwards(effects: np.ndarray, values: pd.DataFrame, features: Sequence[str],
                     typical: pd.Series | None = None) -> np.ndarray:
     """Cells (accounts x ``features``) whose effect contradicts ``RISK_DIRECTION``: raising
