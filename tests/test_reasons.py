@@ -168,3 +168,30 @@ def test_every_direction_is_a_feature_with_a_sentence():
     features = {f for group in FEATURE_GROUPS.values() for f in group}
     assert set(RISK_DIRECTION) <= features & set(SENTENCES)
     assert not set(RISK_DIRECTION) & set(CONTEXT_FEATURES)
+
+
+def test_a_sentence_is_said_once_per_account():
+    # without active users every per-user rate is missing and reads the same sentence
+    contributions = pd.DataFrame({
+        "events_per_active_user_30d": [0.9, 0.1], "core_events_per_active_user_30d": [0.8, 0.2],
+        "event_2_per_user_30d": [0.7, 0.3], "failed_payments_90d": [0.2, 0.05],
+        "bias": [-2.0, -2.0]})
+    nan = float("nan")
+    values = pd.DataFrame({"events_per_active_user_30d": [nan, 4.0],
+                           "core_events_per_active_user_30d": [nan, 2.0],
+                           "event_2_per_user_30d": [nan, nan],
+                           "failed_payments_90d": [2, 0]})
+    reasons = top_reasons(contributions, values, k=2, typical=pd.Series(
+        {"failed_payments_90d": 0.0, "events_per_active_user_30d": 9.0,
+         "core_events_per_active_user_30d": 9.0}))
+    first = reasons[reasons["account_index"] == 0]
+    assert first["sentence"].tolist() == ["No active users in the last 30 days",
+                                          "2 failed payments in the last 90 days"]
+    assert first["feature"].iloc[0] == "events_per_active_user_30d"  # the largest of them
+    # one missing rate among measured ones is said once anyway, in its own rank
+    second = reasons[reasons["account_index"] == 1]
+    assert second["feature"].tolist() == ["event_2_per_user_30d",
+                                          "core_events_per_active_user_30d"]
+    shown = reasons.groupby("account_index")["effect"].sum() + reasons.groupby(
+        "account_index")["other_effect"].first()
+    np.testing.assert_allclose(shown, contributions.drop(columns="bias").sum(axis=1))

@@ -94,6 +94,13 @@ def test_no_reason_reads_against_its_direction(training, scored):
     assert checked > len(table)  # directional features are most of the reasons
 
 
+def test_no_account_hears_the_same_reason_twice(scored):
+    _, table = scored
+    for reasons in table["reasons"]:
+        sentences = [r["sentence"] for r in json.loads(reasons)]
+        assert len(set(sentences)) == len(sentences), sentences
+
+
 def test_every_account_has_reasons_an_action_and_provenance(scored):
     _, table = scored
     assert table[["reason_1", "reason_2", "reason_3", "recommended_action",

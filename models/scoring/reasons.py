@@ -176,6 +176,28 @@ def reads_backwards(effects: np.ndarray, values: pd.DataFrame, features: Sequenc
     return backwards
 
 
+def repeated_sentences(rank_by: np.ndarray, values: pd.DataFrame,
+                       features: Sequence[str]) -> np.ndarray:
+    """Cells (accounts x ``features``) that would repeat a sentence another cell of the same
+    account says: a missing value of several features reads the same ("No active users in
+    the last 30 days" for every per-user rate), so only the best ranked (``rank_by``) of
+    them is not a repeat."""
+    repeats = np.zeros(rank_by.shape, dtype=bool)
+    shared: dict[str, list[int]] = {}
+    for column, feature in enumerate(features):
+        if feature in values:
+            shared.setdefault(missing_sentence(feature), []).append(column)
+    for columns in (c for c in shared.values() if len(c) > 1):
+        missing = pd.isna(values[[features[c] for c in columns]]).to_numpy()
+        if not missing.any():
+            continue
+        best = np.where(missing, rank_by[:, columns], -np.inf).argmax(axis=1)
+        repeated = missing.copy()
+        repeated[np.arange(len(repeated)), best] = False
+        repeats[:, columns] = repeated
+    return repeats
+
+
 def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, *,
                 k: int = 3, event_names: Sequence[str] = (),
                 context: Sequence[str] = CONTEXT_FEATURES,
@@ -183,8 +205,9 @@ def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, *,
     """The ``k`` largest contributions per account, largest |effect| first, behaviour before
     context: where a behavioural feature raises an account's risk, the ``context`` features
     (``CONTEXT_FEATURES``) come after every behavioural one. A contribution that reads
-    backwards (``reads_backwards``, against ``typical``) comes after all others: it is
-    shown only where fewer than ``k`` others exist, and otherwise counts in ``other_effect``.
+    backwards (``reads_backwards``, against ``typical``), or would repeat another's sentence
+    (``repeated_sentences``), comes after all others: it is shown only where fewer than
+    ``k`` others exist, and otherwise counts in ``other_effect``.
 
     ``contributions``: SHAP values per feature plus a ``bias`` column (the base value), one
     row per account; ``values``: the same accounts' feature values. Returns ``k`` rows per
@@ -204,6 +227,7 @@ def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, *,
     # raises the risk), then demoted context, then what reads backwards
     step = np.abs(effects).max(initial=0) + 1
     rank_by = np.abs(effects) - step * (demoted + 2 * backwards)
+    rank_by -= 2 * step * repeated_sentences(rank_by, values, features)
     order = np.argsort(-rank_by, axis=1, kind="stable")[:, :k]
     rows = np.repeat(np.arange(len(effects)), k)
     columns = order.ravel()
