@@ -22,6 +22,7 @@ from scipy.optimize import brentq
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
+from models.churn.tree_shap import tree_contributions
 from models.churn.tuning import auc, best_setting, can_judge, time_ordered_split
 from models.inputs import (
     feature_columns,
@@ -181,10 +182,8 @@ class ChurnClassifier:
 
     def shap_values(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Exact TreeSHAP contributions to the margin, one column per feature plus ``bias``."""
-        booster = self.model_.get_booster()
-        matrix = xgb.DMatrix(self.matrix(frame), enable_categorical=True)
-        contributions = booster.predict(matrix, pred_contribs=True,
-                                        iteration_range=(0, self.best_iteration_ + 1))
+        contributions = tree_contributions(self.model_.get_booster(), self.matrix(frame),
+                                           self.best_iteration_ + 1)
         return pd.DataFrame(contributions, columns=[*self.features_, "bias"], index=frame.index)
 
 
