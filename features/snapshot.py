@@ -26,7 +26,12 @@ from features.day_grid import DayGrid, ratio
 from features.engagement import engagement_features
 from features.labels import active_cells, active_periods
 from features.support import NPS_WINDOW_DAYS, nps_features, support_features
-from features.usage import DAYS_SINCE_LOGIN_CAP, DISTINCT_USERS_LOOKBACK_DAYS, usage_features
+from features.usage import (
+    DAYS_SINCE_LOGIN_CAP,
+    DISTINCT_USERS_LOOKBACK_DAYS,
+    WINDOW_BOUNDARY_LAGS,
+    usage_features,
+)
 from features.usage_rollup import roll_up
 
 #: Days of event history a snapshot needs before its as-of date (longest usage window).
@@ -155,10 +160,15 @@ def compute_snapshots(
     usage_grid = DayGrid(account_index, usage_first_day, (dates[-1] - usage_first_day).days + 1)
     usage_rows = usage_grid.rows(row_acc, (dates - usage_first_day).days.to_numpy()[cells.date])
 
+    # one as-of day (the morning's): its windows' days merged, not every user-day read
+    window_ends = ([usage_grid.n_days - 1 - lag for lag in WINDOW_BOUNDARY_LAGS]
+                   if len(dates) == 1 else None)
+
     def usage_columns() -> dict[str, np.ndarray]:
         usage = roll_up(events, account_index, usage_first_day, usage_grid.n_days, taxonomy,
                         usage_rollups,
-                        users_from_day=EVENT_LOOKBACK_DAYS - DISTINCT_USERS_LOOKBACK_DAYS + 1)
+                        users_from_day=EVENT_LOOKBACK_DAYS - DISTINCT_USERS_LOOKBACK_DAYS + 1,
+                        window_ends=window_ends)
         return usage_features(usage_grid, usage, taxonomy, usage_rows, days_since_start)
 
     def other_columns() -> dict[str, np.ndarray]:

@@ -14,6 +14,10 @@ DAYS_SINCE_LOGIN_CAP = 90
 #: Days of active users the distinct-user windows read before an as-of date: this month's
 #: 30 days and the 30 before them.
 DISTINCT_USERS_LOOKBACK_DAYS = 60
+#: Every window ``usage_features`` reads starts and ends this many days before the as-of
+#: day (7 and 30 days, the 7 and 30 before them, 90 days): a roll-up for one as-of day may
+#: merge the days between them (``features.usage_rollup.roll_up``'s ``window_ends``).
+WINDOW_BOUNDARY_LAGS = (0, 7, 14, 30, 60, 90)
 
 
 def usage_features(grid: DayGrid, usage: UsageRollup, taxonomy: EventTaxonomy,

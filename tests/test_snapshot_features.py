@@ -209,3 +209,35 @@ def test_renewal_table_matches_the_calendar_for_every_term():
         expected = days_to_renewal(pd.Series([start] * len(on)), pd.Series([period] * len(on)),
                                    pd.Series(on))
         np.testing.assert_array_equal(table[anchor[row]][dates >= start], expected)
+
+
+def test_a_single_day_merges_its_window_days_and_gets_the_same_usage_features():
+    """One as-of day rolls its user-days up into the spans between its windows' ends
+    (``WINDOW_BOUNDARY_LAGS``); every usage feature must equal the day's row of a range,
+    which reads every user-day. Random users and days, so users come back after gaps of any
+    length and log in on any day."""
+    from features.contract import EventTaxonomy
+
+    rng = np.random.default_rng(5)
+    n = 6000
+    names = np.array(["login", "reports", "alerts", "error", "settings", "export"])
+    events = pd.DataFrame({
+        "event_id": [f"e{i}" for i in range(n)],
+        "account_id": rng.choice(["a1", "a2"], n),
+        "user_id": [f"u{k}" for k in rng.integers(0, 25, n)],
+        "event_time": pd.Timestamp("2025-12-20", tz="UTC")
+        + pd.to_timedelta(rng.integers(0, 112 * 86400, n), unit="s"),
+        "event_name": rng.choice(names, n, p=[0.1, 0.3, 0.2, 0.1, 0.2, 0.1])})
+    taxonomy = EventTaxonomy(core_events=("reports", "alerts"), error_events=("error",),
+                             login_events=("login",), tracked_events=("reports", "export"))
+    days = pd.date_range("2026-03-25", fx.AS_OF)
+    together = compute_snapshots(days, events=events, subscriptions=fx.subscriptions(),
+                                 taxonomy=taxonomy)
+    usage = [c for c in together.columns
+             if c in {**FEATURE_GROUPS["account_usage"], **FEATURE_GROUPS["account_event_mix"]}]
+    for day in days[::4]:
+        alone = compute_snapshots(pd.DatetimeIndex([day]), events=events,
+                                  subscriptions=fx.subscriptions(), taxonomy=taxonomy)
+        expected = together[together["as_of_date"] == day].reset_index(drop=True)
+        assert len(expected) == 2
+        pd.testing.assert_frame_equal(alone[usage], expected[usage])
