@@ -94,7 +94,8 @@ def score_accounts(features: pd.DataFrame, bundle: ChurnModelBundle, *,
         "reasons": detail,
         "model_version": model_version,
         "model_status": model_status,
-        "feature_snapshot_timestamp": frame["event_timestamp"].to_numpy(),
+        # the array, not to_numpy(): a time zone would make an object array of Timestamps
+        "feature_snapshot_timestamp": frame["event_timestamp"].array,
     })
     # every feature reaches the playbook, so a rule may bound any of them
     context = frame[[c for c in frame.columns if c not in scored.columns]]
