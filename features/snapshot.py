@@ -160,15 +160,18 @@ def compute_snapshots(
     usage_grid = DayGrid(account_index, usage_first_day, (dates[-1] - usage_first_day).days + 1)
     usage_rows = usage_grid.rows(row_acc, (dates - usage_first_day).days.to_numpy()[cells.date])
 
-    # one as-of day (the morning's): its windows' days merged, not every user-day read
-    window_ends = ([usage_grid.n_days - 1 - lag for lag in WINDOW_BOUNDARY_LAGS]
-                   if len(dates) == 1 else None)
+    # A few as-of days (the morning's one, training's month-ends): the days between their
+    # windows' ends merged in DuckDB, not every user-day read. Not for runs of consecutive
+    # days, where nearly every day ends a window.
+    read_on = (dates - usage_first_day).days.to_numpy()
+    ends = {day - lag for day in read_on for lag in WINDOW_BOUNDARY_LAGS}
+    merged = read_on if 3 * len(ends) <= usage_grid.n_days else None
 
     def usage_columns() -> dict[str, np.ndarray]:
         usage = roll_up(events, account_index, usage_first_day, usage_grid.n_days, taxonomy,
                         usage_rollups,
                         users_from_day=EVENT_LOOKBACK_DAYS - DISTINCT_USERS_LOOKBACK_DAYS + 1,
-                        window_ends=window_ends)
+                        read_on=merged, window_lags=WINDOW_BOUNDARY_LAGS)
         return usage_features(usage_grid, usage, taxonomy, usage_rows, days_since_start)
 
     def other_columns() -> dict[str, np.ndarray]:

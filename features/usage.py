@@ -15,8 +15,8 @@ DAYS_SINCE_LOGIN_CAP = 90
 #: 30 days and the 30 before them.
 DISTINCT_USERS_LOOKBACK_DAYS = 60
 #: Every window ``usage_features`` reads starts and ends this many days before the as-of
-#: day (7 and 30 days, the 7 and 30 before them, 90 days): a roll-up for one as-of day may
-#: merge the days between them (``features.usage_rollup.roll_up``'s ``window_ends``).
+#: day (7 and 30 days, the 7 and 30 before them, 90 days): a roll-up for a few as-of days
+#: may merge the days between them (``features.usage_rollup.roll_up``'s ``read_on``).
 WINDOW_BOUNDARY_LAGS = (0, 7, 14, 30, 60, 90)
 
 

@@ -6,8 +6,8 @@ and hash aggregation (stored per day by the usage_rollup asset). ``roll_up`` han
 integer arrays: per-(account, day) totals and, per user-day, the days since its user was last
 active. Stored rollups are read in their (day, account) order and summed over runs of rows
 in numpy; raw events, which a hash aggregation leaves in no order, are summed in DuckDB.
-For a single as-of day (the morning's), DuckDB merges the days between its windows' ends,
-so the few spans of each account leave DuckDB instead of every user-day of the lookback.
+For a few as-of days (the morning's one), DuckDB merges the days between their windows'
+ends, so the few spans of each account leave DuckDB instead of every user-day.
 Accounts are numbered by the hash of their id, so no id string leaves DuckDB.
 """
 
@@ -228,7 +228,8 @@ def current_sources(days: Sequence[pd.Timestamp], event_file: Callable[[pd.Times
 def roll_up(events: pd.DataFrame | Sequence[Path], accounts: pd.Index, first_day: pd.Timestamp,
             n_days: int, taxonomy: EventTaxonomy,
             rollups: pd.DataFrame | Sequence[Path] = (),
-            users_from_day: int = 0, window_ends: Sequence[int] | None = None) -> UsageRollup:
+            users_from_day: int = 0, read_on: Sequence[int] | None = None,
+            window_lags: Sequence[int] = (0,)) -> UsageRollup:
     """Roll up validated events (a DataFrame, or Parquet files of them) for ``accounts``
     over the ``n_days`` days from ``first_day``; other events are ignored.
 
@@ -239,10 +240,11 @@ def roll_up(events: pd.DataFrame | Sequence[Path], accounts: pd.Index, first_day
     per-user aggregates); without it every row is one event. User-days before grid day
     ``users_from_day`` are left out of ``user_days`` (no distinct-user window reaches them).
 
-    ``window_ends``: when only the last grid day's features are read, the grid days at which
-    its windows start or end. Each day's rows then move to the next of those days
-    (``_span_rollup``): the windows' totals and distinct users are unchanged, and a morning
-    reads an account's few spans instead of every user-day of the lookback.
+    ``read_on``: when features are read on these grid days only, with windows that start and
+    end ``window_lags`` days before them, each day's rows move to the next day where a
+    window starts or ends (``_span_rollup``): the windows' totals and distinct users are
+    unchanged, and a morning reads an account's few spans instead of every user-day of the
+    lookback.
     """
     first = int((pd.Timestamp(first_day) - pd.Timestamp(0)).days)
     end = first + int(n_days)
@@ -273,8 +275,8 @@ def roll_up(events: pd.DataFrame | Sequence[Path], accounts: pd.Index, first_day
                    {", ".join(f"{c}::INTEGER AS {c}" for c in TRACKED_COLUMNS)}
             FROM ({" UNION ALL ".join(parts)})
             WHERE epoch_day >= {first} AND epoch_day < {end}"""
-        if window_ends is not None:
-            return _span_rollup(connection, user_days, sorted(window_ends), users_from_day)
+        if read_on is not None:
+            return _span_rollup(connection, user_days, read_on, window_lags, users_from_day)
         if columns is not None:
             return _roll_up_in_duckdb(connection, user_days, users_from_day)
         # stored rollups alone: sorted by day, account and user, and read in the order given
@@ -356,15 +358,20 @@ def _roll_up_in_duckdb(connection: duckdb.DuckDBPyConnection, user_days: str,
 
 
 def _span_rollup(connection: duckdb.DuckDBPyConnection, user_days: str,
-                 window_ends: list[int], users_from_day: int) -> UsageRollup:
-    """The roll-up of ``user_days`` with each day's rows moved to the next of
-    ``window_ends`` (its span's last day), for features read on the last grid day only.
+                 read_on: Sequence[int], window_lags: Sequence[int],
+                 users_from_day: int) -> UsageRollup:
+    """The roll-up of ``user_days`` for features read on grid days ``read_on`` only: each
+    day's rows move to the next day where a window starts or ends (``read_on`` less
+    ``window_lags``), the last of their span.
 
-    A window (d - w, d] whose both ends are among ``window_ends`` is a union of whole spans,
-    so its totals, OR of core features and distinct users (a user counts on its first span
-    in the window) are those of the days themselves. The last login alone needs its own
-    day: each account's is added as a row of one login user and nothing else.
+    A window whose both ends are span ends is a union of whole spans, so its totals, OR of
+    core features and distinct users (a user counts on its first span in the window) are
+    those of the days themselves. The last login alone needs its own day: each account's
+    latest on or before each day of ``read_on`` is added as a row of one login user and
+    nothing else.
     """
+    window_ends = sorted({day - lag for day in read_on for lag in (0, *window_lags)
+                          if day - lag >= 0})
     span = "CASE " + " ".join(f"WHEN day <= {end} THEN {end}" for end in window_ends) + (
         f" ELSE {window_ends[-1]} END")
     sums = ["events", "core_events", "error_events", *TRACKED_COLUMNS]
@@ -374,6 +381,11 @@ def _span_rollup(connection: duckdb.DuckDBPyConnection, user_days: str,
                r.core_mask, {", ".join(f"r.{c}" for c in sums)}
         FROM ({user_days}) r JOIN grid_keys g USING (account_key)""")
     zeros = ", ".join(f"0 AS {c}" for c in sums)
+    logins = " UNION ALL ".join(
+        f"""SELECT account, max(event_day) AS day, {zeros}, 0 AS user_days, 1 AS logins,
+                   0 AS core_mask
+            FROM spans WHERE logged_in AND event_day <= {int(day)} GROUP BY account"""
+        for day in sorted(set(read_on)))
     totals = _read_rows(connection, f"""
         SELECT account, day::BIGINT AS day,
                {", ".join(f"sum({c})::BIGINT AS {c}" for c in sums)},
@@ -382,11 +394,9 @@ def _span_rollup(connection: duckdb.DuckDBPyConnection, user_days: str,
         FROM (SELECT account, day, {", ".join(sums)}, 1 AS user_days, 0 AS logins, core_mask
               FROM spans
               UNION ALL
-              SELECT account, max(event_day) AS day, {zeros}, 0 AS user_days, 1 AS logins,
-                     0 AS core_mask
-              FROM spans WHERE logged_in GROUP BY account)
+              {logins})
         GROUP BY account, day ORDER BY day, account""",
-        (len(window_ends) + 1)
+        (len(window_ends) + len(read_on))
         * connection.sql("SELECT count(*) FROM grid_keys").fetchall()[0][0])
     if totals is None:
         return _empty()

@@ -211,9 +211,9 @@ def test_renewal_table_matches_the_calendar_for_every_term():
         np.testing.assert_array_equal(table[anchor[row]][dates >= start], expected)
 
 
-def test_a_single_day_merges_its_window_days_and_gets_the_same_usage_features():
-    """One as-of day rolls its user-days up into the spans between its windows' ends
-    (``WINDOW_BOUNDARY_LAGS``); every usage feature must equal the day's row of a range,
+def test_a_few_days_merge_their_window_days_and_get_the_same_usage_features():
+    """A few as-of days roll their user-days up into the spans between their windows' ends
+    (``WINDOW_BOUNDARY_LAGS``); every usage feature must equal the days' rows of a range,
     which reads every user-day. Random users and days, so users come back after gaps of any
     length and log in on any day."""
     from features.contract import EventTaxonomy
@@ -235,9 +235,9 @@ def test_a_single_day_merges_its_window_days_and_gets_the_same_usage_features():
                                  taxonomy=taxonomy)
     usage = [c for c in together.columns
              if c in {**FEATURE_GROUPS["account_usage"], **FEATURE_GROUPS["account_event_mix"]}]
-    for day in days[::4]:
-        alone = compute_snapshots(pd.DatetimeIndex([day]), events=events,
+    for chosen in [*([day] for day in days[::4]), list(days[::8])]:
+        alone = compute_snapshots(pd.DatetimeIndex(chosen), events=events,
                                   subscriptions=fx.subscriptions(), taxonomy=taxonomy)
-        expected = together[together["as_of_date"] == day].reset_index(drop=True)
-        assert len(expected) == 2
+        expected = together[together["as_of_date"].isin(chosen)].reset_index(drop=True)
+        assert len(expected) == 2 * len(chosen)
         pd.testing.assert_frame_equal(alone[usage], expected[usage])
