@@ -42,7 +42,7 @@ test: $(STAMP) $(COMPOSE_SCHEMA) chromium
 
 # The quick loop: everything but the end-to-end runs, Spark, the browser and the services
 # (markers in pyproject.toml); under two minutes on 2 cores. `make test` runs them all.
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(COMPOSE_SCHEMA)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest -m "not (slow or spark or browser or integration)"
 
