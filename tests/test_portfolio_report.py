@@ -121,3 +121,27 @@ def test_a_long_portfolio_shows_a_hundred_rows_at_a_time(tmp_path):
         first = rows.first.locator("td").first.inner_text()
     assert counts == [PAGE_ROWS, 2 * PAGE_ROWS, len(many)] and hidden_at_end
     assert first == many.sort_values("risk_rank")["account_id"].iloc[0]
+
+
+def test_a_large_portfolio_lists_its_riskiest_accounts_and_points_to_the_csv(monkeypatch):
+    from models.reports import portfolio
+
+    monkeypatch.setattr(portfolio, "MOST_ROWS", 7)
+    many = scores(n=40, seed=9)
+    written = render_portfolio("2026-11-30", many, week_before=None, month_before=None,
+                               alerts=None, work_queue=None, bands=BANDS)
+    page = written["portfolio.html"]
+    riskiest = many.sort_values("risk_rank")["account_id"].head(7).tolist()
+    assert table_data(page, "accounts")["shown"][0] == riskiest  # the account column
+    assert "The 7 riskiest of 40 accounts" in page and "scores/" in page
+    renewing = many[many["days_to_renewal"] <= 90]
+    assert len(renewing) > 7
+    assert len(table_data(page, "renewals")["shown"][0]) == 7
+    assert f"The 7 soonest to renew of {len(renewing)} accounts" in page
+    ana = written["csm-ana.html"]
+    mine = many[many["csm_owner"] == "ana"].sort_values("risk_rank")["account_id"]
+    assert table_data(ana, "accounts")["shown"][0] == mine.head(7).tolist()
+    # a portfolio within the limit lists every account, without the note
+    few = render_portfolio("2026-11-30", many.head(5), week_before=None, month_before=None,
+                           alerts=None, work_queue=None, bands=BANDS)["portfolio.html"]
+    assert "Every account" in few and "riskiest of" not in few

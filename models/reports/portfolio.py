@@ -33,6 +33,10 @@ WORK_ITEM_COLUMNS = {"rank": "#", "account_id": "account", "severity": "severity
 #: Columns of a CSM's alert table, with their headers.
 ALERT_COLUMNS = {"severity": "severity", "alert_type": "alert", "message": "message",
                  "escalation": "escalated"}
+#: Rows an account table holds at most: its riskiest (soonest to renew, for renewals). A
+#: page of every account stops being one a person opens, let alone forwards, somewhere past
+#: a few thousand rows (43 MB at 133k accounts); the day's scores CSV holds them all.
+MOST_ROWS = 2_000
 #: Renewal windows offered by the filter (days).
 RENEWAL_WINDOWS = (30, 60, 90)
 #: Score column -> (data attribute of a row, label of its filter).
@@ -53,6 +57,16 @@ def account_table(scores: pd.DataFrame, *, element_id: str = "accounts",
     return long_table(scores, ACCOUNT_COLUMNS, element_id=element_id, styles=STYLES,
                       filters={**filters, "renewal": "days_to_renewal"},
                       links=_account_links(scores, pages))
+
+
+def _listed(accounts: pd.DataFrame, what: str) -> tuple[pd.DataFrame, str]:
+    """The first ``MOST_ROWS`` of ``accounts`` (already in their order), and the words
+    saying which they are when that is not all of them."""
+    if len(accounts) <= MOST_ROWS:
+        return accounts, ""
+    return accounts.head(MOST_ROWS), (
+        f"<p>The {MOST_ROWS:,} {what} of {len(accounts):,} accounts; every account is in the "
+        "day's scores CSV (<code>scores/</code> in the output folder).</p>")
 
 
 def _account_links(frame: pd.DataFrame, pages: dict[str, str] | None
@@ -141,15 +155,18 @@ def render_portfolio(day: str, scores: pd.DataFrame, *, week_before: pd.DataFram
     links = " · ".join(f'<a href="{owner_file(o)}">{html.escape(o)}</a>'
                        for o in sorted(set(owners)))
     ordered = scores.sort_values("risk_rank") if "risk_rank" in scores else scores
+    listed, listed_note = _listed(ordered, "riskiest")
+    renewing, renewing_note = _listed(renewals, "soonest to renew")
+    heading = "Every account" if not listed_note else "The riskiest accounts"
     pages = {"portfolio.html": report_html.page(f"account-health portfolio {day}", f"""
 <h1>Portfolio</h1><p>Scores of {html.escape(day)}. CSM pages: {links}</p>
 <div class="cards">{card_html}</div>
-<h2>Every account</h2>
-<p class="filters">{controls} — <span data-count="accounts"></span> of {len(scores):,}
+<h2>{heading}</h2>{listed_note}
+<p class="filters">{controls} — <span data-count="accounts"></span> of {len(listed):,}
 match; click a column header to sort.</p>
-{account_table(ordered, pages=pages)}
-<h2>Renewals in the next {max(RENEWAL_WINDOWS)} days</h2>
-{account_table(renewals, element_id="renewals", pages=pages)}
+{account_table(listed, pages=pages)}
+<h2>Renewals in the next {max(RENEWAL_WINDOWS)} days</h2>{renewing_note}
+{account_table(renewing, element_id="renewals", pages=pages)}
 <h2>The 20 largest accounts by ARR</h2>{account_table(largest, element_id="largest", pages=pages)}
 <script>{SCRIPT}</script>""")}
     for owner in sorted(set(owners)):
@@ -172,6 +189,7 @@ match; click a column header to sort.</p>
         queue_table = ("<p>Nothing scheduled.</p>" if queue.empty else long_table(
             queue, {c: c.replace("_", " ") for c in queue.columns
                     if c not in ("as_of", "csm_owner")}, element_id="queue"))
+        mine_listed, mine_note = _listed(mine, "riskiest")
         pages[owner_file(owner)] = report_html.page(f"account-health {owner} {day}", f"""
 <h1>{html.escape(owner)}</h1><p>Portfolio of {html.escape(day)}:
 {len(mine)} accounts, ${mine['arr'].sum():,.0f} ARR, ${mine['arr_at_risk'].sum():,.0f} at risk,
@@ -182,6 +200,6 @@ average health {mine['health_score'].mean():.1f}. <a href="portfolio.html">All a
 <h2>Alerts today</h2>{alert_table}
 <h2>Backlog</h2>{backlog_table}
 <h2>Work queue this week</h2>{queue_table}
-<h2>Accounts</h2>{account_table(mine, element_id="accounts", pages=pages)}
+<h2>Accounts</h2>{mine_note}{account_table(mine_listed, element_id="accounts", pages=pages)}
 <script>{SCRIPT}</script>""")
     return pages

@@ -28,7 +28,7 @@ GROUP = "monitoring"
 
 def _links(settings: AccountHealthSettings, day: str) -> dict[str, str]:
     """The day's other pages and tables that exist, relative to reports/daily/<day>.html."""
-    targets = {"portfolio: every account, by CSM": settings.reports_dir() / "portfolio" / day
+    targets = {"portfolio: accounts by risk and by CSM": settings.reports_dir() / "portfolio" / day
                / "portfolio.html",
                "leading indicators": settings.reports_dir() / "leading_indicators.html",
                "interventions": settings.reports_dir() / "interventions.html",
