@@ -340,21 +340,29 @@ def _roll_up_in_duckdb(connection: duckdb.DuckDBPyConnection, user_days: str,
                bit_or(core_mask)::BIGINT AS core_mask,
                {", ".join(f"sum({c})::BIGINT AS {c}" for c in TRACKED_COLUMNS)}
         FROM user_days GROUP BY account, day ORDER BY day, account""", n_user_days)
+    return _with_user_days(connection, totals, "user_days", users_from_day, n_user_days)
+
+
+def _with_user_days(connection: duckdb.DuckDBPyConnection,
+                    totals: dict[str, np.ndarray] | None, user_days: str,
+                    users_from_day: int, max_rows: int) -> UsageRollup:
+    """The roll-up of per-(account, day) ``totals`` (tracked slots as columns) and the rows
+    of ``user_days`` (``account, user_key, day``, one per user and day): each one's days
+    since its user's previous, by a window over each user's days, read out only for the
+    days that distinct-user windows reach."""
     if totals is None:
         return _empty()
     totals["tracked"] = np.stack([totals.pop(c) for c in TRACKED_COLUMNS])
-    # a user's previous active day by a window over each user's days, read out only for the
-    # days that distinct-user windows reach
+    account_days = AccountDays(**{name: totals[name] for name in AccountDays.__dataclass_fields__})
     users = _read_rows(connection, f"""
         SELECT account, day, days_since_previous FROM (
             SELECT account, day,
                    coalesce(day - lag(day) OVER (PARTITION BY user_key ORDER BY day),
                             day + {NO_PREVIOUS_DAY}) AS days_since_previous
-            FROM user_days)
-        WHERE day >= {int(users_from_day)}""", n_user_days)
-    if users is None:
-        return UsageRollup(AccountDays(**totals), _empty().user_days)
-    return UsageRollup(AccountDays(**totals), UserDays(**users))
+            FROM {user_days})
+        WHERE day >= {int(users_from_day)}""", max_rows)
+    return UsageRollup(account_days,
+                       _empty().user_days if users is None else UserDays(**users))
 
 
 def _span_rollup(connection: duckdb.DuckDBPyConnection, user_days: str,
@@ -398,21 +406,10 @@ def _span_rollup(connection: duckdb.DuckDBPyConnection, user_days: str,
         GROUP BY account, day ORDER BY day, account""",
         (len(window_ends) + len(read_on))
         * connection.sql("SELECT count(*) FROM grid_keys").fetchall()[0][0])
-    if totals is None:
-        return _empty()
-    totals["tracked"] = np.stack([totals.pop(c) for c in TRACKED_COLUMNS])
-    users = _read_rows(connection, f"""
-        SELECT account, day, days_since_previous FROM (
-            SELECT account, day,
-                   coalesce(day - lag(day) OVER (PARTITION BY user_key ORDER BY day),
-                            day + {NO_PREVIOUS_DAY}) AS days_since_previous
-            FROM (SELECT DISTINCT account, user_key, day FROM spans))
-        WHERE day >= {int(users_from_day)}""",
-        connection.sql("SELECT count(*) FROM spans").fetchall()[0][0])
-    account_days = AccountDays(**{name: totals[name] for name in AccountDays.__dataclass_fields__})
-    if users is None:
-        return UsageRollup(account_days, _empty().user_days)
-    return UsageRollup(account_days, UserDays(**users))
+    return _with_user_days(connection, totals,
+                           "(SELECT DISTINCT account, user_key, day FROM spans)",
+                           users_from_day,
+                           connection.sql("SELECT count(*) FROM spans").fetchall()[0][0])
 
 
 def _read_rows(connection: duckdb.DuckDBPyConnection, query: str, max_rows: int,
