@@ -128,12 +128,20 @@ def test_a_large_portfolio_lists_its_riskiest_accounts_and_points_to_the_csv(mon
 
     monkeypatch.setattr(portfolio, "MOST_ROWS", 7)
     many = scores(n=40, seed=9)
+    ana_ids = many.loc[many["csm_owner"] == "ana", "account_id"]
+    alerts = pd.DataFrame({"account_id": ana_ids, "severity": "high",
+                           "alert_type": "usage_down_25pct", "message": "usage fell",
+                           "escalation": False})
+    # every account of ana's in the backlog, ranked from the last to the first
+    items = pd.DataFrame({"account_id": ana_ids, "status": "backlog", "new": False,
+                          "csm_owner": "ana", "rank": np.arange(len(ana_ids), 0, -1),
+                          "priority": 1.0, "opened_on": "2026-11-30"})
     written = render_portfolio("2026-11-30", many, week_before=None, month_before=None,
-                               alerts=None, work_queue=None, bands=BANDS)
+                               alerts=alerts, work_queue=None, bands=BANDS, work_items=items)
     page = written["portfolio.html"]
     riskiest = many.sort_values("risk_rank")["account_id"].head(7).tolist()
     assert table_data(page, "accounts")["shown"][0] == riskiest  # the account column
-    assert "The 7 riskiest of 40 accounts" in page and "scores/" in page
+    assert "The 7 riskiest of 40 accounts" in page and "<code>scores/</code>" in page
     renewing = many[many["days_to_renewal"] <= 90]
     assert len(renewing) > 7
     assert len(table_data(page, "renewals")["shown"][0]) == 7
@@ -141,6 +149,11 @@ def test_a_large_portfolio_lists_its_riskiest_accounts_and_points_to_the_csv(mon
     ana = written["csm-ana.html"]
     mine = many[many["csm_owner"] == "ana"].sort_values("risk_rank")["account_id"]
     assert table_data(ana, "accounts")["shown"][0] == mine.head(7).tolist()
+    assert len(table_data(ana, "alerts")["shown"][0]) == 7
+    assert f"The 7 first of {len(ana_ids)} alerts" in ana and "<code>alerts/</code>" in ana
+    backlog = table_data(ana, "backlog")["shown"]
+    assert backlog[0] == [str(rank) for rank in range(1, 8)]  # the first ranks, in order
+    assert f"The 7 first of {len(ana_ids)} backlog items" in ana
     # a portfolio within the limit lists every account, without the note
     few = render_portfolio("2026-11-30", many.head(5), week_before=None, month_before=None,
                            alerts=None, work_queue=None, bands=BANDS)["portfolio.html"]

@@ -59,14 +59,16 @@ def account_table(scores: pd.DataFrame, *, element_id: str = "accounts",
                       links=_account_links(scores, pages))
 
 
-def _listed(accounts: pd.DataFrame, what: str) -> tuple[pd.DataFrame, str]:
-    """The first ``MOST_ROWS`` of ``accounts`` (already in their order), and the words
-    saying which they are when that is not all of them."""
-    if len(accounts) <= MOST_ROWS:
-        return accounts, ""
-    return accounts.head(MOST_ROWS), (
-        f"<p>The {MOST_ROWS:,} {what} of {len(accounts):,} accounts; every account is in the "
-        "day's scores CSV (<code>scores/</code> in the output folder).</p>")
+def _listed(rows: pd.DataFrame, what: str, *, noun: str = "accounts",
+            export: str = "scores") -> tuple[pd.DataFrame, str]:
+    """The first ``MOST_ROWS`` of ``rows`` (already in their order), and the words saying
+    which they are, and which of the day's CSV exports holds them all, when that is not
+    all of them."""
+    if len(rows) <= MOST_ROWS:
+        return rows, ""
+    return rows.head(MOST_ROWS), (
+        f"<p>The {MOST_ROWS:,} {what} of {len(rows):,} {noun}; all of them are in the day's "
+        f"CSV in <code>{export}/</code> in the output folder.</p>")
 
 
 def _account_links(frame: pd.DataFrame, pages: dict[str, str] | None
@@ -125,7 +127,7 @@ def render_portfolio(day: str, scores: pd.DataFrame, *, week_before: pd.DataFram
     page in ``pages`` (account id -> relative link)."""
     scores = _with_work_items(scores, work_items)
     items = work_items if work_items is not None else pd.DataFrame(
-        columns=["account_id", "status", "new", "csm_owner"])
+        columns=["account_id", "status", "new", "csm_owner", "rank", "priority"])
     owners = scores["csm_owner"].fillna("unassigned") if "csm_owner" in scores else pd.Series(
         "unassigned", index=scores.index)
     status = items["status"].value_counts()
@@ -176,16 +178,22 @@ match; click a column header to sort.</p>
                         else pd.DataFrame())
         queue = (work_queue[work_queue["account_id"].isin(ids)] if work_queue is not None
                  else pd.DataFrame())
-        alert_table = ("<p>No alerts today.</p>" if owner_alerts.empty else long_table(
-            owner_alerts.assign(escalation=owner_alerts["escalation"].map(
-                {True: "yes", False: ""})), ALERT_COLUMNS, element_id="alerts"))
+        alerts_listed, alerts_note = _listed(owner_alerts, "first", noun="alerts",
+                                             export="alerts")
+        alert_table = ("<p>No alerts today.</p>" if owner_alerts.empty else alerts_note
+                       + long_table(alerts_listed.assign(
+                           escalation=alerts_listed["escalation"].map(
+                               {True: "yes", False: ""})), ALERT_COLUMNS, element_id="alerts"))
         mine_items = items[items["account_id"].isin(ids)]
         today = mine_items[mine_items["status"] == "today"]
         waiting = mine_items[mine_items["status"] == "backlog"]
         today_table = ("<p>Nothing on the list today.</p>" if today.empty
                        else work_list(today, element_id="today", pages=pages))
-        backlog_table = ("<p>Nothing waiting.</p>" if waiting.empty
-                         else work_list(waiting, element_id="backlog", pages=pages))
+        waiting_listed, waiting_note = _listed(
+            waiting.sort_values(["rank", "priority"], ascending=[True, False]), "first",
+            noun="backlog items", export="work_items")
+        backlog_table = ("<p>Nothing waiting.</p>" if waiting.empty else waiting_note
+                         + work_list(waiting_listed, element_id="backlog", pages=pages))
         queue_table = ("<p>Nothing scheduled.</p>" if queue.empty else long_table(
             queue, {c: c.replace("_", " ") for c in queue.columns
                     if c not in ("as_of", "csm_owner")}, element_id="queue"))
