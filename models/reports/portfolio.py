@@ -33,9 +33,10 @@ WORK_ITEM_COLUMNS = {"rank": "#", "account_id": "account", "severity": "severity
 #: Columns of a CSM's alert table, with their headers.
 ALERT_COLUMNS = {"severity": "severity", "alert_type": "alert", "message": "message",
                  "escalation": "escalated"}
-#: Rows an account table holds at most: its riskiest (soonest to renew, for renewals). A
-#: page of every account stops being one a person opens, let alone forwards, somewhere past
-#: a few thousand rows (43 MB at 133k accounts); the day's scores CSV holds them all.
+#: Rows a table of the portfolio or a CSM page holds at most: the riskiest accounts (the
+#: soonest to renew; the first alerts and backlog items). A page stops being one a person
+#: opens, let alone forwards, somewhere past a few thousand rows (43 MB at 133k accounts);
+#: the day's CSV exports hold them all.
 MOST_ROWS = 2_000
 #: Renewal windows offered by the filter (days).
 RENEWAL_WINDOWS = (30, 60, 90)
