@@ -53,9 +53,14 @@ def _trees(booster: xgb.Booster, n_trees: int) -> list[dict] | None:
             or any(int(group) != 0 for group in model["tree_info"][:n_trees])):
         return None
     trees = model["trees"][:n_trees]
-    if any(sum(1 for child in t["left_children"] if child != -1) > MAX_SPLITS for t in trees):
+    if any(len(_splits(t)) > MAX_SPLITS for t in trees):
         return None
     return trees
+
+
+def _splits(tree: dict) -> list[int]:
+    """The tree's split nodes (those with children), in node order."""
+    return [node for node, child in enumerate(tree["left_children"]) if child != -1]
 
 
 def _split_values(matrix: pd.DataFrame) -> np.ndarray:
@@ -75,7 +80,7 @@ def _split_values(matrix: pd.DataFrame) -> np.ndarray:
 def _directions(tree: dict, values: np.ndarray, missing: np.ndarray) -> np.ndarray:
     """Per row, a bit per split of ``tree``: set where the row goes to the left child."""
     code = np.zeros(values.shape[1], dtype=np.int32)
-    splits = [node for node, child in enumerate(tree["left_children"]) if child != -1]
+    splits = _splits(tree)
     categorical = dict(zip(tree["categories_nodes"], range(len(tree["categories_nodes"])),
                            strict=True))
     for bit, node in enumerate(splits):
@@ -111,8 +116,8 @@ def _grouped(booster: xgb.Booster, rows: xgb.DMatrix, values: np.ndarray,
         leaves = leaves.reshape(n_rows, -1)
         for offset, tree in enumerate(chunk):
             code = _directions(tree, values, missing)
-            n_splits = sum(1 for child in tree["left_children"] if child != -1)
-            representative = np.full(1 << n_splits, -1, dtype=np.int64)
+            splits = _splits(tree)
+            representative = np.full(1 << len(splits), -1, dtype=np.int64)
             representative[code[::-1]] = order  # the first row of each pattern
             patterns = np.flatnonzero(representative >= 0)
             group_of = np.empty(len(representative), dtype=np.int64)
@@ -123,8 +128,7 @@ def _grouped(booster: xgb.Booster, rows: xgb.DMatrix, values: np.ndarray,
                 return None
             index = first + offset
             of_tree = booster[index:index + 1].predict(rows.slice(members), pred_contribs=True)
-            used = np.unique(np.asarray([tree["split_indices"][node] for node, child in
-                                         enumerate(tree["left_children"]) if child != -1],
+            used = np.unique(np.asarray([tree["split_indices"][node] for node in splits],
                                         dtype=np.int64))
             contributions[used] += np.take(np.ascontiguousarray(of_tree[:, used].T), group,
                                            axis=1)
