@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import billing_period_months
-from features.day_grid import DayGrid, GridRows, change
+from features.day_grid import GridRows, TableGrid, change
 from features.labels import expand_intervals
 
 
@@ -163,7 +163,7 @@ def days_to_renewal(start: pd.Series, billing_period: pd.Series,
     return np.where(missing, np.nan, days)
 
 
-def payment_features(grid: DayGrid, invoices: pd.DataFrame,
+def payment_features(grid: TableGrid, invoices: pd.DataFrame,
                      rows: GridRows) -> dict[str, np.ndarray]:
     """Failed and late payments in the last 90 days.
 

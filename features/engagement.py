@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import HOLDOUT_ACTION, ActivityTaxonomy
-from features.day_grid import DayGrid, GridRows
+from features.day_grid import GridRows, TableGrid
 
 #: Cap of days since the last CSM touch (an account never touched shows its age, capped).
 DAYS_SINCE_TOUCH_CAP = 180
@@ -27,7 +27,7 @@ def routine_activities(activities: pd.DataFrame) -> pd.DataFrame:
     return activities[routine & (activities["action_type"] != HOLDOUT_ACTION)]
 
 
-def engagement_features(grid: DayGrid, activities: pd.DataFrame, rows: GridRows,
+def engagement_features(grid: TableGrid, activities: pd.DataFrame, rows: GridRows,
                         days_since_start: np.ndarray,
                         taxonomy: ActivityTaxonomy | None = None) -> dict[str, np.ndarray]:
     """Per snapshot row: routine touches in the last 30 and 90 days, meetings in 90 days,

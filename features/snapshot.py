@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from features.billing import account_start, billing_features, payment_features
 from features.contract import TRACKED_EVENT_SLOTS, ActivityTaxonomy, EventTaxonomy
-from features.day_grid import DayGrid, ratio
+from features.day_grid import DayGrid, FewDayGrid, ratio
 from features.engagement import engagement_features
 from features.labels import active_cells, active_periods
 from features.support import NPS_WINDOW_DAYS, nps_features, support_features
@@ -148,9 +148,6 @@ def compute_snapshots(
 
     account_index, row_acc = cells.accounts, cells.account
     as_of = dates.values[cells.date]
-    first_day = dates[0] - pd.Timedelta(days=GRID_LOOKBACK_DAYS)
-    grid = DayGrid(account_index, first_day, (dates[-1] - first_day).days + 1)
-    rows = grid.rows(row_acc, (dates - first_day).days.to_numpy()[cells.date])
 
     columns: dict[str, np.ndarray] = {}
     starts = account_start(subscriptions, accounts).reindex(account_index).to_numpy()
@@ -165,7 +162,14 @@ def compute_snapshots(
     # days, where nearly every day ends a window.
     read_on = (dates - usage_first_day).days.to_numpy()
     ends = {day - lag for day in read_on for lag in WINDOW_BOUNDARY_LAGS}
-    merged = read_on if 3 * len(ends) <= usage_grid.n_days else None
+    few_days = 3 * len(ends) <= usage_grid.n_days
+    merged = read_on if few_days else None
+    # The other tables: read off their rows for a few days, off day x account matrices for
+    # runs of days.
+    first_day = dates[0] - pd.Timedelta(days=GRID_LOOKBACK_DAYS)
+    grid = (FewDayGrid if few_days else DayGrid)(account_index, first_day,
+                                                 (dates[-1] - first_day).days + 1)
+    rows = grid.rows(row_acc, (dates - first_day).days.to_numpy()[cells.date])
 
     def usage_columns() -> dict[str, np.ndarray]:
         usage = roll_up(events, account_index, usage_first_day, usage_grid.n_days, taxonomy,

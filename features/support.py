@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.day_grid import DayGrid, GridRows, ratio
+from features.day_grid import GridRows, TableGrid, ratio
 
 HIGH_PRIORITIES = ("high", "urgent")
 NPS_WINDOW_DAYS = 120
 
 
-def support_features(grid: DayGrid, tickets: pd.DataFrame,
+def support_features(grid: TableGrid, tickets: pd.DataFrame,
                      rows: GridRows) -> dict[str, np.ndarray]:
     acc = grid.accounts.get_indexer(tickets["account_id"].astype(str))
     opened = grid.day_index(tickets["opened_at"])
@@ -33,7 +33,7 @@ def support_features(grid: DayGrid, tickets: pd.DataFrame,
     }
 
 
-def nps_features(grid: DayGrid, nps: pd.DataFrame, rows: GridRows) -> dict[str, np.ndarray]:
+def nps_features(grid: TableGrid, nps: pd.DataFrame, rows: GridRows) -> dict[str, np.ndarray]:
     """The latest NPS response within 120 days (the mean of that day's responses: one
     detractor among earlier promoters shows), and the change of the mean score over the
     last 120 days from the 120 days before."""

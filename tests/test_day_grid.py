@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from features.billing import days_to_renewal, renewal_days
-from features.day_grid import DayGrid, ratio
+from features.day_grid import DayGrid, FewDayGrid, ratio
 from features.labels import active_cells, active_periods
 from features.usage import distinct_users
 from features.usage_rollup import NO_PREVIOUS_DAY, UserDays, days_since_previous
@@ -105,6 +105,46 @@ def test_latest_is_the_last_day_on_or_before():
     for a, d, found in zip(row_account, row_day, latest, strict=True):
         days = day[(account == a) & (day >= 0) & (day <= d)]
         assert found == (days.max() if len(days) else -1e6)
+
+
+def test_a_few_days_read_off_the_items_what_the_matrices_give():
+    """FewDayGrid reads every total, window, open count and latest day that the DayGrid's
+    matrices give, at the rows of a few as-of days and at rows with a day of each account's
+    own (NPS reads each account's last response day), with items before, after and off the
+    grid, lags that reach before it, and integer counts staying integers."""
+    accounts = pd.Index([f"a{i}" for i in range(30)])
+    matrices = DayGrid(accounts, pd.Timestamp("2026-01-01"), 120)
+    items = FewDayGrid(accounts, pd.Timestamp("2026-01-01"), 120)
+    rng = np.random.default_rng(11)
+    n = 2000
+    account = rng.integers(-1, len(accounts), n)
+    day = rng.integers(-20, 130, n)
+    end = day + rng.integers(0, 40, n)
+    score = rng.integers(0, 11, n).astype(float)
+    # three as-of days, each with a random subset of accounts in increasing order, one of
+    # account a0 alone, then rows at a random day per account (the next block starts with
+    # the account the last one ended with)
+    blocks = [(np.sort(rng.choice(len(accounts), 20, replace=False)), np.full(20, as_of))
+              for as_of in (5, 70, 119)]
+    blocks.append((np.array([0]), np.array([60])))
+    blocks.append((np.arange(len(accounts)), rng.integers(0, 120, len(accounts))))
+    row_account = np.concatenate([a for a, _ in blocks])
+    row_day = np.concatenate([d for _, d in blocks])
+    on_matrices, on_items = (grid.rows(row_account, row_day) for grid in (matrices, items))
+    for weights in (None, score):
+        expected_totals, totals = (grid.totals(account, day, weights)
+                                   for grid in (matrices, items))
+        for window, lag in [(1, 0), (30, 0), (90, 0), (120, 120), (7, 200)]:
+            expected = expected_totals.window(on_matrices, window, lag)
+            found = totals.window(on_items, window, lag)
+            assert found.dtype == expected.dtype
+            np.testing.assert_array_equal(found, expected)
+        np.testing.assert_array_equal(totals.at(on_items, 10), expected_totals.at(on_matrices, 10))
+    np.testing.assert_array_equal(items.open_counts(account, day, end).at(on_items),
+                                  matrices.open_counts(account, day, end).at(on_matrices))
+    for lag in (0, 3, 150):
+        np.testing.assert_array_equal(items.latest(account, day).at(on_items, lag),
+                                      matrices.latest(account, day).at(on_matrices, lag))
 
 
 @pytest.mark.parametrize("window", [1, 7, 30])
