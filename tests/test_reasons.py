@@ -195,3 +195,26 @@ def test_a_sentence_is_said_once_per_account():
     shown = reasons.groupby("account_index")["effect"].sum() + reasons.groupby(
         "account_index")["other_effect"].first()
     np.testing.assert_allclose(shown, contributions.drop(columns="bias").sum(axis=1))
+
+
+def test_reasons_rank_ties_to_the_earlier_feature_like_a_stable_sort():
+    """The top reasons are each row's largest values, ties going to the earlier feature:
+    what a stable sort of every column would give."""
+    from models.scoring.reasons import _largest_columns
+
+    rng = np.random.default_rng(3)
+    rank_by = rng.integers(0, 6, size=(500, 9)).astype(float)  # many ties
+    expected = np.argsort(-rank_by, axis=1, kind="stable")[:, :4]
+    np.testing.assert_array_equal(_largest_columns(rank_by, 4), expected)
+
+
+def test_many_values_get_each_their_own_sentence_in_order():
+    """describe_all writes each distinct value once, and each value still gets its own
+    sentence, missing ones included, in the order given."""
+    from models.scoring.reasons import describe_all
+
+    values = [2.0, None, 1.0, 2.0, float("nan"), 1.0, 7.0]
+    assert describe_all("open_tickets", values) == [
+        "2 open support tickets", "open tickets unknown", "1 open support ticket",
+        "2 open support tickets", "open tickets unknown", "1 open support ticket",
+        "7 open support tickets"]

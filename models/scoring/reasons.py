@@ -119,10 +119,10 @@ def describe_all(feature: str, values, event_names: Sequence[str] = ()) -> list[
     """The sentences for many values of one feature: one writer lookup for them all."""
     name = feature.replace("_", " ")
     writer = _writer(feature, event_names) or (lambda v: f"{name} = {v}")
-    missing_text = missing_sentence(feature)
-    return [missing_text if missing else writer(value)
-            for value, missing in zip(values, pd.isna(np.asarray(values, dtype=object)),
-                                      strict=True)]
+    # one sentence per distinct value: counts, plans and segments repeat across accounts
+    codes, distinct = pd.factorize(np.asarray(values, dtype=object))
+    said = [writer(value) for value in distinct] + [missing_sentence(feature)]
+    return [said[code] for code in codes.tolist()]  # code -1: missing
 
 
 def values_and_sentences(values: pd.DataFrame, features: list[str], rows: np.ndarray,
@@ -228,7 +228,7 @@ def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, *,
     step = np.abs(effects).max(initial=0) + 1
     rank_by = np.abs(effects) - step * (demoted + 2 * backwards)
     rank_by -= 2 * step * repeated_sentences(rank_by, values, features)
-    order = np.argsort(-rank_by, axis=1, kind="stable")[:, :k]
+    order = _largest_columns(rank_by, k)
     rows = np.repeat(np.arange(len(effects)), k)
     columns = order.ravel()
     chosen = effects[rows, columns]
@@ -248,3 +248,15 @@ def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, *,
         "other_effect": (effects.sum(axis=1) - shown)[rows],
         "base_value": contributions["bias"].to_numpy()[rows],
     })
+
+
+def _largest_columns(rank_by: np.ndarray, k: int) -> np.ndarray:
+    """The columns of each row's ``k`` largest values, largest first, ties to the leftmost
+    column (what a stable sort gives): k passes of argmax, not a sort of every column."""
+    remaining = rank_by.copy()
+    order = np.empty((len(rank_by), k), dtype=np.int64)
+    every_row = np.arange(len(rank_by))
+    for place in range(k):
+        order[:, place] = remaining.argmax(axis=1) if remaining.size else 0
+        remaining[every_row, order[:, place]] = -np.inf
+    return order
