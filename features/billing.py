@@ -105,9 +105,12 @@ def renewal_days(subscriptions: pd.DataFrame,
     start = pd.DatetimeIndex(subscriptions["start_date"])
     term = billing_period_months(subscriptions["billing_period"]).fillna(1).to_numpy(np.int64)
     month = start.year.to_numpy(np.int64) * 12 + start.month.to_numpy(np.int64) - 1
-    codes, anchor = np.unique(np.stack([term, month % term, start.day.to_numpy(np.int64)],
-                                       axis=1), axis=0, return_inverse=True)
-    anchor = anchor.ravel()
+    # one integer per (term, place in term, day of month): np.unique over rows sorts
+    # lexicographically, ten times slower at 10^5 subscriptions
+    longest = term.max(initial=1)
+    keys, anchor = np.unique((term * longest + month % term) * 32
+                             + start.day.to_numpy(np.int64), return_inverse=True)
+    codes = np.stack([keys // 32 // longest, keys // 32 % longest, keys % 32], axis=1)
     # A start in 1968 or later with the same place in its term and the same day of month
     # stands for every start of its anchor (the month must have that day: February 29 needs
     # a leap year, so up to four years of candidates).
