@@ -177,7 +177,7 @@ def payment_features(grid: TableGrid, invoices: pd.DataFrame,
     (``payment_measurement_gaps``).
     """
     has_due = invoices["due_at"].notna().to_numpy()
-    acc = grid.accounts.get_indexer(invoices["account_id"].astype(str))
+    acc = grid.account_positions(invoices["account_id"])
     failed_at = invoices["due_at"].fillna(invoices["issued_at"])
     failed = ((invoices["status"] == "failed") & failed_at.notna()).to_numpy()
     late = has_due & ~failed & (invoices["paid_at"].isna()

@@ -10,9 +10,12 @@ as much at millions of rows).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,16 @@ class GridDays:
     @property
     def n_accounts(self) -> int:
         return len(self.accounts)
+
+    @cached_property
+    def _account_ids(self) -> pa.Array:
+        return pa.array(self.accounts.astype(str), pa.string())
+
+    def account_positions(self, account_ids: pd.Series) -> np.ndarray:
+        """Each id's position in ``accounts`` (-1 where not among them), matched in Arrow:
+        making Python strings of a few hundred thousand ids first costs a second."""
+        ids = pa.array(account_ids.astype(pd.ArrowDtype(pa.string())))
+        return pc.index_in(ids, value_set=self._account_ids).fill_null(-1).to_numpy()
 
     def day_index(self, timestamps: pd.Series) -> np.ndarray:
         days = pd.to_datetime(timestamps)

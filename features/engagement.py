@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from features.contract import HOLDOUT_ACTION, ActivityTaxonomy
 from features.day_grid import GridRows, TableGrid
@@ -37,9 +38,10 @@ def engagement_features(grid: TableGrid, activities: pd.DataFrame, rows: GridRow
     on day D counts from as-of D on."""
     taxonomy = taxonomy or ActivityTaxonomy()
     routine = routine_activities(activities)
-    acc = grid.accounts.get_indexer(routine["account_id"].astype(str))
+    acc = grid.account_positions(routine["account_id"])
     day = grid.day_index(routine["performed_at"])
-    kind = routine["action_type"].astype(str).str.lower()
+    # lower-cased in Arrow, not as Python strings
+    kind = routine["action_type"].astype(pd.ArrowDtype(pa.string())).str.lower()
     meeting = kind.isin([a.lower() for a in taxonomy.meeting_actions]).to_numpy()
     executive = kind.isin([a.lower() for a in taxonomy.executive_actions]).to_numpy()
     # each running total is read before the grid makes the next of its type

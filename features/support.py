@@ -13,7 +13,7 @@ NPS_WINDOW_DAYS = 120
 
 def support_features(grid: TableGrid, tickets: pd.DataFrame,
                      rows: GridRows) -> dict[str, np.ndarray]:
-    acc = grid.accounts.get_indexer(tickets["account_id"].astype(str))
+    acc = grid.account_positions(tickets["account_id"])
     opened = grid.day_index(tickets["opened_at"])
     closed_at = tickets["closed_at"]
     # Still-open tickets close "never"; a ticket closed on day d is no longer open at its end.
@@ -37,7 +37,7 @@ def nps_features(grid: TableGrid, nps: pd.DataFrame, rows: GridRows) -> dict[str
     """The latest NPS response within 120 days (the mean of that day's responses: one
     detractor among earlier promoters shows), and the change of the mean score over the
     last 120 days from the 120 days before."""
-    acc = grid.accounts.get_indexer(nps["account_id"].astype(str))
+    acc = grid.account_positions(nps["account_id"])
     day = grid.day_index(nps["responded_at"])
     # read before the score totals: both are float matrices of the grid
     last_day = grid.latest(acc, day).at(rows)

@@ -239,3 +239,11 @@ def test_the_renewal_table_gives_what_the_calendar_gives():
                                    pd.Series(on))
         np.testing.assert_array_equal(table[anchor[row], dates >= subscription["start_date"]],
                                       expected)
+
+
+def test_account_ids_find_their_grid_position_and_others_none():
+    grid = DayGrid(pd.Index(["a1", "b2", "7"]), pd.Timestamp("2026-01-01"), 3)
+    ids = pd.Series(["b2", "zz", None, "a1", "b2"], dtype="string[pyarrow]")
+    assert grid.account_positions(ids).tolist() == [1, -1, -1, 0, 1]
+    # ids an export gave as numbers match the same text
+    assert grid.account_positions(pd.Series([7, 8])).tolist() == [2, -1]
