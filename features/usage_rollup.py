@@ -383,33 +383,45 @@ def _span_rollup(connection: duckdb.DuckDBPyConnection, user_days: str,
     span = "CASE " + " ".join(f"WHEN day <= {end} THEN {end}" for end in window_ends) + (
         f" ELSE {window_ends[-1]} END")
     sums = ["events", "core_events", "error_events", *TRACKED_COLUMNS]
+    # Aggregated as the user-days are read: materialising them first cost more than the
+    # aggregation itself. Accounts are matched on the few spans, not on every user-day.
     connection.execute(f"""
-        CREATE TEMP TABLE spans AS
-        SELECT g.account, r.user_key, {span} AS day, r.day AS event_day, r.logged_in,
-               r.core_mask, {", ".join(f"r.{c}" for c in sums)}
-        FROM ({user_days}) r JOIN grid_keys g USING (account_key)""")
+        CREATE TEMP TABLE span_totals AS
+        SELECT g.account, s.* EXCLUDE (account_key) FROM (
+            SELECT account_key, span AS day,
+                   {", ".join(f"sum({c})::BIGINT AS {c}" for c in sums)},
+                   count(*) AS active_users, bit_or(core_mask)::BIGINT AS core_mask,
+                   max(CASE WHEN logged_in THEN day END) AS last_login
+            FROM (SELECT *, {span} AS span FROM ({user_days}))
+            GROUP BY account_key, span) s
+        JOIN grid_keys g USING (account_key)""")
+    connection.execute(f"""
+        CREATE TEMP TABLE user_spans AS
+        SELECT g.account, s.user_key, s.day FROM (
+            SELECT DISTINCT account_key, user_key, {span} AS day FROM ({user_days})) s
+        JOIN grid_keys g USING (account_key)""")
     zeros = ", ".join(f"0 AS {c}" for c in sums)
     logins = " UNION ALL ".join(
-        f"""SELECT account, max(event_day) AS day, {zeros}, 0 AS user_days, 1 AS logins,
-                   0 AS core_mask
-            FROM spans WHERE logged_in AND event_day <= {int(day)} GROUP BY account"""
+        f"""SELECT account, max(last_login) AS day, {zeros}, 0 AS active_users,
+                   1 AS login_users, 0 AS core_mask
+            FROM span_totals WHERE last_login IS NOT NULL AND day <= {int(day)}
+            GROUP BY account"""
         for day in sorted(set(read_on)))
     totals = _read_rows(connection, f"""
         SELECT account, day::BIGINT AS day,
                {", ".join(f"sum({c})::BIGINT AS {c}" for c in sums)},
-               sum(user_days)::BIGINT AS active_users, sum(logins)::BIGINT AS login_users,
-               bit_or(core_mask)::BIGINT AS core_mask
-        FROM (SELECT account, day, {", ".join(sums)}, 1 AS user_days, 0 AS logins, core_mask
-              FROM spans
+               sum(active_users)::BIGINT AS active_users,
+               sum(login_users)::BIGINT AS login_users, bit_or(core_mask)::BIGINT AS core_mask
+        FROM (SELECT account, day, {", ".join(sums)}, active_users, 0 AS login_users,
+                     core_mask
+              FROM span_totals
               UNION ALL
               {logins})
         GROUP BY account, day ORDER BY day, account""",
         (len(window_ends) + len(read_on))
         * connection.sql("SELECT count(*) FROM grid_keys").fetchall()[0][0])
-    return _with_user_days(connection, totals,
-                           "(SELECT DISTINCT account, user_key, day FROM spans)",
-                           users_from_day,
-                           connection.sql("SELECT count(*) FROM spans").fetchall()[0][0])
+    return _with_user_days(connection, totals, "user_spans", users_from_day,
+                           connection.sql("SELECT count(*) FROM user_spans").fetchall()[0][0])
 
 
 def _read_rows(connection: duckdb.DuckDBPyConnection, query: str, max_rows: int,
