@@ -8,7 +8,6 @@ times in ISO form with a ``Z``.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -43,12 +42,12 @@ def write_csv(table: pd.DataFrame, path: Path) -> None:
 
 
 def export_day(settings: AccountHealthSettings, export: str, day: pd.Timestamp,
-               table: pd.DataFrame, *, records: list[dict] | None = None) -> Path:
-    """Write ``table`` as ``<output_dir>/<export>/<day>.csv`` (and ``records`` as the day's
-    ``.json``, when given); returns the CSV's path."""
+               table: pd.DataFrame, *, records_json: str | None = None) -> Path:
+    """Write ``table`` as ``<output_dir>/<export>/<day>.csv`` (and ``records_json``, JSON
+    text, as the day's ``.json``, when given); returns the CSV's path."""
     path = settings.export_file(export, day)
     _replace(path, lambda tmp: write_csv(table, tmp))
-    if records is not None:
+    if records_json is not None:
         _replace(settings.export_file(export, day, "json"),
-                 lambda tmp: tmp.write_text(json.dumps(records)))
+                 lambda tmp: tmp.write_text(records_json))
     return path

@@ -22,7 +22,7 @@ from models.expansion.opportunities import (
     score_opportunities,
     validate_opportunities,
 )
-from models.scoring.scores import account_owners, crm_records, score_accounts
+from models.scoring.scores import account_owners, crm_json, score_accounts
 from models.scoring.spark_scoring import score_accounts_on_spark
 from models.tracking import EXPANSION_MODEL
 from pipelines.assets.features_snapshot import account_snapshot
@@ -81,7 +81,7 @@ def account_scores(context: AssetExecutionContext, settings: AccountHealthSettin
                   if engine.on_spark else score_accounts(features, bundle, **options))
         scores.insert(scores.columns.get_loc("plan") + 1, "csm_owner",
                       account_owners(scores["account_id"], accounts))
-        export_day(settings, "scores", day, scores, records=crm_records(scores))
+        export_day(settings, "scores", day, scores, records_json=crm_json(scores))
         tables.append(scores)
     result = pd.concat(tables, ignore_index=True)
     latest = tables[-1]
