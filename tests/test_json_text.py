@@ -21,6 +21,7 @@ def test_objects_and_arrays_are_the_text_of_json_dumps():
     names = list(rows[0])
     objects = json_objects(names, [[text(row[n]) for row in rows] for n in names])
     assert objects == [json.dumps(row) for row in rows]
-    assert json_arrays(objects, 1, 3) == [json.dumps([row]) for row in rows]
-    assert json_arrays(objects[:2], 2, 1) == [json.dumps(rows[:2])]
-    assert json_arrays([], 0, 2) == ["[]", "[]"]
+    assert json_arrays(objects, [1, 1, 1]) == [json.dumps([row]) for row in rows]
+    assert json_arrays(objects, [2, 0, 1]) == [json.dumps(rows[:2]), "[]",
+                                               json.dumps(rows[2:])]
+    assert json_arrays([], [0, 0]) == ["[]", "[]"]

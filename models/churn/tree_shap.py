@@ -124,7 +124,8 @@ def _grouped(booster: xgb.Booster, rows: xgb.DMatrix, values: np.ndarray,
         parts = list(pool.map(summed, [chunks[0::2], chunks[1::2]]))
     if any(part is None for part in parts):
         return None
-    contributions = parts[0] + parts[1]
+    contributions = parts[0]
+    contributions += parts[1]
     # the bias is the same for every row; a one-tree slice would count the base score again
     # for each tree, so it comes from the whole model
     contributions[-1] = booster.predict(rows.slice([0]), pred_contribs=True,

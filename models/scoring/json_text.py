@@ -11,6 +11,8 @@ import json
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 
 class JsonText:
     """``json.dumps`` of values, each distinct (type, value) encoded once."""
@@ -42,9 +44,8 @@ def json_objects(names: Sequence[str], columns: Sequence[Sequence[str]]) -> list
     return [template.format(*row) for row in zip(*columns, strict=True)]
 
 
-def json_arrays(items: Sequence[str], size: int, n_arrays: int) -> list[str]:
-    """``n_arrays`` JSON arrays of ``size`` consecutive already-encoded ``items`` each."""
-    if size == 0:
-        return ["[]"] * n_arrays
-    return ["[" + ", ".join(items[start:start + size]) + "]"
-            for start in range(0, len(items), size)]
+def json_arrays(items: Sequence[str], sizes: Sequence[int]) -> list[str]:
+    """JSON arrays of consecutive already-encoded ``items``, ``sizes[i]`` in the i-th."""
+    ends = np.cumsum(sizes, dtype=np.int64).tolist()
+    return ["[" + ", ".join(items[start:end]) + "]"
+            for start, end in zip([0, *ends[:-1]], ends, strict=True)]

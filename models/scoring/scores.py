@@ -4,6 +4,7 @@ the recommended action."""
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -67,7 +68,7 @@ def score_accounts(features: pd.DataFrame, bundle: ChurnModelBundle, *,
         [text(v.item() if isinstance(v, np.generic) else v) for v in values.tolist()],
         [text(d) for d in reasons["direction"].tolist()],
         [text(round(e, 4)) for e in reasons["effect"].tolist()],
-        [text(s) for s in reasons["sentence"].tolist()]]), n_shown, len(frame))
+        [text(s) for s in reasons["sentence"].tolist()]]), [n_shown] * len(frame))
 
     mrr = frame["mrr"].astype(float).to_numpy()
     scored = pd.DataFrame({
@@ -167,9 +168,7 @@ def crm_json(scores: pd.DataFrame) -> str:
     signals = json_objects(("name", "value", "weight"), [
         [text(r["feature"]) for r in every], [text(r["value"]) for r in every],
         [text(r["effect"]) for r in every]])
-    ends = np.cumsum([len(of_account) for of_account in reasons]).tolist()
-    signals = ["[" + ", ".join(signals[start:end]) + "]"
-               for start, end in zip([0, *ends[:-1]], ends, strict=True)]
+    signals = json_arrays(signals, [len(of_account) for of_account in reasons])
     stamp_code, stamps = pd.factorize(pd.to_datetime(scores["feature_snapshot_timestamp"]))
     shown = [text(pd.Timestamp(t).isoformat()) for t in stamps] + [text("NaT")]
     names = [c for c in scores.columns if c.startswith("health_") and c != "health_score"]
@@ -177,7 +176,7 @@ def crm_json(scores: pd.DataFrame) -> str:
     # whole columns to Python at once (null where missing): per-value numpy scalars cost
     # seconds
     components = (json_objects([n.removeprefix("health_") for n in names], [
-        ["null" if np.isnan(v) else text(v) for v in column.tolist()] for column in parts.T])
+        ["null" if math.isnan(v) else text(v) for v in column.tolist()] for column in parts.T])
         if names else ["{}"] * len(scores))
     records = json_objects(CRM_FIELDS, [
         [text(a) for a in scores["account_id"].tolist()],
